@@ -1,0 +1,23 @@
+#pragma once
+// `riptide serve`: load the configuration, open the data directory (running
+// recovery), serve until SIGINT/SIGTERM, then make everything durable and exit 0.
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace app {
+
+struct serve_options {
+  std::string config_file;
+  bool print_config = false;
+  bool print_example = false;
+  std::vector<std::pair<std::string, std::string>> flags;  // config key -> value
+  std::string version;
+};
+
+// Returns the process exit code.
+int serve(const serve_options& opts);
+
+}  // namespace app

@@ -1,0 +1,121 @@
+#include "app/server_config.h"
+
+#include <array>
+#include <string_view>
+
+namespace app {
+namespace {
+
+using base::config_key;
+using base::config_type;
+
+constexpr std::array<std::string_view, 2> kLogFormats = {"text", "json"};
+constexpr std::array<std::string_view, 5> kLogLevels = {"trace", "debug", "info", "warn", "error"};
+constexpr std::array<std::string_view, 3> kDurability = {"fsync", "interval", "page_cache"};
+
+constexpr int64_t KiB = 1024, MiB = 1024 * KiB, GiB = 1024 * MiB;
+constexpr int64_t kDay = 24LL * 3600 * 1000;
+
+const config_key kKeys[] = {
+    {.name = "data_dir",
+     .type = config_type::string,
+     .default_value = "./data",
+     .description = "Directory holding every partition's segments; created if missing."},
+    {.name = "log.format",
+     .type = config_type::choice,
+     .default_value = "text",
+     .description = "Server log format on stderr: human-readable text or JSON lines.",
+     .choices = kLogFormats},
+    {.name = "log.level",
+     .type = config_type::choice,
+     .default_value = "info",
+     .description = "Least severe server log level written.",
+     .choices = kLogLevels},
+    {.name = "storage.durability",
+     .type = config_type::choice,
+     .default_value = "fsync",
+     .description =
+         "When a write is acknowledged: fsync = after an fsync covering it (group commit; "
+         "nothing acknowledged is lost on power failure); interval = at once, fsync every "
+         "storage.flush_interval; page_cache = at once, the kernel writes back.",
+     .choices = kDurability},
+    {.name = "storage.flush_interval",
+     .type = config_type::duration,
+     .default_value = "1s",
+     .description = "How often the interval durability policy fsyncs dirty data.",
+     .min = 1,
+     .max = kDay},
+    {.name = "storage.segment_bytes",
+     .type = config_type::size,
+     .default_value = "1GiB",
+     .description = "A partition's active segment rolls before it would grow past this size.",
+     .min = 1 * MiB,
+     .max = 2 * GiB},
+    {.name = "storage.segment_age",
+     .type = config_type::duration,
+     .default_value = "7d",
+     .description = "A partition's active segment rolls once it is this old.",
+     .min = 1000,
+     .max = 365 * kDay},
+    {.name = "storage.retention_bytes",
+     .type = config_type::size,
+     .default_value = "-1",
+     .description = "Per partition, delete the oldest segments beyond this size; -1: no limit.",
+     .min = -1},
+    {.name = "storage.retention",
+     .type = config_type::duration,
+     .default_value = "7d",
+     .description = "Delete segments whose newest record is older than this; -1: keep forever.",
+     .min = -1},
+    {.name = "storage.max_batch_bytes",
+     .type = config_type::size,
+     .default_value = "1048588",
+     .description = "Largest record batch accepted (Kafka's max.message.bytes).",
+     .min = 1 * KiB,
+     .max = 1 * GiB},
+    {.name = "storage.index_interval_bytes",
+     .type = config_type::size,
+     .default_value = "4KiB",
+     .description = "Bytes of log between two entries of the sparse offset and time indexes.",
+     .min = 256,
+     .max = 16 * MiB},
+    {.name = "storage.min_free_bytes",
+     .type = config_type::size,
+     .default_value = "64MiB",
+     .description = "Writes are refused (disk full) while the data directory's file system "
+                    "has less free space than this, and accepted again once it has more.",
+     .min = 0},
+    {.name = "storage.flush_threads",
+     .type = config_type::integer,
+     .default_value = "2",
+     .description = "Threads running fsyncs and other blocking file work off the shards.",
+     .min = 1,
+     .max = 64},
+    {.name = "storage.housekeeping_interval",
+     .type = config_type::duration,
+     .default_value = "10s",
+     .description = "How often retention is applied.",
+     .min = 100,
+     .max = kDay},
+};
+
+}  // namespace
+
+std::span<const base::config_key> server_config_keys() {
+  return kKeys;
+}
+
+storage::log_config log_config_from(const base::config& cfg) {
+  storage::log_config c;
+  c.policy = *storage::parse_durability(cfg.get_string("storage.durability"));
+  c.flush_interval_ms = cfg.get_int("storage.flush_interval");
+  c.segment_bytes = static_cast<uint64_t>(cfg.get_int("storage.segment_bytes"));
+  c.segment_ms = cfg.get_int("storage.segment_age");
+  c.retention_bytes = cfg.get_int("storage.retention_bytes");
+  c.retention_ms = cfg.get_int("storage.retention");
+  c.max_batch_bytes = static_cast<uint32_t>(cfg.get_int("storage.max_batch_bytes"));
+  c.index_interval_bytes = static_cast<uint32_t>(cfg.get_int("storage.index_interval_bytes"));
+  return c;
+}
+
+}  // namespace app

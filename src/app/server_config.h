@@ -1,0 +1,18 @@
+#pragma once
+// The broker's configuration keys: one table that validates values, provides the
+// defaults, the `--flags`, the RIPTIDE_* environment names, the help text and the
+// example config file (config/riptide.example.toml).
+
+#include <span>
+
+#include "base/config.h"
+#include "storage/log_config.h"
+
+namespace app {
+
+std::span<const base::config_key> server_config_keys();
+
+// The storage defaults every partition starts from.
+storage::log_config log_config_from(const base::config& cfg);
+
+}  // namespace app

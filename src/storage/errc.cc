@@ -1,0 +1,49 @@
+#include "storage/errc.h"
+
+#include <string>
+
+namespace storage {
+namespace {
+
+class category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "storage"; }
+  std::string message(int ev) const override {
+    switch (static_cast<errc>(ev)) {
+      case errc::ok:
+        return "ok";
+      case errc::corrupt_batch:
+        return "record batch CRC-32C mismatch";
+      case errc::invalid_batch:
+        return "invalid record batch";
+      case errc::unsupported_magic:
+        return "record batch magic is not 2";
+      case errc::batch_too_large:
+        return "record batch larger than max_batch_bytes";
+      case errc::offset_out_of_range:
+        return "offset out of range";
+      case errc::log_read_only:
+        return "log is read-only after an I/O error";
+      case errc::disk_full:
+        return "disk full";
+      case errc::log_closed:
+        return "log closed";
+      case errc::partition_exists:
+        return "partition already exists";
+      case errc::partition_not_found:
+        return "partition not found";
+      case errc::data_dir_locked:
+        return "data directory is locked by another process";
+    }
+    return "unknown storage error " + std::to_string(ev);
+  }
+};
+
+}  // namespace
+
+const std::error_category& storage_category() {
+  static const category c;
+  return c;
+}
+
+}  // namespace storage

@@ -1,0 +1,32 @@
+#pragma once
+// Errors of the storage layer. Front doors (kafka/, http/) translate them once, at
+// their edge, into protocol error codes.
+
+#include <system_error>
+
+namespace storage {
+
+enum class errc {
+  ok = 0,
+  corrupt_batch,        // CRC-32C does not match the batch's bytes
+  invalid_batch,        // impossible lengths, counts or offsets
+  unsupported_magic,    // a batch whose magic byte is not 2
+  batch_too_large,      // larger than the log's max_batch_bytes
+  offset_out_of_range,  // below log-start or above log-end
+  log_read_only,        // a write or fsync failed earlier; the log refuses appends
+  disk_full,            // no space (or below min_free_bytes); appends resume when space returns
+  log_closed,
+  partition_exists,
+  partition_not_found,
+  data_dir_locked,  // another process holds the data directory
+};
+
+const std::error_category& storage_category();
+inline std::error_code make_error_code(errc e) {
+  return {static_cast<int>(e), storage_category()};
+}
+
+}  // namespace storage
+
+template <>
+struct std::is_error_code_enum<storage::errc> : true_type {};

@@ -1,0 +1,158 @@
+#include "storage/log_manager.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "base/logging.h"
+
+#include <atomic>
+#include <string>
+
+#include "storage/errc.h"
+
+namespace storage {
+
+namespace fs = std::filesystem;
+
+log_manager::log_manager(fs::path data_dir, log_config defaults, log_environment env)
+    : dir_(std::move(data_dir)), defaults_(defaults), env_(std::move(env)) {}
+
+log_manager::~log_manager() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+base::status log_manager::lock_directory() {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return ec;
+  const auto path = dir_ / ".lock";
+  lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) return base::last_system_error();
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    auto err = base::last_system_error();
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    if (err == std::errc::resource_unavailable_try_again) {
+      auto holder = base::read_whole_file(path);
+      base::logger("storage")->error("data directory {} is in use by riptide process {}",
+                                     dir_.string(), holder ? *holder : std::string("?"));
+      return errc::data_dir_locked;
+    }
+    return err;
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) {
+    return base::last_system_error();
+  }
+  return {};
+}
+
+base::result<std::vector<recovery_report>> log_manager::open_all(
+    const std::function<bool(const ntp&)>& mine) {
+  RIPTIDE_TRY(lock_directory());
+  std::vector<ntp> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    if (!entry.is_directory()) continue;
+    const auto name = entry.path().filename().string();
+    if (name.ends_with(".deleted")) {
+      fs::remove_all(entry.path(), ec);  // an interrupted partition delete
+      continue;
+    }
+    if (auto n = ntp::from_dir_name(name); n && (!mine || mine(*n))) found.push_back(*n);
+  }
+  if (ec) return ec;
+  std::sort(found.begin(), found.end());
+  std::vector<recovery_report> reports;
+  for (const auto& n : found) {
+    recovery_report report;
+    auto log = partition_log::open(dir_ / n.dir_name(), n, defaults_, env_, report);
+    if (!log) {
+      base::logger("storage")->error("cannot open partition {} in {}: {}", n.dir_name(),
+                                     dir_.string(), log.error().message());
+      return log.error();
+    }
+    logs_[n] = std::move(*log);
+    reports.push_back(std::move(report));
+  }
+  return reports;
+}
+
+base::result<std::shared_ptr<partition_log>> log_manager::create(const ntp& name,
+                                                                 std::optional<log_config> cfg) {
+  if (logs_.contains(name)) return errc::partition_exists;
+  recovery_report report;
+  auto log =
+      partition_log::open(dir_ / name.dir_name(), name, cfg.value_or(defaults_), env_, report);
+  if (!log) return log.error();
+  RIPTIDE_TRY(base::fsync_directory(dir_));
+  logs_[name] = *log;
+  return *log;
+}
+
+std::shared_ptr<partition_log> log_manager::get(const ntp& name) const {
+  auto it = logs_.find(name);
+  return it == logs_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<partition_log>> log_manager::logs() const {
+  std::vector<std::shared_ptr<partition_log>> out;
+  for (const auto& [_, log] : logs_) out.push_back(log);
+  return out;
+}
+
+void log_manager::remove(const ntp& name, std::function<void(std::error_code)> done) {
+  auto it = logs_.find(name);
+  if (it == logs_.end()) return done(errc::partition_not_found);
+  auto log = std::move(it->second);
+  logs_.erase(it);
+  log->close([this, log, done = std::move(done)](std::error_code) {
+    static std::atomic<uint64_t> counter{0};
+    auto doomed = log->dir();
+    doomed += fmt::format(".{}-{}.deleted", ::getpid(), counter++);
+    std::error_code ec;
+    fs::rename(log->dir(), doomed, ec);
+    if (ec) return done(ec);
+    env_.flush->submit([doomed] {
+      std::error_code ignored;
+      fs::remove_all(doomed, ignored);
+    });
+    done({});
+  });
+}
+
+void log_manager::housekeeping() {
+  for (const auto& [name, log] : logs_) {
+    auto r = log->apply_retention();
+    if (r.segments_deleted) {
+      base::logger("storage")->info(
+          "{}: retention deleted {} segment(s), {} bytes; log starts at offset {}", name.dir_name(),
+          r.segments_deleted, r.bytes_deleted, log->log_start_offset());
+    }
+  }
+}
+
+void log_manager::close_all(std::function<void(std::error_code)> done) {
+  if (logs_.empty()) return done({});
+  struct state {
+    size_t left;
+    std::error_code first_error;
+    std::function<void(std::error_code)> done;
+  };
+  auto st = std::make_shared<state>(state{logs_.size(), {}, std::move(done)});
+  for (const auto& [name, log] : logs_) {
+    log->close([st, name = name](std::error_code ec) {
+      if (ec) {
+        base::logger("storage")->error("{}: closed with error: {}", name.dir_name(), ec.message());
+        if (!st->first_error) st->first_error = ec;
+      }
+      if (--st->left == 0) st->done(st->first_error);
+    });
+  }
+}
+
+}  // namespace storage

@@ -1,0 +1,59 @@
+#pragma once
+// log_manager: the partitions of one data directory. Opens every partition found at
+// start (running recovery and reporting, per partition, what it found), creates and
+// removes partitions, runs retention, and closes everything at shutdown.
+//
+// One instance per shard: it holds the logs that shard owns (open_all's filter picks
+// them) and every call is made on that shard. The data directory is locked against a
+// second process.
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "base/result.h"
+#include "storage/partition_log.h"
+
+namespace storage {
+
+class log_manager {
+ public:
+  log_manager(std::filesystem::path data_dir, log_config defaults, log_environment env);
+  ~log_manager();
+  log_manager(const log_manager&) = delete;
+  log_manager& operator=(const log_manager&) = delete;
+
+  // Locks the directory (creating it if needed) and opens every partition in it for
+  // which `mine` returns true (all when empty).
+  base::result<std::vector<recovery_report>> open_all(
+      const std::function<bool(const ntp&)>& mine = {});
+
+  base::result<std::shared_ptr<partition_log>> create(const ntp& name,
+                                                      std::optional<log_config> cfg = {});
+  std::shared_ptr<partition_log> get(const ntp& name) const;
+  std::vector<std::shared_ptr<partition_log>> logs() const;
+  // Closes the partition and deletes its directory; `done` runs on the shard.
+  void remove(const ntp& name, std::function<void(std::error_code)> done);
+
+  // Periodic work: retention on every log.
+  void housekeeping();
+  // Closes every log (each makes its data durable and writes its recovery point).
+  void close_all(std::function<void(std::error_code)> done);
+
+  const std::filesystem::path& data_dir() const { return dir_; }
+  const log_config& defaults() const { return defaults_; }
+
+ private:
+  base::status lock_directory();
+
+  std::filesystem::path dir_;
+  log_config defaults_;
+  log_environment env_;
+  int lock_fd_ = -1;
+  std::map<ntp, std::shared_ptr<partition_log>> logs_;
+};
+
+}  // namespace storage

@@ -1,0 +1,401 @@
+#include "storage/partition_log.h"
+
+#include <spdlog/spdlog.h>
+
+#include "base/logging.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+
+#include "storage/checkpoint.h"
+#include "storage/errc.h"
+
+namespace storage {
+namespace {
+
+bool is_out_of_space(std::error_code ec) {
+  return ec == std::errc::no_space_on_device || ec.value() == EDQUOT;
+}
+
+}  // namespace
+
+base::result<std::shared_ptr<partition_log>> partition_log::open(const std::filesystem::path& dir,
+                                                                 ntp name, log_config cfg,
+                                                                 log_environment env,
+                                                                 recovery_report& report) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return ec;
+  report.partition = name;
+  auto segments = recover_segments(dir, cfg, env.now_ms(), report);
+  if (!segments) return segments.error();
+  if (report.validated_from || report.segments_dropped) {
+    // Recovery synced what it validated; vouch for it so the next start skips it.
+    RIPTIDE_TRY(write_recovery_point(dir, segments->back()->next_offset()));
+  }
+  return std::shared_ptr<partition_log>(
+      new partition_log(dir, std::move(name), cfg, std::move(env), std::move(*segments)));
+}
+
+partition_log::partition_log(std::filesystem::path dir, ntp name, log_config cfg,
+                             log_environment env, std::deque<std::unique_ptr<segment>> segments)
+    : dir_(std::move(dir)),
+      name_(std::move(name)),
+      cfg_(cfg),
+      env_(std::move(env)),
+      segments_(std::move(segments)) {
+  for (const auto& s : segments_) size_bytes_ += s->size();
+  durable_ = {log_end_offset(), active().base_offset(), active().size()};
+}
+
+partition_log::~partition_log() = default;
+
+int64_t partition_log::high_watermark() const {
+  return cfg_.policy == durability::fsync ? durable_.offset : log_end_offset();
+}
+
+void partition_log::set_config(const log_config& cfg) {
+  cfg_ = cfg;
+  maybe_flush();
+}
+
+base::result<partition_log::append_result> partition_log::append(std::span<const uint8_t> batches) {
+  if (closing_ || closed_) return errc::log_closed;
+  if (failure_) return errc::log_read_only;
+  if (batches.empty()) return errc::invalid_batch;
+  if (env_.disk && env_.disk->below_minimum()) return errc::disk_full;
+
+  batch_scratch_.clear();
+  int64_t records = 0;
+  for (size_t pos = 0; pos < batches.size();) {
+    auto h = validate_batch(batches.subspan(pos));
+    if (!h) return h.error();
+    if (h->size_bytes() > cfg_.max_batch_bytes) return errc::batch_too_large;
+    if (h->record_count != h->last_offset_delta + 1) return errc::invalid_batch;
+    records += h->record_count;
+    batch_scratch_.push_back(*h);
+    pos += h->size_bytes();
+  }
+
+  const int64_t now = env_.now_ms();
+  const bool too_big = active().size() + batches.size() > cfg_.segment_bytes;
+  const bool too_old = now - active().created_ms() >= cfg_.segment_ms;
+  const bool offsets_overflow = log_end_offset() + records - active().base_offset() > INT32_MAX;
+  if (!active().empty() && (too_big || too_old || offsets_overflow)) {
+    if (auto st = roll(); !st) {
+      if (is_out_of_space(st.error())) return errc::disk_full;
+      fail(st.error());
+      return errc::log_read_only;
+    }
+  }
+
+  // Stamp offsets and the leader epoch by writing a fresh 16-byte prefix per batch in
+  // front of the producer's bytes: no copy of the batch itself.
+  iov_scratch_.clear();
+  prefix_scratch_.resize(batch_scratch_.size());
+  int64_t next = log_end_offset();
+  const uint8_t* src = batches.data();
+  for (size_t i = 0; i < batch_scratch_.size(); ++i) {
+    auto& h = batch_scratch_[i];
+    h.base_offset = next;
+    h.leader_epoch = cfg_.leader_epoch;
+    next = h.next_offset();
+    auto& prefix = prefix_scratch_[i];
+    put_i64(prefix.data(), h.base_offset);
+    std::memcpy(prefix.data() + 8, src + 8, 4);  // batchLength as sent
+    put_i32(prefix.data() + 12, h.leader_epoch);
+    iov_scratch_.push_back({prefix.data(), prefix.size()});
+    iov_scratch_.push_back(
+        {const_cast<uint8_t*>(src) + prefix.size(), h.size_bytes() - prefix.size()});
+    src += h.size_bytes();
+  }
+  if (auto st =
+          active().append(iov_scratch_, batches.size(), batch_scratch_, cfg_.index_interval_bytes);
+      !st) {
+    if (is_out_of_space(st.error())) return errc::disk_full;
+    fail(st.error());
+    return errc::log_read_only;
+  }
+  size_bytes_ += batches.size();
+  mark_dirty(active().log_file());
+  if (cfg_.policy == durability::interval) schedule_interval_flush();
+  if (cfg_.policy != durability::fsync && hw_listener_) hw_listener_(log_end_offset());
+  return append_result{batch_scratch_.front().base_offset, batch_scratch_.back().last_offset(),
+                       static_cast<int32_t>(records)};
+}
+
+void partition_log::wait_durable(int64_t end_offset, std::function<void(std::error_code)> done) {
+  if (failure_) return done(errc::log_read_only);
+  if (cfg_.policy != durability::fsync || end_offset <= durable_.offset) return done({});
+  if (closed_) return done(errc::log_closed);
+  waiters_.push_back({end_offset, std::move(done)});
+  // Start the fsync from a task posted behind the ones already queued on the shard, so
+  // that appends arriving together (the producers acked by the last fsync all send
+  // their next batch at once) share one fsync instead of the first going alone.
+  if (!flush_in_flight_ && !flush_kick_posted_) {
+    flush_kick_posted_ = true;
+    env_.shard->post([self = shared_from_this()] {
+      self->flush_kick_posted_ = false;
+      self->maybe_flush();
+    });
+  }
+}
+
+base::status partition_log::roll() {
+  pending_seals_.push_back(active().capture_index());
+  auto seg = segment::create(dir_, log_end_offset(), env_.now_ms());
+  if (!seg) return seg.error();
+  segments_.push_back(std::move(*seg));
+  dir_dirty_ = true;
+  maybe_flush();
+  return {};
+}
+
+void partition_log::mark_dirty(const std::shared_ptr<base::file>& f) {
+  if (std::find(dirty_files_.begin(), dirty_files_.end(), f) == dirty_files_.end()) {
+    dirty_files_.push_back(f);
+  }
+}
+
+void partition_log::maybe_flush() {
+  if (flush_in_flight_ || failure_ || closed_) return;
+  const bool waiting = std::any_of(waiters_.begin(), waiters_.end(),
+                                   [&](const waiter& w) { return w.offset > durable_.offset; });
+  const bool interval = interval_due_ && !dirty_files_.empty();
+  if (!waiting && !interval && pending_seals_.empty() && !closing_) return;
+
+  flush_job job;
+  job.files = std::move(dirty_files_);
+  dirty_files_.clear();
+  job.sync_dir = std::exchange(dir_dirty_, false);
+  job.seals = std::move(pending_seals_);
+  pending_seals_.clear();
+  if (!job.seals.empty()) job.checkpoint = active().base_offset();
+  interval_due_ = false;
+  job.target = {log_end_offset(), active().base_offset(), active().size()};
+  if (closing_) {
+    job.closing = true;
+    job.seals.push_back(active().capture_index());
+    job.checkpoint = log_end_offset();
+  }
+  flush_in_flight_ = true;
+  env_.flush->submit([self = shared_from_this(), job = std::move(job)]() mutable {
+    auto st = self->run_job(job);
+    auto* shard = self->env_.shard;
+    shard->post([self = std::move(self), job = std::move(job), ec = st.error()] {
+      self->on_flushed(job, ec);
+    });
+  });
+}
+
+base::status partition_log::run_job(const flush_job& job) const {
+  for (const auto& f : job.files) {
+    const auto t0 = std::chrono::steady_clock::now();
+    RIPTIDE_TRY(f->datasync());
+    env_.flush->record_sync(std::chrono::steady_clock::now() - t0);
+  }
+  if (job.sync_dir) RIPTIDE_TRY(base::fsync_directory(dir_));
+  // Indexes and the recovery point only save recovery work; failing to write them is
+  // reported but does not make the log read-only.
+  for (const auto& s : job.seals) {
+    if (auto st = s.write(); !st) {
+      base::logger("storage")->warn("{}: could not write index {}: {}", name_.dir_name(),
+                                    s.offsets_path.string(), st.error().message());
+      return {};
+    }
+  }
+  if (job.checkpoint) {
+    if (auto st = write_recovery_point(dir_, *job.checkpoint); !st) {
+      base::logger("storage")->warn("{}: could not write recovery point: {}", name_.dir_name(),
+                                    st.error().message());
+    }
+  }
+  return {};
+}
+
+void partition_log::on_flushed(const flush_job& job, std::error_code ec) {
+  flush_in_flight_ = false;
+  if (ec) {
+    fail(ec);
+  } else {
+    set_durable(job.target);
+  }
+  if (job.closing || (closing_ && failure_)) {
+    closed_ = true;
+    auto waiters = std::move(close_waiters_);
+    close_waiters_.clear();
+    for (auto& w : waiters) w(failure_ ? std::error_code(errc::log_read_only) : std::error_code{});
+    return;
+  }
+  maybe_flush();
+}
+
+void partition_log::set_durable(const durable_point& p) {
+  if (p.offset >= durable_.offset) durable_ = p;
+  std::vector<std::function<void(std::error_code)>> ready;
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (it->offset <= durable_.offset) {
+      ready.push_back(std::move(it->done));
+      it = waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& done : ready) done({});
+  if (cfg_.policy == durability::fsync && hw_listener_) hw_listener_(durable_.offset);
+}
+
+void partition_log::fail(std::error_code ec) {
+  if (failure_) return;
+  failure_ = ec;
+  base::logger("storage")->error(
+      "{}: I/O error ({}); the log is read-only from now on and nothing after offset "
+      "{} is acknowledged",
+      name_.dir_name(), ec.message(), durable_.offset);
+  auto waiters = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : waiters) w.done(errc::log_read_only);
+}
+
+void partition_log::schedule_interval_flush() {
+  if (interval_scheduled_ || closed_) return;
+  interval_scheduled_ = true;
+  env_.flush->submit_after(std::chrono::milliseconds(cfg_.flush_interval_ms),
+                           [self = shared_from_this()] {
+                             auto* shard = self->env_.shard;
+                             shard->post([self] {
+                               self->interval_scheduled_ = false;
+                               self->interval_due_ = true;
+                               self->maybe_flush();
+                             });
+                           });
+}
+
+void partition_log::close(std::function<void(std::error_code)> done) {
+  if (closed_) return done(failure_ ? std::error_code(errc::log_read_only) : std::error_code{});
+  close_waiters_.push_back(std::move(done));
+  if (closing_) return;
+  closing_ = true;
+  if (failure_) {
+    if (!flush_in_flight_) {
+      closed_ = true;
+      auto waiters = std::move(close_waiters_);
+      close_waiters_.clear();
+      for (auto& w : waiters) w(errc::log_read_only);
+    }
+    return;
+  }
+  maybe_flush();
+}
+
+const segment* partition_log::segment_for(int64_t offset) const {
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), offset,
+                             [](int64_t o, const auto& s) { return o < s->base_offset(); });
+  if (it == segments_.begin()) return nullptr;
+  return std::prev(it)->get();
+}
+
+base::result<partition_log::read_result> partition_log::read(int64_t offset, size_t max_bytes,
+                                                             read_options opts) {
+  if (offset < log_start_offset() || offset > log_end_offset()) return errc::offset_out_of_range;
+  const int64_t limit = std::min(opts.max_offset.value_or(high_watermark()), log_end_offset());
+  read_result out{{}, offset};
+  if (offset >= limit) return out;
+  const segment* seg = segment_for(offset);
+  while (seg && offset >= seg->next_offset()) seg = segment_for(seg->next_offset());
+  if (!seg) return errc::offset_out_of_range;
+
+  auto loc = seg->locate(offset);
+  if (!loc) return loc.error();
+  // Where this read must stop inside the segment.
+  boundary stop{seg->size(), seg->next_offset()};
+  if (limit < seg->next_offset()) {
+    if (durable_.segment_base == seg->base_offset() && durable_.offset == limit) {
+      stop = {durable_.position, limit};
+    } else {
+      auto l = seg->locate(limit);
+      if (!l) return l.error();
+      stop = {l->position, l->header.base_offset};
+    }
+  }
+  const uint64_t start = loc->position;
+  if (stop.position <= start) return out;
+  boundary end = stop;
+  if (start + max_bytes < stop.position) {
+    auto b = seg->boundary_at_or_before(start + max_bytes, {start, loc->header.base_offset});
+    if (!b) return b.error();
+    end = b->position > start
+              ? *b
+              : boundary{start + loc->header.size_bytes(), loc->header.next_offset()};
+  }
+
+  if (!opts.copy_bytes) {
+    out.data.append_file_range(seg->log_file(), start, end.position - start);
+    out.next_offset = end.offset;
+    return out;
+  }
+  std::vector<uint8_t> bytes(end.position - start);
+  auto n = seg->log_file()->pread(bytes.data(), bytes.size(), start);
+  if (!n) return n.error();
+  if (*n != bytes.size()) return errc::invalid_batch;
+  size_t good = 0;
+  int64_t next = offset;
+  while (good < bytes.size()) {
+    auto h = validate_batch(std::span(bytes).subspan(good));
+    if (!h) {
+      if (good == 0) return h.error();
+      break;  // return the valid prefix; the next read reports the bad batch
+    }
+    good += h->size_bytes();
+    next = h->next_offset();
+  }
+  bytes.resize(good);
+  out.data.append(std::move(bytes));
+  out.next_offset = next;
+  return out;
+}
+
+base::result<std::optional<int64_t>> partition_log::offset_for_timestamp(int64_t ts) const {
+  for (const auto& seg : segments_) {
+    if (seg->max_timestamp() < ts) continue;
+    auto r = seg->offset_for_timestamp(ts);
+    if (!r) return r.error();
+    if (*r) {
+      if (**r >= high_watermark()) return std::optional<int64_t>{};
+      return *r;
+    }
+  }
+  return std::optional<int64_t>{};
+}
+
+partition_log::retention_result partition_log::apply_retention() {
+  retention_result r;
+  const int64_t now = env_.now_ms();
+  while (segments_.size() > 1 && !closed_) {
+    const segment& oldest = *segments_.front();
+    const bool by_size = cfg_.retention_bytes >= 0 &&
+                         size_bytes_ - oldest.size() >= static_cast<uint64_t>(cfg_.retention_bytes);
+    const bool by_time = cfg_.retention_ms >= 0 && oldest.max_timestamp() >= 0 &&
+                         now - oldest.max_timestamp() > cfg_.retention_ms;
+    if (!by_size && !by_time) break;
+    auto moved = segments_.front()->mark_deleted();
+    if (!moved) {
+      base::logger("storage")->warn("{}: could not delete segment {}: {}", name_.dir_name(),
+                                    oldest.log_path().string(), moved.error().message());
+      break;
+    }
+    r.bytes_deleted += oldest.size();
+    ++r.segments_deleted;
+    size_bytes_ -= oldest.size();
+    segments_.pop_front();
+    env_.flush->submit([paths = std::move(*moved)] {
+      std::error_code ec;
+      for (const auto& p : paths) std::filesystem::remove(p, ec);
+    });
+  }
+  return r;
+}
+
+}  // namespace storage

@@ -1,0 +1,163 @@
+#pragma once
+// partition_log: the durable, segmented log of one partition.
+//
+// Lives on the shard that owns the partition: every member function must be called
+// on that shard's executor (environment::shard), and completions (durability waits,
+// close) are delivered there too. Blocking work — fdatasync, index and checkpoint
+// writes, unlinking — runs on the flusher and posts its outcome back to the shard.
+//
+// Offsets: log_start <= high_watermark <= log_end. Under durability::fsync the high
+// watermark is the durable end (what consumers may read and producers are acked
+// for); under the other policies it is the log end.
+
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "base/executor.h"
+#include "base/iobuf.h"
+#include "base/result.h"
+#include "storage/disk_space.h"
+#include "storage/flusher.h"
+#include "storage/log_config.h"
+#include "storage/ntp.h"
+#include "storage/recovery.h"
+#include "storage/segment.h"
+
+namespace storage {
+
+struct log_environment {
+  base::executor* shard = nullptr;
+  flusher* flush = nullptr;
+  disk_space* disk = nullptr;  // optional
+  std::function<int64_t()> now_ms;
+};
+
+class partition_log : public std::enable_shared_from_this<partition_log> {
+ public:
+  // Opens the partition's directory (creating it if needed) and runs recovery.
+  static base::result<std::shared_ptr<partition_log>> open(const std::filesystem::path& dir,
+                                                           ntp name, log_config cfg,
+                                                           log_environment env,
+                                                           recovery_report& report);
+  ~partition_log();
+
+  struct append_result {
+    int64_t base_offset;
+    int64_t last_offset;
+    int32_t record_count;
+  };
+  // Validates one or more RecordBatch v2 batches, assigns their offsets and writes them
+  // (page cache). Nothing is stored if any batch is invalid. Acknowledge only after
+  // wait_durable(last_offset + 1, ...) completes.
+  base::result<append_result> append(std::span<const uint8_t> batches);
+
+  // Calls `done` on the shard once every offset below `end_offset` is durable under
+  // the log's policy, or with an error if that can no longer happen.
+  void wait_durable(int64_t end_offset, std::function<void(std::error_code)> done);
+
+  struct read_options {
+    std::optional<int64_t> max_offset;  // exclusive bound; default the high watermark
+    bool copy_bytes = false;            // bytes (each batch's CRC checked) instead of file ranges
+  };
+  struct read_result {
+    base::iobuf data;
+    int64_t next_offset;  // offset following the last batch returned
+  };
+  // Whole batches from the one holding `offset`, up to about `max_bytes` (at least one
+  // batch, even a larger one, so a consumer always makes progress).
+  base::result<read_result> read(int64_t offset, size_t max_bytes, read_options opts);
+  base::result<read_result> read(int64_t offset, size_t max_bytes) {
+    return read(offset, max_bytes, read_options{});
+  }
+  // The first offset below the high watermark whose timestamp is >= ts.
+  base::result<std::optional<int64_t>> offset_for_timestamp(int64_t ts) const;
+
+  const ntp& name() const { return name_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  int64_t log_start_offset() const { return segments_.front()->base_offset(); }
+  int64_t log_end_offset() const { return segments_.back()->next_offset(); }
+  int64_t high_watermark() const;
+  uint64_t size_bytes() const { return size_bytes_; }
+  size_t segment_count() const { return segments_.size(); }
+  std::error_code failure() const { return failure_; }
+  const log_config& config() const { return cfg_; }
+  void set_config(const log_config& cfg);
+  void set_high_watermark_listener(std::function<void(int64_t)> fn) {
+    hw_listener_ = std::move(fn);
+  }
+
+  struct retention_result {
+    size_t segments_deleted = 0;
+    uint64_t bytes_deleted = 0;
+  };
+  // Deletes whole segments past retention.bytes / retention.ms; never the active one.
+  retention_result apply_retention();
+
+  // Makes everything durable, writes indexes and the recovery point, then calls `done`.
+  void close(std::function<void(std::error_code)> done);
+
+ private:
+  struct durable_point {
+    int64_t offset = 0;
+    int64_t segment_base = 0;
+    uint64_t position = 0;
+  };
+  struct flush_job {
+    std::vector<std::shared_ptr<base::file>> files;
+    bool sync_dir = false;
+    std::vector<index_files> seals;
+    std::optional<int64_t> checkpoint;
+    durable_point target;
+    bool closing = false;
+  };
+  struct waiter {
+    int64_t offset;
+    std::function<void(std::error_code)> done;
+  };
+
+  partition_log(std::filesystem::path dir, ntp name, log_config cfg, log_environment env,
+                std::deque<std::unique_ptr<segment>> segments);
+
+  segment& active() { return *segments_.back(); }
+  base::status roll();
+  void mark_dirty(const std::shared_ptr<base::file>& f);
+  void maybe_flush();
+  base::status run_job(const flush_job& job) const;  // on the flusher
+  void on_flushed(const flush_job& job, std::error_code ec);
+  void fail(std::error_code ec);
+  void schedule_interval_flush();
+  void set_durable(const durable_point& p);
+  const segment* segment_for(int64_t offset) const;
+
+  std::filesystem::path dir_;
+  ntp name_;
+  log_config cfg_;
+  log_environment env_;
+  std::deque<std::unique_ptr<segment>> segments_;
+  uint64_t size_bytes_ = 0;
+  std::error_code failure_;
+
+  durable_point durable_;
+  std::deque<waiter> waiters_;
+  std::vector<std::shared_ptr<base::file>> dirty_files_;
+  bool dir_dirty_ = false;
+  std::vector<index_files> pending_seals_;
+  bool flush_in_flight_ = false;
+  bool flush_kick_posted_ = false;
+  bool interval_scheduled_ = false;
+  bool interval_due_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+  std::vector<std::function<void(std::error_code)>> close_waiters_;
+  std::function<void(int64_t)> hw_listener_;
+  std::vector<iovec> iov_scratch_;
+  std::vector<batch_header> batch_scratch_;
+  std::vector<std::array<uint8_t, batch_magic_offset>> prefix_scratch_;
+};
+
+}  // namespace storage

@@ -1,0 +1,88 @@
+#pragma once
+// RecordBatch v2, the only format on disk. The layout (61-byte header, big-endian):
+//   0 baseOffset i64 | 8 batchLength i32 | 12 partitionLeaderEpoch i32 | 16 magic i8 |
+//  17 crc u32 | 21 attributes i16 | 23 lastOffsetDelta i32 | 27 baseTimestamp i64 |
+//  35 maxTimestamp i64 | 43 producerId i64 | 51 producerEpoch i16 | 53 baseSequence i32 |
+//  57 recordCount i32 | 61 records...
+// The CRC-32C covers bytes 21..end, so the broker may stamp baseOffset and the leader
+// epoch without recomputing it.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+
+#include "base/result.h"
+#include "storage/errc.h"
+
+namespace storage {
+
+inline constexpr size_t batch_header_size = 61;
+inline constexpr size_t batch_length_offset = 8;
+inline constexpr size_t batch_magic_offset = 16;
+inline constexpr size_t batch_crc_offset = 17;
+inline constexpr size_t batch_crc_start = 21;
+// batchLength counts the bytes after the length field.
+inline constexpr size_t batch_length_overhead = 12;
+
+enum class compression : uint8_t { none = 0, gzip = 1, snappy = 2, lz4 = 3, zstd = 4 };
+
+struct batch_header {
+  int64_t base_offset = 0;
+  int32_t batch_length = 0;
+  int32_t leader_epoch = 0;
+  int8_t magic = 0;
+  uint32_t crc = 0;
+  int16_t attributes = 0;
+  int32_t last_offset_delta = 0;
+  int64_t base_timestamp = 0;
+  int64_t max_timestamp = 0;
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  int32_t base_sequence = -1;
+  int32_t record_count = 0;
+
+  size_t size_bytes() const { return static_cast<size_t>(batch_length) + batch_length_overhead; }
+  int64_t last_offset() const { return base_offset + last_offset_delta; }
+  int64_t next_offset() const { return last_offset() + 1; }
+  compression codec() const { return static_cast<compression>(attributes & 0x7); }
+  bool log_append_time() const { return (attributes & 0x8) != 0; }
+  bool transactional() const { return (attributes & 0x10) != 0; }
+  bool control() const { return (attributes & 0x20) != 0; }
+};
+
+// Decodes the fixed header; `bytes` must hold at least batch_header_size bytes.
+batch_header decode_header(std::span<const uint8_t> bytes);
+
+// Checks the header fields that need no payload: magic, length bounds, counts.
+// `available` is how many bytes of the batch are at hand (file tail, request size).
+base::status check_header(const batch_header& h, size_t available);
+
+// Validates one whole batch at the start of `bytes` (header, length, magic, CRC).
+base::result<batch_header> validate_batch(std::span<const uint8_t> bytes);
+
+// Computes the CRC a batch should carry (over bytes 21..end).
+uint32_t compute_batch_crc(std::span<const uint8_t> batch);
+
+// Writes big-endian integers into a header (used to stamp baseOffset and leader epoch).
+void put_i64(uint8_t* p, int64_t v);
+void put_i32(uint8_t* p, int32_t v);
+int64_t get_i64(const uint8_t* p);
+int32_t get_i32(const uint8_t* p);
+int16_t get_i16(const uint8_t* p);
+
+// One record of an uncompressed batch, viewing the batch's bytes.
+struct record_view {
+  int64_t offset;
+  int64_t timestamp;
+  std::optional<std::span<const uint8_t>> key;
+  std::optional<std::span<const uint8_t>> value;
+  int32_t header_count;
+};
+
+// Walks the records of an uncompressed batch; stops early when `fn` returns false.
+// Errors on a compressed batch or malformed records.
+base::status for_each_record(std::span<const uint8_t> batch,
+                             const std::function<bool(const record_view&)>& fn);
+
+}  // namespace storage

@@ -1,0 +1,241 @@
+#include "storage/segment.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "base/crc32c.h"
+#include "storage/errc.h"
+
+namespace storage {
+namespace {
+
+// Buffered sequential reads for recovery scans: one pread per MiB, not per batch.
+class chunk_reader {
+ public:
+  explicit chunk_reader(const base::file& f) : f_(f), buf_(kCapacity) {}
+  static constexpr size_t kCapacity = 1 << 20;
+
+  // Returns a view of [pos, pos + n); n <= kCapacity and the range must be in the file.
+  base::result<std::span<const uint8_t>> get(uint64_t pos, size_t n) {
+    if (pos < start_ || pos + n > start_ + len_) {
+      auto got = f_.pread(buf_.data(), buf_.size(), pos);
+      if (!got) return got.error();
+      start_ = pos;
+      len_ = *got;
+      if (n > len_) return errc::invalid_batch;
+    }
+    return std::span<const uint8_t>(buf_.data() + (pos - start_), n);
+  }
+
+ private:
+  const base::file& f_;
+  std::vector<uint8_t> buf_;
+  uint64_t start_ = 0;
+  size_t len_ = 0;
+};
+
+}  // namespace
+
+base::status index_files::write() const {
+  RIPTIDE_TRY(base::write_file_atomically(offsets_path, offsets));
+  return base::write_file_atomically(times_path, times);
+}
+
+std::string segment::file_stem(int64_t base_offset) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%020lld", static_cast<long long>(base_offset));
+  return buf;
+}
+
+std::filesystem::path segment::offsets_path() const {
+  return dir_ / (file_stem(base_offset_) + ".index");
+}
+std::filesystem::path segment::times_path() const {
+  return dir_ / (file_stem(base_offset_) + ".timeindex");
+}
+
+base::result<std::unique_ptr<segment>> segment::create(const std::filesystem::path& dir,
+                                                       int64_t base_offset, int64_t now_ms) {
+  auto path = dir / (file_stem(base_offset) + ".log");
+  auto f = base::file::open(path, base::file::mode::create_read_write);
+  if (!f) return f.error();
+  auto size = (*f)->size();
+  if (!size) return size.error();
+  if (*size != 0) return std::make_error_code(std::errc::file_exists);
+  return std::unique_ptr<segment>(new segment(dir, base_offset, std::move(*f), now_ms));
+}
+
+base::result<std::unique_ptr<segment>> segment::open(const std::filesystem::path& dir,
+                                                     int64_t base_offset, int64_t now_ms) {
+  auto f = base::file::open(dir / (file_stem(base_offset) + ".log"), base::file::mode::read_write);
+  if (!f) return f.error();
+  return std::unique_ptr<segment>(new segment(dir, base_offset, std::move(*f), now_ms));
+}
+
+base::status segment::append(std::span<iovec> iov, size_t bytes,
+                             std::span<const batch_header> batches, uint32_t index_interval) {
+  const uint64_t start = size_;
+  if (auto st = log_->pwritev_all(iov, start); !st) {
+    (void)log_->truncate(start);  // best effort; the next append overwrites from `start`
+    return st;
+  }
+  uint64_t pos = start;
+  for (const auto& h : batches) {
+    index_.on_batch(static_cast<uint32_t>(h.base_offset - base_offset_), static_cast<uint32_t>(pos),
+                    static_cast<uint32_t>(h.size_bytes()), h.max_timestamp, index_interval);
+    pos += h.size_bytes();
+  }
+  size_ = start + bytes;
+  if (!batches.empty()) next_offset_ = batches.back().next_offset();
+  return {};
+}
+
+base::result<batch_header> segment::header_at(uint64_t position) const {
+  if (position + batch_header_size > size_) return errc::invalid_batch;
+  uint8_t buf[batch_header_size];
+  auto n = log_->pread(buf, sizeof buf, position);
+  if (!n) return n.error();
+  if (*n != sizeof buf) return errc::invalid_batch;
+  auto h = decode_header(buf);
+  RIPTIDE_TRY(check_header(h, size_ - position));
+  return h;
+}
+
+base::result<batch_location> segment::locate(int64_t offset) const {
+  if (offset < base_offset_ || offset >= next_offset_) return errc::offset_out_of_range;
+  uint64_t pos = index_.floor_by_offset(static_cast<uint32_t>(offset - base_offset_)).position;
+  while (pos < size_) {
+    auto h = header_at(pos);
+    if (!h) return h.error();
+    if (h->last_offset() >= offset) return batch_location{pos, *h};
+    pos += h->size_bytes();
+  }
+  return errc::offset_out_of_range;
+}
+
+base::result<boundary> segment::boundary_at_or_before(uint64_t limit, boundary from) const {
+  boundary best = from;
+  auto e = index_.floor_by_position(static_cast<uint32_t>(std::min<uint64_t>(limit, UINT32_MAX)));
+  if (e.position > best.position) best = {e.position, base_offset_ + e.relative_offset};
+  uint64_t pos = best.position;
+  while (pos < size_) {
+    auto h = header_at(pos);
+    if (!h) return h.error();
+    const uint64_t end = pos + h->size_bytes();
+    if (end > limit) break;
+    pos = end;
+    best = {end, h->next_offset()};
+  }
+  return best;
+}
+
+base::result<std::optional<int64_t>> segment::offset_for_timestamp(int64_t ts) const {
+  if (empty() || max_timestamp() < ts) return std::optional<int64_t>{};
+  auto loc = locate(base_offset_ + index_.scan_start_for_timestamp(ts));
+  if (!loc) return loc.error();
+  uint64_t pos = loc->position;
+  while (pos < size_) {
+    auto h = header_at(pos);
+    if (!h) return h.error();
+    if (h->max_timestamp >= ts) {
+      if (h->codec() != compression::none || h->log_append_time()) {
+        return std::optional<int64_t>(h->base_offset);
+      }
+      std::vector<uint8_t> bytes(h->size_bytes());
+      auto n = log_->pread(bytes.data(), bytes.size(), pos);
+      if (!n) return n.error();
+      if (*n != bytes.size()) return errc::invalid_batch;
+      std::optional<int64_t> found;
+      auto st = for_each_record(bytes, [&](const record_view& r) {
+        if (r.timestamp >= ts) found = r.offset;
+        return !found;
+      });
+      if (!st) return st.error();
+      return std::optional<int64_t>(found.value_or(h->base_offset));
+    }
+    pos += h->size_bytes();
+  }
+  return std::optional<int64_t>{};
+}
+
+base::result<segment::scan_result> segment::scan(boundary from, bool verify_crc,
+                                                 uint32_t index_interval,
+                                                 int32_t max_leader_epoch) {
+  scan_result r;
+  auto fsize = log_->size();
+  if (!fsize) return fsize.error();
+  r.file_size = *fsize;
+  chunk_reader reader(*log_);
+  uint64_t pos = from.position;
+  int64_t next = from.offset;
+  while (pos < r.file_size) {
+    if (r.file_size - pos < batch_header_size) {
+      r.reason = errc::invalid_batch;  // a torn header
+      break;
+    }
+    auto hb = reader.get(pos, batch_header_size);
+    if (!hb) return hb.error();
+    auto h = decode_header(*hb);
+    if (auto st = check_header(h, r.file_size - pos); !st) {
+      r.reason = st.error();
+      break;
+    }
+    if (h.base_offset != next || h.next_offset() - base_offset_ > UINT32_MAX ||
+        h.leader_epoch < 0 || h.leader_epoch > max_leader_epoch) {
+      r.reason = errc::invalid_batch;  // offsets must continue where the last batch ended
+      break;
+    }
+    if (verify_crc) {
+      uint32_t crc = 0;
+      for (uint64_t p = pos + batch_crc_start, end = pos + h.size_bytes(); p < end;) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(end - p, chunk_reader::kCapacity));
+        auto chunk = reader.get(p, n);
+        if (!chunk) return chunk.error();
+        crc = base::crc32c_extend(crc, chunk->data(), chunk->size());
+        p += n;
+      }
+      if (crc != h.crc) {
+        r.reason = errc::corrupt_batch;
+        break;
+      }
+    }
+    index_.on_batch(static_cast<uint32_t>(h.base_offset - base_offset_), static_cast<uint32_t>(pos),
+                    static_cast<uint32_t>(h.size_bytes()), h.max_timestamp, index_interval);
+    pos += h.size_bytes();
+    next = h.next_offset();
+  }
+  r.valid_bytes = pos;
+  r.next_offset = next;
+  return r;
+}
+
+base::status segment::set_extent(uint64_t size, int64_t next_offset) {
+  auto fsize = log_->size();
+  if (!fsize) return fsize.error();
+  if (*fsize > size) RIPTIDE_TRY(log_->truncate(size));
+  size_ = size;
+  next_offset_ = next_offset;
+  return {};
+}
+
+index_files segment::capture_index() {
+  index_.seal();
+  return {offsets_path(), index_.encode_offsets(), times_path(), index_.encode_times()};
+}
+
+base::result<std::vector<std::filesystem::path>> segment::mark_deleted() {
+  std::vector<std::filesystem::path> out;
+  for (const auto& p : {log_path(), offsets_path(), times_path()}) {
+    std::error_code ec;
+    if (!std::filesystem::exists(p, ec)) continue;
+    auto to = p;
+    to += ".deleted";
+    std::filesystem::rename(p, to, ec);
+    if (ec) return ec;
+    out.push_back(std::move(to));
+  }
+  return out;
+}
+
+}  // namespace storage

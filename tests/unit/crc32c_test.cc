@@ -1,0 +1,63 @@
+#include "base/crc32c.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+std::span<const uint8_t> bytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// Published CRC-32C check values: the "123456789" check and RFC 3720 appendix B.4.
+TEST(Crc32c, PublishedVectors) {
+  EXPECT_EQ(base::crc32c(bytes("123456789")), 0xE3069283u);
+  std::vector<uint8_t> zeros(32, 0), ones(32, 0xff), inc(32), dec(32);
+  for (int i = 0; i < 32; ++i) {
+    inc[i] = static_cast<uint8_t>(i);
+    dec[i] = static_cast<uint8_t>(31 - i);
+  }
+  EXPECT_EQ(base::crc32c(zeros), 0x8A9136AAu);
+  EXPECT_EQ(base::crc32c(ones), 0x62A8AB43u);
+  EXPECT_EQ(base::crc32c(inc), 0x46DD794Eu);
+  EXPECT_EQ(base::crc32c(dec), 0x113FDB5Cu);
+  const uint8_t iscsi_read[48] = {0x01, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x14, 0x00, 0x00, 0x00,
+                                  0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x14, 0x00, 0x00,
+                                  0x00, 0x18, 0x28, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                  0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+  EXPECT_EQ(base::crc32c(iscsi_read), 0xD9963A56u);
+}
+
+TEST(Crc32c, EmptyInputIsZero) {
+  EXPECT_EQ(base::crc32c({}), 0u);
+}
+
+TEST(Crc32c, HardwareAndPortableAgreeOnEveryLengthAndAlignment) {
+  std::mt19937 rng(7);
+  std::vector<uint8_t> buf(4096 + 16);
+  for (auto& b : buf) b = static_cast<uint8_t>(rng());
+  for (size_t align = 0; align < 8; ++align) {
+    for (size_t len = 0; len < 300; ++len) {
+      ASSERT_EQ(base::crc32c_extend_portable(0, buf.data() + align, len),
+                base::crc32c_extend_hardware(0, buf.data() + align, len))
+          << "align " << align << " len " << len;
+    }
+  }
+  EXPECT_EQ(base::crc32c_extend_portable(0, buf.data(), 4096),
+            base::crc32c_extend_hardware(0, buf.data(), 4096));
+}
+
+TEST(Crc32c, ExtendEqualsOneShot) {
+  std::string_view s = "The quick brown fox jumps over the lazy dog";
+  for (size_t cut = 0; cut <= s.size(); ++cut) {
+    uint32_t c = base::crc32c_extend(0, s.data(), cut);
+    c = base::crc32c_extend(c, s.data() + cut, s.size() - cut);
+    ASSERT_EQ(c, base::crc32c(bytes(s)));
+  }
+}
+
+}  // namespace

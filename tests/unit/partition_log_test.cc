@@ -1,0 +1,336 @@
+#include "storage/partition_log.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "base/file.h"
+#include "log_fixture.h"
+#include "storage/errc.h"
+
+namespace {
+
+using riptide::testing::make_batch;
+using storage::errc;
+namespace fs = std::filesystem;
+
+class PartitionLog : public riptide::testing::log_test {};
+
+TEST_F(PartitionLog, AssignsContiguousOffsetsAndReadsBack) {
+  auto log = open();
+  std::vector<std::vector<uint8_t>> sent;
+  int64_t expected = 0;
+  for (int i = 0; i < 50; ++i) {
+    sent.push_back(make_batch(1 + i % 5, now_ + i));
+    auto r = append_durable(log, sent.back());
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->base_offset, expected);
+    expected += 1 + i % 5;
+    EXPECT_EQ(r->last_offset, expected - 1);
+  }
+  EXPECT_EQ(log->log_end_offset(), expected);
+  EXPECT_EQ(log->high_watermark(), expected);
+  auto got = read_all(log);
+  ASSERT_EQ(got.size(), sent.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    // Identical except the stamped prefix (base offset, leader epoch).
+    EXPECT_TRUE(std::equal(got[i].begin() + 16, got[i].end(), sent[i].begin() + 16)) << i;
+  }
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, ReadFromTheMiddleOfABatchStartsAtThatBatch) {
+  auto log = open();
+  ASSERT_TRUE(append_durable(log, make_batch(10, now_)));
+  ASSERT_TRUE(append_durable(log, make_batch(10, now_)));
+  auto r = shard_.run([&] { return log->read(15, 1 << 20); });
+  ASSERT_TRUE(r);
+  auto bytes = *r->data.linearize();
+  auto h = storage::validate_batch(bytes);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->base_offset, 10);
+  EXPECT_EQ(r->next_offset, 20);
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, MaxBytesReturnsWholeBatchesAndAtLeastOne) {
+  auto log = open();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(append_durable(log, make_batch(1, now_, 1000)));
+  const size_t batch_size = make_batch(1, now_, 1000).size();
+  auto one = shard_.run([&] { return log->read(0, 10); });  // smaller than a batch
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->data.size(), batch_size);
+  EXPECT_EQ(one->next_offset, 1);
+  auto three = shard_.run([&] { return log->read(2, batch_size * 3 + batch_size / 2); });
+  ASSERT_TRUE(three);
+  EXPECT_EQ(three->data.size(), batch_size * 3);
+  EXPECT_EQ(three->next_offset, 5);
+  auto rest = shard_.run([&] { return log->read(5, 1 << 20); });
+  EXPECT_EQ(rest->next_offset, 10);
+  auto at_end = shard_.run([&] { return log->read(10, 1 << 20); });
+  ASSERT_TRUE(at_end);
+  EXPECT_TRUE(at_end->data.empty());
+  EXPECT_EQ(shard_.run([&] { return log->read(11, 100).error(); }),
+            make_error_code(errc::offset_out_of_range));
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, FileRangesAndBytesAgree) {
+  auto log = open();
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(append_durable(log, make_batch(3, now_, 300)));
+  auto ranges = shard_.run([&] { return log->read(0, 5000); });
+  auto bytes = shard_.run(
+      [&] { return log->read(0, 5000, {.max_offset = std::nullopt, .copy_bytes = true}); });
+  ASSERT_TRUE(ranges && bytes);
+  EXPECT_TRUE(std::holds_alternative<base::file_fragment>(ranges->data.fragments().at(0)));
+  EXPECT_EQ(*ranges->data.linearize(), *bytes->data.linearize());
+  EXPECT_EQ(ranges->next_offset, bytes->next_offset);
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, InvalidBatchesAreRejectedAndNothingIsStored) {
+  auto log = open();
+  ASSERT_TRUE(append_durable(log, make_batch(2, now_)));
+  const auto size_before = fs::file_size(part_dir() / "00000000000000000000.log");
+
+  auto bad_crc = make_batch(2, now_);
+  bad_crc.back() ^= 1;
+  EXPECT_EQ(append(log, bad_crc).error(), make_error_code(errc::corrupt_batch));
+  auto bad_magic = make_batch(2, now_);
+  bad_magic[storage::batch_magic_offset] = 0;
+  EXPECT_EQ(append(log, bad_magic).error(), make_error_code(errc::unsupported_magic));
+  auto truncated = make_batch(2, now_);
+  truncated.resize(truncated.size() - 3);
+  EXPECT_EQ(append(log, truncated).error(), make_error_code(errc::invalid_batch));
+  EXPECT_EQ(append(log, {}).error(), make_error_code(errc::invalid_batch));
+  // Two batches where the second is bad: neither is stored.
+  auto pair = make_batch(1, now_);
+  pair.insert(pair.end(), bad_crc.begin(), bad_crc.end());
+  EXPECT_EQ(append(log, pair).error(), make_error_code(errc::corrupt_batch));
+
+  EXPECT_EQ(log->log_end_offset(), 2);
+  EXPECT_EQ(fs::file_size(part_dir() / "00000000000000000000.log"), size_before);
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, RefusesBatchesAboveMaxBatchBytes) {
+  storage::log_config cfg;
+  cfg.max_batch_bytes = 2000;
+  auto log = open(cfg);
+  EXPECT_TRUE(append(log, make_batch(1, now_, 1500)));
+  EXPECT_EQ(append(log, make_batch(1, now_, 2500)).error(), make_error_code(errc::batch_too_large));
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, MultipleBatchesInOneAppend) {
+  auto log = open();
+  auto two = make_batch(3, now_);
+  auto second = make_batch(4, now_);
+  two.insert(two.end(), second.begin(), second.end());
+  auto r = append_durable(log, two);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->base_offset, 0);
+  EXPECT_EQ(r->last_offset, 6);
+  EXPECT_EQ(r->record_count, 7);
+  auto got = read_all(log);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(storage::decode_header(got[1]).base_offset, 3);
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, OffsetForTimestampFindsTheFirstRecordAtOrAfter) {
+  auto log = open();
+  for (int i = 0; i < 10; ++i) {
+    storage::batch_builder b(1000 + i * 100);
+    for (int k = 0; k < 5; ++k) b.add("k", "v", {}, 1000 + i * 100 + k * 10);
+    ASSERT_TRUE(append_durable(log, b.build()));
+  }
+  auto at = [&](int64_t ts) { return *shard_.run([&] { return log->offset_for_timestamp(ts); }); };
+  EXPECT_EQ(at(0), 0);
+  EXPECT_EQ(at(1000), 0);
+  EXPECT_EQ(at(1001), 1);
+  EXPECT_EQ(at(1020), 2);
+  EXPECT_EQ(at(1341), 4 * 5 + 0);  // batch 3 ends at 1340
+  EXPECT_EQ(at(1940), 49);
+  EXPECT_EQ(at(1941), std::nullopt);
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, RollsBySizeAndReadsAcrossSegments) {
+  storage::log_config cfg;
+  cfg.segment_bytes = 4096;
+  auto log = open(cfg);
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(append_durable(log, make_batch(2, now_, 400)));
+  EXPECT_GT(log->segment_count(), 5u);
+  EXPECT_EQ(read_all(log).size(), 40u);
+  for (const auto& e : fs::directory_iterator(part_dir())) {
+    if (e.path().extension() == ".log") {
+      EXPECT_LE(fs::file_size(e.path()), 4096u);
+    }
+  }
+  EXPECT_FALSE(close(log));
+  // Sealed segments got their index files.
+  EXPECT_TRUE(fs::exists(part_dir() / "00000000000000000000.index"));
+  EXPECT_TRUE(fs::exists(part_dir() / "00000000000000000000.timeindex"));
+}
+
+TEST_F(PartitionLog, RollsByAge) {
+  storage::log_config cfg;
+  cfg.segment_ms = 60'000;
+  auto log = open(cfg);
+  ASSERT_TRUE(append_durable(log, make_batch(1, now_)));
+  ASSERT_TRUE(append_durable(log, make_batch(1, now_)));
+  EXPECT_EQ(log->segment_count(), 1u);
+  now_ += 60'001;
+  ASSERT_TRUE(append_durable(log, make_batch(1, now_)));
+  EXPECT_EQ(log->segment_count(), 2u);
+  EXPECT_TRUE(fs::exists(part_dir() / "00000000000000000002.log"));
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, RetentionByBytesDeletesOldestSegments) {
+  storage::log_config cfg;
+  cfg.segment_bytes = 4096;
+  cfg.retention_bytes = 10000;
+  auto log = open(cfg);
+  for (int i = 0; i < 60; ++i) ASSERT_TRUE(append_durable(log, make_batch(1, now_, 900)));
+  const auto before = log->size_bytes();
+  auto r = shard_.run([&] { return log->apply_retention(); });
+  EXPECT_GT(r.segments_deleted, 0u);
+  EXPECT_EQ(log->size_bytes(), before - r.bytes_deleted);
+  EXPECT_GE(log->size_bytes(), 10000u);
+  EXPECT_LT(log->size_bytes() - 4096, 10000u);
+  EXPECT_GT(log->log_start_offset(), 0);
+  EXPECT_EQ(shard_.run([&] { return log->read(0, 100).error(); }),
+            make_error_code(errc::offset_out_of_range));
+  EXPECT_EQ(read_all(log, log->log_start_offset()).size(),
+            static_cast<size_t>(60 - log->log_start_offset()));
+  EXPECT_FALSE(fs::exists(part_dir() / "00000000000000000000.log"));
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, RetentionByTimeUsesTheNewestTimestampOfASegment) {
+  storage::log_config cfg;
+  cfg.segment_bytes = 2048;
+  cfg.retention_ms = 3'600'000;
+  auto log = open(cfg);
+  const int64_t t0 = now_;
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(append_durable(log, make_batch(1, t0, 900)));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(append_durable(log, make_batch(1, t0 + 7'200'000, 900)));
+  now_ = t0 + 7'200'000;
+  auto r = shard_.run([&] { return log->apply_retention(); });
+  EXPECT_GT(r.segments_deleted, 0u);
+  // Everything stamped t0 is gone, nothing newer is.
+  EXPECT_EQ(log->log_start_offset(), 10);
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, GroupCommitCoversManyAppendsWithOneFsync) {
+  auto log = open();
+  const auto before = flusher_.get_stats().syncs;
+  shard_.run([&] {
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(log->append(make_batch(1, now_)));
+  });
+  EXPECT_EQ(log->high_watermark(), 0);  // not durable yet: consumers must not see it
+  EXPECT_FALSE(wait_durable(log, 100));
+  EXPECT_EQ(flusher_.get_stats().syncs - before, 1u);
+  EXPECT_EQ(log->high_watermark(), 100);
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, IntervalPolicyAcksAtOnceAndFlushesLater) {
+  storage::log_config cfg;
+  cfg.policy = storage::durability::interval;
+  cfg.flush_interval_ms = 20;
+  auto log = open(cfg);
+  const auto before = flusher_.get_stats().syncs;
+  ASSERT_TRUE(append_durable(log, make_batch(1, now_)));
+  EXPECT_EQ(log->high_watermark(), 1);
+  for (int i = 0; i < 500 && flusher_.get_stats().syncs == before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GT(flusher_.get_stats().syncs, before);
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, PageCachePolicyNeverFsyncsOnAppend) {
+  storage::log_config cfg;
+  cfg.policy = storage::durability::page_cache;
+  auto log = open(cfg);
+  const auto before = flusher_.get_stats().syncs;
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(append_durable(log, make_batch(1, now_)));
+  EXPECT_EQ(log->high_watermark(), 20);
+  EXPECT_EQ(flusher_.get_stats().syncs, before);
+  EXPECT_FALSE(close(log));
+  EXPECT_GT(flusher_.get_stats().syncs, before);  // close makes it durable
+}
+
+class FaultHook {
+ public:
+  explicit FaultHook(base::io_fault_hook h) { base::set_io_fault_hook(std::move(h)); }
+  ~FaultHook() { base::set_io_fault_hook(nullptr); }
+};
+
+TEST_F(PartitionLog, FailedFsyncIsNeverAcknowledgedAndTheLogTurnsReadOnly) {
+  auto log = open();
+  ASSERT_TRUE(append_durable(log, make_batch(1, now_)));
+  {
+    FaultHook hook([](base::io_op op, const fs::path& p) {
+      return op == base::io_op::sync && p.extension() == ".log" ? EIO : 0;
+    });
+    auto r = append_durable(log, make_batch(1, now_));
+    EXPECT_EQ(r.error(), make_error_code(errc::log_read_only));
+  }
+  // Even with the disk healthy again, the log does not pretend the write was durable.
+  EXPECT_EQ(append(log, make_batch(1, now_)).error(), make_error_code(errc::log_read_only));
+  EXPECT_EQ(log->high_watermark(), 1);
+  EXPECT_EQ(read_all(log).size(), 1u);  // reads keep working
+  EXPECT_TRUE(log->failure());
+  EXPECT_EQ(close(log), make_error_code(errc::log_read_only));
+}
+
+TEST_F(PartitionLog, FailedWriteTurnsTheLogReadOnly) {
+  auto log = open();
+  {
+    FaultHook hook(
+        [](base::io_op op, const fs::path&) { return op == base::io_op::write ? EIO : 0; });
+    EXPECT_EQ(append(log, make_batch(1, now_)).error(), make_error_code(errc::log_read_only));
+  }
+  EXPECT_EQ(append(log, make_batch(1, now_)).error(), make_error_code(errc::log_read_only));
+  EXPECT_EQ(close(log), make_error_code(errc::log_read_only));
+}
+
+TEST_F(PartitionLog, FullDiskRefusesAppendsAndRecoversWhenSpaceReturns) {
+  auto log = open();
+  ASSERT_TRUE(append_durable(log, make_batch(1, now_)));
+  {
+    FaultHook hook(
+        [](base::io_op op, const fs::path&) { return op == base::io_op::write ? ENOSPC : 0; });
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(append(log, make_batch(1, now_)).error(), make_error_code(errc::disk_full));
+    }
+  }
+  auto r = append_durable(log, make_batch(1, now_));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->base_offset, 1);
+  EXPECT_EQ(read_all(log).size(), 2u);
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, MinimumFreeSpaceGuardRefusesThenAccepts) {
+  storage::disk_space disk(dir_.path(), UINT64_MAX);  // more than any disk has free
+  auto log = open({}, nullptr, &disk);
+  EXPECT_EQ(append(log, make_batch(1, now_)).error(), make_error_code(errc::disk_full));
+  disk.set_min_free_bytes(1);
+  EXPECT_TRUE(append_durable(log, make_batch(1, now_)));
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, AppendAfterCloseIsRefused) {
+  auto log = open();
+  EXPECT_FALSE(close(log));
+  EXPECT_EQ(append(log, make_batch(1, now_)).error(), make_error_code(errc::log_closed));
+}
+
+}  // namespace

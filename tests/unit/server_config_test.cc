@@ -1,0 +1,57 @@
+#include "app/server_config.h"
+
+#include <gtest/gtest.h>
+
+#include "base/file.h"
+
+namespace {
+
+TEST(ServerConfig, TableIsWellFormed) {
+  EXPECT_EQ(base::table_problems(app::server_config_keys()), std::vector<std::string>{});
+}
+
+TEST(ServerConfig, CommittedExampleFileIsCurrent) {
+  auto committed = base::read_whole_file(RIPTIDE_SOURCE_DIR "/config/riptide.example.toml");
+  ASSERT_TRUE(committed) << "config/riptide.example.toml is missing";
+  EXPECT_EQ(*committed, base::render_example_toml(app::server_config_keys()))
+      << "regenerate it: build/release/riptide serve --print-example-config > "
+         "config/riptide.example.toml";
+}
+
+TEST(ServerConfig, ExampleFileLoadsToTheDefaults) {
+  base::config_inputs in;
+  in.file = RIPTIDE_SOURCE_DIR "/config/riptide.example.toml";
+  auto cfg = base::load(app::server_config_keys(), in);
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  const auto log = app::log_config_from(*cfg);
+  const storage::log_config defaults;
+  EXPECT_EQ(log.segment_bytes, defaults.segment_bytes);
+  EXPECT_EQ(log.retention_bytes, -1);
+  EXPECT_EQ(log.retention_ms, defaults.retention_ms);
+  EXPECT_EQ(log.policy, storage::durability::fsync);
+  EXPECT_EQ(log.max_batch_bytes, defaults.max_batch_bytes);
+}
+
+TEST(ServerConfig, FlagsReachTheLogConfig) {
+  base::config_inputs in;
+  in.flags = {{"storage.durability", "page_cache"},
+              {"storage.segment_bytes", "64MiB"},
+              {"storage.retention", "-1"}};
+  auto cfg = base::load(app::server_config_keys(), in);
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  const auto log = app::log_config_from(*cfg);
+  EXPECT_EQ(log.policy, storage::durability::page_cache);
+  EXPECT_EQ(log.segment_bytes, 64u << 20);
+  EXPECT_EQ(log.retention_ms, -1);
+}
+
+TEST(ServerConfig, TooSmallSegmentIsRefusedWithTheFix) {
+  base::config_inputs in;
+  in.flags = {{"storage.segment_bytes", "1KiB"}};
+  auto cfg = base::load(app::server_config_keys(), in);
+  ASSERT_FALSE(cfg);
+  EXPECT_NE(cfg.error().message.find("storage.segment_bytes"), std::string::npos);
+  EXPECT_NE(cfg.error().message.find("between 1MiB and 2GiB"), std::string::npos);
+}
+
+}  // namespace
