@@ -82,7 +82,9 @@ status file::pwrite_all(std::span<const uint8_t> data, uint64_t offset) {
 status file::pwritev_all(std::span<iovec> iov, uint64_t offset) {
   if (int e = injected_errno(io_op::write, path_)) return errno_code(e);
   size_t first = 0;
-  while (first < iov.size()) {
+  for (;;) {
+    while (first < iov.size() && iov[first].iov_len == 0) ++first;
+    if (first == iov.size()) break;
     int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
     ssize_t n = ::pwritev(fd_, &iov[first], count, static_cast<off_t>(offset));
     if (n < 0) {

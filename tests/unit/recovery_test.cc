@@ -240,3 +240,30 @@ TEST_F(Recovery, GapBetweenSegmentsDropsTheLaterOnes) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(Recovery, EmptyActiveSegmentIsTrustedAfterACleanClose) {
+  storage::log_config cfg;
+  cfg.segment_bytes = 1024;
+  auto stored = fill(20, cfg);
+  std::vector<fs::path> logs;
+  for (const auto& e : fs::directory_iterator(part_dir())) {
+    if (e.path().extension() == ".log") logs.push_back(e.path());
+  }
+  std::sort(logs.begin(), logs.end());
+  // A crash right after a roll: the newest segment holds only a torn write.
+  write_file(logs.back(), {0, 0, 0, 0, 0, 0, 0, 7, 't'});
+  fs::remove(part_dir() / storage::recovery_point_file);
+  const auto base = std::stoll(logs.back().stem().string());
+  std::vector<std::vector<uint8_t>> kept;
+  for (const auto& b : stored) {
+    if (storage::decode_header(b).base_offset < base) kept.push_back(b);
+  }
+  auto report = reopen_expecting(kept, cfg);
+  EXPECT_EQ(report.bytes_truncated, 9u);
+  report = reopen_expecting(kept, cfg);
+  EXPECT_FALSE(report.validated_from.has_value()) << report.summary();
+}
+
+}  // namespace
