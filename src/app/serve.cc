@@ -1,28 +1,24 @@
 #include "app/serve.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
-#include <future>
+#include <random>
 #include <string>
+#include <thread>
 
 #include "app/server_config.h"
 #include "base/config.h"
-#include "base/executor.h"
+#include "base/file.h"
 #include "base/logging.h"
-#include "storage/disk_space.h"
-#include "storage/flusher.h"
-#include "storage/log_manager.h"
+#include "broker/broker.h"
+#include "kafka/server/kafka_server.h"
+#include "net/shard.h"
 
 namespace app {
 namespace {
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Blocks the shutdown signals in this and every thread started later, so that only
 // the main thread's sigtimedwait sees them.
@@ -33,6 +29,21 @@ sigset_t block_shutdown_signals() {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
+}
+
+// The cluster id: made once, kept in the data directory.
+std::string cluster_id(const std::filesystem::path& data_dir) {
+  const auto path = data_dir / "cluster-id";
+  if (auto s = base::read_whole_file(path); s && s->size() > 1) return s->substr(0, s->size() - 1);
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::random_device rd;
+  std::string id;
+  for (int i = 0; i < 22; ++i) id += alphabet[rd() % 64];
+  auto line = id + "\n";
+  (void)base::write_file_atomically(
+      path, std::span(reinterpret_cast<const uint8_t*>(line.data()), line.size()));
+  return id;
 }
 
 }  // namespace
@@ -55,29 +66,45 @@ int serve(const serve_options& opts) {
     std::fputs(base::render_effective(cfg).c_str(), stdout);
     return 0;
   }
+  auto listen = net::listen_address::parse(cfg.get_string("kafka_listen"));
+  if (!listen) {
+    std::fprintf(stderr,
+                 "riptide: invalid configuration:\ninvalid value \"%s\" for kafka_listen: expected "
+                 "HOST:PORT with an IP address or localhost, such as 127.0.0.1:9092\n",
+                 cfg.get_string("kafka_listen").c_str());
+    return 2;
+  }
 
   base::init_logging(*base::parse_log_format(cfg.get_string("log.format")),
                      *base::parse_log_level(cfg.get_string("log.level")));
   auto log = base::logger("app");
   const sigset_t signals = block_shutdown_signals();
 
-  const std::filesystem::path data_dir = cfg.get_string("data_dir");
-  const auto defaults = log_config_from(cfg);
-  log->info("riptide {} starting: data directory {}, durability {}", opts.version,
-            std::filesystem::absolute(data_dir).string(), storage::to_string(defaults.policy));
+  broker::broker_options bopts;
+  bopts.data_dir = cfg.get_string("data_dir");
+  bopts.defaults = log_config_from(cfg);
+  bopts.auto_create_topics = cfg.get_bool("topics.auto_create");
+  bopts.default_partitions = static_cast<int32_t>(cfg.get_int("topics.default_partitions"));
+  bopts.flush_threads = static_cast<size_t>(cfg.get_int("storage.flush_threads"));
+  bopts.min_free_bytes = static_cast<uint64_t>(cfg.get_int("storage.min_free_bytes"));
+  unsigned shard_count = static_cast<unsigned>(cfg.get_int("shards"));
+  if (shard_count == 0) shard_count = std::max(1u, std::thread::hardware_concurrency());
+  log->info("riptide {} starting: data directory {}, durability {}, {} shard(s)", opts.version,
+            std::filesystem::absolute(bopts.data_dir).string(),
+            storage::to_string(bopts.defaults.policy), shard_count);
 
-  base::task_thread shard;
-  storage::disk_space disk(data_dir, static_cast<uint64_t>(cfg.get_int("storage.min_free_bytes")));
+  net::shard_set shards(shard_count);
+  shards.start();
   int exit_code = 0;
   {
-    storage::flusher flusher(static_cast<size_t>(cfg.get_int("storage.flush_threads")));
-    storage::log_manager logs(data_dir, defaults, {&shard, &flusher, &disk, wall_ms});
-    auto reports = shard.run([&] { return logs.open_all(); });
+    broker::broker b(shards, bopts);
+    auto reports = b.start();
     if (!reports) {
       log->error(
           "cannot open data directory {}: {}. Check that it exists and is writable, and "
           "that no other riptide process uses it.",
-          data_dir.string(), reports.error().message());
+          bopts.data_dir.string(), reports.error().message());
+      shards.stop();
       return 1;
     }
     size_t truncated = 0;
@@ -89,29 +116,52 @@ int serve(const serve_options& opts) {
         log->warn("recovered {}", r.summary());
       }
     }
-    log->info("opened {} partition(s){}; ready. Stop with SIGINT or SIGTERM.", reports->size(),
+    log->info("opened {} partition(s){}", reports->size(),
               truncated ? fmt::format(", {} with a truncated unacknowledged tail", truncated) : "");
 
-    const auto tick = cfg.get_duration("storage.housekeeping_interval");
-    timespec timeout{static_cast<time_t>(tick.count() / 1000),
-                     static_cast<long>(tick.count() % 1000) * 1'000'000};
-    for (;;) {
-      int sig = sigtimedwait(&signals, nullptr, &timeout);
-      if (sig == SIGINT || sig == SIGTERM) {
-        log->info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-        break;
-      }
-      shard.run([&] { logs.housekeeping(); });
+    kafka::kafka_server_options kopts;
+    kopts.listen = *listen;
+    kopts.max_request_bytes = static_cast<uint32_t>(cfg.get_int("kafka.max_request_bytes"));
+    kopts.info.node_id = 0;
+    kopts.info.cluster_id = cluster_id(bopts.data_dir);
+    kopts.info.advertised_host = cfg.get_string("kafka_advertised_host");
+    if (kopts.info.advertised_host.empty()) {
+      kopts.info.advertised_host = listen->host == "0.0.0.0" || listen->host == "::"
+                                       ? std::string("127.0.0.1")
+                                       : listen->host;
     }
-
-    std::promise<std::error_code> closed;
-    shard.post([&] { logs.close_all([&](std::error_code ec) { closed.set_value(ec); }); });
-    if (auto ec = closed.get_future().get()) {
+    kafka::kafka_server kafka(b, kopts);
+    auto port = kafka.start();
+    if (!port) {
+      log->error(
+          "cannot listen for Kafka clients on {}: {}. Pick a free port with "
+          "--kafka-listen HOST:PORT.",
+          listen->to_string(), port.error().message());
+      exit_code = 1;
+    } else {
+      log->info("Kafka listener on {}:{} (advertised as {}:{})", listen->host, *port,
+                kopts.info.advertised_host, *port);
+      log->info("ready. Stop with SIGINT or SIGTERM.");
+      const auto tick = cfg.get_duration("storage.housekeeping_interval");
+      timespec timeout{static_cast<time_t>(tick.count() / 1000),
+                       static_cast<long>(tick.count() % 1000) * 1'000'000};
+      for (;;) {
+        int sig = sigtimedwait(&signals, nullptr, &timeout);
+        if (sig == SIGINT || sig == SIGTERM) {
+          log->info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+          break;
+        }
+        b.housekeeping();
+      }
+      kafka.stop();
+    }
+    if (auto ec = b.stop()) {
       log->error("shutdown: some partitions could not be made durable: {}", ec.message());
       exit_code = 1;
     }
   }
-  log->info("stopped; everything acknowledged is durable");
+  shards.stop();
+  if (exit_code == 0) log->info("stopped; everything acknowledged is durable");
   return exit_code;
 }
 

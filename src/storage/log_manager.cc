@@ -26,6 +26,7 @@ log_manager::~log_manager() {
 }
 
 base::status log_manager::lock_directory() {
+  if (lock_fd_ >= 0) return {};
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) return ec;
@@ -52,8 +53,8 @@ base::status log_manager::lock_directory() {
 }
 
 base::result<std::vector<recovery_report>> log_manager::open_all(
-    const std::function<bool(const ntp&)>& mine) {
-  RIPTIDE_TRY(lock_directory());
+    const std::function<bool(const ntp&)>& mine, bool lock) {
+  if (lock) RIPTIDE_TRY(lock_directory());
   std::vector<ntp> found;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {

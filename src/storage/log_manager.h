@@ -26,10 +26,11 @@ class log_manager {
   log_manager(const log_manager&) = delete;
   log_manager& operator=(const log_manager&) = delete;
 
-  // Locks the directory (creating it if needed) and opens every partition in it for
-  // which `mine` returns true (all when empty).
+  // Locks the directory (creating it if needed; with several managers on one
+  // directory, one of them locks) and opens every partition in it for which `mine`
+  // returns true (all when empty).
   base::result<std::vector<recovery_report>> open_all(
-      const std::function<bool(const ntp&)>& mine = {});
+      const std::function<bool(const ntp&)>& mine = {}, bool lock = true);
 
   base::result<std::shared_ptr<partition_log>> create(const ntp& name,
                                                       std::optional<log_config> cfg = {});
@@ -43,12 +44,13 @@ class log_manager {
   // Closes every log (each makes its data durable and writes its recovery point).
   void close_all(std::function<void(std::error_code)> done);
 
+  // Takes the data directory's lock (errc::data_dir_locked if another process has it).
+  base::status lock_directory();
+
   const std::filesystem::path& data_dir() const { return dir_; }
   const log_config& defaults() const { return defaults_; }
 
  private:
-  base::status lock_directory();
-
   std::filesystem::path dir_;
   log_config defaults_;
   log_environment env_;

@@ -77,6 +77,18 @@ class Server:
         self._reader.join(timeout=5)
         return rc
 
+    @property
+    def kafka_port(self):
+        """The port of the Kafka listener, from the log line announcing it."""
+        self.wait_for("Kafka listener on ")
+        import re
+        m = re.search(r"Kafka listener on [^ ]+:(\d+) ", self.log)
+        return int(m.group(1))
+
+    @property
+    def bootstrap(self):
+        return f"127.0.0.1:{self.kafka_port}"
+
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
@@ -98,8 +110,9 @@ class ServerTest(unittest.TestCase):
             s.kill()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def start(self, *args, data_dir=None, env=None):
-        s = Server(data_dir or os.path.join(self.tmp, "data"), *args, env=env)
+    def start(self, *args, data_dir=None, env=None, listen="127.0.0.1:0"):
+        s = Server(data_dir or os.path.join(self.tmp, "data"), "--kafka-listen", listen,
+                   "--shards", "2", *args, env=env)
         self.servers.append(s)
         return s
 

@@ -1,0 +1,405 @@
+#include "broker/broker.h"
+
+#include <fmt/format.h>
+
+#include <future>
+#include <random>
+#include <sstream>
+
+#include "base/file.h"
+#include "base/logging.h"
+#include "net/await.h"
+
+namespace broker {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr const char* kTableFile = "topics";
+constexpr std::string_view kTableMagic = "riptide-topics v1";
+
+class category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "broker"; }
+  std::string message(int ev) const override {
+    switch (static_cast<errc>(ev)) {
+      case errc::ok:
+        return "ok";
+      case errc::topic_exists:
+        return "topic already exists";
+      case errc::unknown_topic:
+        return "unknown topic";
+      case errc::invalid_topic_name:
+        return "invalid topic name";
+      case errc::invalid_partitions:
+        return "invalid number of partitions";
+      case errc::invalid_config:
+        return "invalid topic config";
+      case errc::invalid_replication_factor:
+        return "invalid replication factor";
+      case errc::storage_error:
+        return "storage error";
+    }
+    return "broker error " + std::to_string(ev);
+  }
+};
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Runs `fn` on shard `s` from a thread that is not a shard, and waits for it.
+template <typename F>
+auto run_on(net::shard& s, F fn) -> decltype(fn()) {
+  std::promise<decltype(fn())> p;
+  s.post([&] {
+    if constexpr (std::is_void_v<decltype(fn())>) {
+      fn();
+      p.set_value();
+    } else {
+      p.set_value(fn());
+    }
+  });
+  return p.get_future().get();
+}
+
+std::array<uint8_t, 16> random_id() {
+  std::random_device rd;
+  std::array<uint8_t, 16> id{};
+  for (auto& b : id) b = static_cast<uint8_t>(rd());
+  id[6] = (id[6] & 0x0f) | 0x40;  // a version-4 UUID, as Kafka's topic ids are
+  id[8] = (id[8] & 0x3f) | 0x80;
+  return id;
+}
+
+std::string hex(const std::array<uint8_t, 16>& id) {
+  std::string s;
+  for (uint8_t b : id) s += fmt::format("{:02x}", b);
+  return s;
+}
+
+}  // namespace
+
+const std::error_category& broker_category() {
+  static const category c;
+  return c;
+}
+
+broker::broker(net::shard_set& shards, broker_options opts)
+    : shards_(shards),
+      opts_(std::move(opts)),
+      disk_(opts_.data_dir, opts_.min_free_bytes),
+      flusher_(std::make_unique<storage::flusher>(opts_.flush_threads)),
+      snapshots_(shards.size(), std::make_shared<metadata_snapshot>()) {}
+
+broker::~broker() = default;
+
+unsigned broker::owner(std::string_view topic, int32_t partition) const {
+  // FNV-1a over the name, mixed with the partition: stable across runs and shards.
+  uint64_t h = 1469598103934665603ull;
+  for (char c : topic) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+  h ^= static_cast<uint64_t>(partition) * 0x9e3779b97f4a7c15ull;
+  return static_cast<unsigned>((h ^ (h >> 29)) % shards_.size());
+}
+
+std::shared_ptr<const metadata_snapshot> broker::metadata() const {
+  return snapshots_[net::shard_set::current()];
+}
+
+std::shared_ptr<storage::partition_log> broker::local_log(const storage::ntp& name) const {
+  return managers_[net::shard_set::current()]->get(name);
+}
+
+base::status broker::save_table() const {
+  std::string s(kTableMagic);
+  s += '\n';
+  for (const auto& [name, t] : table_) {
+    std::string cfg;
+    for (const auto& [k, v] : t->configs) cfg += (cfg.empty() ? "" : ";") + k + "=" + v;
+    s += fmt::format("{} {} {} {}\n", name, t->partitions, hex(t->id), cfg.empty() ? "-" : cfg);
+  }
+  return base::write_file_atomically(
+      opts_.data_dir / kTableFile, std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+}
+
+base::status broker::load_table() {
+  auto content = base::read_whole_file(opts_.data_dir / kTableFile);
+  if (!content) {
+    if (content.error() == std::errc::no_such_file_or_directory) return {};
+    return content.error();
+  }
+  std::istringstream in(*content);
+  std::string line;
+  if (!std::getline(in, line) || line != kTableMagic) return errc::storage_error;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    auto t = std::make_shared<topic_metadata>();
+    std::string id, cfg;
+    if (!(fields >> t->name >> t->partitions >> id >> cfg) || id.size() != 32) {
+      return errc::storage_error;
+    }
+    for (size_t i = 0; i < 16; ++i) {
+      t->id[i] = static_cast<uint8_t>(std::stoi(id.substr(i * 2, 2), nullptr, 16));
+    }
+    if (cfg != "-") {
+      std::istringstream kvs(cfg);
+      std::string kv;
+      while (std::getline(kvs, kv, ';')) {
+        auto eq = kv.find('=');
+        if (eq != std::string::npos) t->configs[kv.substr(0, eq)] = kv.substr(eq + 1);
+      }
+    }
+    t->log = apply_topic_config(opts_.defaults, t->configs);
+    table_[t->name] = std::move(t);
+  }
+  return {};
+}
+
+base::result<std::vector<storage::recovery_report>> broker::start() {
+  std::error_code ec;
+  fs::create_directories(opts_.data_dir, ec);
+  if (ec) return ec;
+  for (unsigned i = 0; i < shards_.size(); ++i) {
+    managers_.push_back(std::make_unique<storage::log_manager>(
+        opts_.data_dir, opts_.defaults,
+        storage::log_environment{&shards_[i], flusher_.get(), &disk_, wall_ms}));
+  }
+  RIPTIDE_TRY(managers_[0]->lock_directory());
+  // Shard 0 owns the table; loading it here, before serving, is the only exception.
+  RIPTIDE_TRY(load_table());
+  // Partition directories of topics the table does not know (a table lost or written
+  // by an older version) are adopted with default settings rather than ignored.
+  std::map<std::string, int32_t> found;
+  for (const auto& entry : fs::directory_iterator(opts_.data_dir, ec)) {
+    if (!entry.is_directory()) continue;
+    auto n = storage::ntp::from_dir_name(entry.path().filename().string());
+    if (!n || validate_topic_name(n->topic) || table_.contains(n->topic)) continue;
+    found[n->topic] = std::max(found[n->topic], n->partition + 1);
+  }
+  for (const auto& [name, partitions] : found) {
+    auto t = std::make_shared<topic_metadata>();
+    t->name = name;
+    t->partitions = partitions;
+    t->id = random_id();
+    t->log = opts_.defaults;
+    table_[name] = t;
+    base::logger("broker")->warn(
+        "adopted topic {} ({} partition(s)) found in the data directory "
+        "but not in its topic table",
+        name, partitions);
+  }
+  if (!found.empty()) RIPTIDE_TRY(save_table());
+  std::vector<storage::recovery_report> all;
+  for (unsigned i = 0; i < shards_.size(); ++i) {
+    auto reports = run_on(shards_[i], [&] {
+      return managers_[i]->open_all(
+          [&](const storage::ntp& n) {
+            auto it = table_.find(n.topic);
+            return it != table_.end() && n.partition < it->second->partitions &&
+                   owner(n.topic, n.partition) == i;
+          },
+          /*lock=*/false);
+    });
+    if (!reports) return reports.error();
+    all.insert(all.end(), reports->begin(), reports->end());
+  }
+  // Topic configs and missing partition directories.
+  for (const auto& [name, t] : table_) {
+    for (int32_t p = 0; p < t->partitions; ++p) {
+      unsigned o = owner(name, p);
+      auto st = run_on(shards_[o], [&]() -> base::status {
+        auto log = managers_[o]->get({name, p});
+        if (log) {
+          log->set_config(t->log);
+          return {};
+        }
+        auto created = managers_[o]->create({name, p}, t->log);
+        if (!created) return created.error();
+        return {};
+      });
+      if (!st) return st.error();
+    }
+  }
+  auto snap = std::make_shared<metadata_snapshot>();
+  snap->topics.insert(table_.begin(), table_.end());
+  for (unsigned i = 0; i < shards_.size(); ++i) run_on(shards_[i], [&] { snapshots_[i] = snap; });
+  return all;
+}
+
+std::error_code broker::stop() {
+  std::error_code first;
+  for (unsigned i = 0; i < managers_.size(); ++i) {
+    std::promise<std::error_code> closed;
+    shards_[i].post(
+        [&] { managers_[i]->close_all([&](std::error_code ec) { closed.set_value(ec); }); });
+    if (auto ec = closed.get_future().get(); ec && !first) first = ec;
+  }
+  flusher_.reset();  // runs the remaining jobs
+  return first;
+}
+
+void broker::housekeeping() {
+  for (unsigned i = 0; i < managers_.size(); ++i)
+    run_on(shards_[i], [&] { managers_[i]->housekeeping(); });
+}
+
+net::task<void> broker::publish() {
+  auto building = std::make_shared<metadata_snapshot>();
+  building->topics.insert(table_.begin(), table_.end());
+  const std::shared_ptr<const metadata_snapshot> snap = std::move(building);
+  for (unsigned i = 0; i < shards_.size(); ++i) {
+    co_await shards_.invoke_on(i, set_snapshot(i, snap));
+  }
+}
+
+net::task<std::error_code> broker::open_partitions(std::shared_ptr<const topic_metadata> t,
+                                                   int32_t from) {
+  for (int32_t p = from; p < t->partitions; ++p) {
+    const unsigned o = owner(t->name, p);
+    auto ec = co_await shards_.invoke_on(o, create_log(o, t, p));
+    if (ec) co_return ec;
+  }
+  co_return std::error_code{};
+}
+
+net::task<std::error_code> broker::create_topic(std::string name, int32_t partitions,
+                                                config_map configs, bool validate_only) {
+  return shards_.invoke_on(
+      0, do_create_topic(std::move(name), partitions, std::move(configs), validate_only));
+}
+
+net::task<std::error_code> broker::do_create_topic(std::string name, int32_t partitions,
+                                                   config_map configs, bool validate_only) {
+  if (validate_topic_name(name)) co_return errc::invalid_topic_name;
+  if (table_.contains(name)) co_return errc::topic_exists;
+  if (partitions <= 0 || partitions > 100000) co_return errc::invalid_partitions;
+  for (const auto& [k, v] : configs) {
+    if (validate_topic_config(k, v)) co_return errc::invalid_config;
+  }
+  if (validate_only) co_return std::error_code{};
+  auto t = std::make_shared<topic_metadata>();
+  t->name = name;
+  t->partitions = partitions;
+  t->configs = std::move(configs);
+  t->id = random_id();
+  t->log = apply_topic_config(opts_.defaults, t->configs);
+  table_[name] = t;
+  if (auto st = save_table(); !st) {
+    table_.erase(name);
+    co_return st.error();
+  }
+  const std::shared_ptr<const topic_metadata> created = t;
+  auto ec = co_await open_partitions(created, 0);
+  co_await publish();
+  if (!ec) base::logger("broker")->info("created topic {} with {} partition(s)", name, partitions);
+  co_return ec;
+}
+
+net::task<std::error_code> broker::delete_topic(std::string name) {
+  return shards_.invoke_on(0, do_delete_topic(std::move(name)));
+}
+
+net::task<std::error_code> broker::do_delete_topic(std::string name) {
+  auto it = table_.find(name);
+  if (it == table_.end()) co_return errc::unknown_topic;
+  auto t = it->second;
+  table_.erase(it);
+  if (auto st = save_table(); !st) {
+    table_[name] = t;
+    co_return st.error();
+  }
+  co_await publish();
+  for (int32_t p = 0; p < t->partitions; ++p) {
+    const unsigned o = owner(name, p);
+    co_await shards_.invoke_on(o, remove_log(o, name, p));
+  }
+  base::logger("broker")->info("deleted topic {}", name);
+  co_return std::error_code{};
+}
+
+net::task<std::error_code> broker::create_partitions(std::string name, int32_t total,
+                                                     bool validate_only) {
+  return shards_.invoke_on(0, do_create_partitions(std::move(name), total, validate_only));
+}
+
+net::task<std::error_code> broker::do_create_partitions(std::string name, int32_t total,
+                                                        bool validate_only) {
+  auto it = table_.find(name);
+  if (it == table_.end()) co_return errc::unknown_topic;
+  if (total <= it->second->partitions || total > 100000) co_return errc::invalid_partitions;
+  if (validate_only) co_return std::error_code{};
+  auto old = it->second;
+  auto t = std::make_shared<topic_metadata>(*old);
+  t->partitions = total;
+  it->second = t;
+  if (auto st = save_table(); !st) {
+    it->second = old;
+    co_return st.error();
+  }
+  const std::shared_ptr<const topic_metadata> created = t;
+  auto ec = co_await open_partitions(created, old->partitions);
+  co_await publish();
+  co_return ec;
+}
+
+net::task<std::error_code> broker::alter_topic_config(std::string name, config_map configs,
+                                                      bool validate_only) {
+  return shards_.invoke_on(
+      0, do_alter_topic_config(std::move(name), std::move(configs), validate_only));
+}
+
+net::task<std::error_code> broker::do_alter_topic_config(std::string name, config_map configs,
+                                                         bool validate_only) {
+  auto it = table_.find(name);
+  if (it == table_.end()) co_return errc::unknown_topic;
+  for (const auto& [k, v] : configs) {
+    if (validate_topic_config(k, v)) co_return errc::invalid_config;
+  }
+  if (validate_only) co_return std::error_code{};
+  auto old = it->second;
+  auto t = std::make_shared<topic_metadata>(*old);
+  t->configs = configs;
+  t->log = apply_topic_config(opts_.defaults, t->configs);
+  it->second = t;
+  if (auto st = save_table(); !st) {
+    it->second = old;
+    co_return st.error();
+  }
+  for (int32_t p = 0; p < t->partitions; ++p) {
+    const unsigned o = owner(name, p);
+    co_await shards_.invoke_on(o, configure_log(o, t, p));
+  }
+  co_await publish();
+  co_return std::error_code{};
+}
+
+}  // namespace broker
+
+namespace broker {
+
+net::task<void> broker::set_snapshot(unsigned shard, std::shared_ptr<const metadata_snapshot> s) {
+  snapshots_[shard] = std::move(s);
+  co_return;
+}
+
+net::task<std::error_code> broker::create_log(unsigned shard,
+                                              std::shared_ptr<const topic_metadata> t,
+                                              int32_t partition) {
+  auto log = managers_[shard]->create({t->name, partition}, t->log);
+  co_return log ? std::error_code{} : log.error();
+}
+
+net::task<void> broker::remove_log(unsigned shard, std::string topic, int32_t partition) {
+  co_await net::await_callback<std::error_code>([&](auto done) {
+    managers_[shard]->remove({topic, partition}, std::move(done));
+  });
+}
+
+net::task<void> broker::configure_log(unsigned shard, std::shared_ptr<const topic_metadata> t,
+                                      int32_t partition) {
+  if (auto log = managers_[shard]->get({t->name, partition})) log->set_config(t->log);
+  co_return;
+}
+
+}  // namespace broker

@@ -1,0 +1,20 @@
+#pragma once
+// One handler per Kafka API, each in its own file named after the API.
+
+#include "kafka/server/request_context.h"
+
+namespace kafka::handlers {
+
+net::task<handler_result> api_versions(request_context& ctx);
+net::task<handler_result> metadata(request_context& ctx);
+net::task<handler_result> produce(request_context& ctx);
+net::task<handler_result> fetch(request_context& ctx);
+net::task<handler_result> list_offsets(request_context& ctx);
+net::task<handler_result> create_topics(request_context& ctx);
+net::task<handler_result> delete_topics(request_context& ctx);
+
+// The ApiVersions answer to a version this broker does not support: a v0-format body
+// with UNSUPPORTED_VERSION and the supported list (clients retry with a lower version).
+base::iobuf api_versions_unsupported();
+
+}  // namespace kafka::handlers

@@ -1,0 +1,83 @@
+#include "kafka/handlers/handlers.h"
+#include "kafka/protocol/generated/metadata_request.h"
+#include "kafka/protocol/generated/metadata_response.h"
+#include "kafka/server/error_codes.h"
+
+namespace kafka::handlers {
+namespace {
+
+void describe_topic(protocol::metadata_response& resp, const broker::topic_metadata& t,
+                    int32_t node_id) {
+  auto& rt = resp.topics.emplace_back();
+  rt.error_code = 0;
+  rt.name = t.name;
+  rt.topic_id = t.id;
+  for (int32_t p = 0; p < t.partitions; ++p) {
+    auto& rp = rt.partitions.emplace_back();
+    rp.partition_index = p;
+    rp.leader_id = node_id;
+    rp.leader_epoch = 0;
+    rp.replica_nodes = {node_id};
+    rp.isr_nodes = {node_id};
+  }
+}
+
+}  // namespace
+
+net::task<handler_result> metadata(request_context& ctx) {
+  protocol::metadata_request req;
+  if (!req.decode(ctx.body, ctx.api_version)) co_return handler_result::close();
+
+  protocol::metadata_response resp;
+  const auto& info = ctx.server;
+  auto& b = resp.brokers.emplace_back();
+  b.node_id = info.node_id;
+  b.host = info.advertised_host;
+  b.port = info.advertised_port;
+  resp.cluster_id = info.cluster_id;
+  resp.controller_id = info.node_id;
+
+  auto snap = ctx.broker.metadata();
+  // v0: an empty list means every topic; v1+: null means every topic, empty none.
+  const bool all = !req.topics || (ctx.api_version == 0 && req.topics->empty());
+  if (all) {
+    for (const auto& [name, t] : snap->topics) describe_topic(resp, *t, info.node_id);
+    co_return respond(resp, ctx.api_version);
+  }
+  const bool may_create = ctx.broker.options().auto_create_topics &&
+                          (ctx.api_version < 4 || req.allow_auto_topic_creation);
+  for (const auto& want : *req.topics) {
+    std::shared_ptr<const broker::topic_metadata> t;
+    if (want.name) {
+      t = snap->find(*want.name);
+    } else {
+      for (const auto& [_, candidate] : snap->topics) {
+        if (candidate->id == want.topic_id) t = candidate;
+      }
+    }
+    if (!t && want.name && may_create) {
+      auto ec =
+          co_await ctx.broker.create_topic(*want.name, ctx.broker.options().default_partitions, {});
+      if (!ec || ec == broker::errc::topic_exists) {
+        t = ctx.broker.metadata()->find(*want.name);
+      } else {
+        auto& rt = resp.topics.emplace_back();
+        rt.name = *want.name;
+        rt.error_code = code(to_kafka_error(ec));
+        continue;
+      }
+    }
+    if (!t) {
+      auto& rt = resp.topics.emplace_back();
+      rt.name = want.name;
+      rt.topic_id = want.topic_id;
+      rt.error_code =
+          code(want.name ? error_code::unknown_topic_or_partition : error_code::unknown_topic_id);
+      continue;
+    }
+    describe_topic(resp, *t, info.node_id);
+  }
+  co_return respond(resp, ctx.api_version);
+}
+
+}  // namespace kafka::handlers

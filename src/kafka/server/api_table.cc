@@ -1,0 +1,34 @@
+#include "kafka/server/api_table.h"
+
+#include <algorithm>
+
+#include "kafka/handlers/handlers.h"
+
+namespace kafka {
+namespace {
+
+// Version ranges: every version listed is implemented. Minimums stay at 0 where
+// librdkafka's feature detection requires it.
+constexpr api_entry kApis[] = {
+    {0, "Produce", 3, 9, handlers::produce},
+    {1, "Fetch", 4, 12, handlers::fetch},
+    {2, "ListOffsets", 0, 7, handlers::list_offsets},
+    {3, "Metadata", 0, 12, handlers::metadata},
+    {18, "ApiVersions", 0, 3, handlers::api_versions},
+    {19, "CreateTopics", 0, 7, handlers::create_topics},
+    {20, "DeleteTopics", 0, 6, handlers::delete_topics},
+};
+
+}  // namespace
+
+std::span<const api_entry> supported_apis() {
+  return kApis;
+}
+
+const api_entry* find_api(int16_t key) {
+  auto it = std::find_if(std::begin(kApis), std::end(kApis),
+                         [&](const api_entry& e) { return e.key == key; });
+  return it == std::end(kApis) ? nullptr : it;
+}
+
+}  // namespace kafka

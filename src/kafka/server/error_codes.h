@@ -1,0 +1,50 @@
+#pragma once
+// Kafka protocol error codes used by the broker, and the single translation from
+// storage and broker errors to them.
+
+#include <cstdint>
+#include <system_error>
+
+namespace kafka {
+
+enum class error_code : int16_t {
+  unknown_server_error = -1,
+  none = 0,
+  offset_out_of_range = 1,
+  corrupt_message = 2,
+  unknown_topic_or_partition = 3,
+  invalid_fetch_size = 4,
+  leader_not_available = 5,
+  not_leader_or_follower = 6,
+  request_timed_out = 7,
+  message_too_large = 10,
+  invalid_topic_exception = 17,
+  record_list_too_large = 18,
+  not_enough_replicas = 19,
+  invalid_required_acks = 21,
+  invalid_timestamp = 32,
+  unsupported_sasl_mechanism = 33,
+  unsupported_version = 35,
+  topic_already_exists = 36,
+  invalid_partitions = 37,
+  invalid_replication_factor = 38,
+  invalid_replica_assignment = 39,
+  invalid_config = 40,
+  invalid_request = 42,
+  invalid_record = 87,
+  unsupported_for_message_format = 43,
+  policy_violation = 44,
+  kafka_storage_error = 56,
+  unsupported_compression_type = 76,
+  unknown_topic_id = 100,
+};
+
+inline int16_t code(error_code e) {
+  return static_cast<int16_t>(e);
+}
+
+// Maps a storage or broker error (or any other error_code) to the Kafka error a Kafka
+// broker would answer in the same situation.
+error_code to_kafka_error(std::error_code ec);
+
+}  // namespace kafka

@@ -1,0 +1,56 @@
+#pragma once
+// What a Kafka API handler gets: the decoded request header, the request body (a view
+// into the frame, which stays alive until the response is sent), the broker, and the
+// connection's shard.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/iobuf.h"
+#include "broker/broker.h"
+#include "kafka/protocol/wire.h"
+#include "net/asio.h"
+
+namespace kafka {
+
+struct server_info {
+  int32_t node_id = 0;
+  std::string advertised_host;
+  int32_t advertised_port = 0;
+  std::string cluster_id;
+};
+
+struct request_context {
+  broker::broker& broker;
+  const server_info& server;
+  unsigned shard;
+  int16_t api_key;
+  int16_t api_version;
+  int32_t correlation_id;
+  std::optional<std::string> client_id;
+  std::shared_ptr<const std::vector<uint8_t>> frame;  // keeps `body` valid
+  protocol::reader body;
+};
+
+// A handler's answer: the encoded response body, or none (Produce with acks=0). A
+// request that cannot be parsed closes the connection, as Kafka does.
+struct handler_result {
+  std::optional<base::iobuf> body;
+  bool close_connection = false;
+
+  static handler_result none() { return {}; }
+  static handler_result close() { return {std::nullopt, true}; }
+};
+
+template <typename Response>
+handler_result respond(const Response& r, int16_t version) {
+  base::iobuf out;
+  protocol::writer w(out);
+  r.encode(w, version);
+  return {std::move(out), false};
+}
+
+}  // namespace kafka

@@ -1,0 +1,158 @@
+"""Real Kafka clients against the real broker: kcat, confluent-kafka (librdkafka) and
+kafka-python, all from Debian packages under /usr/bin/python3."""
+
+import subprocess
+import time
+import unittest
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from harness import ServerTest
+
+
+def kcat(bootstrap, *args, stdin=None, timeout=60):
+    return subprocess.run(["kcat", "-b", bootstrap, *args], input=stdin, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def consume_all(bootstrap, topic, partitions, expected, timeout=60, **conf):
+    """Reads every partition from the beginning until `expected` records arrived."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False,
+                  "auto.offset.reset": "earliest", **conf})
+    c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    out = []
+    deadline = time.monotonic() + timeout
+    while len(out) < expected and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is None:
+            continue
+        if m.error():
+            if m.error().code() == KafkaError._PARTITION_EOF:
+                continue
+            raise KafkaException(m.error())
+        out.append(m)
+    c.close()
+    return out
+
+
+class KafkaClientsTest(ServerTest):
+    def setUp(self):
+        super().setUp()
+        self.server = self.start()
+        self.server.wait_for("ready")
+        self.bootstrap = self.server.bootstrap
+
+    def create_topic(self, name, partitions, config=None):
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        fs = admin.create_topics([NewTopic(name, partitions, 1, config=config or {})])
+        fs[name].result(timeout=30)
+
+    def test_kcat_quick_start(self):
+        r = kcat(self.bootstrap, "-P", "-t", "demo", stdin="hello\nworld\n")
+        self.assertEqual(r.returncode, 0, r.stderr + self.server.log)
+        r = kcat(self.bootstrap, "-C", "-t", "demo", "-e", "-q")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines(), ["hello", "world"])
+        r = kcat(self.bootstrap, "-L", "-t", "demo")
+        self.assertIn('topic "demo" with 1 partitions', r.stdout)
+
+    def test_create_and_delete_topic(self):
+        self.create_topic("orders", 3)
+        md = AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(timeout=10)
+        self.assertEqual(len(md.topics["orders"].partitions), 3)
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin.delete_topics(["orders"])["orders"].result(timeout=30)
+        md = admin.list_topics(timeout=10)
+        self.assertNotIn("orders", md.topics)
+        # Creating it twice: TOPIC_ALREADY_EXISTS.
+        self.create_topic("again", 1)
+        with self.assertRaises(KafkaException) as e:
+            self.create_topic("again", 1)
+        self.assertEqual(e.exception.args[0].code(), KafkaError.TOPIC_ALREADY_EXISTS)
+
+    def test_ten_thousand_keyed_records_with_headers_in_order(self):
+        self.create_topic("keyed", 4)
+        p = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "linger.ms": 5})
+        sent = {}
+        for i in range(10000):
+            key = f"key-{i % 97}".encode()
+            value = f"value-{i}".encode()
+            p.produce("keyed", value, key, headers=[("h1", b"one"), ("h2", str(i).encode())])
+            sent.setdefault(key, []).append(value)
+        self.assertEqual(p.flush(60), 0)
+        got = consume_all(self.bootstrap, "keyed", 4, 10000)
+        self.assertEqual(len(got), 10000)
+        by_key = {}
+        for m in got:
+            self.assertEqual(m.headers()[0], ("h1", b"one"))
+            self.assertEqual(m.headers()[1][1], m.value().split(b"-")[1])
+            by_key.setdefault(m.key(), []).append(m.value())
+        # Same key → same partition → the order it was produced in.
+        self.assertEqual(by_key, sent)
+
+        # Everything is still there after a restart.
+        self.assertEqual(self.server.stop(), 0)
+        self.server = self.start(data_dir=self.server.data_dir)
+        self.server.wait_for("ready")
+        got = consume_all(self.server.bootstrap, "keyed", 4, 10000)
+        self.assertEqual(len(got), 10000)
+
+    def test_every_compression_codec(self):
+        for codec in ("none", "gzip", "snappy", "lz4", "zstd"):
+            topic = f"codec-{codec}"
+            p = Producer({"bootstrap.servers": self.bootstrap, "compression.type": codec,
+                          "linger.ms": 20})
+            for i in range(500):
+                p.produce(topic, f"{codec}-{i}".encode() * 10)
+            self.assertEqual(p.flush(30), 0, codec)
+            got = consume_all(self.bootstrap, topic, 1, 500)
+            self.assertEqual([m.value() for m in got],
+                             [f"{codec}-{i}".encode() * 10 for i in range(500)], codec)
+
+    def test_list_offsets_by_timestamp(self):
+        p = Producer({"bootstrap.servers": self.bootstrap})
+        base = 1_700_000_000_000
+        for i in range(10):
+            p.produce("times", f"v{i}".encode(), timestamp=base + i * 1000)
+            p.flush(10)
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "x"})
+        found = c.offsets_for_times([TopicPartition("times", 0, base + 3500)], timeout=10)
+        self.assertEqual(found[0].offset, 4)
+        none = c.offsets_for_times([TopicPartition("times", 0, base + 99_000)], timeout=10)
+        self.assertEqual(none[0].offset, -1)
+        lo, hi = c.get_watermark_offsets(TopicPartition("times", 0), timeout=10)
+        self.assertEqual((lo, hi), (0, 10))
+        c.close()
+
+    def test_large_record_round_trips_and_too_large_is_refused(self):
+        big = bytes(range(256)) * (900 * 4)  # 900 KiB
+        p = Producer({"bootstrap.servers": self.bootstrap, "message.max.bytes": 4_000_000})
+        p.produce("large", big)
+        self.assertEqual(p.flush(30), 0)
+        got = consume_all(self.bootstrap, "large", 1, 1, **{"fetch.max.bytes": 4_000_000})
+        self.assertEqual(got[0].value(), big)
+
+        errors = []
+        p.produce("large", b"x" * (2 << 20), on_delivery=lambda err, msg: errors.append(err))
+        p.flush(30)
+        self.assertEqual(errors[0].code(), KafkaError.MSG_SIZE_TOO_LARGE)
+
+    def test_kafka_python_produces_and_consumes(self):
+        from kafka import KafkaConsumer, KafkaProducer
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
+                                 compression_type="gzip")
+        for i in range(200):
+            producer.send("kp", key=b"k", value=f"v{i}".encode(), headers=[("h", b"x")])
+        producer.flush(30)
+        producer.close()
+        consumer = KafkaConsumer("kp", bootstrap_servers=self.bootstrap,
+                                 auto_offset_reset="earliest", enable_auto_commit=False,
+                                 consumer_timeout_ms=5000, group_id=None)
+        values = [m.value for m in consumer]
+        consumer.close()
+        self.assertEqual(values, [f"v{i}".encode() for i in range(200)])
+
+
+if __name__ == "__main__":
+    unittest.main()
