@@ -31,7 +31,7 @@ error_code check_records(const protocol::records& records, int16_t version) {
     return error_code::corrupt_message;
   }
   const auto h = storage::decode_header(records.view);
-  if (h.magic != 2) return error_code::unsupported_for_message_format;
+  if (h.magic != 2) return error_code::invalid_record;  // v3+ carries only magic 2
   if (h.batch_length < 0 || h.size_bytes() != records.view.size()) {
     return error_code::invalid_record;
   }
