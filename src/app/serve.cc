@@ -14,6 +14,7 @@
 #include "base/file.h"
 #include "base/logging.h"
 #include "broker/broker.h"
+#include "http/admin_server.h"
 #include "kafka/server/kafka_server.h"
 #include "net/shard.h"
 
@@ -67,12 +68,15 @@ int serve(const serve_options& opts) {
     return 0;
   }
   auto listen = net::listen_address::parse(cfg.get_string("kafka_listen"));
-  if (!listen) {
-    std::fprintf(stderr,
-                 "riptide: invalid configuration:\ninvalid value \"%s\" for kafka_listen: expected "
-                 "HOST:PORT with an IP address or localhost, such as 127.0.0.1:9092\n",
-                 cfg.get_string("kafka_listen").c_str());
-    return 2;
+  auto http_listen = net::listen_address::parse(cfg.get_string("http_listen"));
+  for (const char* key : {"kafka_listen", "http_listen"}) {
+    if (!net::listen_address::parse(cfg.get_string(key))) {
+      std::fprintf(stderr,
+                   "riptide: invalid configuration:\ninvalid value \"%s\" for %s: expected "
+                   "HOST:PORT with an IP address or localhost, such as 127.0.0.1:9092\n",
+                   cfg.get_string(key).c_str(), key);
+      return 2;
+    }
   }
 
   base::init_logging(*base::parse_log_format(cfg.get_string("log.format")),
@@ -130,6 +134,19 @@ int serve(const serve_options& opts) {
                                        ? std::string("127.0.0.1")
                                        : listen->host;
     }
+    http::admin_server admin(b, *http_listen);
+    auto admin_port = admin.start();
+    if (!admin_port) {
+      log->error(
+          "cannot listen for HTTP on {}: {}. Pick a free port with --http-listen "
+          "HOST:PORT.",
+          http_listen->to_string(), admin_port.error().message());
+      b.stop();
+      shards.stop();
+      return 1;
+    }
+    log->info("HTTP admin listener on {}:{} (/metrics, /healthz, /readyz)", http_listen->host,
+              *admin_port);
     kafka::kafka_server kafka(b, kopts);
     auto port = kafka.start();
     if (!port) {
@@ -141,6 +158,7 @@ int serve(const serve_options& opts) {
     } else {
       log->info("Kafka listener on {}:{} (advertised as {}:{})", listen->host, *port,
                 kopts.info.advertised_host, *port);
+      admin.set_ready(true);
       log->info("ready. Stop with SIGINT or SIGTERM.");
       const auto tick = cfg.get_duration("storage.housekeeping_interval");
       timespec timeout{static_cast<time_t>(tick.count() / 1000),
@@ -153,8 +171,10 @@ int serve(const serve_options& opts) {
         }
         b.housekeeping();
       }
+      admin.set_ready(false);
       kafka.stop();
     }
+    admin.stop();
     if (auto ec = b.stop()) {
       log->error("shutdown: some partitions could not be made durable: {}", ec.message());
       exit_code = 1;

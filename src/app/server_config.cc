@@ -29,6 +29,11 @@ const config_key kKeys[] = {
      .type = config_type::string,
      .default_value = "",
      .description = "Host name clients are told to connect to; empty: the listen host."},
+    {.name = "http_listen",
+     .type = config_type::string,
+     .default_value = "127.0.0.1:9644",
+     .description = "HOST:PORT of the HTTP admin listener (/metrics, /healthz, /readyz); port 0 "
+                    "picks a free one."},
     {.name = "shards",
      .type = config_type::integer,
      .default_value = "0",

@@ -73,6 +73,18 @@ std::array<uint8_t, 16> random_id() {
   return id;
 }
 
+void attach_counters(topic_metadata& t) {
+  auto& reg = base::metrics::registry::global();
+  const base::metrics::labels l = {{"topic", t.name}};
+  t.bytes_in = &reg.get_counter("riptide_topic_bytes_in_total",
+                                "Record batch bytes appended to the topic", l);
+  t.records_in =
+      &reg.get_counter("riptide_topic_records_in_total", "Records appended to the topic", l);
+  t.bytes_out = &reg.get_counter("riptide_topic_bytes_out_total", "Record batch bytes fetched", l);
+  t.records_out =
+      &reg.get_counter("riptide_topic_records_out_total", "Offsets delivered to consumers", l);
+}
+
 std::string hex(const std::array<uint8_t, 16>& id) {
   std::string s;
   for (uint8_t b : id) s += fmt::format("{:02x}", b);
@@ -151,6 +163,7 @@ base::status broker::load_table() {
       }
     }
     t->log = apply_topic_config(opts_.defaults, t->configs);
+    attach_counters(*t);
     table_[t->name] = std::move(t);
   }
   return {};
@@ -183,6 +196,7 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
     t->partitions = partitions;
     t->id = random_id();
     t->log = opts_.defaults;
+    attach_counters(*t);
     table_[name] = t;
     base::logger("broker")->warn(
         "adopted topic {} ({} partition(s)) found in the data directory "
@@ -284,6 +298,7 @@ net::task<std::error_code> broker::do_create_topic(std::string name, int32_t par
   t->configs = std::move(configs);
   t->id = random_id();
   t->log = apply_topic_config(opts_.defaults, t->configs);
+  attach_counters(*t);
   table_[name] = t;
   if (auto st = save_table(); !st) {
     table_.erase(name);
@@ -377,6 +392,15 @@ net::task<std::error_code> broker::do_alter_topic_config(std::string name, confi
 }  // namespace broker
 
 namespace broker {
+
+net::task<std::vector<partition_stats>> broker::local_partition_stats() {
+  std::vector<partition_stats> out;
+  for (const auto& log : managers_[net::shard_set::current()]->logs()) {
+    out.push_back({log->name(), log->size_bytes(), log->log_start_offset(), log->high_watermark(),
+                   log->log_end_offset()});
+  }
+  co_return out;
+}
 
 net::task<void> broker::set_snapshot(unsigned shard, std::shared_ptr<const metadata_snapshot> s) {
   snapshots_[shard] = std::move(s);

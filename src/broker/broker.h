@@ -12,6 +12,7 @@
 #include <system_error>
 #include <vector>
 
+#include "base/metrics.h"
 #include "base/result.h"
 #include "broker/topic_config.h"
 #include "net/asio.h"
@@ -43,6 +44,20 @@ struct topic_metadata {
   config_map configs;
   std::array<uint8_t, 16> id{};
   storage::log_config log;  // broker defaults with this topic's overrides applied
+  // Traffic counters (owned by the metrics registry, shared by every shard).
+  base::metrics::counter* bytes_in = nullptr;
+  base::metrics::counter* records_in = nullptr;
+  base::metrics::counter* bytes_out = nullptr;
+  base::metrics::counter* records_out = nullptr;
+};
+
+// What /metrics reports per partition, gathered on the owning shard.
+struct partition_stats {
+  storage::ntp name;
+  uint64_t size_bytes;
+  int64_t log_start;
+  int64_t high_watermark;
+  int64_t log_end;
 };
 
 struct metadata_snapshot {
@@ -92,6 +107,8 @@ class broker {
                                                 bool validate_only = false);
 
   net::shard_set& shards() { return shards_; }
+  // The partitions of the calling shard (run it on each shard to cover all).
+  net::task<std::vector<partition_stats>> local_partition_stats();
 
  private:
   base::status save_table() const;

@@ -38,8 +38,11 @@ std::string listen_address::to_string() const {
          std::to_string(port);
 }
 
-tcp_server::tcp_server(shard_set& shards, listen_address addr, handler h)
-    : shards_(shards), addr_(std::move(addr)), handler_(std::move(h)) {}
+tcp_server::tcp_server(shard_set& shards, listen_address addr, handler h, unsigned listen_shards)
+    : shards_(shards),
+      addr_(std::move(addr)),
+      handler_(std::move(h)),
+      listen_shards_(listen_shards == 0 ? shards.size() : std::min(listen_shards, shards.size())) {}
 
 tcp_server::~tcp_server() {
   stop();
@@ -48,7 +51,7 @@ tcp_server::~tcp_server() {
 base::result<uint16_t> tcp_server::start() {
   const auto host = addr_.host == "localhost" ? std::string("127.0.0.1") : addr_.host;
   uint16_t port = addr_.port;
-  for (unsigned i = 0; i < shards_.size(); ++i) {
+  for (unsigned i = 0; i < listen_shards_; ++i) {
     auto ps = std::make_unique<per_shard>(shards_[i]);
     boost::system::error_code ec;
     tcp::endpoint ep(asio::ip::make_address(host, ec), port);

@@ -29,7 +29,8 @@ class tcp_server {
   // Called on the accepting shard; the coroutine owns the socket.
   using handler = std::function<task<void>(tcp::socket, unsigned shard)>;
 
-  tcp_server(shard_set& shards, listen_address addr, handler h);
+  // Listens on the first `listen_shards` shards (all when 0).
+  tcp_server(shard_set& shards, listen_address addr, handler h, unsigned listen_shards = 0);
   ~tcp_server();
 
   // Binds and listens on every shard; returns the bound port (useful with port 0).
@@ -44,6 +45,7 @@ class tcp_server {
   shard_set& shards_;
   listen_address addr_;
   handler handler_;
+  unsigned listen_shards_;
   std::vector<std::unique_ptr<per_shard>> listeners_;
 };
 

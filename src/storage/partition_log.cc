@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/logging.h"
+#include "base/metrics.h"
 
 #include <algorithm>
 #include <array>
@@ -192,9 +193,13 @@ void partition_log::maybe_flush() {
 
 base::status partition_log::run_job(const flush_job& job) const {
   for (const auto& f : job.files) {
+    static auto& latency = base::metrics::registry::global().get_histogram(
+        "riptide_fsync_seconds", "fdatasync latency of log segments");
     const auto t0 = std::chrono::steady_clock::now();
     RIPTIDE_TRY(f->datasync());
-    env_.flush->record_sync(std::chrono::steady_clock::now() - t0);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    env_.flush->record_sync(took);
+    latency.observe(std::chrono::duration<double>(took).count());
   }
   if (job.sync_dir) RIPTIDE_TRY(base::fsync_directory(dir_));
   // Indexes and the recovery point only save recovery work; failing to write them is

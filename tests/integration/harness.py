@@ -86,6 +86,25 @@ class Server:
         return int(m.group(1))
 
     @property
+    def http_port(self):
+        """The port of the HTTP admin listener, from the log line announcing it."""
+        self.wait_for("HTTP admin listener on ")
+        import re
+        m = re.search(r"HTTP admin listener on [^ ]+:(\d+) ", self.log)
+        return int(m.group(1))
+
+    def http_get(self, path):
+        """(status, body) of GET http://127.0.0.1:<admin port><path>."""
+        import urllib.error
+        import urllib.request
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}",
+                                        timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    @property
     def bootstrap(self):
         return f"127.0.0.1:{self.kafka_port}"
 
@@ -112,7 +131,7 @@ class ServerTest(unittest.TestCase):
 
     def start(self, *args, data_dir=None, env=None, listen="127.0.0.1:0"):
         s = Server(data_dir or os.path.join(self.tmp, "data"), "--kafka-listen", listen,
-                   "--shards", "2", *args, env=env)
+                   "--http-listen", "127.0.0.1:0", "--shards", "2", *args, env=env)
         self.servers.append(s)
         return s
 

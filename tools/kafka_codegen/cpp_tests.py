@@ -1,8 +1,9 @@
 """Emits the generated round-trip unit test and the libFuzzer targets."""
 
+import re
 import zlib
 
-from cpp_codec import BANNER, file_stem, is_optional
+from cpp_codec import BANNER, default_value, file_stem, is_optional
 from schema import PRIMITIVES, condition
 
 
@@ -27,14 +28,11 @@ def fill_value(f, h, seed):
     if t == "records":
         return f"make_records({h}u, version, {seed})"
     ctype = PRIMITIVES[t][0]
-    from cpp_codec import default_value
-
     return f"pick<{ctype}>({h}u, version, {seed}, {default_value(f)})"
 
 
 def emit_fill(msg, st):
     lines = [f"void fill({st.qualified()}& x, int16_t version, uint32_t seed) {{"]
-    used_version = False
     ctx = st.versions
     for f in st.fields:
         pres_regular = f.regular_versions().intersect(ctx)
@@ -45,17 +43,14 @@ def emit_fill(msg, st):
             h = field_hash(msg, st, f)
             body = fill_field(f, f"x.{f.cname}", h, pres)
             cond = condition(pres, ctx, "version")
-            if cond not in ("true", "false"):
-                lines += [f"  if ({cond}) {{"] + ["    " + x for x in body] + ["  }"]
-            else:
+            if cond == "true":
                 lines += ["  " + x for x in body]
-    text = "\n".join(lines)
-    used_version = "version" in text.split("{", 1)[1]
-    used_seed = "seed" in text.split("{", 1)[1]
-    if not used_version:
-        lines.insert(1, "  (void)version;")
-    if not used_seed:
-        lines.insert(1, "  (void)seed;")
+            elif cond != "false":
+                lines += [f"  if ({cond}) {{"] + ["    " + x for x in body] + ["  }"]
+    body = "\n".join(lines[1:])
+    for name in ("seed", "version", "x"):
+        if not re.search(rf"\b{name}\b", body):
+            lines.insert(1, f"  (void){name};")
     lines.append("}")
     return lines
 

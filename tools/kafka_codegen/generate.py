@@ -77,15 +77,21 @@ def default_names():
     return names + DEFAULT_OTHERS
 
 
+REPO_ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
 def find_clang_format():
     return shutil.which("clang-format")
 
 
 def format_source(text, path, clang_format):
+    """Formats with the repository's .clang-format, wherever the output goes."""
     if clang_format is None:
         return text
+    style_file = os.path.join(REPO_ROOT, ".clang-format")
+    style = f"--style=file:{style_file}" if os.path.exists(style_file) else "--style=file"
     result = subprocess.run(
-        [clang_format, "--style=file", f"--assume-filename={path}"],
+        [clang_format, style, f"--assume-filename={os.path.basename(path)}"],
         input=text.encode(),
         stdout=subprocess.PIPE,
         check=True,

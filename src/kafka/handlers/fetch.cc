@@ -13,6 +13,7 @@ struct partition_read {
   error_code error = error_code::none;
   int64_t high_watermark = -1;
   int64_t log_start_offset = -1;
+  int64_t next_offset = -1;
   base::iobuf records;
 };
 
@@ -33,6 +34,7 @@ net::task<partition_read> read_on_owner(broker::broker& b, storage::ntp name, in
     co_return out;
   }
   out.records = std::move(r->data);
+  out.next_offset = r->next_offset;
   co_return out;
 }
 
@@ -81,6 +83,11 @@ net::task<handler_result> fetch(request_context& ctx) {
         rp.log_start_offset = res.log_start_offset;
         if (res.error != error_code::none) any_error = true;
         used += res.records.size();
+        if (!res.records.empty()) {
+          t->bytes_out->add(res.records.size());
+          t->records_out->add(
+              static_cast<uint64_t>(std::max<int64_t>(res.next_offset - part.fetch_offset, 0)));
+        }
         rp.records.data = std::move(res.records);
       }
     }

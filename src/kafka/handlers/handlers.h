@@ -12,6 +12,11 @@ net::task<handler_result> fetch(request_context& ctx);
 net::task<handler_result> list_offsets(request_context& ctx);
 net::task<handler_result> create_topics(request_context& ctx);
 net::task<handler_result> delete_topics(request_context& ctx);
+net::task<handler_result> describe_configs(request_context& ctx);
+net::task<handler_result> alter_configs(request_context& ctx);
+net::task<handler_result> create_partitions(request_context& ctx);
+net::task<handler_result> incremental_alter_configs(request_context& ctx);
+net::task<handler_result> describe_cluster(request_context& ctx);
 
 // The ApiVersions answer to a version this broker does not support: a v0-format body
 // with UNSUPPORTED_VERSION and the supported list (clients retry with a lower version).

@@ -13,6 +13,7 @@ namespace {
 
 struct partition_outcome {
   error_code error = error_code::none;
+  int32_t records = 0;
   int64_t base_offset = -1;
   int64_t log_append_time = -1;
   int64_t log_start_offset = -1;
@@ -71,6 +72,7 @@ net::task<partition_outcome> append_on_owner(broker::broker& b, storage::ntp nam
     co_return out;
   }
   out.base_offset = r->base_offset;
+  out.records = r->record_count;
   out.log_start_offset = log->log_start_offset();
   if (wait) {
     auto ec = co_await net::await_callback<std::error_code>(
@@ -86,9 +88,13 @@ using partition_response =
 // Appends on the owner shard, then fills in the partition's response here.
 net::task<void> produce_partition(broker::broker& b, unsigned owner, storage::ntp name,
                                   std::span<const uint8_t> batch, bool append_time, bool wait,
-                                  partition_response& out) {
+                                  const broker::topic_metadata* topic, partition_response& out) {
   auto res =
       co_await b.shards().invoke_on(owner, append_on_owner(b, name, batch, append_time, wait));
+  if (res.error == error_code::none) {
+    topic->bytes_in->add(batch.size());
+    topic->records_in->add(static_cast<uint64_t>(res.records));
+  }
   out.error_code = code(res.error);
   out.base_offset = res.base_offset;
   out.log_append_time_ms = res.log_append_time;
@@ -109,6 +115,7 @@ net::task<handler_result> produce(request_context& ctx) {
     unsigned owner;
     bool append_time;
     std::span<const uint8_t> batch;
+    std::shared_ptr<const broker::topic_metadata> meta;
   };
   std::vector<job> jobs;
   for (auto& topic : req.topic_data) {
@@ -135,7 +142,7 @@ net::task<handler_result> produce(request_context& ctx) {
       }
       jobs.push_back({resp.responses.size() - 1, rt.partition_responses.size() - 1,
                       ctx.broker.owner(topic.name, part.index), broker::log_append_time(t->configs),
-                      part.records.view});
+                      part.records.view, t});
     }
   }
   // Every partition appends and waits concurrently, each on the shard that owns it.
@@ -145,7 +152,9 @@ net::task<handler_result> produce(request_context& ctx) {
     auto& rt = resp.responses[j.topic];
     auto& rp = rt.partition_responses[j.partition];
     const storage::ntp name{rt.name, rp.index};
-    work.push_back(produce_partition(ctx.broker, j.owner, name, j.batch, j.append_time, wait, rp));
+    const broker::topic_metadata* meta = j.meta.get();
+    work.push_back(
+        produce_partition(ctx.broker, j.owner, name, j.batch, j.append_time, wait, meta, rp));
   }
   co_await net::when_all(std::move(work));
   if (req.acks == 0) co_return handler_result::none();

@@ -17,6 +17,11 @@ constexpr api_entry kApis[] = {
     {18, "ApiVersions", 0, 3, handlers::api_versions},
     {19, "CreateTopics", 0, 7, handlers::create_topics},
     {20, "DeleteTopics", 0, 6, handlers::delete_topics},
+    {32, "DescribeConfigs", 0, 4, handlers::describe_configs},
+    {33, "AlterConfigs", 0, 2, handlers::alter_configs},
+    {37, "CreatePartitions", 0, 3, handlers::create_partitions},
+    {44, "IncrementalAlterConfigs", 0, 1, handlers::incremental_alter_configs},
+    {60, "DescribeCluster", 0, 1, handlers::describe_cluster},
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "base/logging.h"
+#include "base/metrics.h"
 #include "kafka/handlers/handlers.h"
 #include "kafka/protocol/generated/api_table.h"
 #include "kafka/protocol/generated/request_header.h"
@@ -28,6 +29,34 @@ struct kafka_server::shard_state {
   std::list<std::weak_ptr<connection>> connections;
   bool stopping = false;
 };
+
+namespace {
+
+// Per-API request counters and latency histograms, looked up once.
+struct api_metrics {
+  base::metrics::counter* requests = nullptr;
+  base::metrics::histogram* latency = nullptr;
+};
+
+const api_metrics& metrics_for(int16_t key) {
+  static const auto table = [] {
+    std::array<api_metrics, 128> t{};
+    auto& reg = base::metrics::registry::global();
+    for (const auto& api : supported_apis()) {
+      const base::metrics::labels l = {{"api", std::string(api.name)}};
+      t[static_cast<size_t>(api.key)] = {
+          &reg.get_counter("riptide_kafka_requests_total", "Kafka requests handled, by API", l),
+          &reg.get_histogram("riptide_kafka_request_seconds",
+                             "Time from a request's arrival to its response being ready", l)};
+    }
+    return t;
+  }();
+  return table[static_cast<size_t>(key) & 127];
+}
+
+std::atomic<int64_t> g_open_connections{0};
+
+}  // namespace
 
 class connection : public std::enable_shared_from_this<connection> {
  public:
@@ -199,11 +228,18 @@ net::task<void> connection::read_loop() {
 net::task<void> connection::handle(std::shared_ptr<slot> s, const api_entry* api,
                                    request_context ctx) {
   auto self = shared_from_this();
+  const auto started = std::chrono::steady_clock::now();
   try {
     s->result = co_await api->handler(ctx);
   } catch (const std::exception& e) {
     base::logger("kafka")->error("{} v{} handler failed: {}", api->name, ctx.api_version, e.what());
     s->result = handler_result::close();
+  }
+  const auto& m = metrics_for(api->key);
+  if (m.requests) {
+    m.requests->add();
+    m.latency->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
   s->done = true;
   release(s->reserved);
@@ -254,6 +290,10 @@ net::task<void> connection::write_loop() {
 
 kafka_server::kafka_server(broker::broker& b, kafka_server_options opts)
     : broker_(b), opts_(std::move(opts)) {
+  connections_gauge_ = base::metrics::registry::global().add_gauge(
+      "riptide_kafka_connections", "Open Kafka client connections", [](auto& out) {
+        out.push_back({{}, static_cast<double>(g_open_connections.load())});
+      });
   for (unsigned i = 0; i < b.shards().size(); ++i) {
     shards_.push_back(std::make_unique<shard_state>(b.shards()[i].io()));
   }
@@ -276,9 +316,11 @@ net::task<void> kafka_server::serve(net::tcp::socket socket, unsigned shard) {
   auto& st = *shards_[shard];
   if (st.stopping) co_return;
   auto c = std::make_shared<connection>(std::move(socket), shard, broker_, opts_, st);
+  g_open_connections.fetch_add(1, std::memory_order_relaxed);
   st.connections.remove_if([](const auto& w) { return w.expired(); });
   st.connections.push_back(c);
   co_await c->run();
+  g_open_connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void kafka_server::stop() {

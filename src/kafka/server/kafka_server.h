@@ -44,6 +44,7 @@ class kafka_server {
   kafka_server_options opts_;
   std::unique_ptr<net::tcp_server> tcp_;
   std::vector<std::unique_ptr<shard_state>> shards_;
+  uint64_t connections_gauge_ = 0;
 };
 
 }  // namespace kafka

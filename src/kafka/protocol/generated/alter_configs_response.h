@@ -23,9 +23,7 @@ struct alter_configs_response {
     int8_t resource_type = 0;
     std::string resource_name;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const alter_configs_resource_response&) const = default;
   };
@@ -33,9 +31,11 @@ struct alter_configs_response {
   int32_t throttle_time_ms = 0;
   std::vector<alter_configs_resource_response> responses;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const alter_configs_response&) const = default;
 };

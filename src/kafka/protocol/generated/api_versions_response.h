@@ -22,9 +22,7 @@ struct api_versions_response {
     int16_t min_version = 0;
     int16_t max_version = 0;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const api_version&) const = default;
   };
@@ -34,9 +32,7 @@ struct api_versions_response {
     int16_t min_version = 0;
     int16_t max_version = 0;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const supported_feature_key&) const = default;
   };
@@ -46,9 +42,7 @@ struct api_versions_response {
     int16_t max_version_level = 0;
     int16_t min_version_level = 0;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const finalized_feature_key&) const = default;
   };
@@ -61,9 +55,11 @@ struct api_versions_response {
   std::vector<finalized_feature_key> finalized_features;
   bool zk_migration_ready = false;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const api_versions_response&) const = default;
 };

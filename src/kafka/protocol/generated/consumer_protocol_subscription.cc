@@ -4,8 +4,6 @@
 #include "kafka/protocol/generated/consumer_protocol_subscription.h"
 
 #include <cstddef>
-#include <span>
-#include <string_view>
 
 namespace kafka::protocol {
 

@@ -22,9 +22,7 @@ struct consumer_protocol_subscription {
     std::string topic;
     std::vector<int32_t> partitions;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const topic_partition&) const = default;
   };
@@ -35,9 +33,11 @@ struct consumer_protocol_subscription {
   int32_t generation_id = -1;
   std::optional<std::string> rack_id;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const consumer_protocol_subscription&) const = default;
 };

@@ -21,9 +21,7 @@ struct create_partitions_request {
     struct create_partitions_assignment {
       std::vector<int32_t> broker_ids;
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const create_partitions_assignment&) const = default;
     };
@@ -33,9 +31,7 @@ struct create_partitions_request {
     std::optional<std::vector<create_partitions_assignment>> assignments =
         std::vector<create_partitions_assignment>();
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const create_partitions_topic&) const = default;
   };
@@ -44,9 +40,11 @@ struct create_partitions_request {
   int32_t timeout_ms = 0;
   bool validate_only = false;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const create_partitions_request&) const = default;
 };

@@ -22,9 +22,7 @@ struct create_partitions_response {
     int16_t error_code = 0;
     std::optional<std::string> error_message;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const create_partitions_topic_result&) const = default;
   };
@@ -32,9 +30,11 @@ struct create_partitions_response {
   int32_t throttle_time_ms = 0;
   std::vector<create_partitions_topic_result> results;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const create_partitions_response&) const = default;
 };

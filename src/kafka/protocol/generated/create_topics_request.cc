@@ -3,8 +3,6 @@
 #include "kafka/protocol/generated/create_topics_request.h"
 
 #include <cstddef>
-#include <span>
-#include <string_view>
 
 namespace kafka::protocol {
 

@@ -22,9 +22,7 @@ struct create_topics_request {
       int32_t partition_index = 0;
       std::vector<int32_t> broker_ids;
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const creatable_replica_assignment&) const = default;
     };
@@ -33,9 +31,7 @@ struct create_topics_request {
       std::string name;
       std::optional<std::string> value = std::string();
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const createable_topic_config&) const = default;
     };
@@ -46,9 +42,7 @@ struct create_topics_request {
     std::vector<creatable_replica_assignment> assignments;
     std::vector<createable_topic_config> configs;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const creatable_topic&) const = default;
   };
@@ -57,9 +51,11 @@ struct create_topics_request {
   int32_t timeout_ms = 60000;
   bool validate_only = false;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const create_topics_request&) const = default;
 };

@@ -25,9 +25,7 @@ struct create_topics_response {
       int8_t config_source = -1;
       bool is_sensitive = false;
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const creatable_topic_configs&) const = default;
     };
@@ -42,9 +40,7 @@ struct create_topics_response {
     std::optional<std::vector<creatable_topic_configs>> configs =
         std::vector<creatable_topic_configs>();
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const creatable_topic_result&) const = default;
   };
@@ -52,9 +48,11 @@ struct create_topics_response {
   int32_t throttle_time_ms = 0;
   std::vector<creatable_topic_result> topics;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const create_topics_response&) const = default;
 };

@@ -21,9 +21,7 @@ struct delete_groups_response {
     std::string group_id;
     int16_t error_code = 0;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const deletable_group_result&) const = default;
   };
@@ -31,9 +29,11 @@ struct delete_groups_response {
   int32_t throttle_time_ms = 0;
   std::vector<deletable_group_result> results;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const delete_groups_response&) const = default;
 };

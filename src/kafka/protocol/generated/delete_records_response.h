@@ -23,9 +23,7 @@ struct delete_records_response {
       int64_t low_watermark = 0;
       int16_t error_code = 0;
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const delete_records_partition_result&) const = default;
     };
@@ -33,9 +31,7 @@ struct delete_records_response {
     std::string name;
     std::vector<delete_records_partition_result> partitions;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const delete_records_topic_result&) const = default;
   };
@@ -43,9 +39,11 @@ struct delete_records_response {
   int32_t throttle_time_ms = 0;
   std::vector<delete_records_topic_result> topics;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const delete_records_response&) const = default;
 };

@@ -21,9 +21,7 @@ struct delete_topics_request {
     std::optional<std::string> name;
     uuid topic_id{};
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const delete_topic_state&) const = default;
   };
@@ -32,9 +30,11 @@ struct delete_topics_request {
   std::vector<std::string> topic_names;
   int32_t timeout_ms = 0;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const delete_topics_request&) const = default;
 };

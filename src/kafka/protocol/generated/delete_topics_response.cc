@@ -3,7 +3,6 @@
 #include "kafka/protocol/generated/delete_topics_response.h"
 
 #include <cstddef>
-#include <span>
 #include <string_view>
 
 namespace kafka::protocol {

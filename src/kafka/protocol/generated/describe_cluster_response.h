@@ -23,9 +23,7 @@ struct describe_cluster_response {
     int32_t port = 0;
     std::optional<std::string> rack;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const describe_cluster_broker&) const = default;
   };
@@ -39,9 +37,11 @@ struct describe_cluster_response {
   std::vector<describe_cluster_broker> brokers;
   int32_t cluster_authorized_operations = -2147483647 - 1;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const describe_cluster_response&) const = default;
 };

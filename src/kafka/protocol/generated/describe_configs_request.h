@@ -22,9 +22,7 @@ struct describe_configs_request {
     std::string resource_name;
     std::optional<std::vector<std::string>> configuration_keys = std::vector<std::string>();
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const describe_configs_resource&) const = default;
   };
@@ -33,9 +31,11 @@ struct describe_configs_request {
   bool include_synonyms = false;
   bool include_documentation = false;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const describe_configs_request&) const = default;
 };

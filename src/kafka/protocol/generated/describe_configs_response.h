@@ -24,9 +24,7 @@ struct describe_configs_response {
         std::optional<std::string> value = std::string();
         int8_t source = 0;
 
-        // Reads the fields of `version`; false (and `r` failed) on malformed input.
         bool decode(reader& r, int16_t version);
-        // Writes the fields of `version`; fields absent in it are skipped.
         void encode(writer& w, int16_t version) const;
         bool operator==(const describe_configs_synonym&) const = default;
       };
@@ -41,9 +39,7 @@ struct describe_configs_response {
       int8_t config_type = 0;
       std::optional<std::string> documentation = std::string();
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const describe_configs_resource_result&) const = default;
     };
@@ -54,9 +50,7 @@ struct describe_configs_response {
     std::string resource_name;
     std::vector<describe_configs_resource_result> configs;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const describe_configs_result&) const = default;
   };
@@ -64,9 +58,11 @@ struct describe_configs_response {
   int32_t throttle_time_ms = 0;
   std::vector<describe_configs_result> results;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const describe_configs_response&) const = default;
 };

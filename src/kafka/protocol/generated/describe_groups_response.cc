@@ -3,8 +3,6 @@
 #include "kafka/protocol/generated/describe_groups_response.h"
 
 #include <cstddef>
-#include <span>
-#include <string_view>
 
 namespace kafka::protocol {
 

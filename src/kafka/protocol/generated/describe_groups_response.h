@@ -26,9 +26,7 @@ struct describe_groups_response {
       std::vector<uint8_t> member_metadata;
       std::vector<uint8_t> member_assignment;
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const described_group_member&) const = default;
     };
@@ -41,9 +39,7 @@ struct describe_groups_response {
     std::vector<described_group_member> members;
     int32_t authorized_operations = -2147483647 - 1;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const described_group&) const = default;
   };
@@ -51,9 +47,11 @@ struct describe_groups_response {
   int32_t throttle_time_ms = 0;
   std::vector<described_group> groups;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const describe_groups_response&) const = default;
 };

@@ -21,9 +21,7 @@ struct fetch_request {
     int32_t replica_id = -1;
     int64_t replica_epoch = -1;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const replica_state&) const = default;
   };
@@ -37,9 +35,7 @@ struct fetch_request {
       int64_t log_start_offset = -1;
       int32_t partition_max_bytes = 0;
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const fetch_partition&) const = default;
     };
@@ -48,9 +44,7 @@ struct fetch_request {
     uuid topic_id{};
     std::vector<fetch_partition> partitions;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const fetch_topic&) const = default;
   };
@@ -60,9 +54,7 @@ struct fetch_request {
     uuid topic_id{};
     std::vector<int32_t> partitions;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const forgotten_topic&) const = default;
   };
@@ -80,9 +72,11 @@ struct fetch_request {
   std::vector<forgotten_topic> forgotten_topics_data;
   std::string rack_id;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const fetch_request&) const = default;
 };

@@ -23,9 +23,7 @@ struct fetch_response {
         int32_t epoch = -1;
         int64_t end_offset = -1;
 
-        // Reads the fields of `version`; false (and `r` failed) on malformed input.
         bool decode(reader& r, int16_t version);
-        // Writes the fields of `version`; fields absent in it are skipped.
         void encode(writer& w, int16_t version) const;
         bool operator==(const epoch_end_offset&) const = default;
       };
@@ -34,9 +32,7 @@ struct fetch_response {
         int32_t leader_id = -1;
         int32_t leader_epoch = -1;
 
-        // Reads the fields of `version`; false (and `r` failed) on malformed input.
         bool decode(reader& r, int16_t version);
-        // Writes the fields of `version`; fields absent in it are skipped.
         void encode(writer& w, int16_t version) const;
         bool operator==(const leader_id_and_epoch&) const = default;
       };
@@ -45,9 +41,7 @@ struct fetch_response {
         int64_t end_offset = -1;
         int32_t epoch = -1;
 
-        // Reads the fields of `version`; false (and `r` failed) on malformed input.
         bool decode(reader& r, int16_t version);
-        // Writes the fields of `version`; fields absent in it are skipped.
         void encode(writer& w, int16_t version) const;
         bool operator==(const snapshot_id&) const = default;
       };
@@ -56,9 +50,7 @@ struct fetch_response {
         int64_t producer_id = 0;
         int64_t first_offset = 0;
 
-        // Reads the fields of `version`; false (and `r` failed) on malformed input.
         bool decode(reader& r, int16_t version);
-        // Writes the fields of `version`; fields absent in it are skipped.
         void encode(writer& w, int16_t version) const;
         bool operator==(const aborted_transaction&) const = default;
       };
@@ -76,9 +68,7 @@ struct fetch_response {
       int32_t preferred_read_replica = -1;
       kafka::protocol::records records;
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const partition_data&) const = default;
     };
@@ -87,9 +77,7 @@ struct fetch_response {
     uuid topic_id{};
     std::vector<partition_data> partitions;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const fetchable_topic_response&) const = default;
   };
@@ -100,9 +88,7 @@ struct fetch_response {
     int32_t port = 0;
     std::optional<std::string> rack;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const node_endpoint&) const = default;
   };
@@ -113,9 +99,11 @@ struct fetch_response {
   std::vector<fetchable_topic_response> responses;
   std::vector<node_endpoint> node_endpoints;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const fetch_response&) const = default;
 };

@@ -25,9 +25,7 @@ struct find_coordinator_response {
     int16_t error_code = 0;
     std::optional<std::string> error_message = std::string();
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const coordinator&) const = default;
   };
@@ -40,9 +38,11 @@ struct find_coordinator_response {
   int32_t port = 0;
   std::vector<coordinator> coordinators;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const find_coordinator_response&) const = default;
 };

@@ -24,9 +24,7 @@ struct incremental_alter_configs_request {
       int8_t config_operation = 0;
       std::optional<std::string> value = std::string();
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const alterable_config&) const = default;
     };
@@ -35,9 +33,7 @@ struct incremental_alter_configs_request {
     std::string resource_name;
     std::vector<alterable_config> configs;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const alter_configs_resource&) const = default;
   };
@@ -45,9 +41,11 @@ struct incremental_alter_configs_request {
   std::vector<alter_configs_resource> resources;
   bool validate_only = false;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const incremental_alter_configs_request&) const = default;
 };

@@ -4,8 +4,6 @@
 #include "kafka/protocol/generated/incremental_alter_configs_response.h"
 
 #include <cstddef>
-#include <span>
-#include <string_view>
 
 namespace kafka::protocol {
 

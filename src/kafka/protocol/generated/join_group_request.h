@@ -21,9 +21,7 @@ struct join_group_request {
     std::string name;
     std::vector<uint8_t> metadata;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const join_group_request_protocol&) const = default;
   };
@@ -37,9 +35,11 @@ struct join_group_request {
   std::vector<join_group_request_protocol> protocols;
   std::optional<std::string> reason;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const join_group_request&) const = default;
 };

@@ -22,9 +22,7 @@ struct join_group_response {
     std::optional<std::string> group_instance_id;
     std::vector<uint8_t> metadata;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const join_group_response_member&) const = default;
   };
@@ -39,9 +37,11 @@ struct join_group_response {
   std::string member_id;
   std::vector<join_group_response_member> members;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const join_group_response&) const = default;
 };

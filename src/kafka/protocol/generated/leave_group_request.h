@@ -22,9 +22,7 @@ struct leave_group_request {
     std::optional<std::string> group_instance_id;
     std::optional<std::string> reason;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const member_identity&) const = default;
   };
@@ -33,9 +31,11 @@ struct leave_group_request {
   std::string member_id;
   std::vector<member_identity> members;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const leave_group_request&) const = default;
 };

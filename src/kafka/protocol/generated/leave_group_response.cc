@@ -3,8 +3,6 @@
 #include "kafka/protocol/generated/leave_group_response.h"
 
 #include <cstddef>
-#include <span>
-#include <string_view>
 
 namespace kafka::protocol {
 

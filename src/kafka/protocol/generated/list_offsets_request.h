@@ -24,9 +24,7 @@ struct list_offsets_request {
       int64_t timestamp = 0;
       int32_t max_num_offsets = 1;
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const list_offsets_partition&) const = default;
     };
@@ -34,9 +32,7 @@ struct list_offsets_request {
     std::string name;
     std::vector<list_offsets_partition> partitions;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const list_offsets_topic&) const = default;
   };
@@ -45,9 +41,11 @@ struct list_offsets_request {
   int8_t isolation_level = 0;
   std::vector<list_offsets_topic> topics;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const list_offsets_request&) const = default;
 };

@@ -26,9 +26,7 @@ struct list_offsets_response {
       int64_t offset = -1;
       int32_t leader_epoch = -1;
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const list_offsets_partition_response&) const = default;
     };
@@ -36,9 +34,7 @@ struct list_offsets_response {
     std::string name;
     std::vector<list_offsets_partition_response> partitions;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const list_offsets_topic_response&) const = default;
   };
@@ -46,9 +42,11 @@ struct list_offsets_response {
   int32_t throttle_time_ms = 0;
   std::vector<list_offsets_topic_response> topics;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const list_offsets_response&) const = default;
 };

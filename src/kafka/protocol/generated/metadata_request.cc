@@ -3,7 +3,6 @@
 #include "kafka/protocol/generated/metadata_request.h"
 
 #include <cstddef>
-#include <span>
 #include <string_view>
 
 namespace kafka::protocol {

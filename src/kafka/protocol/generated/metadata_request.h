@@ -21,9 +21,7 @@ struct metadata_request {
     uuid topic_id{};
     std::optional<std::string> name = std::string();
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const metadata_request_topic&) const = default;
   };
@@ -33,9 +31,11 @@ struct metadata_request {
   bool include_cluster_authorized_operations = false;
   bool include_topic_authorized_operations = false;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const metadata_request&) const = default;
 };

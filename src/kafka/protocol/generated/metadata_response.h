@@ -23,9 +23,7 @@ struct metadata_response {
     int32_t port = 0;
     std::optional<std::string> rack;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const metadata_response_broker&) const = default;
   };
@@ -40,9 +38,7 @@ struct metadata_response {
       std::vector<int32_t> isr_nodes;
       std::vector<int32_t> offline_replicas;
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const metadata_response_partition&) const = default;
     };
@@ -54,9 +50,7 @@ struct metadata_response {
     std::vector<metadata_response_partition> partitions;
     int32_t topic_authorized_operations = -2147483647 - 1;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const metadata_response_topic&) const = default;
   };
@@ -68,9 +62,11 @@ struct metadata_response {
   std::vector<metadata_response_topic> topics;
   int32_t cluster_authorized_operations = -2147483647 - 1;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const metadata_response&) const = default;
 };

@@ -25,9 +25,7 @@ struct offset_commit_request {
       int64_t commit_timestamp = -1;
       std::optional<std::string> committed_metadata = std::string();
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const offset_commit_request_partition&) const = default;
     };
@@ -35,9 +33,7 @@ struct offset_commit_request {
     std::string name;
     std::vector<offset_commit_request_partition> partitions;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const offset_commit_request_topic&) const = default;
   };
@@ -49,9 +45,11 @@ struct offset_commit_request {
   int64_t retention_time_ms = -1;
   std::vector<offset_commit_request_topic> topics;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const offset_commit_request&) const = default;
 };

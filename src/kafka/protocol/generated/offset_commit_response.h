@@ -22,9 +22,7 @@ struct offset_commit_response {
       int32_t partition_index = 0;
       int16_t error_code = 0;
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const offset_commit_response_partition&) const = default;
     };
@@ -32,9 +30,7 @@ struct offset_commit_response {
     std::string name;
     std::vector<offset_commit_response_partition> partitions;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const offset_commit_response_topic&) const = default;
   };
@@ -42,9 +38,11 @@ struct offset_commit_response {
   int32_t throttle_time_ms = 0;
   std::vector<offset_commit_response_topic> topics;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const offset_commit_response&) const = default;
 };

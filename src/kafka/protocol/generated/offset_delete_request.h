@@ -21,9 +21,7 @@ struct offset_delete_request {
     struct offset_delete_request_partition {
       int32_t partition_index = 0;
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const offset_delete_request_partition&) const = default;
     };
@@ -31,9 +29,7 @@ struct offset_delete_request {
     std::string name;
     std::vector<offset_delete_request_partition> partitions;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const offset_delete_request_topic&) const = default;
   };
@@ -41,9 +37,11 @@ struct offset_delete_request {
   std::string group_id;
   std::vector<offset_delete_request_topic> topics;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const offset_delete_request&) const = default;
 };

@@ -21,9 +21,7 @@ struct offset_fetch_request {
     std::string name;
     std::vector<int32_t> partition_indexes;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const offset_fetch_request_topic&) const = default;
   };
@@ -33,9 +31,7 @@ struct offset_fetch_request {
       std::string name;
       std::vector<int32_t> partition_indexes;
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const offset_fetch_request_topics&) const = default;
     };
@@ -46,9 +42,7 @@ struct offset_fetch_request {
     std::optional<std::vector<offset_fetch_request_topics>> topics =
         std::vector<offset_fetch_request_topics>();
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const offset_fetch_request_group&) const = default;
   };
@@ -59,9 +53,11 @@ struct offset_fetch_request {
   std::vector<offset_fetch_request_group> groups;
   bool require_stable = false;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const offset_fetch_request&) const = default;
 };

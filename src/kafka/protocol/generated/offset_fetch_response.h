@@ -25,9 +25,7 @@ struct offset_fetch_response {
       std::optional<std::string> metadata = std::string();
       int16_t error_code = 0;
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const offset_fetch_response_partition&) const = default;
     };
@@ -35,9 +33,7 @@ struct offset_fetch_response {
     std::string name;
     std::vector<offset_fetch_response_partition> partitions;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const offset_fetch_response_topic&) const = default;
   };
@@ -51,9 +47,7 @@ struct offset_fetch_response {
         std::optional<std::string> metadata = std::string();
         int16_t error_code = 0;
 
-        // Reads the fields of `version`; false (and `r` failed) on malformed input.
         bool decode(reader& r, int16_t version);
-        // Writes the fields of `version`; fields absent in it are skipped.
         void encode(writer& w, int16_t version) const;
         bool operator==(const offset_fetch_response_partitions&) const = default;
       };
@@ -61,9 +55,7 @@ struct offset_fetch_response {
       std::string name;
       std::vector<offset_fetch_response_partitions> partitions;
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const offset_fetch_response_topics&) const = default;
     };
@@ -72,9 +64,7 @@ struct offset_fetch_response {
     std::vector<offset_fetch_response_topics> topics;
     int16_t error_code = 0;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const offset_fetch_response_group&) const = default;
   };
@@ -84,9 +74,11 @@ struct offset_fetch_response {
   int16_t error_code = 0;
   std::vector<offset_fetch_response_group> groups;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const offset_fetch_response&) const = default;
 };

@@ -22,9 +22,7 @@ struct produce_request {
       int32_t index = 0;
       kafka::protocol::records records;
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const partition_produce_data&) const = default;
     };
@@ -32,9 +30,7 @@ struct produce_request {
     std::string name;
     std::vector<partition_produce_data> partition_data;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const topic_produce_data&) const = default;
   };
@@ -44,9 +40,11 @@ struct produce_request {
   int32_t timeout_ms = 0;
   std::vector<topic_produce_data> topic_data;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const produce_request&) const = default;
 };

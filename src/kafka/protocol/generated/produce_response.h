@@ -23,9 +23,7 @@ struct produce_response {
         int32_t batch_index = 0;
         std::optional<std::string> batch_index_error_message;
 
-        // Reads the fields of `version`; false (and `r` failed) on malformed input.
         bool decode(reader& r, int16_t version);
-        // Writes the fields of `version`; fields absent in it are skipped.
         void encode(writer& w, int16_t version) const;
         bool operator==(const batch_index_and_error_message&) const = default;
       };
@@ -34,9 +32,7 @@ struct produce_response {
         int32_t leader_id = -1;
         int32_t leader_epoch = -1;
 
-        // Reads the fields of `version`; false (and `r` failed) on malformed input.
         bool decode(reader& r, int16_t version);
-        // Writes the fields of `version`; fields absent in it are skipped.
         void encode(writer& w, int16_t version) const;
         bool operator==(const leader_id_and_epoch&) const = default;
       };
@@ -50,9 +46,7 @@ struct produce_response {
       std::optional<std::string> error_message;
       leader_id_and_epoch current_leader;
 
-      // Reads the fields of `version`; false (and `r` failed) on malformed input.
       bool decode(reader& r, int16_t version);
-      // Writes the fields of `version`; fields absent in it are skipped.
       void encode(writer& w, int16_t version) const;
       bool operator==(const partition_produce_response&) const = default;
     };
@@ -60,9 +54,7 @@ struct produce_response {
     std::string name;
     std::vector<partition_produce_response> partition_responses;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const topic_produce_response&) const = default;
   };
@@ -73,9 +65,7 @@ struct produce_response {
     int32_t port = 0;
     std::optional<std::string> rack;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const node_endpoint&) const = default;
   };
@@ -84,9 +74,11 @@ struct produce_response {
   int32_t throttle_time_ms = 0;
   std::vector<node_endpoint> node_endpoints;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const produce_response&) const = default;
 };

@@ -3,8 +3,6 @@
 #include "kafka/protocol/generated/request_header.h"
 
 #include <cstddef>
-#include <span>
-#include <string_view>
 
 namespace kafka::protocol {
 

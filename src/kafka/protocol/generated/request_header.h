@@ -22,9 +22,11 @@ struct request_header {
   int32_t correlation_id = 0;
   std::optional<std::string> client_id = std::string();
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const request_header&) const = default;
 };

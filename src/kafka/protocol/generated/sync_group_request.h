@@ -21,9 +21,7 @@ struct sync_group_request {
     std::string member_id;
     std::vector<uint8_t> assignment;
 
-    // Reads the fields of `version`; false (and `r` failed) on malformed input.
     bool decode(reader& r, int16_t version);
-    // Writes the fields of `version`; fields absent in it are skipped.
     void encode(writer& w, int16_t version) const;
     bool operator==(const sync_group_request_assignment&) const = default;
   };
@@ -36,9 +34,11 @@ struct sync_group_request {
   std::optional<std::string> protocol_name;
   std::vector<sync_group_request_assignment> assignments;
 
-  // Reads the fields of `version`; false (and `r` failed) on malformed input.
+  // Reads the fields of `version` (others keep their defaults); false, with
+  // `r` failed, on malformed input or a version outside [min, max].
   bool decode(reader& r, int16_t version);
-  // Writes the fields of `version`; fields absent in it are skipped.
+  // Writes the fields of `version`; fields absent in it are skipped. A version
+  // outside [min, max] writes nothing and fails `w`.
   void encode(writer& w, int16_t version) const;
   bool operator==(const sync_group_request&) const = default;
 };

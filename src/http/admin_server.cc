@@ -1,0 +1,135 @@
+#include "http/admin_server.h"
+
+#include <fmt/format.h>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "base/metrics.h"
+
+namespace http {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using net::asio::as_tuple;
+using net::asio::use_awaitable;
+
+struct route {
+  std::string_view path;
+  std::string_view description;
+};
+
+// The routes, also listed in the 404 answer.
+constexpr route kRoutes[] = {
+    {"/metrics", "Prometheus metrics"},
+    {"/healthz", "200 while the process serves HTTP"},
+    {"/readyz", "200 once the data directory is open and the Kafka listener is up"},
+};
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+admin_server::admin_server(broker::broker& b, net::listen_address addr)
+    : broker_(b), addr_(std::move(addr)) {}
+
+admin_server::~admin_server() {
+  stop();
+}
+
+base::result<uint16_t> admin_server::start() {
+  // One listener on shard 0 is plenty for scrapes and probes.
+  tcp_ = std::make_unique<net::tcp_server>(
+      broker_.shards(), addr_, [this](net::tcp::socket s, unsigned) { return serve(std::move(s)); },
+      /*shards=*/1);
+  return tcp_->start();
+}
+
+void admin_server::stop() {
+  if (tcp_) tcp_->stop();
+  tcp_.reset();
+}
+
+net::task<std::string> admin_server::render_metrics() {
+  std::string out = base::metrics::registry::global().render();
+  std::vector<broker::partition_stats> all;
+  for (unsigned i = 0; i < broker_.shards().size(); ++i) {
+    auto part = co_await broker_.shards().invoke_on(i, broker_.local_partition_stats());
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  auto gauge = [&](std::string_view name, std::string_view help, auto value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, help, name);
+    for (const auto& p : all) {
+      out += fmt::format(
+          "{}{} {}\n", name,
+          base::metrics::render_labels(
+              {{"topic", p.name.topic}, {"partition", std::to_string(p.name.partition)}}),
+          value(p));
+    }
+  };
+  gauge("riptide_partition_size_bytes", "Bytes of a partition's segments on disk",
+        [](const broker::partition_stats& p) { return p.size_bytes; });
+  gauge("riptide_partition_log_start_offset", "First offset still stored",
+        [](const broker::partition_stats& p) { return p.log_start; });
+  gauge("riptide_partition_high_watermark", "Offset up to which records are readable (durable)",
+        [](const broker::partition_stats& p) { return p.high_watermark; });
+  gauge("riptide_partition_log_end_offset", "Offset the next record will get",
+        [](const broker::partition_stats& p) { return p.log_end; });
+  co_return out;
+}
+
+net::task<void> admin_server::serve(net::tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (;;) {
+    stream.expires_after(std::chrono::seconds(30));
+    bhttp::request_parser<bhttp::empty_body> parser;
+    parser.header_limit(16 * 1024);
+    auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, as_tuple(use_awaitable));
+    if (ec) co_return;
+    const auto& req = parser.get();
+    bhttp::response<bhttp::string_body> res;
+    res.version(req.version());
+    res.keep_alive(req.keep_alive());
+    res.set(bhttp::field::server, "riptide");
+    const std::string_view target(req.target().data(), req.target().size());
+    const std::string_view path = target.substr(0, target.find('?'));
+    auto json = [&](bhttp::status status, const std::string& body) {
+      res.result(status);
+      res.set(bhttp::field::content_type, "application/json");
+      res.body() = body;
+    };
+    if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
+      json(bhttp::status::method_not_allowed, R"({"error":"method not allowed: use GET"})");
+    } else if (path == "/metrics") {
+      res.result(bhttp::status::ok);
+      res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+      res.body() = co_await render_metrics();
+    } else if (path == "/healthz") {
+      json(bhttp::status::ok, R"({"status":"ok"})");
+    } else if (path == "/readyz") {
+      if (ready_.load()) {
+        json(bhttp::status::ok, R"({"status":"ready"})");
+      } else {
+        json(bhttp::status::service_unavailable, R"({"status":"starting"})");
+      }
+    } else {
+      std::string known;
+      for (const auto& r : kRoutes) known += (known.empty() ? "" : ", ") + std::string(r.path);
+      json(bhttp::status::not_found,
+           fmt::format(R"({{"error":"no such path: {}","paths":"{}"}})", json_escape(path), known));
+    }
+    res.prepare_payload();
+    auto [wec, wn] = co_await bhttp::async_write(stream, res, as_tuple(use_awaitable));
+    if (wec || !res.keep_alive()) co_return;
+  }
+}
+
+}  // namespace http

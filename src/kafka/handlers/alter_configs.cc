@@ -1,0 +1,97 @@
+#include <set>
+
+#include "kafka/handlers/handlers.h"
+#include "kafka/protocol/generated/alter_configs_request.h"
+#include "kafka/protocol/generated/alter_configs_response.h"
+#include "kafka/server/error_codes.h"
+
+namespace kafka::handlers {
+namespace {
+
+constexpr int8_t kTopicResource = 2;
+constexpr int8_t kBrokerResource = 4;
+
+using resource = protocol::alter_configs_request::alter_configs_resource;
+// Why a resource is not changed: the Kafka error and its message.
+using refusal = std::optional<std::pair<error_code, std::string>>;
+
+// The new override map of a topic, or the error that refuses it. A null value drops
+// the key, as in Kafka.
+refusal build_overrides(const resource& r, broker::config_map& out) {
+  std::set<std::string> seen;
+  for (const auto& c : r.configs) {
+    if (!seen.insert(c.name).second) {
+      return std::pair{error_code::invalid_request, "Duplicate config key " + c.name};
+    }
+    if (!c.value) continue;
+    if (auto problem = broker::validate_topic_config(c.name, *c.value)) {
+      return std::pair{error_code::invalid_config, std::move(*problem)};
+    }
+    out[c.name] = *c.value;
+  }
+  return std::nullopt;
+}
+
+// Everything that can be refused before asking the broker; fills `overrides`.
+refusal check_resource(const resource& r,
+                       const std::multiset<std::pair<int8_t, std::string>>& resources,
+                       broker::config_map& overrides) {
+  if (resources.count({r.resource_type, r.resource_name}) > 1) {
+    return std::pair{error_code::invalid_request,
+                     "Duplicate resource in request: " + r.resource_name};
+  }
+  if (r.resource_type == kBrokerResource) {
+    return std::pair{
+        error_code::invalid_request,
+        std::string(
+            "broker configs cannot be changed at runtime; set them when starting the broker")};
+  }
+  if (r.resource_type != kTopicResource) {
+    return std::pair{error_code::invalid_request,
+                     "Unsupported resource type " + std::to_string(r.resource_type)};
+  }
+  return build_overrides(r, overrides);
+}
+
+refusal refusal_of(std::error_code ec, const std::string& topic) {
+  if (!ec) return std::nullopt;
+  if (ec == broker::errc::unknown_topic) {
+    return std::pair{error_code::unknown_topic_or_partition,
+                     "Topic '" + topic + "' does not exist."};
+  }
+  return std::pair{to_kafka_error(ec), ec.message()};
+}
+
+}  // namespace
+
+// Kafka's legacy AlterConfigs: the configs given become the topic's whole set of
+// overrides; every key left out returns to the broker default.
+net::task<handler_result> alter_configs(request_context& ctx) {
+  protocol::alter_configs_request req;
+  if (!req.decode(ctx.body, ctx.api_version)) co_return handler_result::close();
+
+  std::multiset<std::pair<int8_t, std::string>> resources;
+  for (const auto& r : req.resources) resources.emplace(r.resource_type, r.resource_name);
+
+  protocol::alter_configs_response resp;
+  for (const auto& r : req.resources) {
+    auto& out = resp.responses.emplace_back();
+    out.resource_type = r.resource_type;
+    out.resource_name = r.resource_name;
+    out.error_message = std::nullopt;
+    broker::config_map overrides;
+    auto refused = check_resource(r, resources, overrides);
+    if (!refused) {
+      auto ec = co_await ctx.broker.alter_topic_config(r.resource_name, std::move(overrides),
+                                                       req.validate_only);
+      refused = refusal_of(ec, r.resource_name);
+    }
+    if (refused) {
+      out.error_code = code(refused->first);
+      out.error_message = std::move(refused->second);
+    }
+  }
+  co_return respond(resp, ctx.api_version);
+}
+
+}  // namespace kafka::handlers

@@ -1,0 +1,167 @@
+#include <string_view>
+
+#include "kafka/handlers/handlers.h"
+#include "kafka/protocol/generated/describe_configs_request.h"
+#include "kafka/protocol/generated/describe_configs_response.h"
+#include "kafka/server/error_codes.h"
+
+namespace kafka::handlers {
+namespace {
+
+using request_resource = protocol::describe_configs_request::describe_configs_resource;
+using result = protocol::describe_configs_response::describe_configs_result;
+using entry = result::describe_configs_resource_result;
+
+// Kafka's ConfigResource.Type and DescribeConfigsResponse.ConfigSource / ConfigType codes.
+constexpr int8_t kTopicResource = 2;
+constexpr int8_t kBrokerResource = 4;
+constexpr int8_t kDynamicTopicConfig = 1;
+constexpr int8_t kStaticBrokerConfig = 4;
+constexpr int8_t kDefaultConfig = 5;
+enum class config_type : int8_t { boolean = 1, string = 2, integer = 3, long_integer = 5 };
+
+config_type topic_key_type(std::string_view key) {
+  if (key == "segment.bytes" || key == "max.message.bytes") return config_type::integer;
+  if (key == "retention.ms" || key == "retention.bytes" || key == "segment.ms" ||
+      key == "flush.ms") {
+    return config_type::long_integer;
+  }
+  return config_type::string;  // cleanup.policy (one value only), timestamp type, durability
+}
+
+// Null or empty means every key, as Kafka's brokers read it.
+bool wanted(const request_resource& r, std::string_view key) {
+  if (!r.configuration_keys || r.configuration_keys->empty()) return true;
+  for (const auto& k : *r.configuration_keys) {
+    if (k == key) return true;
+  }
+  return false;
+}
+
+void describe_topic(const protocol::describe_configs_request& req, const request_resource& r,
+                    const broker::topic_metadata& t, const storage::log_config& defaults,
+                    result& out) {
+  for (const auto& key : broker::topic_config_keys()) {
+    if (!wanted(r, key.name)) continue;
+    auto& e = out.configs.emplace_back();
+    e.name = std::string(key.name);
+    e.value = broker::effective_value(t.log, key.name, t.configs);
+    const auto override_it = t.configs.find(e.name);
+    const bool overridden = override_it != t.configs.end();
+    e.read_only = false;
+    e.is_default = !overridden;
+    e.config_source = overridden ? kDynamicTopicConfig : kDefaultConfig;
+    e.is_sensitive = false;
+    if (req.include_synonyms) {
+      // Most specific first: the topic's own setting, then the broker default under it.
+      if (overridden) {
+        auto& s = e.synonyms.emplace_back();
+        s.name = e.name;
+        s.value = override_it->second;
+        s.source = kDynamicTopicConfig;
+      }
+      auto& s = e.synonyms.emplace_back();
+      s.name = e.name;
+      s.value = broker::effective_value(defaults, key.name, {});
+      s.source = kDefaultConfig;
+    }
+    e.config_type = static_cast<int8_t>(topic_key_type(key.name));
+    if (req.include_documentation) {
+      e.documentation = std::string(key.description);
+    } else {
+      e.documentation = std::nullopt;
+    }
+  }
+}
+
+// The broker's startup settings that a Kafka tool is likely to ask for; none can be
+// changed at runtime.
+void describe_broker(const protocol::describe_configs_request& req, const request_resource& r,
+                     const broker::broker_options& o, int32_t node_id, result& out) {
+  const auto& d = o.defaults;
+  const struct {
+    std::string_view name;
+    std::string value;
+    config_type type;
+    std::string_view doc;
+  } rows[] = {
+      {"broker.id", std::to_string(node_id), config_type::integer, "this broker's node id"},
+      {"auto.create.topics.enable", o.auto_create_topics ? "true" : "false", config_type::boolean,
+       "create a topic when a client asks for an unknown one"},
+      {"num.partitions", std::to_string(o.default_partitions), config_type::integer,
+       "partitions of an automatically created topic"},
+      {"log.segment.bytes", std::to_string(d.segment_bytes), config_type::integer,
+       "default segment.bytes of topics"},
+      {"log.roll.ms", std::to_string(d.segment_ms), config_type::long_integer,
+       "default segment.ms of topics"},
+      {"log.retention.ms", std::to_string(d.retention_ms), config_type::long_integer,
+       "default retention.ms of topics"},
+      {"log.retention.bytes", std::to_string(d.retention_bytes), config_type::long_integer,
+       "default retention.bytes of topics"},
+      {"message.max.bytes", std::to_string(d.max_batch_bytes), config_type::integer,
+       "default max.message.bytes of topics"},
+  };
+  for (const auto& row : rows) {
+    if (!wanted(r, row.name)) continue;
+    auto& e = out.configs.emplace_back();
+    e.name = std::string(row.name);
+    e.value = row.value;
+    e.read_only = true;
+    e.is_default = false;
+    e.config_source = kStaticBrokerConfig;
+    e.is_sensitive = false;
+    if (req.include_synonyms) {
+      auto& s = e.synonyms.emplace_back();
+      s.name = e.name;
+      s.value = row.value;
+      s.source = kStaticBrokerConfig;
+    }
+    e.config_type = static_cast<int8_t>(row.type);
+    if (req.include_documentation) {
+      e.documentation = std::string(row.doc);
+    } else {
+      e.documentation = std::nullopt;
+    }
+  }
+}
+
+}  // namespace
+
+net::task<handler_result> describe_configs(request_context& ctx) {
+  protocol::describe_configs_request req;
+  if (!req.decode(ctx.body, ctx.api_version)) co_return handler_result::close();
+
+  protocol::describe_configs_response resp;
+  auto snap = ctx.broker.metadata();
+  for (const auto& r : req.resources) {
+    auto& out = resp.results.emplace_back();
+    out.resource_type = r.resource_type;
+    out.resource_name = r.resource_name;
+    out.error_message = std::nullopt;
+    if (r.resource_type == kTopicResource) {
+      auto t = snap->find(r.resource_name);
+      if (!t) {
+        out.error_code = code(error_code::unknown_topic_or_partition);
+        out.error_message = "Topic '" + r.resource_name + "' does not exist.";
+        continue;
+      }
+      describe_topic(req, r, *t, ctx.broker.options().defaults, out);
+    } else if (r.resource_type == kBrokerResource) {
+      const auto self = std::to_string(ctx.server.node_id);
+      if (!r.resource_name.empty() && r.resource_name != self) {
+        out.error_code = code(error_code::invalid_request);
+        out.error_message = "Unexpected broker id, expected " + self +
+                            " or empty string, but received " + r.resource_name;
+        continue;
+      }
+      describe_broker(req, r, ctx.broker.options(), ctx.server.node_id, out);
+    } else {
+      out.error_code = code(error_code::invalid_request);
+      out.error_message = "Unsupported resource type " + std::to_string(r.resource_type) +
+                          " (topics (2) and brokers (4) are supported)";
+    }
+  }
+  co_return respond(resp, ctx.api_version);
+}
+
+}  // namespace kafka::handlers

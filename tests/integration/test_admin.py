@@ -1,0 +1,698 @@
+"""Admin APIs against the real broker: CreatePartitions, DescribeConfigs, AlterConfigs,
+IncrementalAlterConfigs and DescribeCluster, driven by confluent-kafka (librdkafka) and
+kafka-python's admin clients, and by hand-encoded requests for the versions and APIs
+neither client sends (flexible versions, IncrementalAlterConfigs, DescribeCluster)."""
+
+import glob
+import os
+import socket
+import struct
+import time
+import unittest
+
+from confluent_kafka import (TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME, Consumer,
+                             KafkaError, KafkaException, Producer, TopicPartition)
+from confluent_kafka.admin import (AdminClient, ConfigResource, ConfigSource, NewPartitions,
+                                   NewTopic)
+
+from harness import ServerTest
+
+SEVEN_DAYS_MS = str(7 * 24 * 3600 * 1000)
+
+# Kafka error codes.
+UNKNOWN_TOPIC_OR_PARTITION = 3
+INVALID_PARTITIONS = 37
+INVALID_REPLICA_ASSIGNMENT = 39
+INVALID_CONFIG = 40
+INVALID_REQUEST = 42
+
+TOPIC = 2
+BROKER = 4
+
+
+# --- A minimal Kafka client for requests no installed client sends -------------------
+
+class Writer:
+    """Kafka primitive encodings; `flex` selects the compact forms of flexible versions."""
+
+    def __init__(self, flex):
+        self.flex = flex
+        self.out = bytearray()
+
+    def i8(self, v):
+        self.out += struct.pack(">b", v)
+        return self
+
+    def i16(self, v):
+        self.out += struct.pack(">h", v)
+        return self
+
+    def i32(self, v):
+        self.out += struct.pack(">i", v)
+        return self
+
+    def boolean(self, v):
+        return self.i8(1 if v else 0)
+
+    def uvarint(self, n):
+        while n >= 0x80:
+            self.out.append((n & 0x7F) | 0x80)
+            n >>= 7
+        self.out.append(n)
+        return self
+
+    def string(self, s):
+        if s is None:
+            return self.uvarint(0) if self.flex else self.i16(-1)
+        data = s.encode()
+        if self.flex:
+            self.uvarint(len(data) + 1)
+        else:
+            self.i16(len(data))
+        self.out += data
+        return self
+
+    def array(self, items, write_item):
+        if items is None:
+            return self.uvarint(0) if self.flex else self.i32(-1)
+        if self.flex:
+            self.uvarint(len(items) + 1)
+        else:
+            self.i32(len(items))
+        for item in items:
+            write_item(item)
+        return self
+
+    def tags(self):
+        if self.flex:
+            self.uvarint(0)
+        return self
+
+
+class Reader:
+    def __init__(self, data, flex):
+        self.data = data
+        self.pos = 0
+        self.flex = flex
+
+    def _take(self, fmt):
+        v = struct.unpack_from(fmt, self.data, self.pos)[0]
+        self.pos += struct.calcsize(fmt)
+        return v
+
+    def i8(self):
+        return self._take(">b")
+
+    def i16(self):
+        return self._take(">h")
+
+    def i32(self):
+        return self._take(">i")
+
+    def boolean(self):
+        return self.i8() != 0
+
+    def uvarint(self):
+        n = shift = 0
+        while True:
+            b = self.data[self.pos]
+            self.pos += 1
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return n
+
+    def string(self):
+        n = self.uvarint() - 1 if self.flex else self.i16()
+        if n < 0:
+            return None
+        s = self.data[self.pos:self.pos + n].decode()
+        self.pos += n
+        return s
+
+    def array(self, read_item):
+        n = self.uvarint() - 1 if self.flex else self.i32()
+        return None if n < 0 else [read_item() for _ in range(n)]
+
+    def tags(self):
+        if self.flex:
+            for _ in range(self.uvarint()):
+                self.uvarint()
+                self.pos += self.uvarint()
+
+    def done(self):
+        return self.pos == len(self.data)
+
+
+def call(bootstrap, api_key, version, flex, body):
+    """Sends one request (header v2 when `flex`, else v1) and returns a Reader over the
+    response body."""
+    header = Writer(False).i16(api_key).i16(version).i32(7).string("admin-test")
+    if flex:
+        header.uvarint(0)
+    payload = bytes(header.out) + bytes(body.out)
+    host, port = bootstrap.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(struct.pack(">i", len(payload)) + payload)
+
+        def recv_exactly(n):
+            buf = b""
+            while len(buf) < n:
+                chunk = s.recv(n - len(buf))
+                if not chunk:
+                    raise AssertionError("connection closed by the broker")
+                buf += chunk
+            return buf
+
+        size = struct.unpack(">i", recv_exactly(4))[0]
+        frame = recv_exactly(size)
+    r = Reader(frame, flex)
+    assert r.i32() == 7, "correlation id"
+    r.tags()  # response header v1
+    return r
+
+
+def read_alter_results(r):
+    """AlterConfigs / IncrementalAlterConfigs response → {name: (error_code, message)}."""
+    r.i32()  # throttle
+
+    def item():
+        err, msg, _, name = r.i16(), r.string(), r.i8(), r.string()
+        r.tags()
+        return name, (err, msg)
+
+    out = dict(r.array(item))
+    r.tags()
+    assert r.done()
+    return out
+
+
+def incremental_alter(bootstrap, version, resources, validate_only=False):
+    """resources: [(type, name, [(key, op, value)])]."""
+    w = Writer(version >= 1)
+
+    def config(c):
+        w.string(c[0]).i8(c[1]).string(c[2]).tags()
+
+    def resource(res):
+        w.i8(res[0]).string(res[1]).array(res[2], config).tags()
+
+    w.array(resources, resource).boolean(validate_only).tags()
+    return read_alter_results(call(bootstrap, 44, version, version >= 1, w))
+
+
+SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
+
+
+def consume(bootstrap, topic, partition, expected, timeout=30):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
+                  "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, partition, 0)])
+    out = []
+    deadline = time.monotonic() + timeout
+    while len(out) < expected and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is None or (m.error() and m.error().code() == KafkaError._PARTITION_EOF):
+            continue
+        if m.error():
+            raise KafkaException(m.error())
+        out.append(m)
+    c.close()
+    return out
+
+
+class AdminTest(ServerTest):
+    def setUp(self):
+        super().setUp()
+        self.server = self.start()
+        self.server.wait_for("ready")
+
+    def tearDown(self):
+        self._admin = None  # disconnect before the server goes away
+        super().tearDown()
+
+    @property
+    def bootstrap(self):
+        return self.server.bootstrap
+
+    def admin(self):
+        """One client per server (its futures fail once the client is destroyed)."""
+        if getattr(self, "_admin_for", None) is not self.server:
+            self._admin = AdminClient({"bootstrap.servers": self.bootstrap})
+            self._admin_for = self.server
+        return self._admin
+
+    def kafka_python_admin(self):
+        from kafka.admin import KafkaAdminClient
+        client = KafkaAdminClient(bootstrap_servers=self.bootstrap)
+        self.addCleanup(client.close)
+        return client
+
+    def create_topic(self, name, partitions=1, config=None):
+        fs = self.admin().create_topics([NewTopic(name, partitions, 1, config=config or {})])
+        fs[name].result(timeout=30)
+
+    def describe(self, topic):
+        res = ConfigResource("topic", topic)
+        return self.admin().describe_configs([res])[res].result(timeout=30)
+
+    def alter(self, topic, configs):
+        res = ConfigResource("topic", topic, set_config=configs)
+        return self.admin().alter_configs([res])[res].result(timeout=30)
+
+    def restart(self):
+        self.assertEqual(self.server.stop(), 0)
+        self.server = self.start(data_dir=self.server.data_dir)
+        self.server.wait_for("ready")
+
+    # --- CreatePartitions ---------------------------------------------------------
+
+    def test_create_partitions_grows_a_topic_and_refuses_to_shrink(self):
+        self.create_topic("grow", 1)
+        admin = self.admin()
+
+        # validate_only changes nothing.
+        admin.create_partitions([NewPartitions("grow", 5)],
+                                validate_only=True)["grow"].result(timeout=30)
+        self.assertEqual(len(admin.list_topics(timeout=10).topics["grow"].partitions), 1)
+
+        admin.create_partitions([NewPartitions("grow", 3)])["grow"].result(timeout=30)
+        md = admin.list_topics(topic="grow", timeout=10)
+        self.assertEqual(sorted(md.topics["grow"].partitions), [0, 1, 2])
+
+        # The new partition takes records and gives them back.
+        p = Producer({"bootstrap.servers": self.bootstrap, "acks": "all"})
+        for i in range(5):
+            p.produce("grow", f"p2-{i}".encode(), partition=2)
+        self.assertEqual(p.flush(30), 0)
+        got = consume(self.bootstrap, "grow", 2, 5)
+        self.assertEqual([m.value() for m in got], [f"p2-{i}".encode() for i in range(5)])
+        self.assertEqual({m.partition() for m in got}, {2})
+
+        for count in (2, 3):  # fewer, or as many as it has
+            with self.assertRaises(KafkaException) as e:
+                admin.create_partitions([NewPartitions("grow", count)])["grow"].result(timeout=30)
+            self.assertEqual(e.exception.args[0].code(), KafkaError.INVALID_PARTITIONS)
+            self.assertIn("3 partitions", e.exception.args[0].str())
+        with self.assertRaises(KafkaException) as e:
+            admin.create_partitions([NewPartitions("missing", 2)])["missing"].result(timeout=30)
+        self.assertEqual(e.exception.args[0].code(), KafkaError.UNKNOWN_TOPIC_OR_PART)
+
+        # The count survives a restart, and the new partition's records too.
+        self.restart()
+        md = self.admin().list_topics(topic="grow", timeout=10)
+        self.assertEqual(len(md.topics["grow"].partitions), 3)
+        self.assertEqual(len(consume(self.bootstrap, "grow", 2, 5)), 5)
+
+    def test_create_partitions_with_kafka_python_and_flexible_v3(self):
+        from kafka.admin import NewPartitions as KpNewPartitions
+        from kafka.errors import InvalidPartitionsError, InvalidReplicationAssignmentError
+        self.create_topic("kp-grow", 2)
+        client = self.kafka_python_admin()
+        client.create_partitions({"kp-grow": KpNewPartitions(4)})
+        with self.assertRaises(InvalidPartitionsError):
+            client.create_partitions({"kp-grow": KpNewPartitions(1)})
+        with self.assertRaises(InvalidReplicationAssignmentError):
+            client.create_partitions({"kp-grow": KpNewPartitions(6, [[0], [0]])})
+        md = self.admin().list_topics(topic="kp-grow", timeout=10)
+        self.assertEqual(len(md.topics["kp-grow"].partitions), 4)
+
+        # v3 (flexible), hand-encoded: grow to 6, then shrink (refused), in one request.
+        w = Writer(True)
+
+        def topic(t):
+            w.string(t[0]).i32(t[1]).array(None, None).tags()
+
+        w.array([("kp-grow", 6), ("nope", 2)], topic).i32(10000).boolean(False).tags()
+        r = call(self.bootstrap, 37, 3, True, w)
+        r.i32()
+
+        def result():
+            name, err, msg = r.string(), r.i16(), r.string()
+            r.tags()
+            return name, (err, msg)
+
+        results = dict(r.array(result))
+        r.tags()
+        self.assertTrue(r.done())
+        self.assertEqual(results["kp-grow"], (0, None))
+        self.assertEqual(results["nope"][0], UNKNOWN_TOPIC_OR_PARTITION)
+        md = self.admin().list_topics(topic="kp-grow", timeout=10)
+        self.assertEqual(len(md.topics["kp-grow"].partitions), 6)
+
+    # --- DescribeConfigs / AlterConfigs ---------------------------------------------
+
+    def test_describe_then_alter_configs_survives_restart(self):
+        self.create_topic("cfg")
+        before = self.describe("cfg")
+        self.assertEqual(before["retention.ms"].value, SEVEN_DAYS_MS)
+        self.assertEqual(before["message.timestamp.type"].value, "CreateTime")
+        self.assertEqual(before["cleanup.policy"].value, "delete")
+        self.assertEqual(before["retention.ms"].source, ConfigSource.DEFAULT_CONFIG.value)
+        self.assertTrue(before["retention.ms"].is_default)
+        self.assertFalse(before["retention.ms"].is_read_only)
+        for key in ("retention.bytes", "segment.bytes", "segment.ms", "max.message.bytes",
+                    "riptide.durability", "flush.ms"):
+            self.assertIn(key, before)
+
+        self.alter("cfg", {"retention.ms": "3600000", "message.timestamp.type": "LogAppendTime"})
+        after = self.describe("cfg")
+        self.assertEqual(after["retention.ms"].value, "3600000")
+        self.assertEqual(after["message.timestamp.type"].value, "LogAppendTime")
+        self.assertEqual(after["retention.ms"].source, ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
+        self.assertFalse(after["retention.ms"].is_default)
+        self.assertEqual(after["segment.bytes"].source, ConfigSource.DEFAULT_CONFIG.value)
+
+        self.restart()
+        survived = self.describe("cfg")
+        self.assertEqual(survived["retention.ms"].value, "3600000")
+        self.assertEqual(survived["message.timestamp.type"].value, "LogAppendTime")
+
+        # AlterConfigs replaces the whole set: a key left out returns to its default.
+        self.alter("cfg", {"retention.ms": "7200000"})
+        replaced = self.describe("cfg")
+        self.assertEqual(replaced["retention.ms"].value, "7200000")
+        self.assertEqual(replaced["message.timestamp.type"].value, "CreateTime")
+        self.assertEqual(replaced["message.timestamp.type"].source,
+                         ConfigSource.DEFAULT_CONFIG.value)
+
+        with self.assertRaises(KafkaException) as e:
+            self.describe("missing")
+        self.assertEqual(e.exception.args[0].code(), KafkaError.UNKNOWN_TOPIC_OR_PART)
+
+        res = ConfigResource("broker", "0")
+        broker = self.admin().describe_configs([res])[res].result(timeout=30)
+        self.assertEqual(broker["log.retention.ms"].value, SEVEN_DAYS_MS)
+        self.assertTrue(broker["log.retention.ms"].is_read_only)
+
+    def test_invalid_values_are_refused_and_change_nothing(self):
+        self.create_topic("strict", config={"retention.ms": "60000"})
+        for bad in ({"retention.ms": "abc"}, {"cleanup.policy": "compact"},
+                    {"no.such.key": "1"}, {"segment.bytes": "10"},
+                    {"retention.ms": "120000", "message.timestamp.type": "Sometimes"}):
+            with self.assertRaises(KafkaException, msg=str(bad)) as e:
+                self.alter("strict", bad)
+            self.assertEqual(e.exception.args[0].code(), KafkaError.INVALID_CONFIG, bad)
+        self.assertIn("cleanup.policy", self.admin_error("strict", {"cleanup.policy": "compact"}))
+        cfg = self.describe("strict")
+        self.assertEqual(cfg["retention.ms"].value, "60000")
+        self.assertEqual(cfg["cleanup.policy"].value, "delete")
+        self.assertEqual(cfg["message.timestamp.type"].value, "CreateTime")
+
+        # Through IncrementalAlterConfigs too, and APPEND has no list-type key to apply to.
+        for op in ((("retention.ms", SET, "abc"),), (("retention.ms", APPEND, "5"),),
+                   (("cleanup.policy", SUBTRACT, "delete"),), (("unknown.key", SET, "1"),)):
+            res = incremental_alter(self.bootstrap, 1, [(TOPIC, "strict", list(op))])
+            self.assertEqual(res["strict"][0], INVALID_CONFIG, op)
+            self.assertTrue(res["strict"][1], op)
+        self.assertEqual(self.describe("strict")["retention.ms"].value, "60000")
+
+        # Broker configs are read-only at runtime.
+        res = ConfigResource("broker", "0", set_config={"log.retention.ms": "1000"})
+        with self.assertRaises(KafkaException) as e:
+            self.admin().alter_configs([res])[res].result(timeout=30)
+        self.assertEqual(e.exception.args[0].code(), KafkaError.INVALID_REQUEST)
+
+    def admin_error(self, topic, configs):
+        try:
+            self.alter(topic, configs)
+        except KafkaException as e:
+            return e.args[0].str()
+        self.fail(f"{configs} was accepted")
+
+    def test_kafka_python_describe_and_alter_configs(self):
+        from kafka.admin import ConfigResource as KpResource, ConfigResourceType
+        self.create_topic("kp-cfg")
+        client = self.kafka_python_admin()
+
+        def values(include_synonyms=False, keys=None):
+            [resp] = client.describe_configs(
+                [KpResource(ConfigResourceType.TOPIC, "kp-cfg", keys)],
+                include_synonyms=include_synonyms)
+            self.assertEqual(resp.API_VERSION, 2)
+            [(err, msg, rtype, name, entries)] = resp.resources
+            self.assertEqual((err, rtype, name), (0, TOPIC, "kp-cfg"), msg)
+            return {e[0]: e for e in entries}
+
+        self.assertEqual(values()["retention.ms"][1], SEVEN_DAYS_MS)
+        resp = client.alter_configs([KpResource(
+            ConfigResourceType.TOPIC, "kp-cfg",
+            {"retention.ms": "86400000", "message.timestamp.type": "LogAppendTime"})])
+        self.assertEqual(resp.API_VERSION, 1)
+        self.assertEqual([r[:2] for r in resp.resources], [(0, None)])
+        got = values(include_synonyms=True)
+        self.assertEqual(got["retention.ms"][1], "86400000")
+        self.assertEqual(got["message.timestamp.type"][1], "LogAppendTime")
+        # Synonyms, most specific first: the topic's override, then the default.
+        self.assertEqual([tuple(s) for s in got["retention.ms"][5]],
+                         [("retention.ms", "86400000", 1), ("retention.ms", SEVEN_DAYS_MS, 5)])
+        # Only the keys asked for.
+        self.assertEqual(set(values(keys={"retention.ms": None, "segment.bytes": None})),
+                         {"retention.ms", "segment.bytes"})
+
+        resp = client.alter_configs([KpResource(ConfigResourceType.TOPIC, "kp-cfg",
+                                                {"retention.ms": "abc"})])
+        [(err, msg, _, _)] = resp.resources
+        self.assertEqual(err, INVALID_CONFIG)
+        self.assertIn("retention.ms", msg)
+        resp = client.alter_configs([KpResource(ConfigResourceType.TOPIC, "absent",
+                                                {"retention.ms": "1"})])
+        self.assertEqual(resp.resources[0][0], UNKNOWN_TOPIC_OR_PARTITION)
+        self.assertEqual(values()["retention.ms"][1], "86400000")
+
+        # The broker's own (read-only) settings.
+        [resp] = client.describe_configs([KpResource(ConfigResourceType.BROKER, "0")])
+        [(err, _, rtype, _, entries)] = resp.resources
+        self.assertEqual((err, rtype), (0, BROKER))
+        broker = {e[0]: e for e in entries}
+        self.assertEqual(broker["log.retention.ms"][1], SEVEN_DAYS_MS)
+        self.assertEqual(broker["auto.create.topics.enable"][1], "true")
+        self.assertTrue(broker["num.partitions"][2])  # read_only
+
+    def test_describe_configs_every_version(self):
+        """v0-4 hand-encoded: v0 carries is_default, v1+ the config source, v3+ the type
+        and (when asked) the documentation, v4 is flexible."""
+        self.create_topic("versions", config={"segment.bytes": "1048576"})
+        for version in range(5):
+            flex = version >= 4
+            w = Writer(flex)
+
+            def resource(res):
+                w.i8(res[0]).string(res[1]).array(res[2], w.string).tags()
+
+            w.array([(TOPIC, "versions", None), (TOPIC, "absent", None),
+                     (BROKER, "", ["message.max.bytes"]), (3, "group", None)], resource)
+            if version >= 1:
+                w.boolean(True)  # include_synonyms
+            if version >= 3:
+                w.boolean(True)  # include_documentation
+            w.tags()
+            r = call(self.bootstrap, 32, version, flex, w)
+            r.i32()
+
+            def entry():
+                e = {"name": r.string(), "value": r.string(), "read_only": r.boolean()}
+                if version == 0:
+                    e["is_default"] = r.boolean()
+                else:
+                    e["source"] = r.i8()
+                e["sensitive"] = r.boolean()
+                if version >= 1:
+                    def synonym():
+                        s = (r.string(), r.string(), r.i8())
+                        r.tags()
+                        return s
+                    e["synonyms"] = r.array(synonym)
+                if version >= 3:
+                    e["type"] = r.i8()
+                    e["doc"] = r.string()
+                r.tags()
+                return e
+
+            def result():
+                res = {"error": r.i16(), "message": r.string(), "type": r.i8(),
+                       "name": r.string()}
+                res["configs"] = {e["name"]: e for e in r.array(entry)}
+                r.tags()
+                return res
+
+            results = r.array(result)
+            r.tags()
+            self.assertTrue(r.done(), version)
+            topic, absent, broker, group = results
+            self.assertEqual(topic["error"], 0, version)
+            seg, ret = topic["configs"]["segment.bytes"], topic["configs"]["retention.ms"]
+            self.assertEqual(seg["value"], "1048576")
+            self.assertEqual(ret["value"], SEVEN_DAYS_MS)
+            if version == 0:
+                self.assertEqual((seg["is_default"], ret["is_default"]), (False, True))
+            else:
+                self.assertEqual((seg["source"], ret["source"]), (1, 5), version)
+                self.assertEqual([s[2] for s in seg["synonyms"]], [1, 5])
+            if version >= 3:
+                self.assertEqual((seg["type"], ret["type"]), (3, 5))  # INT, LONG
+                self.assertEqual(topic["configs"]["cleanup.policy"]["type"], 2)  # STRING
+                self.assertIn("segment", seg["doc"])
+            self.assertEqual(absent["error"], UNKNOWN_TOPIC_OR_PARTITION)
+            self.assertTrue(absent["message"])
+            self.assertEqual(broker["error"], 0)
+            self.assertEqual(list(broker["configs"]), ["message.max.bytes"])
+            self.assertTrue(broker["configs"]["message.max.bytes"]["read_only"])
+            self.assertEqual(group["error"], INVALID_REQUEST)
+            self.assertTrue(group["message"])
+
+    def test_alter_configs_v2_flexible_and_validate_only(self):
+        self.create_topic("v2")
+
+        def alter(configs, validate_only):
+            w = Writer(True)
+
+            def config(c):
+                w.string(c[0]).string(c[1]).tags()
+
+            def resource(res):
+                w.i8(TOPIC).string(res).array(configs, config).tags()
+
+            w.array(["v2"], resource).boolean(validate_only).tags()
+            return read_alter_results(call(self.bootstrap, 33, 2, True, w))["v2"]
+
+        self.assertEqual(alter([("retention.ms", "1000")], True), (0, None))
+        self.assertEqual(self.describe("v2")["retention.ms"].value, SEVEN_DAYS_MS)
+        self.assertEqual(alter([("retention.ms", "5000")], False), (0, None))
+        self.assertEqual(self.describe("v2")["retention.ms"].value, "5000")
+        err, msg = alter([("flush.ms", "0")], False)
+        self.assertEqual(err, INVALID_CONFIG)
+        self.assertIn("flush.ms", msg)
+
+    # --- IncrementalAlterConfigs ---------------------------------------------------
+
+    def test_incremental_alter_configs_set_and_delete(self):
+        self.create_topic("inc", config={"retention.ms": "60000", "segment.ms": "3600000"})
+        for version in (0, 1):
+            res = incremental_alter(self.bootstrap, version, [
+                (TOPIC, "inc", [("message.timestamp.type", SET, "LogAppendTime"),
+                                ("segment.ms", DELETE, None)]),
+                (TOPIC, "missing", [("retention.ms", SET, "1")]),
+                (BROKER, "0", [("log.retention.ms", SET, "1")])])
+            self.assertEqual(res["inc"], (0, None), version)
+            self.assertEqual(res["missing"][0], UNKNOWN_TOPIC_OR_PARTITION)
+            self.assertEqual(res["0"][0], INVALID_REQUEST)
+            cfg = self.describe("inc")
+            # Untouched keys keep their overrides; deleted ones return to the default.
+            self.assertEqual(cfg["retention.ms"].value, "60000")
+            self.assertEqual(cfg["message.timestamp.type"].value, "LogAppendTime")
+            self.assertEqual(cfg["segment.ms"].value, SEVEN_DAYS_MS)
+            self.assertEqual(cfg["segment.ms"].source, ConfigSource.DEFAULT_CONFIG.value)
+            self.alter("inc", {"retention.ms": "60000", "segment.ms": "3600000"})
+
+        res = incremental_alter(self.bootstrap, 1,
+                                [(TOPIC, "inc", [("retention.ms", SET, "1")])],
+                                validate_only=True)
+        self.assertEqual(res["inc"], (0, None))
+        self.assertEqual(self.describe("inc")["retention.ms"].value, "60000")
+        res = incremental_alter(self.bootstrap, 1, [
+            (TOPIC, "inc", [("retention.ms", SET, "1"), ("retention.ms", DELETE, None)])])
+        self.assertEqual(res["inc"][0], INVALID_REQUEST)  # the same key twice
+
+        self.restart()
+        res = incremental_alter(self.bootstrap, 0, [(TOPIC, "inc", [("retention.ms", SET, "5")])])
+        self.assertEqual(res["inc"], (0, None))
+        cfg = self.describe("inc")
+        self.assertEqual(cfg["retention.ms"].value, "5")
+        self.assertEqual(cfg["segment.ms"].value, "3600000")
+
+    # --- Effects of topic configs ----------------------------------------------------
+
+    def test_log_append_time_replaces_the_producer_timestamp(self):
+        self.create_topic("stamped")
+        old = 1_500_000_000_000
+        p = Producer({"bootstrap.servers": self.bootstrap, "acks": "all"})
+        p.produce("stamped", b"before", timestamp=old)
+        self.assertEqual(p.flush(30), 0)
+        self.alter("stamped", {"message.timestamp.type": "LogAppendTime"})
+        p.produce("stamped", b"after", timestamp=old)
+        self.assertEqual(p.flush(30), 0)
+        now_ms = time.time() * 1000
+
+        before, after = consume(self.bootstrap, "stamped", 0, 2)
+        self.assertEqual(before.value(), b"before")
+        self.assertEqual(before.timestamp(), (TIMESTAMP_CREATE_TIME, old))
+        self.assertEqual(after.value(), b"after")
+        kind, ts = after.timestamp()
+        self.assertEqual(kind, TIMESTAMP_LOG_APPEND_TIME)
+        self.assertLess(abs(ts - now_ms), 60_000)
+
+    def test_small_segment_and_retention_bytes_take_effect(self):
+        self.server.stop()
+        self.server = self.start("--storage-housekeeping-interval", "200ms",
+                                 data_dir=self.server.data_dir)
+        self.server.wait_for("ready")
+        self.create_topic("small")
+        self.alter("small", {"segment.bytes": "16384", "retention.bytes": "40000"})
+        p = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 0, "batch.num.messages": 1})
+        for i in range(200):
+            p.produce("small", bytes([i % 256]) * 1000)
+            p.poll(0)
+        self.assertEqual(p.flush(30), 0)
+
+        segments = os.path.join(self.server.data_dir, "small-0", "*.log")
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "unused"})
+        deadline = time.monotonic() + 30
+        while True:
+            low, high = c.get_watermark_offsets(TopicPartition("small", 0), timeout=10)
+            files = glob.glob(segments)
+            if low > 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        c.close()
+        self.assertEqual(high, 200)
+        self.assertGreater(low, 0, "retention.bytes deleted nothing")
+        # ~200 KB in segments of at most 16 KiB, of which about 40 KB are kept.
+        self.assertGreaterEqual(len(files), 2)
+        self.assertLess(sum(os.path.getsize(f) for f in files), 80_000)
+
+    # --- DescribeCluster -------------------------------------------------------------
+
+    def test_describe_cluster_both_versions(self):
+        port = self.server.kafka_port
+        for version in (0, 1):
+            w = Writer(True).boolean(False)
+            if version >= 1:
+                w.i8(1)
+            w.tags()
+            r = call(self.bootstrap, 60, version, True, w)
+            throttle, err, msg = r.i32(), r.i16(), r.string()
+            endpoint = r.i8() if version >= 1 else 1
+            cluster_id, controller = r.string(), r.i32()
+
+            def broker():
+                b = (r.i32(), r.string(), r.i32(), r.string())
+                r.tags()
+                return b
+
+            brokers = r.array(broker)
+            ops = r.i32()
+            r.tags()
+            self.assertTrue(r.done())
+            self.assertEqual((throttle, err, msg, endpoint), (0, 0, None, 1))
+            self.assertTrue(cluster_id)
+            self.assertEqual(controller, 0)
+            self.assertEqual(brokers, [(0, "127.0.0.1", port, None)])
+            self.assertEqual(ops, -2147483648)
+
+        # Asking a broker for the controllers is an error (MISMATCHED_ENDPOINT_TYPE).
+        r = call(self.bootstrap, 60, 1, True, Writer(True).boolean(False).i8(2).tags())
+        r.i32()
+        self.assertEqual(r.i16(), 114)
+
+    def test_api_versions_advertises_the_admin_apis(self):
+        from kafka import KafkaClient
+        client = KafkaClient(bootstrap_servers=self.bootstrap)
+        self.addCleanup(client.close)
+        versions = client.check_version() and client.get_api_versions()
+        for key, span in {32: (0, 4), 33: (0, 2), 37: (0, 3), 44: (0, 1), 60: (0, 1)}.items():
+            self.assertEqual(versions.get(key), span, key)
+
+
+if __name__ == "__main__":
+    unittest.main()
