@@ -1,6 +1,7 @@
 """Real Kafka clients against the real broker: kcat, confluent-kafka (librdkafka) and
 kafka-python, all from Debian packages under /usr/bin/python3."""
 
+import os
 import subprocess
 import time
 import unittest
@@ -98,6 +99,14 @@ class KafkaClientsTest(ServerTest):
         got = consume_all(self.server.bootstrap, "keyed", 4, 10000)
         self.assertEqual(len(got), 10000)
 
+    def test_librdkafka_c_client_round_trip(self):
+        self.create_topic("c-client", 3)
+        tool = os.environ.get("TEST_RDKAFKA_ROUNDTRIP_BIN", "build/release/tests/rdkafka_roundtrip")
+        r = subprocess.run([tool, self.bootstrap, "c-client", "3", "10000"], capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        self.assertIn("OK 10000 records", r.stdout)
+
     def test_every_compression_codec(self):
         for codec in ("none", "gzip", "snappy", "lz4", "zstd"):
             topic = f"codec-{codec}"
@@ -137,6 +146,27 @@ class KafkaClientsTest(ServerTest):
         p.produce("large", b"x" * (2 << 20), on_delivery=lambda err, msg: errors.append(err))
         p.flush(30)
         self.assertEqual(errors[0].code(), KafkaError.MSG_SIZE_TOO_LARGE)
+
+    def test_kafka_python_every_codec(self):
+        from kafka import KafkaConsumer, KafkaProducer
+        for codec in ("gzip", "snappy", "lz4", "zstd"):
+            topic = f"kp-{codec}"
+            producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
+                                     compression_type=codec, linger_ms=10)
+            for i in range(300):
+                producer.send(topic, value=f"{codec}-{i}".encode() * 5)
+            producer.flush(30)
+            producer.close()
+            consumer = KafkaConsumer(topic, bootstrap_servers=self.bootstrap,
+                                     auto_offset_reset="earliest", enable_auto_commit=False,
+                                     consumer_timeout_ms=10000, group_id=None)
+            values = []
+            for m in consumer:
+                values.append(m.value)
+                if len(values) == 300:
+                    break
+            consumer.close()
+            self.assertEqual(values, [f"{codec}-{i}".encode() * 5 for i in range(300)], codec)
 
     def test_kafka_python_produces_and_consumes(self):
         from kafka import KafkaConsumer, KafkaProducer
