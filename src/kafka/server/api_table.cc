@@ -12,7 +12,7 @@ namespace {
 constexpr api_entry kApis[] = {
     {0, "Produce", 3, 9, handlers::produce},
     {1, "Fetch", 4, 12, handlers::fetch},
-    {2, "ListOffsets", 0, 7, handlers::list_offsets},
+    {2, "ListOffsets", 0, 6, handlers::list_offsets},
     {3, "Metadata", 0, 12, handlers::metadata},
     {18, "ApiVersions", 0, 3, handlers::api_versions},
     {19, "CreateTopics", 0, 7, handlers::create_topics},
