@@ -1,4 +1,5 @@
 # The README's promise: `make run` and `make test` do all the set-up on Debian 12.
+SHELL := /bin/bash
 
 RELEASE_DIR := build/release
 DEBUG_DIR   := build/debug
@@ -6,7 +7,7 @@ DATA_DIR    ?= ./data
 JOBS        ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run test test-unit test-asan bench format clean
+.PHONY: all deps configure build run test test-unit test-asan fuzz bench format clean
 
 all: build
 
@@ -36,6 +37,27 @@ test: build
 test-asan: deps $(DEBUG_DIR)/build.ninja
 	ninja -C $(DEBUG_DIR) -j $(JOBS) unit_tests
 	ctest --test-dir $(DEBUG_DIR) --output-on-failure -j $(JOBS) -L unit
+
+FUZZ_DIR     := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := fuzz_kafka_request fuzz_kafka_response fuzz_record_batch
+
+$(FUZZ_DIR)/build.ninja:
+	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRIPTIDE_FUZZ=ON -DRIPTIDE_BENCH=OFF $(CMAKE_FLAGS)
+
+## fuzz: every decoding entry point under libFuzzer + ASan/UBSan, FUZZ_SECONDS each
+fuzz: deps $(FUZZ_DIR)/build.ninja
+	ninja -C $(FUZZ_DIR) -j $(JOBS) $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do \
+	  corpus=$(FUZZ_DIR)/corpus/$$t; mkdir -p $$corpus; seeds=; \
+	  case $$t in fuzz_kafka_request) seeds=tests/fuzz/corpus/request;; \
+	    fuzz_record_batch) seeds=tests/fuzz/corpus/record_batch;; esac; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+	  $(FUZZ_DIR)/tests/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	    -print_final_stats=1 $$corpus $$seeds 2>&1 | grep -E "^(stat::number_of_executed_units|#[0-9]+ +DONE)|ERROR|SUMMARY" ; \
+	  test $${PIPESTATUS[0]} -eq 0 || { echo "fuzz: $$t FAILED (crash input in the current directory)"; exit 1; }; \
+	done
 
 ## bench: storage micro-benchmarks beside the disk's plain write+fsync loop
 bench: build

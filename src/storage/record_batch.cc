@@ -156,8 +156,11 @@ base::status for_each_record(std::span<const uint8_t> batch,
       if (!c.field(hk, false) || !c.field(hv, true)) return errc::invalid_batch;
     }
     if (c.pos() != end) return errc::invalid_batch;
-    r.offset = h.base_offset + offset_delta;
-    r.timestamp = h.base_timestamp + ts_delta;
+    if (offset_delta < 0 || offset_delta > h.last_offset_delta) return errc::invalid_batch;
+    r.offset = h.base_offset + offset_delta;  // check_header bounds base + last delta
+    // Timestamps wrap like Java's long arithmetic instead of overflowing.
+    r.timestamp = static_cast<int64_t>(static_cast<uint64_t>(h.base_timestamp) +
+                                       static_cast<uint64_t>(ts_delta));
     if (!fn(r)) return {};
   }
   return {};
