@@ -24,6 +24,8 @@ const std::vector<topic_config_key>& topic_config_keys() {
       {"segment.ms", "roll the active segment once it is this old"},
       {"max.message.bytes", "largest record batch accepted"},
       {"message.timestamp.type", "CreateTime (producer's) or LogAppendTime (broker's)"},
+      {"message.timestamp.difference.max.ms",
+       "largest distance between a CreateTime timestamp and the broker's clock"},
       {"riptide.durability", "fsync, interval or page_cache: when a write is acknowledged"},
       {"flush.ms", "fsync interval for the interval durability policy"},
   };
@@ -49,6 +51,7 @@ std::optional<std::string> validate_topic_config(std::string_view key, std::stri
   if (key == "segment.ms") return range(1, INT64_MAX);
   if (key == "max.message.bytes") return range(0, INT32_MAX);
   if (key == "flush.ms") return range(1, INT64_MAX);
+  if (key == "message.timestamp.difference.max.ms") return range(0, INT64_MAX);
   if (key == "message.timestamp.type") {
     if (value == "CreateTime" || value == "LogAppendTime") return std::nullopt;
     return "message.timestamp.type must be CreateTime or LogAppendTime, got \"" +
@@ -86,9 +89,15 @@ std::string effective_value(const storage::log_config& c, std::string_view key,
   if (key == "segment.ms") return std::to_string(c.segment_ms);
   if (key == "max.message.bytes") return std::to_string(c.max_batch_bytes);
   if (key == "message.timestamp.type") return "CreateTime";
+  if (key == "message.timestamp.difference.max.ms") return std::to_string(INT64_MAX);
   if (key == "riptide.durability") return std::string(storage::to_string(c.policy));
   if (key == "flush.ms") return std::to_string(c.flush_interval_ms);
   return {};
+}
+
+int64_t timestamp_difference_max_ms(const config_map& configs) {
+  auto it = configs.find("message.timestamp.difference.max.ms");
+  return it == configs.end() ? INT64_MAX : parse_long(it->second).value_or(INT64_MAX);
 }
 
 bool log_append_time(const config_map& configs) {

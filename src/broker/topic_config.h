@@ -31,6 +31,8 @@ std::string effective_value(const storage::log_config& effective, std::string_vi
                             const config_map& configs);
 
 bool log_append_time(const config_map& configs);
+// How far a CreateTime timestamp may be from the broker's clock (INT64_MAX: any).
+int64_t timestamp_difference_max_ms(const config_map& configs);
 
 // Kafka's rules: 1-249 characters of [a-zA-Z0-9._-], not "." or "..".
 std::optional<std::string> validate_topic_name(std::string_view name);

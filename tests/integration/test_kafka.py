@@ -134,6 +134,18 @@ class KafkaClientsTest(ServerTest):
         self.assertEqual((lo, hi), (0, 10))
         c.close()
 
+    def test_timestamps_outside_the_allowed_difference_are_refused(self):
+        self.create_topic("clocked", 1, {"message.timestamp.difference.max.ms": "60000"})
+        results = []
+        p = Producer({"bootstrap.servers": self.bootstrap})
+        now = int(time.time() * 1000)
+        for ts in (now, now - 3_600_000, now + 3_600_000):
+            p.produce("clocked", b"v", timestamp=ts, on_delivery=lambda e, m: results.append(e))
+            p.flush(10)
+        self.assertIsNone(results[0])
+        self.assertEqual(results[1].code(), KafkaError.INVALID_TIMESTAMP)
+        self.assertEqual(results[2].code(), KafkaError.INVALID_TIMESTAMP)
+
     def test_large_record_round_trips_and_too_large_is_refused(self):
         big = bytes(range(256)) * (900 * 4)  # 900 KiB
         p = Producer({"bootstrap.servers": self.bootstrap, "message.max.bytes": 4_000_000})

@@ -27,7 +27,8 @@ int64_t now_ms() {
 
 // Checks what the storage layer does not know about: one v2 batch per partition, and
 // codecs the request version allows.
-error_code check_records(const protocol::records& records, int16_t version) {
+error_code check_records(const protocol::records& records, int16_t version,
+                         const broker::config_map& configs) {
   if (records.is_null || records.view.size() < storage::batch_header_size) {
     return error_code::corrupt_message;
   }
@@ -40,6 +41,18 @@ error_code check_records(const protocol::records& records, int16_t version) {
     return error_code::unsupported_compression_type;
   }
   if (static_cast<uint8_t>(h.codec()) > 4) return error_code::corrupt_message;
+  // CreateTime timestamps: -1 means none; otherwise within the topic's allowed distance
+  // from the broker's clock (Kafka's message.timestamp.difference.max.ms).
+  if (!broker::log_append_time(configs)) {
+    const int64_t max_diff = broker::timestamp_difference_max_ms(configs);
+    for (int64_t ts : {h.base_timestamp, h.max_timestamp}) {
+      if (ts < -1) return error_code::invalid_timestamp;
+      if (ts != -1 && max_diff != INT64_MAX) {
+        const int64_t now = now_ms();
+        if (ts > now + max_diff || ts < now - max_diff) return error_code::invalid_timestamp;
+      }
+    }
+  }
   return error_code::none;
 }
 
@@ -134,7 +147,7 @@ net::task<handler_result> produce(request_context& ctx) {
       } else if (!t || part.index < 0 || part.index >= t->partitions) {
         err = error_code::unknown_topic_or_partition;
       } else {
-        err = check_records(part.records, ctx.api_version);
+        err = check_records(part.records, ctx.api_version, t->configs);
       }
       if (err != error_code::none) {
         rp.error_code = code(err);
