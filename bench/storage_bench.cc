@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/executor.h"
 #include "storage/batch_builder.h"
 #include "storage/partition_log.h"
@@ -36,15 +37,9 @@ struct figure {
 };
 std::map<std::string, figure> g_figures;
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // One uncompressed batch of about `bytes` bytes (10 records).
 std::vector<uint8_t> batch_of(size_t bytes) {
-  storage::batch_builder b(wall_ms());
+  storage::batch_builder b(base::wall_ms());
   const size_t per_record = bytes > 200 ? (bytes - 61) / 10 - 12 : 4;
   std::string value(per_record, 'x');
   for (int i = 0; i < 10; ++i) b.add("key", value);
@@ -112,7 +107,7 @@ void BM_Append(benchmark::State& state) {
   storage::recovery_report report;
   auto log = *shard.run([&] {
     return storage::partition_log::open(dir / "bench-0", {"bench", 0}, cfg,
-                                        {&shard, &flusher, nullptr, wall_ms}, report);
+                                        {&shard, &flusher, nullptr, base::wall_ms}, report);
   });
 
   const int per_iteration = size >= 16384 ? 256 : 1024;
@@ -183,7 +178,7 @@ void BM_SequentialRead(benchmark::State& state) {
   storage::recovery_report report;
   auto log = *shard.run([&] {
     return storage::partition_log::open(dir / "bench-0", {"bench", 0}, cfg,
-                                        {&shard, &flusher, nullptr, wall_ms}, report);
+                                        {&shard, &flusher, nullptr, base::wall_ms}, report);
   });
   const size_t fill = 256u << 20;
   shard.run([&] {

@@ -6,6 +6,7 @@
 #include <random>
 #include <sstream>
 
+#include "base/clock.h"
 #include "base/file.h"
 #include "base/logging.h"
 #include "net/await.h"
@@ -42,12 +43,6 @@ class category final : public std::error_category {
     return "broker error " + std::to_string(ev);
   }
 };
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Runs `fn` on shard `s` from a thread that is not a shard, and waits for it.
 template <typename F>
@@ -176,7 +171,7 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
   for (unsigned i = 0; i < shards_.size(); ++i) {
     managers_.push_back(std::make_unique<storage::log_manager>(
         opts_.data_dir, opts_.defaults,
-        storage::log_environment{&shards_[i], flusher_.get(), &disk_, wall_ms}));
+        storage::log_environment{&shards_[i], flusher_.get(), &disk_, base::wall_ms}));
   }
   RIPTIDE_TRY(managers_[0]->lock_directory());
   // Shard 0 owns the table; loading it here, before serving, is the only exception.

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/executor.h"
 #include "storage/batch_builder.h"
 #include "storage/partition_log.h"
@@ -55,17 +56,11 @@ std::vector<uint8_t> batch_for(uint64_t run, uint64_t i) {
   return b.build();
 }
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // ---- child: append forever, report acknowledged batches on stdout -----------------
 [[noreturn]] void child(const fs::path& dir, uint64_t run) {
   base::task_thread shard;
   storage::flusher flusher(1);
-  storage::log_environment env{&shard, &flusher, nullptr, wall_ms};
+  storage::log_environment env{&shard, &flusher, nullptr, base::wall_ms};
   storage::recovery_report report;
   auto log = shard.run([&] {
     return storage::partition_log::open(dir, {"crash", 0}, crash_config(), env, report);
@@ -199,7 +194,7 @@ int main(int argc, char** argv) {
     // Reopen and verify.
     base::task_thread shard;
     storage::flusher flusher(1);
-    storage::log_environment env{&shard, &flusher, nullptr, wall_ms};
+    storage::log_environment env{&shard, &flusher, nullptr, base::wall_ms};
     storage::recovery_report report;
     auto log = shard.run([&] {
       return storage::partition_log::open(dir, {"crash", 0}, crash_config(), env, report);

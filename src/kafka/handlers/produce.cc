@@ -1,6 +1,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "base/clock.h"
 #include "kafka/handlers/handlers.h"
 #include "kafka/protocol/generated/produce_request.h"
 #include "kafka/protocol/generated/produce_response.h"
@@ -18,12 +19,6 @@ struct partition_outcome {
   int64_t log_append_time = -1;
   int64_t log_start_offset = -1;
 };
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Checks what the storage layer does not know about: one v2 batch per partition, and
 // codecs the request version allows.
@@ -48,7 +43,7 @@ error_code check_records(const protocol::records& records, int16_t version,
     for (int64_t ts : {h.base_timestamp, h.max_timestamp}) {
       if (ts < -1) return error_code::invalid_timestamp;
       if (ts != -1 && max_diff != INT64_MAX) {
-        const int64_t now = now_ms();
+        const int64_t now = base::wall_ms();
         if (ts > now + max_diff || ts < now - max_diff) return error_code::invalid_timestamp;
       }
     }
@@ -70,7 +65,7 @@ net::task<partition_outcome> append_on_owner(broker::broker& b, storage::ntp nam
   if (append_time) {
     // LogAppendTime topics: the broker's clock replaces maxTimestamp, and the CRC,
     // which covers it, is recomputed.
-    out.log_append_time = now_ms();
+    out.log_append_time = base::wall_ms();
     stamped.assign(batch.begin(), batch.end());
     const auto attrs = static_cast<int16_t>(storage::get_i16(&stamped[21]) | 0x8);
     stamped[21] = static_cast<uint8_t>(attrs >> 8);
