@@ -33,10 +33,10 @@ run: build
 test: build
 	ctest --test-dir $(RELEASE_DIR) --output-on-failure -j $(JOBS)
 
-## test-asan: unit tests under AddressSanitizer and UndefinedBehaviorSanitizer
+## test-asan: unit and end-to-end tests under AddressSanitizer and UndefinedBehaviorSanitizer
 test-asan: deps $(DEBUG_DIR)/build.ninja
-	ninja -C $(DEBUG_DIR) -j $(JOBS) unit_tests
-	ctest --test-dir $(DEBUG_DIR) --output-on-failure -j $(JOBS) -L unit
+	ninja -C $(DEBUG_DIR) -j $(JOBS) unit_tests riptide crash_test rdkafka_roundtrip
+	ctest --test-dir $(DEBUG_DIR) --output-on-failure -j $(JOBS) -L 'unit|integration'
 
 FUZZ_DIR     := build/fuzz
 FUZZ_SECONDS ?= 60
