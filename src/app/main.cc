@@ -9,6 +9,7 @@
 #include "app/serve.h"
 #include "app/server_config.h"
 #include "base/config.h"
+#include "cli/commands.h"
 
 namespace {
 
@@ -30,11 +31,11 @@ void add_config_flags(CLI::App& cmd, std::map<std::string, std::string>& given) 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App cli{"Riptide: a durable, high-concurrency message broker that speaks Kafka."};
-  cli.require_subcommand(1);
-  cli.set_version_flag("--version", kVersion);
+  CLI::App app{"Riptide: a durable, high-concurrency message broker that speaks Kafka."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", kVersion);
 
-  auto* serve = cli.add_subcommand("serve", "Run the broker on a data directory.");
+  auto* serve = app.add_subcommand("serve", "Run the broker on a data directory.");
   app::serve_options opts;
   std::map<std::string, std::string> given;
   serve->add_option("--config", opts.config_file, "TOML configuration file.")
@@ -45,11 +46,15 @@ int main(int argc, char** argv) {
                   "Print an example configuration file listing every key, and exit.");
   add_config_flags(*serve, given);
 
+  cli::action run;
+  cli::add_verbs(app, run);
+
   try {
-    cli.parse(argc, argv);
+    app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return cli.exit(e);
+    return app.exit(e);
   }
+  if (run) return run();
   opts.flags.assign(given.begin(), given.end());
   opts.version = kVersion;
   return app::serve(opts);
