@@ -31,11 +31,11 @@ void add_config_flags(CLI::App& cmd, std::map<std::string, std::string>& given) 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Riptide: a durable, high-concurrency message broker that speaks Kafka."};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", kVersion);
+  CLI::App root{"Riptide: a durable, high-concurrency message broker that speaks Kafka."};
+  root.require_subcommand(1);
+  root.set_version_flag("--version", kVersion);
 
-  auto* serve = app.add_subcommand("serve", "Run the broker on a data directory.");
+  auto* serve = root.add_subcommand("serve", "Run the broker on a data directory.");
   app::serve_options opts;
   std::map<std::string, std::string> given;
   serve->add_option("--config", opts.config_file, "TOML configuration file.")
@@ -47,12 +47,12 @@ int main(int argc, char** argv) {
   add_config_flags(*serve, given);
 
   cli::action run;
-  cli::add_verbs(app, run);
+  cli::add_verbs(root, run);
 
   try {
-    app.parse(argc, argv);
+    root.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return root.exit(e);
   }
   if (run) return run();
   opts.flags.assign(given.begin(), given.end());
