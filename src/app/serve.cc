@@ -91,6 +91,15 @@ int serve(const serve_options& opts) {
   bopts.default_partitions = static_cast<int32_t>(cfg.get_int("topics.default_partitions"));
   bopts.flush_threads = static_cast<size_t>(cfg.get_int("storage.flush_threads"));
   bopts.min_free_bytes = static_cast<uint64_t>(cfg.get_int("storage.min_free_bytes"));
+  bopts.groups.offsets_partitions = static_cast<int32_t>(cfg.get_int("groups.offsets_partitions"));
+  bopts.groups.offsets_retention_ms = cfg.get_int("groups.offsets_retention");
+  bopts.groups.limits.min_session_timeout_ms =
+      static_cast<int32_t>(cfg.get_int("groups.min_session_timeout"));
+  bopts.groups.limits.max_session_timeout_ms =
+      static_cast<int32_t>(cfg.get_int("groups.max_session_timeout"));
+  bopts.groups.limits.initial_rebalance_delay_ms = cfg.get_int("groups.initial_rebalance_delay");
+  bopts.groups.limits.max_members = static_cast<size_t>(cfg.get_int("groups.max_members"));
+  bopts.fault_injection = cfg.get_bool("testing.fault_injection");
   unsigned shard_count = static_cast<unsigned>(cfg.get_int("shards"));
   if (shard_count == 0) shard_count = std::max(1u, std::thread::hardware_concurrency());
   log->info("riptide {} starting: data directory {}, durability {}, {} shard(s)", opts.version,

@@ -134,6 +134,62 @@ const config_key kKeys[] = {
      .description = "How often retention is applied.",
      .min = 100,
      .max = kDay},
+    {.name = "storage.producer_expiry",
+     .type = config_type::duration,
+     .default_value = "1d",
+     .description = "An idempotent producer that has not written to a partition for this "
+                    "long is forgotten there (Kafka's producer.id.expiration.ms).",
+     .min = 1000,
+     .max = 365 * kDay},
+    {.name = "groups.offsets_partitions",
+     .type = config_type::integer,
+     .default_value = "8",
+     .description = "Partitions of the __consumer_offsets topic holding committed offsets; "
+                    "fixed when the data directory is created.",
+     .min = 1,
+     .max = 1024},
+    {.name = "groups.offsets_retention",
+     .type = config_type::duration,
+     .default_value = "7d",
+     .description = "Committed offsets of a group without members are deleted after this "
+                    "long (Kafka's offsets.retention.minutes).",
+     .min = 1000,
+     .max = 3650 * kDay},
+    {.name = "groups.min_session_timeout",
+     .type = config_type::duration,
+     .default_value = "6s",
+     .description = "Smallest session.timeout.ms a consumer may ask for "
+                    "(INVALID_SESSION_TIMEOUT below it).",
+     .min = 1,
+     .max = kDay},
+    {.name = "groups.max_session_timeout",
+     .type = config_type::duration,
+     .default_value = "30m",
+     .description = "Largest session.timeout.ms a consumer may ask for "
+                    "(INVALID_SESSION_TIMEOUT above it).",
+     .min = 1,
+     .max = kDay},
+    {.name = "groups.initial_rebalance_delay",
+     .type = config_type::duration,
+     .default_value = "3s",
+     .description = "How long a new group waits for more members before its first "
+                    "rebalance completes (Kafka's group.initial.rebalance.delay.ms).",
+     .min = 0,
+     .max = 300000},
+    {.name = "groups.max_members",
+     .type = config_type::integer,
+     .default_value = "1000",
+     .description = "Members one group may have (GROUP_MAX_SIZE_REACHED beyond).",
+     .min = 1,
+     .max = 100000},
+    {
+        .name = "testing.fault_injection",
+        .type = config_type::boolean,
+        .default_value = "false",
+        .description = "Enables POST /v1/faults/cut-kafka-connections on the HTTP admin "
+                       "listener, which makes every Kafka connection close instead of sending "
+                       "its next response. For testing clients' retries; never in production.",
+    },
 };
 
 }  // namespace
@@ -152,6 +208,7 @@ storage::log_config log_config_from(const base::config& cfg) {
   c.retention_ms = cfg.get_int("storage.retention");
   c.max_batch_bytes = static_cast<uint32_t>(cfg.get_int("storage.max_batch_bytes"));
   c.index_interval_bytes = static_cast<uint32_t>(cfg.get_int("storage.index_interval_bytes"));
+  c.producer_expiry_ms = cfg.get_int("storage.producer_expiry");
   return c;
 }
 

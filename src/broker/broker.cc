@@ -17,6 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 constexpr const char* kTableFile = "topics";
 constexpr std::string_view kTableMagic = "riptide-topics v1";
+constexpr const char* kProducerIdsFile = "producer-ids";
 
 class category final : public std::error_category {
  public:
@@ -39,6 +40,40 @@ class category final : public std::error_category {
         return "invalid replication factor";
       case errc::storage_error:
         return "storage error";
+      case errc::internal_topic:
+        return "internal topic";
+      case errc::invalid_group_id:
+        return "invalid group id";
+      case errc::unknown_member_id:
+        return "unknown member id";
+      case errc::invalid_session_timeout:
+        return "session timeout outside the broker's allowed range";
+      case errc::rebalance_in_progress:
+        return "rebalance in progress";
+      case errc::illegal_generation:
+        return "illegal generation";
+      case errc::inconsistent_group_protocol:
+        return "inconsistent group protocol";
+      case errc::member_id_required:
+        return "member id required";
+      case errc::fenced_instance_id:
+        return "fenced instance id";
+      case errc::group_max_size_reached:
+        return "group is full";
+      case errc::group_id_not_found:
+        return "group not found";
+      case errc::non_empty_group:
+        return "group has members";
+      case errc::group_subscribed_to_topic:
+        return "group is subscribed to the topic";
+      case errc::offset_metadata_too_large:
+        return "offset metadata too large";
+      case errc::member_metadata_too_large:
+        return "member metadata too large";
+      case errc::coordinator_not_available:
+        return "coordinator not available";
+      case errc::unsupported_transactions:
+        return "transactions are not supported";
     }
     return "broker error " + std::to_string(ev);
   }
@@ -98,7 +133,9 @@ broker::broker(net::shard_set& shards, broker_options opts)
       opts_(std::move(opts)),
       disk_(opts_.data_dir, opts_.min_free_bytes),
       flusher_(std::make_unique<storage::flusher>(opts_.flush_threads)),
-      snapshots_(shards.size(), std::make_shared<metadata_snapshot>()) {}
+      snapshots_(shards.size(), std::make_shared<metadata_snapshot>()) {
+  faults_.enabled = opts_.fault_injection;
+}
 
 broker::~broker() = default;
 
@@ -176,6 +213,16 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
   RIPTIDE_TRY(managers_[0]->lock_directory());
   // Shard 0 owns the table; loading it here, before serving, is the only exception.
   RIPTIDE_TRY(load_table());
+  RIPTIDE_TRY(ensure_offsets_topic());
+  if (auto ids = base::read_whole_file(opts_.data_dir / kProducerIdsFile)) {
+    try {
+      next_producer_id_ = producer_id_limit_ = std::stoll(*ids);
+    } catch (const std::exception&) {
+      return errc::storage_error;
+    }
+  } else if (ids.error() != std::errc::no_such_file_or_directory) {
+    return ids.error();
+  }
   // Partition directories of topics the table does not know (a table lost or written
   // by an older version) are adopted with default settings rather than ignored.
   std::map<std::string, int32_t> found;
@@ -233,10 +280,80 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
   auto snap = std::make_shared<metadata_snapshot>();
   snap->topics.insert(table_.begin(), table_.end());
   for (unsigned i = 0; i < shards_.size(); ++i) run_on(shards_[i], [&] { snapshots_[i] = snap; });
+  // Consumer groups: each shard replays the offsets partitions it owns.
+  for (unsigned i = 0; i < shards_.size(); ++i) {
+    coordinators_.push_back(std::make_unique<group_coordinator>(*this, i, opts_.groups));
+    auto st = run_on(shards_[i], [&] { return coordinators_[i]->load(); });
+    if (!st) return st.error();
+    net::asio::co_spawn(shards_[i].io(), coordinators_[i]->run_timers(), net::asio::detached);
+  }
   return all;
 }
 
+base::status broker::ensure_offsets_topic() {
+  if (auto it = table_.find(offsets_topic); it != table_.end()) {
+    offsets_partitions_ = it->second->partitions;
+    return {};
+  }
+  auto t = std::make_shared<topic_metadata>();
+  t->name = offsets_topic;
+  t->partitions = std::max<int32_t>(1, opts_.groups.offsets_partitions);
+  // Commits must outlive any time or size retention; groups expire them instead.
+  t->configs = {{"retention.ms", "-1"}, {"retention.bytes", "-1"}, {"segment.bytes", "67108864"}};
+  t->id = random_id();
+  t->log = apply_topic_config(opts_.defaults, t->configs);
+  attach_counters(*t);
+  table_[t->name] = t;
+  offsets_partitions_ = t->partitions;
+  return save_table();
+}
+
+int32_t broker::offsets_partition(std::string_view group_id) const {
+  uint32_t h = 2166136261u;
+  for (char c : group_id) h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
+  return static_cast<int32_t>(h % static_cast<uint32_t>(offsets_partitions_));
+}
+
+group_coordinator& broker::local_groups() {
+  return *coordinators_[net::shard_set::current()];
+}
+
+std::vector<std::shared_ptr<storage::partition_log>> broker::local_offsets_logs() const {
+  std::vector<std::shared_ptr<storage::partition_log>> out;
+  for (int32_t p = 0; p < offsets_partitions_; ++p) {
+    if (owner(offsets_topic, p) != net::shard_set::current()) continue;
+    if (auto log = local_log({offsets_topic, p})) out.push_back(std::move(log));
+  }
+  return out;
+}
+
+net::task<int64_t> broker::allocate_producer_id() {
+  return shards_.invoke_on(0, do_allocate_producer_id());
+}
+
+net::task<int64_t> broker::do_allocate_producer_id() {
+  if (next_producer_id_ == producer_id_limit_) {
+    // Reserve the next block before using it, so ids are never reused after a crash.
+    constexpr int64_t kBlock = 1000;
+    const std::string limit = std::to_string(producer_id_limit_ + kBlock);
+    auto st = base::write_file_atomically(
+        opts_.data_dir / kProducerIdsFile,
+        std::span(reinterpret_cast<const uint8_t*>(limit.data()), limit.size()));
+    if (!st) {
+      base::logger("broker")->error("cannot reserve producer ids in {}: {}",
+                                    (opts_.data_dir / kProducerIdsFile).string(),
+                                    st.error().message());
+      co_return -1;
+    }
+    producer_id_limit_ += kBlock;
+  }
+  co_return next_producer_id_++;
+}
+
 std::error_code broker::stop() {
+  for (unsigned i = 0; i < coordinators_.size(); ++i) {
+    run_on(shards_[i], [&] { coordinators_[i]->stop(); });
+  }
   std::error_code first;
   for (unsigned i = 0; i < managers_.size(); ++i) {
     std::promise<std::error_code> closed;
@@ -311,6 +428,7 @@ net::task<std::error_code> broker::delete_topic(std::string name) {
 }
 
 net::task<std::error_code> broker::do_delete_topic(std::string name) {
+  if (is_internal(name)) co_return errc::internal_topic;
   auto it = table_.find(name);
   if (it == table_.end()) co_return errc::unknown_topic;
   auto t = it->second;
@@ -335,6 +453,7 @@ net::task<std::error_code> broker::create_partitions(std::string name, int32_t t
 
 net::task<std::error_code> broker::do_create_partitions(std::string name, int32_t total,
                                                         bool validate_only) {
+  if (is_internal(name)) co_return errc::internal_topic;  // groups are mapped onto its partitions
   auto it = table_.find(name);
   if (it == table_.end()) co_return errc::unknown_topic;
   if (total <= it->second->partitions || total > 100000) co_return errc::invalid_partitions;

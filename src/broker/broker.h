@@ -5,6 +5,7 @@
 // partitions that shard owns.
 
 #include <array>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -14,6 +15,8 @@
 
 #include "base/metrics.h"
 #include "base/result.h"
+#include "broker/errc.h"
+#include "broker/group_coordinator.h"
 #include "broker/topic_config.h"
 #include "net/asio.h"
 #include "net/shard.h"
@@ -22,21 +25,6 @@
 #include "storage/log_manager.h"
 
 namespace broker {
-
-enum class errc {
-  ok = 0,
-  topic_exists,
-  unknown_topic,
-  invalid_topic_name,
-  invalid_partitions,
-  invalid_config,
-  invalid_replication_factor,
-  storage_error,
-};
-const std::error_category& broker_category();
-inline std::error_code make_error_code(errc e) {
-  return {static_cast<int>(e), broker_category()};
-}
 
 struct topic_metadata {
   std::string name;
@@ -75,6 +63,16 @@ struct broker_options {
   int32_t default_partitions = 1;
   size_t flush_threads = 2;
   uint64_t min_free_bytes = 64ull << 20;
+  group_options groups;
+  bool fault_injection = false;
+};
+
+// Fault injection for tests of client retries; refused unless enabled in the
+// configuration. Front doors watch it; the HTTP admin listener flips it.
+struct fault_switch {
+  bool enabled = false;
+  // Bumped to make every Kafka connection close instead of sending its next response.
+  std::atomic<uint64_t> cut_connections{0};
 };
 
 class broker {
@@ -107,6 +105,24 @@ class broker {
                                                 bool validate_only = false);
 
   net::shard_set& shards() { return shards_; }
+  fault_switch& faults() { return faults_; }
+
+  // Consumer groups: the partition of the offsets topic a group's commits go to, and
+  // the shard that owns that partition and therefore the group.
+  int32_t offsets_partition(std::string_view group_id) const;
+  unsigned group_shard(std::string_view group_id) const {
+    return owner(offsets_topic, offsets_partition(group_id));
+  }
+  // The calling shard's coordinator, and any shard's (use it only on that shard).
+  group_coordinator& local_groups();
+  group_coordinator& coordinator(unsigned shard) { return *coordinators_[shard]; }
+  // The calling shard's partitions of the offsets topic.
+  std::vector<std::shared_ptr<storage::partition_log>> local_offsets_logs() const;
+  static bool is_internal(std::string_view topic) { return topic == offsets_topic; }
+
+  // A producer id never handed out before by this data directory (InitProducerId);
+  // -1 if the reservation could not be written.
+  net::task<int64_t> allocate_producer_id();
   // The partitions of the calling shard (run it on each shard to cover all).
   net::task<std::vector<partition_stats>> local_partition_stats();
 
@@ -124,6 +140,8 @@ class broker {
   net::task<std::error_code> do_alter_topic_config(std::string name, config_map configs,
                                                    bool validate_only);
   // Per-shard steps, run on the shard named.
+  net::task<int64_t> do_allocate_producer_id();
+  base::status ensure_offsets_topic();
   net::task<void> set_snapshot(unsigned shard, std::shared_ptr<const metadata_snapshot> s);
   net::task<std::error_code> create_log(unsigned shard, std::shared_ptr<const topic_metadata> t,
                                         int32_t partition);
@@ -140,9 +158,12 @@ class broker {
   std::map<std::string, std::shared_ptr<const topic_metadata>, std::less<>> table_;
   // Per-shard published snapshot: each is read and replaced only on its shard.
   std::vector<std::shared_ptr<const metadata_snapshot>> snapshots_;
+  std::vector<std::unique_ptr<group_coordinator>> coordinators_;  // index: shard
+  fault_switch faults_;
+  int32_t offsets_partitions_ = 1;
+  // Producer ids: handed out on shard 0 from a block reserved in the data directory.
+  int64_t next_producer_id_ = 0;
+  int64_t producer_id_limit_ = 0;
 };
 
 }  // namespace broker
-
-template <>
-struct std::is_error_code_enum<broker::errc> : true_type {};

@@ -1,8 +1,10 @@
 #include "http/admin_server.h"
 
 #include <fmt/format.h>
+
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <map>
 
 #include "base/metrics.h"
 
@@ -24,6 +26,9 @@ constexpr route kRoutes[] = {
     {"/metrics", "Prometheus metrics"},
     {"/healthz", "200 while the process serves HTTP"},
     {"/readyz", "200 once the data directory is open and the Kafka listener is up"},
+    {"/v1/faults/cut-kafka-connections",
+     "POST: every Kafka connection closes instead of sending its next response "
+     "(only with testing.fault_injection)"},
 };
 
 std::string json_escape(std::string_view s) {
@@ -82,6 +87,36 @@ net::task<std::string> admin_server::render_metrics() {
         [](const broker::partition_stats& p) { return p.high_watermark; });
   gauge("riptide_partition_log_end_offset", "Offset the next record will get",
         [](const broker::partition_stats& p) { return p.log_end; });
+
+  // Consumer group lag: committed offset against the partition's readable end.
+  std::map<std::pair<std::string, int32_t>, int64_t> end;
+  for (const auto& p : all) end[{p.name.topic, p.name.partition}] = p.high_watermark;
+  std::vector<broker::group_offset_stat> commits;
+  for (unsigned i = 0; i < broker_.shards().size(); ++i) {
+    auto part = co_await broker_.shards().invoke_on(i, broker_.coordinator(i).offset_stats());
+    commits.insert(commits.end(), part.begin(), part.end());
+  }
+  auto group_gauge = [&](std::string_view name, std::string_view help, auto value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, help, name);
+    for (const auto& c : commits) {
+      auto e = end.find({c.topic, c.partition});
+      if (e == end.end()) continue;  // the topic is gone
+      out += fmt::format(
+          "{}{} {}\n", name,
+          base::metrics::render_labels(
+              {{"group", c.group}, {"topic", c.topic}, {"partition", std::to_string(c.partition)}}),
+          value(c.committed, e->second));
+    }
+  };
+  group_gauge("riptide_group_committed_offset", "Offset a consumer group committed",
+              [](int64_t committed, int64_t) { return committed; });
+  group_gauge("riptide_group_log_end_offset",
+              "Readable end (high watermark) of a partition a group committed for",
+              [](int64_t, int64_t log_end) { return log_end; });
+  group_gauge("riptide_group_lag", "Records between a group's committed offset and the log end",
+              [](int64_t committed, int64_t log_end) {
+                return std::max<int64_t>(0, log_end - std::max<int64_t>(committed, 0));
+              });
   co_return out;
 }
 
@@ -106,7 +141,18 @@ net::task<void> admin_server::serve(net::tcp::socket socket) {
       res.set(bhttp::field::content_type, "application/json");
       res.body() = body;
     };
-    if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
+    if (path == "/v1/faults/cut-kafka-connections") {
+      if (req.method() != bhttp::verb::post) {
+        json(bhttp::status::method_not_allowed, R"({"error":"method not allowed: use POST"})");
+      } else if (!broker_.faults().enabled) {
+        json(bhttp::status::forbidden,
+             R"({"error":"fault injection is disabled: start the broker with )"
+             R"(--testing-fault-injection true to use it"})");
+      } else {
+        const auto cuts = broker_.faults().cut_connections.fetch_add(1) + 1;
+        json(bhttp::status::ok, fmt::format(R"({{"cut":{}}})", cuts));
+      }
+    } else if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
       json(bhttp::status::method_not_allowed, R"({"error":"method not allowed: use GET"})");
     } else if (path == "/metrics") {
       res.result(bhttp::status::ok);

@@ -34,6 +34,10 @@ class category final : public std::error_category {
         return "partition not found";
       case errc::data_dir_locked:
         return "data directory is locked by another process";
+      case errc::out_of_order_sequence:
+        return "out of order sequence number from an idempotent producer";
+      case errc::invalid_producer_epoch:
+        return "producer epoch is older than the partition's";
     }
     return "unknown storage error " + std::to_string(ev);
   }

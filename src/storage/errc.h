@@ -18,7 +18,9 @@ enum class errc {
   log_closed,
   partition_exists,
   partition_not_found,
-  data_dir_locked,  // another process holds the data directory
+  data_dir_locked,         // another process holds the data directory
+  out_of_order_sequence,   // an idempotent producer's batch skips or repeats sequences
+  invalid_producer_epoch,  // a batch from a producer epoch older than the partition has seen
 };
 
 const std::error_category& storage_category();

@@ -29,6 +29,9 @@ struct log_config {
   uint32_t max_batch_bytes = 1048588;             // Kafka's default max.message.bytes
   durability policy = durability::fsync;
   int64_t flush_interval_ms = 1000;  // for durability::interval
+  // Idempotent producers silent for this long are forgotten (Kafka's
+  // producer.id.expiration.ms).
+  int64_t producer_expiry_ms = 24LL * 3600 * 1000;
   // Stamped on appended batches. The epoch is outside the CRC, so recovery treats a
   // batch claiming a negative or later epoch as corrupt.
   int32_t leader_epoch = 0;

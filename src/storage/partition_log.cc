@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/file.h"
 #include "base/logging.h"
 #include "base/metrics.h"
 
@@ -36,8 +37,57 @@ base::result<std::shared_ptr<partition_log>> partition_log::open(const std::file
     // Recovery synced what it validated; vouch for it so the next start skips it.
     RIPTIDE_TRY(write_recovery_point(dir, segments->back()->next_offset()));
   }
-  return std::shared_ptr<partition_log>(
+  std::shared_ptr<partition_log> log(
       new partition_log(dir, std::move(name), cfg, std::move(env), std::move(*segments)));
+  RIPTIDE_TRY(log->rebuild_producer_state());
+  return log;
+}
+
+base::status partition_log::rebuild_producer_state() {
+  int64_t from = log_start_offset();
+  if (auto bytes = base::read_whole_file(dir_ / producer_snapshot_file)) {
+    auto loaded = producer_state::parse(
+        std::span(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()));
+    if (loaded && loaded->offset >= log_start_offset() && loaded->offset <= log_end_offset()) {
+      producers_ = std::move(loaded->state);
+      from = loaded->offset;
+    } else {
+      base::logger("storage")->warn("{}: ignoring producer state snapshot ({}); replaying the log",
+                                    name_.dir_name(),
+                                    loaded ? "offset outside the log" : loaded.error().message());
+    }
+  }
+  // Replay only the batch headers of what follows the snapshot.
+  const int64_t end = log_end_offset();
+  read_options opts;
+  opts.max_offset = end;
+  opts.copy_bytes = true;
+  while (from < end) {
+    auto r = read(from, 1 << 20, opts);
+    if (!r) {
+      // A damaged batch (recovery keeps what passed it at the time) stops the replay;
+      // reads report the damage, and producers past it start afresh.
+      base::logger("storage")->warn("{}: producer state replay stopped at offset {}: {}",
+                                    name_.dir_name(), from, r.error().message());
+      break;
+    }
+    if (r->next_offset <= from) break;
+    for (const auto& frag : r->data.fragments()) {
+      const auto* mem = std::get_if<base::memory_fragment>(&frag);
+      if (!mem) continue;
+      auto bytes = mem->bytes();
+      for (size_t pos = 0; pos + batch_header_size <= bytes.size();) {
+        auto h = decode_header(bytes.subspan(pos));
+        if (h.producer_id >= 0 && !h.control()) producers_.record(h, h.max_timestamp);
+        pos += h.size_bytes();
+      }
+    }
+    from = r->next_offset;
+  }
+  // Idle-producer expiry counts from when the broker last saw a producer, not from its
+  // batches' timestamps.
+  producers_.touch_all(env_.now_ms());
+  return {};
 }
 
 partition_log::partition_log(std::filesystem::path dir, ntp name, log_config cfg,
@@ -81,6 +131,14 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
   }
 
   const int64_t now = env_.now_ms();
+  if (batch_scratch_.size() == 1 && batch_scratch_[0].producer_id >= 0) {
+    auto seen = producers_.check(batch_scratch_[0]);
+    if (!seen) return seen.error();
+    if (*seen) {
+      const auto& b = **seen;
+      return append_result{b.first_offset, b.last_offset, batch_scratch_[0].record_count, true};
+    }
+  }
   const bool too_big = active().size() + batches.size() > cfg_.segment_bytes;
   const bool too_old = now - active().created_ms() >= cfg_.segment_ms;
   const bool offsets_overflow = log_end_offset() + records - active().base_offset() > INT32_MAX;
@@ -120,6 +178,12 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
     return errc::log_read_only;
   }
   size_bytes_ += batches.size();
+  for (const auto& h : batch_scratch_) {
+    if (h.producer_id >= 0) {
+      producers_.record(h, now);
+      producers_dirty_ = true;
+    }
+  }
   mark_dirty(active().log_file());
   if (cfg_.policy == durability::interval) schedule_interval_flush();
   if (cfg_.policy != durability::fsync && hw_listener_) hw_listener_(log_end_offset());
@@ -150,6 +214,7 @@ base::status partition_log::roll() {
   if (!seg) return seg.error();
   segments_.push_back(std::move(*seg));
   dir_dirty_ = true;
+  if (producers_dirty_) producer_snapshot_due_ = true;
   maybe_flush();
   return {};
 }
@@ -165,7 +230,9 @@ void partition_log::maybe_flush() {
   const bool waiting = std::any_of(waiters_.begin(), waiters_.end(),
                                    [&](const waiter& w) { return w.offset > durable_.offset; });
   const bool interval = interval_due_ && !dirty_files_.empty();
-  if (!waiting && !interval && pending_seals_.empty() && !closing_) return;
+  if (!waiting && !interval && pending_seals_.empty() && !closing_ && !producer_snapshot_due_) {
+    return;
+  }
 
   flush_job job;
   job.files = std::move(dirty_files_);
@@ -180,6 +247,12 @@ void partition_log::maybe_flush() {
     job.closing = true;
     job.seals.push_back(active().capture_index());
     job.checkpoint = log_end_offset();
+  }
+  if (producer_snapshot_due_ || (closing_ && producers_dirty_)) {
+    // Every batch below the job's target is durable before the snapshot is written.
+    job.producer_snapshot = producers_.serialize(job.target.offset);
+    producer_snapshot_due_ = false;
+    producers_dirty_ = false;
   }
   flush_in_flight_ = true;
   env_.flush->submit([self = shared_from_this(), job = std::move(job)]() mutable {
@@ -209,6 +282,14 @@ base::status partition_log::run_job(const flush_job& job) const {
       base::logger("storage")->warn("{}: could not write index {}: {}", name_.dir_name(),
                                     s.offsets_path.string(), st.error().message());
       return {};
+    }
+  }
+  if (job.producer_snapshot) {
+    if (auto st =
+            base::write_file_atomically(dir_ / producer_snapshot_file, *job.producer_snapshot);
+        !st) {
+      base::logger("storage")->warn("{}: could not write the producer state snapshot: {}",
+                                    name_.dir_name(), st.error().message());
     }
   }
   if (job.checkpoint) {
@@ -378,6 +459,11 @@ base::result<std::optional<int64_t>> partition_log::offset_for_timestamp(int64_t
 partition_log::retention_result partition_log::apply_retention() {
   retention_result r;
   const int64_t now = env_.now_ms();
+  if (producers_.expire(now, cfg_.producer_expiry_ms) > 0) producers_dirty_ = true;
+  if (producers_dirty_ && !closed_ && !closing_) {
+    producer_snapshot_due_ = true;
+    maybe_flush();
+  }
   while (segments_.size() > 1 && !closed_) {
     const segment& oldest = *segments_.front();
     const bool by_size = cfg_.retention_bytes >= 0 &&

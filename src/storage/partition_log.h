@@ -25,6 +25,7 @@
 #include "storage/flusher.h"
 #include "storage/log_config.h"
 #include "storage/ntp.h"
+#include "storage/producer_state.h"
 #include "storage/recovery.h"
 #include "storage/segment.h"
 
@@ -50,10 +51,14 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
     int64_t base_offset;
     int64_t last_offset;
     int32_t record_count;
+    bool duplicate = false;  // a retried idempotent batch: the offsets it got the first time
   };
   // Validates one or more RecordBatch v2 batches, assigns their offsets and writes them
   // (page cache). Nothing is stored if any batch is invalid. Acknowledge only after
-  // wait_durable(last_offset + 1, ...) completes.
+  // wait_durable(last_offset + 1, ...) completes. A single batch of an idempotent
+  // producer (producerId >= 0) is checked against the producer's sequence: a duplicate
+  // is not stored again (its first offsets come back with `duplicate` set), a gap is
+  // errc::out_of_order_sequence, an old epoch errc::invalid_producer_epoch.
   base::result<append_result> append(std::span<const uint8_t> batches);
 
   // Calls `done` on the shard once every offset below `end_offset` is durable under
@@ -96,7 +101,11 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
     uint64_t bytes_deleted = 0;
   };
   // Deletes whole segments past retention.bytes / retention.ms; never the active one.
+  // Also forgets idempotent producers idle for longer than producer_expiry_ms and
+  // snapshots the producer state when it changed.
   retention_result apply_retention();
+
+  const producer_state& producers() const { return producers_; }
 
   // Makes everything durable, writes indexes and the recovery point, then calls `done`.
   void close(std::function<void(std::error_code)> done);
@@ -114,6 +123,7 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
     std::optional<int64_t> checkpoint;
     durable_point target;
     bool closing = false;
+    std::optional<std::vector<uint8_t>> producer_snapshot;
   };
   struct waiter {
     int64_t offset;
@@ -133,6 +143,8 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   void schedule_interval_flush();
   void set_durable(const durable_point& p);
   const segment* segment_for(int64_t offset) const;
+  // Loads the producer snapshot and replays the batches after it (at open).
+  base::status rebuild_producer_state();
 
   std::filesystem::path dir_;
   ntp name_;
@@ -155,6 +167,9 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   bool closed_ = false;
   std::vector<std::function<void(std::error_code)>> close_waiters_;
   std::function<void(int64_t)> hw_listener_;
+  producer_state producers_;
+  bool producers_dirty_ = false;  // changed since the last snapshot
+  bool producer_snapshot_due_ = false;
   std::vector<iovec> iov_scratch_;
   std::vector<batch_header> batch_scratch_;
   std::vector<std::array<uint8_t, batch_magic_offset>> prefix_scratch_;

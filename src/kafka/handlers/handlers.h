@@ -17,6 +17,18 @@ net::task<handler_result> alter_configs(request_context& ctx);
 net::task<handler_result> create_partitions(request_context& ctx);
 net::task<handler_result> incremental_alter_configs(request_context& ctx);
 net::task<handler_result> describe_cluster(request_context& ctx);
+net::task<handler_result> find_coordinator(request_context& ctx);
+net::task<handler_result> join_group(request_context& ctx);
+net::task<handler_result> sync_group(request_context& ctx);
+net::task<handler_result> heartbeat(request_context& ctx);
+net::task<handler_result> leave_group(request_context& ctx);
+net::task<handler_result> offset_commit(request_context& ctx);
+net::task<handler_result> offset_fetch(request_context& ctx);
+net::task<handler_result> list_groups(request_context& ctx);
+net::task<handler_result> describe_groups(request_context& ctx);
+net::task<handler_result> delete_groups(request_context& ctx);
+net::task<handler_result> offset_delete(request_context& ctx);
+net::task<handler_result> init_producer_id(request_context& ctx);
 
 // The ApiVersions answer to a version this broker does not support: a v0-format body
 // with UNSUPPORTED_VERSION and the supported list (clients retry with a lower version).

@@ -12,6 +12,7 @@ void describe_topic(protocol::metadata_response& resp, const broker::topic_metad
   rt.error_code = 0;
   rt.name = t.name;
   rt.topic_id = t.id;
+  rt.is_internal = broker::broker::is_internal(t.name);
   for (int32_t p = 0; p < t.partitions; ++p) {
     auto& rp = rt.partitions.emplace_back();
     rp.partition_index = p;

@@ -80,7 +80,9 @@ net::task<partition_outcome> append_on_owner(broker::broker& b, storage::ntp nam
     co_return out;
   }
   out.base_offset = r->base_offset;
-  out.records = r->record_count;
+  // A retried batch already in the log is answered with its first offsets and not
+  // counted again.
+  out.records = r->duplicate ? 0 : r->record_count;
   out.log_start_offset = log->log_start_offset();
   if (wait) {
     auto ec = co_await net::await_callback<std::error_code>(
@@ -99,7 +101,7 @@ net::task<void> produce_partition(broker::broker& b, unsigned owner, storage::nt
                                   const broker::topic_metadata* topic, partition_response& out) {
   auto res =
       co_await b.shards().invoke_on(owner, append_on_owner(b, name, batch, append_time, wait));
-  if (res.error == error_code::none) {
+  if (res.error == error_code::none && res.records > 0) {
     topic->bytes_in->add(batch.size());
     topic->records_in->add(static_cast<uint64_t>(res.records));
   }
@@ -141,6 +143,8 @@ net::task<handler_result> produce(request_context& ctx) {
         err = error_code::invalid_request;  // transactions are not supported
       } else if (!t || part.index < 0 || part.index >= t->partitions) {
         err = error_code::unknown_topic_or_partition;
+      } else if (broker::broker::is_internal(topic.name)) {
+        err = to_kafka_error(broker::errc::internal_topic);
       } else {
         err = check_records(part.records, ctx.api_version, t->configs);
       }

@@ -33,6 +33,10 @@ error_code to_kafka_error(std::error_code ec) {
         return error_code::unknown_topic_or_partition;
       case storage::errc::data_dir_locked:
         return error_code::kafka_storage_error;
+      case storage::errc::out_of_order_sequence:
+        return error_code::out_of_order_sequence_number;
+      case storage::errc::invalid_producer_epoch:
+        return error_code::invalid_producer_epoch;
     }
   }
   if (ec.category() == broker::broker_category()) {
@@ -53,6 +57,40 @@ error_code to_kafka_error(std::error_code ec) {
         return error_code::invalid_replication_factor;
       case broker::errc::storage_error:
         return error_code::kafka_storage_error;
+      case broker::errc::internal_topic:
+        return error_code::invalid_topic_exception;
+      case broker::errc::invalid_group_id:
+        return error_code::invalid_group_id;
+      case broker::errc::unknown_member_id:
+        return error_code::unknown_member_id;
+      case broker::errc::invalid_session_timeout:
+        return error_code::invalid_session_timeout;
+      case broker::errc::rebalance_in_progress:
+        return error_code::rebalance_in_progress;
+      case broker::errc::illegal_generation:
+        return error_code::illegal_generation;
+      case broker::errc::inconsistent_group_protocol:
+        return error_code::inconsistent_group_protocol;
+      case broker::errc::member_id_required:
+        return error_code::member_id_required;
+      case broker::errc::fenced_instance_id:
+        return error_code::fenced_instance_id;
+      case broker::errc::group_max_size_reached:
+        return error_code::group_max_size_reached;
+      case broker::errc::group_id_not_found:
+        return error_code::group_id_not_found;
+      case broker::errc::non_empty_group:
+        return error_code::non_empty_group;
+      case broker::errc::group_subscribed_to_topic:
+        return error_code::group_subscribed_to_topic;
+      case broker::errc::offset_metadata_too_large:
+        return error_code::offset_metadata_too_large;
+      case broker::errc::member_metadata_too_large:
+        return error_code::invalid_request;
+      case broker::errc::coordinator_not_available:
+        return error_code::coordinator_not_available;
+      case broker::errc::unsupported_transactions:
+        return error_code::transactional_id_authorization_failed;
     }
   }
   if (ec.category() == std::system_category() || ec.category() == std::generic_category()) {

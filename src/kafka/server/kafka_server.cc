@@ -1,6 +1,8 @@
 #include "kafka/server/kafka_server.h"
 
 #include <deque>
+
+#include <fmt/format.h>
 #include <future>
 #include <thread>
 
@@ -68,8 +70,12 @@ class connection : public std::enable_shared_from_this<connection> {
         opts_(opts),
         state_(st),
         wake_(socket_.get_executor()),
-        idle_(socket_.get_executor()) {
+        idle_(socket_.get_executor()),
+        cuts_seen_(b.faults().cut_connections.load(std::memory_order_relaxed)) {
     wake_.expires_at(std::chrono::steady_clock::time_point::max());
+    boost::system::error_code ec;
+    auto peer = socket_.remote_endpoint(ec);
+    if (!ec) peer_host_ = fmt::format("/{}", peer.address().to_string());
   }
 
   net::task<void> run();
@@ -103,6 +109,8 @@ class connection : public std::enable_shared_from_this<connection> {
   std::deque<std::shared_ptr<slot>> slots_;  // in request order
   net::asio::steady_timer wake_;
   net::asio::steady_timer idle_;
+  uint64_t cuts_seen_;  // the fault switch's count when this connection opened
+  std::string peer_host_;
   bool reading_done_ = false;
   bool closing_ = false;
 };
@@ -217,9 +225,16 @@ net::task<void> connection::read_loop() {
       continue;
     }
     s->response_header_version = protocol::response_header_version(api_key, api_version);
-    request_context ctx{broker_,          opts_.info,  shard_,
-                        api_key,          api_version, header.correlation_id,
-                        header.client_id, frame,       protocol::reader(hr.rest())};
+    request_context ctx{broker_,
+                        opts_.info,
+                        shard_,
+                        api_key,
+                        api_version,
+                        header.correlation_id,
+                        header.client_id,
+                        peer_host_,
+                        frame,
+                        protocol::reader(hr.rest())};
     net::asio::co_spawn(socket_.get_executor(), handle(s, api, std::move(ctx)),
                         net::asio::detached);
   }
@@ -259,6 +274,11 @@ net::task<void> connection::write_loop() {
         break;
       }
       if (!s->result.body) continue;  // acks=0: no response at all
+      if (broker_.faults().cut_connections.load(std::memory_order_relaxed) != cuts_seen_) {
+        // Fault injection: the connection dies with this response unsent.
+        closing_ = true;
+        break;
+      }
       base::iobuf frame;
       {
         base::iobuf header;

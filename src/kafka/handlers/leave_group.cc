@@ -1,0 +1,36 @@
+#include "kafka/handlers/handlers.h"
+#include "kafka/protocol/generated/leave_group_request.h"
+#include "kafka/protocol/generated/leave_group_response.h"
+#include "kafka/server/error_codes.h"
+
+namespace kafka::handlers {
+
+// v0-2 name one member; v3+ a batch, each with its own answer.
+net::task<handler_result> leave_group(request_context& ctx) {
+  protocol::leave_group_request req;
+  if (!req.decode(ctx.body, ctx.api_version)) co_return handler_result::close();
+  std::vector<std::pair<std::string, std::optional<std::string>>> who;
+  if (ctx.api_version >= 3) {
+    for (auto& m : req.members) who.emplace_back(m.member_id, m.group_instance_id);
+  } else {
+    who.emplace_back(req.member_id, std::nullopt);
+  }
+  const unsigned shard = ctx.broker.group_shard(req.group_id);
+  auto errors = co_await ctx.broker.shards().invoke_on(
+      shard, ctx.broker.coordinator(shard).leave(req.group_id, who));
+
+  protocol::leave_group_response resp;
+  if (ctx.api_version >= 3) {
+    for (size_t i = 0; i < who.size(); ++i) {
+      auto& m = resp.members.emplace_back();
+      m.member_id = who[i].first;
+      m.group_instance_id = who[i].second;
+      m.error_code = code(to_kafka_error(i < errors.size() ? errors[i] : std::error_code{}));
+    }
+  } else if (!errors.empty()) {
+    resp.error_code = code(to_kafka_error(errors.front()));
+  }
+  co_return respond(resp, ctx.api_version);
+}
+
+}  // namespace kafka::handlers
