@@ -83,6 +83,9 @@ int serve(const serve_options& opts) {
                      *base::parse_log_level(cfg.get_string("log.level")));
   auto log = base::logger("app");
   const sigset_t signals = block_shutdown_signals();
+  // A client that disconnects while a response is being sent must cost only its own
+  // connection: sendfile has no MSG_NOSIGNAL, so without this SIGPIPE ends the process.
+  ::signal(SIGPIPE, SIG_IGN);
 
   broker::broker_options bopts;
   bopts.data_dir = cfg.get_string("data_dir");
