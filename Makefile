@@ -7,7 +7,7 @@ DATA_DIR    ?= ./data
 JOBS        ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run test test-unit test-asan fuzz bench format clean
+.PHONY: all deps configure build run test test-unit test-asan fuzz bench docs format clean
 
 all: build
 
@@ -62,6 +62,11 @@ fuzz: deps $(FUZZ_DIR)/build.ninja
 ## bench: storage micro-benchmarks beside the disk's plain write+fsync loop
 bench: build
 	$(RELEASE_DIR)/bench/storage_bench --dir $(or $(BENCH_DIR),$(RELEASE_DIR)/bench-data)
+
+## docs: refresh the tables in docs/ and config/riptide.example.toml from the binary
+docs: deps $(RELEASE_DIR)/build.ninja
+	ninja -C $(RELEASE_DIR) -j $(JOBS) riptide
+	scripts/update-docs --riptide $(RELEASE_DIR)/riptide
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "app/reference.h"
 #include "app/server_config.h"
 #include "base/config.h"
 #include "base/file.h"
@@ -55,6 +56,14 @@ int serve(const serve_options& opts) {
   inputs.flags = opts.flags;
   if (opts.print_example) {
     std::fputs(base::render_example_toml(server_config_keys()).c_str(), stdout);
+    return 0;
+  }
+  if (opts.print_config_reference) {
+    std::fputs(render_config_reference(server_config_keys()).c_str(), stdout);
+    return 0;
+  }
+  if (opts.print_kafka_apis) {
+    std::fputs(render_kafka_apis(kafka::supported_apis()).c_str(), stdout);
     return 0;
   }
   auto loaded = base::load(server_config_keys(), inputs);
