@@ -6,8 +6,10 @@ DEBUG_DIR   := build/debug
 DATA_DIR    ?= ./data
 JOBS        ?= $(shell nproc)
 CMAKE_FLAGS ?=
+PREFIX      ?= /usr/local
+SYSCONFDIR  ?= /etc
 
-.PHONY: all deps configure build run test test-unit test-asan fuzz bench format clean
+.PHONY: all deps configure build run test test-unit test-asan fuzz bench docs install format clean
 
 all: build
 
@@ -62,6 +64,19 @@ fuzz: deps $(FUZZ_DIR)/build.ninja
 ## bench: storage micro-benchmarks beside the disk's plain write+fsync loop
 bench: build
 	$(RELEASE_DIR)/bench/storage_bench --dir $(or $(BENCH_DIR),$(RELEASE_DIR)/bench-data)
+
+## docs: refresh the tables in docs/ and config/riptide.example.toml from the binary
+docs: deps $(RELEASE_DIR)/build.ninja
+	ninja -C $(RELEASE_DIR) -j $(JOBS) riptide
+	scripts/update-docs --riptide $(RELEASE_DIR)/riptide
+
+## install: the binary, example config, /etc config, systemd unit and docs under PREFIX
+## (default /usr/local; configuration under SYSCONFDIR, default /etc; DESTDIR honoured)
+install: deps $(RELEASE_DIR)/build.ninja
+	cmake -S . -B $(RELEASE_DIR) -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
+	  -DCMAKE_INSTALL_SYSCONFDIR=$(SYSCONFDIR) > /dev/null
+	ninja -C $(RELEASE_DIR) -j $(JOBS) riptide
+	DESTDIR=$(DESTDIR) cmake --install $(RELEASE_DIR)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -44,6 +44,10 @@ int main(int argc, char** argv) {
                   "Print the effective configuration, with where each value came from, and exit.");
   serve->add_flag("--print-example-config", opts.print_example,
                   "Print an example configuration file listing every key, and exit.");
+  serve->add_flag("--print-config-reference", opts.print_config_reference,
+                  "Print every configuration key as a markdown table, and exit.");
+  serve->add_flag("--print-kafka-apis", opts.print_kafka_apis,
+                  "Print the Kafka APIs and versions served as a markdown table, and exit.");
   add_config_flags(*serve, given);
 
   cli::action run;

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "app/reference.h"
 #include "app/server_config.h"
 #include "base/config.h"
 #include "base/file.h"
@@ -57,6 +58,14 @@ int serve(const serve_options& opts) {
     std::fputs(base::render_example_toml(server_config_keys()).c_str(), stdout);
     return 0;
   }
+  if (opts.print_config_reference) {
+    std::fputs(render_config_reference(server_config_keys()).c_str(), stdout);
+    return 0;
+  }
+  if (opts.print_kafka_apis) {
+    std::fputs(render_kafka_apis(kafka::supported_apis()).c_str(), stdout);
+    return 0;
+  }
   auto loaded = base::load(server_config_keys(), inputs);
   if (!loaded) {
     std::fprintf(stderr, "riptide: invalid configuration:\n%s\n", loaded.error().message.c_str());
@@ -83,6 +92,9 @@ int serve(const serve_options& opts) {
                      *base::parse_log_level(cfg.get_string("log.level")));
   auto log = base::logger("app");
   const sigset_t signals = block_shutdown_signals();
+  // A client that disconnects while a response is being sent must cost only its own
+  // connection: sendfile has no MSG_NOSIGNAL, so without this SIGPIPE ends the process.
+  ::signal(SIGPIPE, SIG_IGN);
 
   broker::broker_options bopts;
   bopts.data_dir = cfg.get_string("data_dir");

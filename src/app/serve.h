@@ -13,6 +13,8 @@ struct serve_options {
   std::string config_file;
   bool print_config = false;
   bool print_example = false;
+  bool print_config_reference = false;  // markdown table of every key
+  bool print_kafka_apis = false;        // markdown table of the Kafka APIs served
   std::vector<std::pair<std::string, std::string>> flags;  // config key -> value
   std::string version;
 };

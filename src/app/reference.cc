@@ -1,0 +1,49 @@
+#include "app/reference.h"
+
+#include <fmt/format.h>
+
+#include <string_view>
+
+namespace app {
+namespace {
+
+// A table cell: pipes escaped so they do not end the cell.
+std::string cell(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string code(std::string_view text) {
+  return text.empty() ? std::string("`\"\"`") : fmt::format("`{}`", text);
+}
+
+}  // namespace
+
+std::string render_config_reference(std::span<const base::config_key> table) {
+  std::string out =
+      "| Key | Default | Accepts | Environment variable | Flag | Description |\n"
+      "|---|---|---|---|---|---|\n";
+  for (const auto& key : table) {
+    out += fmt::format("| {} | {} | {} | {} | {} | {} |\n", code(key.name), code(key.default_value),
+                       cell(base::describe_expected(key)), code(base::env_name(key.name)),
+                       code(base::flag_name(key.name)), cell(key.description));
+  }
+  return out;
+}
+
+std::string render_kafka_apis(std::span<const kafka::api_entry> apis) {
+  std::string out =
+      "| API | Key | Oldest version | Newest version |\n"
+      "|---|---:|---:|---:|\n";
+  for (const auto& api : apis) {
+    out +=
+        fmt::format("| {} | {} | {} | {} |\n", api.name, api.key, api.min_version, api.max_version);
+  }
+  return out;
+}
+
+}  // namespace app
