@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "base/logging.h"
 #include "broker/errc.h"
 
 namespace broker {
@@ -269,6 +270,8 @@ void group::join(join_request r, int64_t now, join_callback done) {
 }
 
 void group::prepare_rebalance(int64_t now, bool initial) {
+  base::logger("groups")->debug("group {}: preparing a rebalance (generation {}, {} member(s))",
+                                id_, generation_, members_.size());
   if (state_ == group_state::completing_rebalance) {
     for (auto& [id, m] : members_) {
       if (m.awaiting_sync) {
@@ -301,7 +304,8 @@ void group::complete_join(int64_t now) {
   for (const auto& [id, m] : members_) {
     if (!m.awaiting_join) gone.push_back(id);
   }
-  for (const auto& id : gone) remove_member(id, errc::unknown_member_id, now);
+  for (const auto& id : gone)
+    remove_member(id, errc::unknown_member_id, now, "did not rejoin in time");
   if (state_ != group_state::preparing_rebalance) return;  // removal emptied the group
   initial_delay_until_ = 0;
   ++generation_;
@@ -311,6 +315,8 @@ void group::complete_join(int64_t now) {
   }
   protocol_name_ = select_protocol();
   if (!members_.contains(leader_)) leader_ = members_.begin()->first;
+  base::logger("groups")->info("group {}: generation {} with {} member(s), protocol {}", id_,
+                               generation_, members_.size(), protocol_name_);
   state_ = group_state::completing_rebalance;
   sync_deadline_ = now + std::max<int64_t>(max_rebalance_timeout(), 1);
   for (auto& [id, m] : members_) {
@@ -326,11 +332,13 @@ void group::go_empty(int64_t now) {
   empty_since_ = now;
 }
 
-void group::remove_member(const std::string& member_id, std::error_code ec, int64_t now) {
+void group::remove_member(const std::string& member_id, std::error_code ec, int64_t now,
+                          std::string_view why) {
   auto it = members_.find(member_id);
   if (it == members_.end()) return;
   member m = std::move(it->second);
   members_.erase(it);
+  base::logger("groups")->info("group {}: member {} removed: {}", id_, m.id, why);
   if (m.instance_id) {
     auto s = static_members_.find(*m.instance_id);
     if (s != static_members_.end() && s->second == m.id) static_members_.erase(s);
@@ -442,7 +450,7 @@ std::error_code group::leave(const std::string& member_id,
     return {};
   }
   if (!members_.contains(id)) return errc::unknown_member_id;
-  remove_member(id, errc::unknown_member_id, now);
+  remove_member(id, errc::unknown_member_id, now, "left the group");
   return {};
 }
 
@@ -472,7 +480,8 @@ void group::tick(int64_t now) {
     // A member waiting on a JoinGroup or SyncGroup answer is alive by definition.
     if (!m.awaiting_join && !m.awaiting_sync && m.deadline <= now) expired.push_back(id);
   }
-  for (const auto& id : expired) remove_member(id, errc::unknown_member_id, now);
+  for (const auto& id : expired)
+    remove_member(id, errc::unknown_member_id, now, "session timed out");
   if (state_ == group_state::preparing_rebalance) {
     maybe_complete_join(now);
   } else if (state_ == group_state::completing_rebalance && now >= sync_deadline_) {
@@ -481,7 +490,8 @@ void group::tick(int64_t now) {
     for (const auto& [id, m] : members_) {
       if (!m.awaiting_sync) silent.push_back(id);
     }
-    for (const auto& id : silent) remove_member(id, errc::unknown_member_id, now);
+    for (const auto& id : silent)
+      remove_member(id, errc::unknown_member_id, now, "did not sync in time");
     if (state_ == group_state::completing_rebalance) prepare_rebalance(now);
   }
 }

@@ -166,7 +166,8 @@ class group {
   const std::vector<uint8_t>* metadata_for(const member& m, const std::string& protocol) const;
   member& add_member(const join_request& r, std::string member_id, int64_t now);
   void update_member(member& m, const join_request& r, int64_t now);
-  void remove_member(const std::string& member_id, std::error_code ec, int64_t now);
+  void remove_member(const std::string& member_id, std::error_code ec, int64_t now,
+                     std::string_view why);
   void prepare_rebalance(int64_t now, bool initial = false);
   void maybe_complete_join(int64_t now);
   void complete_join(int64_t now);
