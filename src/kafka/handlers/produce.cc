@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "base/clock.h"
+#include "base/metrics.h"
 #include "kafka/handlers/handlers.h"
 #include "kafka/protocol/generated/produce_request.h"
 #include "kafka/protocol/generated/produce_response.h"
@@ -79,6 +80,12 @@ net::task<partition_outcome> append_on_owner(broker::broker& b, storage::ntp nam
     out.error = to_kafka_error(r.error());
     co_return out;
   }
+  if (r->duplicate) {
+    static auto& duplicates = base::metrics::registry::global().get_counter(
+        "riptide_produce_duplicate_batches_total",
+        "Retried batches of idempotent producers answered with their original offsets");
+    duplicates.add();
+  }
   out.base_offset = r->base_offset;
   // A retried batch already in the log is answered with its first offsets and not
   // counted again.
@@ -88,6 +95,10 @@ net::task<partition_outcome> append_on_owner(broker::broker& b, storage::ntp nam
     auto ec = co_await net::await_callback<std::error_code>(
         [&](auto done) { log->wait_durable(r->last_offset + 1, std::move(done)); });
     if (ec) out.error = to_kafka_error(ec);
+  } else {
+    // acks=0: nobody waits, but the records become durable (and so readable under the
+    // fsync policy) with the next group commit rather than whenever someone else asks.
+    log->wait_durable(r->last_offset + 1, [](std::error_code) {});
   }
   co_return out;
 }
