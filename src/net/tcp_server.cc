@@ -51,6 +51,20 @@ tcp_server::~tcp_server() {
 base::result<uint16_t> tcp_server::start() {
   const auto host = addr_.host == "localhost" ? std::string("127.0.0.1") : addr_.host;
   uint16_t port = addr_.port;
+  if (port != 0) {
+    // SO_REUSEPORT would let this process share a port another process (of the same
+    // user) already listens on, splitting its clients between the two. A plain bind
+    // first turns that into the usual "address in use".
+    boost::system::error_code ec;
+    tcp::endpoint ep(asio::ip::make_address(host, ec), port);
+    if (ec) return std::error_code(ec.value(), std::system_category());
+    tcp::acceptor probe(shards_[0].io());
+    probe.open(ep.protocol(), ec);
+    if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) probe.bind(ep, ec);
+    if (ec) return std::error_code(ec.value(), std::system_category());
+    probe.close(ec);
+  }
   for (unsigned i = 0; i < listen_shards_; ++i) {
     auto ps = std::make_unique<per_shard>(shards_[i]);
     boost::system::error_code ec;

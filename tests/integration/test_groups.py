@@ -224,6 +224,34 @@ class GroupTest(GroupFixture):
         self.assertEqual(desc.state, "Stable")
         self.assertEqual(len(desc.members), 1)
 
+    def test_offsets_of_a_group_without_members_expire_and_stay_deleted(self):
+        port = free_port()
+        data = os.path.join(self.tmp, "data")
+        s = self.start("--groups-offsets-retention", "2s", data_dir=data,
+                       listen=f"127.0.0.1:{port}")
+        self.create_topic(s, "audit", 1)
+        c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "keep",
+                      "enable.auto.commit": False})
+        c.commit(offsets=[TopicPartition("audit", 0, 0)], asynchronous=False)
+        # A member keeps its group's offsets alive however long it stays.
+        c.subscribe(["audit"])
+        deadline = time.monotonic() + 30
+        while not c.assignment() and time.monotonic() < deadline:
+            c.poll(0.2)
+        time.sleep(3)
+        self.assertEqual(c.committed([TopicPartition("audit", 0)], 10)[0].offset, 0)
+        c.close()
+        s.wait_for("group keep: committed offsets expired", timeout=20)
+        c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "keep"})
+        self.assertLess(c.committed([TopicPartition("audit", 0)], 10)[0].offset, 0)
+        c.close()
+        self.assertEqual(s.stop(), 0)
+        s = self.start(data_dir=data, listen=f"127.0.0.1:{port}")
+        s.wait_for("ready")
+        c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "keep"})
+        self.assertLess(c.committed([TopicPartition("audit", 0)], 10)[0].offset, 0)
+        c.close()
+
     def test_kafka_python_consumers_share_a_group(self):
         from kafka import KafkaConsumer
         s = self.start("--groups-initial-rebalance-delay", "1s")

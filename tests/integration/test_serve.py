@@ -28,6 +28,15 @@ class ServeTest(ServerTest):
         self.assertIn(f"in use by riptide process {first.proc.pid}", second.log)
         self.assertEqual(first.stop(), 0)
 
+    def test_second_broker_on_a_port_in_use_is_refused(self):
+        first = self.start()
+        port = first.kafka_port
+        second = self.start(data_dir=os.path.join(self.tmp, "other"), listen=f"127.0.0.1:{port}")
+        self.assertEqual(second.wait_exit(), 1)
+        self.assertIn(f"cannot listen for Kafka clients on 127.0.0.1:{port}: Address already "
+                      "in use", second.log)
+        self.assertIsNone(first.proc.poll())
+
     def test_reports_what_recovery_found(self):
         data = os.path.join(self.tmp, "data")
         part = os.path.join(data, "events-0")
