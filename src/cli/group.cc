@@ -71,8 +71,10 @@ void list(group_options& o) {
   const auto* res = rd_kafka_event_ListConsumerGroups_result(ev.ev);
   size_t nerr = 0;
   const auto** errors = rd_kafka_ListConsumerGroups_result_errors(res, &nerr);
-  if (nerr > 0)
-    fail(std::string("cannot list consumer groups: ") + rd_kafka_error_string(errors[0]));
+  if (nerr > 0) {
+    fail_request(o.common, "list consumer groups", rd_kafka_error_code(errors[0]),
+                 rd_kafka_error_string(errors[0]));
+  }
   size_t n = 0;
   const auto** groups = rd_kafka_ListConsumerGroups_result_valid(res, &n);
   std::vector<std::pair<std::string, std::string>> rows;
@@ -117,7 +119,11 @@ void describe(group_options& o) {
   if (n != 1) fail("cannot describe group '" + group + "': the broker returned no description");
   const auto* d = descs[0];
   if (const auto* e = rd_kafka_ConsumerGroupDescription_error(d)) {
-    fail_group(group, "describe", rd_kafka_error_code(e), rd_kafka_error_string(e));
+    const auto code = rd_kafka_error_code(e);
+    if (code == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE) {
+      fail_request(o.common, "describe group '" + group + "'", code, rd_kafka_error_string(e));
+    }
+    fail_group(group, "describe", code, rd_kafka_error_string(e));
   }
   const auto state = rd_kafka_ConsumerGroupDescription_state(d);
   const char* assignor = rd_kafka_ConsumerGroupDescription_partition_assignor(d);
