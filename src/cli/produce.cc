@@ -44,12 +44,13 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
 
 class progress_line {
  public:
-  explicit progress_line(bool forced) : tty_(isatty(STDERR_FILENO) == 1), on_(tty_ || forced) {}
+  explicit progress_line(bool forced)
+      : tty_(isatty(STDERR_FILENO) == 1), forced_(forced), on_(tty_ || forced) {}
   void maybe(const delivery& d, bool last = false) {
     if (!on_) return;
     const auto now = std::chrono::steady_clock::now();
     if (!last && now - shown_ < std::chrono::seconds(1)) return;
-    if (last && !printed_) return;
+    if (last && !printed_ && !forced_) return;
     shown_ = now;
     printed_ = true;
     std::fprintf(stderr, "%ssent %lld, delivered %lld, failed %lld%s", tty_ ? "\r" : "",
@@ -59,6 +60,7 @@ class progress_line {
 
  private:
   bool tty_;
+  bool forced_;  // --progress: also a final line for inputs shorter than a second
   bool on_;
   bool printed_ = false;
   std::chrono::steady_clock::time_point shown_ = std::chrono::steady_clock::now();
