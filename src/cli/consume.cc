@@ -178,6 +178,27 @@ std::string envelope(const rd_kafka_message_t* m) {
          "\n";
 }
 
+// Set by the first rebalance: the group coordinator answered and the member joined (maybe
+// with no partitions). Rebalances run inside rd_kafka_consumer_poll, on this thread.
+bool joined_group = false;
+
+void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                  rd_kafka_topic_partition_list_t* partitions, void*) {
+  const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    joined_group = true;
+    if (cooperative) {
+      if (auto* e = rd_kafka_incremental_assign(rk, partitions)) rd_kafka_error_destroy(e);
+    } else {
+      rd_kafka_assign(rk, partitions);
+    }
+  } else if (cooperative) {
+    if (auto* e = rd_kafka_incremental_unassign(rk, partitions)) rd_kafka_error_destroy(e);
+  } else {
+    rd_kafka_assign(rk, nullptr);
+  }
+}
+
 volatile std::sig_atomic_t stop_requested = 0;
 void on_signal(int) {
   stop_requested = 1;
@@ -241,7 +262,9 @@ void consume(consume_options& o, bool idle_timeout) {
   } else {
     props.push_back({"enable.auto.commit", "false"});
   }
-  client c(o.common, RD_KAFKA_CONSUMER, props);
+  client c(o.common, RD_KAFKA_CONSUMER, props, [grouped](rd_kafka_conf_t* conf) {
+    if (grouped) rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+  });
   std::vector<int32_t> partitions;
   {
     auto md = c.metadata(&o.topic);
@@ -293,13 +316,32 @@ void consume(consume_options& o, bool idle_timeout) {
   int64_t printed = 0;
   auto last_activity = std::chrono::steady_clock::now();
   std::string failure_message;
+  // A group member waits for the coordinator at least 10s (a first join takes a few seconds);
+  // the idle --timeout counts from the join.
+  const auto started = std::chrono::steady_clock::now();
+  const int64_t join_ms = std::max<int64_t>(o.common.timeout_ms, 10000);
+  bool counted_join = false;
   while (!stop_requested && !(o.count && printed >= *o.count)) {
+    if (grouped && joined_group && !counted_join) {
+      counted_join = true;
+      last_activity = std::chrono::steady_clock::now();
+    }
+    if (grouped && !joined_group &&
+        std::chrono::steady_clock::now() - started > std::chrono::milliseconds(join_ms)) {
+      failure_message = "could not join group '" + o.group + "' within " +
+                        base::format_duration_ms(join_ms) + ": does the broker at " +
+                        o.common.brokers +
+                        " run a group coordinator? consume without --group to read the topic "
+                        "directly";
+      break;
+    }
     rd_kafka_message_t* m =
         grouped ? rd_kafka_consumer_poll(c.get(), 100) : rd_kafka_consume_queue(queue, 100);
     if (m == nullptr) {
       std::fflush(stdout);
-      if (idle_timeout && std::chrono::steady_clock::now() - last_activity >=
-                              std::chrono::milliseconds(o.common.timeout_ms)) {
+      if (idle_timeout && (!grouped || joined_group) &&
+          std::chrono::steady_clock::now() - last_activity >=
+              std::chrono::milliseconds(o.common.timeout_ms)) {
         break;
       }
       continue;
