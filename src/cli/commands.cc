@@ -19,9 +19,10 @@ std::span<const verb> verbs() {
 }
 
 void add_verbs(CLI::App& app, action& run) {
-  app.footer(std::string("Client verbs: ") + exit_codes_help);
+  app.footer(std::string("Commands other than serve:\n") + exit_codes_help);
   for (const auto& v : verbs()) {
     auto* cmd = app.add_subcommand(v.name, v.help);
+    cmd->footer(exit_codes_help);
     v.declare(*cmd, run);
   }
 }
