@@ -174,10 +174,16 @@ void describe(group_options& o) {
   if (state == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD && rows.empty() && members.empty()) {
     fail_unknown_group(group);
   }
-  for (auto& [tp, r] : rows) std::tie(r.log_start, r.log_end) = c.watermarks(r.topic, r.partition);
+  for (auto& [tp, r] : rows) {
+    try {
+      std::tie(r.log_start, r.log_end) = c.watermarks(r.topic, r.partition);
+    } catch (const failure&) {
+      // A partition that no longer exists (its topic was deleted) keeps its committed offset.
+    }
+  }
 
   const auto lag = [](const partition_row& r) -> std::optional<int64_t> {
-    if (r.committed < 0) return std::nullopt;
+    if (r.committed < 0 || r.log_end < 0) return std::nullopt;
     return std::max<int64_t>(0, r.log_end - r.committed);
   };
   const std::string state_name = rd_kafka_consumer_group_state_name(state);

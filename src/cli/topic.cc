@@ -12,12 +12,12 @@ namespace {
 struct topic_options {
   common_options common;
   std::vector<std::string> names;
-  int32_t partitions = 1;
-  int16_t replication = 1;
-  std::vector<std::string> configs;  // create: --config k=v
-  std::vector<std::string> sets;     // alter-config: --set k=v
-  std::vector<std::string> deletes;  // alter-config: --delete k
-  int32_t count = 0;                 // add-partitions: --count
+  std::optional<int32_t> partitions;   // create: absent means the broker's default
+  std::optional<int16_t> replication;  // create: absent means the broker's default
+  std::vector<std::string> configs;    // create: --config k=v
+  std::vector<std::string> sets;       // alter-config: --set k=v
+  std::vector<std::string> deletes;    // alter-config: --delete k
+  int32_t count = 0;                   // add-partitions: --count
 };
 
 using admin_options_ptr =
@@ -51,8 +51,8 @@ void create(topic_options& o) {
   client c(o.common, RD_KAFKA_PRODUCER);
   const std::string& name = o.names.front();
   char err[512];
-  rd_kafka_NewTopic_t* nt =
-      rd_kafka_NewTopic_new(name.c_str(), o.partitions, o.replication, err, sizeof err);
+  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(name.c_str(), o.partitions.value_or(-1),
+                                                  o.replication.value_or(-1), err, sizeof err);
   if (nt == nullptr) usage_error("cannot create topic '" + name + "': " + err);
   for (const auto& kv : o.configs) {
     auto [k, v] = split_assignment(kv, "--config");
@@ -67,11 +67,16 @@ void create(topic_options& o) {
   const auto** res =
       rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.ev), &n);
   check_topic_results(res, n, "create");
+  int partitions = o.partitions.value_or(0);
+  if (!o.partitions) {
+    auto md = c.metadata(&name);
+    partitions = c.topic_metadata(*md, name).partition_cnt;
+  }
   if (o.common.json) {
-    std::puts(json::object().str("topic", name).num("partitions", o.partitions).done().c_str());
+    std::puts(json::object().str("topic", name).num("partitions", partitions).done().c_str());
   } else {
-    std::printf("created topic '%s' with %d partition%s\n", name.c_str(), o.partitions,
-                o.partitions == 1 ? "" : "s");
+    std::printf("created topic '%s' with %d partition%s\n", name.c_str(), partitions,
+                partitions == 1 ? "" : "s");
   }
 }
 
@@ -301,11 +306,11 @@ void declare_topic(CLI::App& cmd, action& run) {
   cmd.require_subcommand(1);
   auto o = std::make_shared<topic_options>();
   auto* c = sub(cmd, run, o, "create", "Create a topic.", create);
-  c->add_option("--partitions,-p", o->partitions, "Number of partitions.")
-      ->capture_default_str()
+  c->add_option("--partitions,-p", o->partitions,
+                "Number of partitions [default: the broker's, topics.default_partitions].")
       ->check(CLI::Range(1, 1 << 20));
-  c->add_option("--replication-factor", o->replication, "Replicas per partition.")
-      ->capture_default_str()
+  c->add_option("--replication-factor", o->replication,
+                "Replicas per partition [default: the broker's].")
       ->check(CLI::Range(1, 32767));
   c->add_option("--config,-c", o->configs, "Topic config KEY=VALUE (repeatable).")
       ->type_name("KEY=VALUE");

@@ -392,7 +392,15 @@ class ConnectionTest(BrokerFixture):
         self.assertIn("3 no broker answered", r.stdout)
 
 
-class ServeWithClientEnvTest(ServerTest):
+class OwnServerTest(ServerTest):
+    def test_create_without_partitions_uses_the_broker_default(self):
+        s = self.start("--topics-default-partitions", "4")
+        out = self.run_riptide("topic", "create", "d", "--json", "--brokers", s.bootstrap)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(json.loads(out.stdout), {"topic": "d", "partitions": 4})
+        md = AdminClient({"bootstrap.servers": s.bootstrap, "log_level": 0}).list_topics(timeout=10)
+        self.assertEqual(len(md.topics["d"].partitions), 4)
+
     def test_serve_starts_with_riptide_brokers_set(self):
         s = self.start(env={"RIPTIDE_BROKERS": "127.0.0.1:1"})
         s.wait_for("ready")
