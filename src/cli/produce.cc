@@ -104,7 +104,12 @@ void produce(produce_options& o) {
   delivery d;
   progress_line progress(o.progress);
   std::string line;
+  bool stopped = false;
   while (std::getline(in, line)) {
+    if (d.failed > 0) {  // the broker refuses or is gone: do not wait out every line
+      stopped = true;
+      break;
+    }
     std::string_view value = line;
     std::optional<std::string_view> key;
     if (o.key) key = *o.key;
@@ -180,7 +185,8 @@ void produce(produce_options& o) {
     fail(std::to_string(d.failed + lost) + " of " + std::to_string(d.sent) +
          " messages were not delivered to topic '" + o.topic + "' (" +
          (d.first_error.empty() ? "no delivery report in time" : d.first_error) +
-         "): check that the broker at " + o.common.brokers + " is running and accepts them");
+         "): check that the broker at " + o.common.brokers + " is running and accepts them" +
+         (stopped ? "; the input was read up to line " + std::to_string(d.sent) + " only" : ""));
   }
 }
 

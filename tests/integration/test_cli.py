@@ -223,6 +223,15 @@ class ProduceTest(BrokerFixture):
         self.assertEqual(len(rows), 20000)
         self.assertEqual(rows[-1][3], "line 19999")
 
+    def test_refused_messages_fail_with_the_reason(self):
+        self.ok("topic", "create", "tiny", "--config", "max.message.bytes=2000")
+        r = self.cli("produce", "tiny", stdin="x" * 5000 + "\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("delivered 0 messages", r.stdout)
+        self.assertIn("1 of 1 messages were not delivered to topic 'tiny' "
+                      "(Broker: Message size too large)", r.stderr)
+        self.assertEqual(self.kcat("tiny"), [])
+
     def test_bad_input_is_a_usage_error(self):
         self.ok("topic", "create", "p2")
         for args, text in ((["--compression", "brotli"], "--compression"),
