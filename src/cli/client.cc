@@ -96,15 +96,6 @@ std::pair<std::string, std::string> split_assignment(const std::string& text,
   return {text.substr(0, eq), text.substr(eq + 1)};
 }
 
-int64_t parse_count(const std::string& text, std::string_view flag) {
-  auto n = base::parse_integer(text);
-  if (!n || *n < 0) {
-    usage_error("invalid " + std::string(flag) + " \"" + text +
-                "\": expected a non-negative integer");
-  }
-  return *n;
-}
-
 // ---- client -------------------------------------------------------------------------------
 
 struct client::state {
@@ -166,7 +157,12 @@ client::client(const common_options& opts, rd_kafka_type_t type,
     rd_kafka_conf_destroy(conf);
     usage_error(std::string("cannot create a Kafka client: ") + err);
   }
-  wait_until_reachable();
+  try {
+    wait_until_reachable();
+  } catch (...) {
+    rd_kafka_destroy(rk_);
+    throw;
+  }
 }
 
 client::~client() {

@@ -56,8 +56,6 @@ void on_run(CLI::App& cmd, action& run, common_options& opts, std::function<void
 // "key=value" -> pair; a usage error naming `flag` otherwise.
 std::pair<std::string, std::string> split_assignment(const std::string& text,
                                                      std::string_view flag);
-// A non-negative integer flag value, or a usage error naming the flag.
-int64_t parse_count(const std::string& text, std::string_view flag);
 
 // A librdkafka handle whose constructor has checked that a broker answers.
 class client {
