@@ -9,6 +9,7 @@
 #include "app/serve.h"
 #include "app/server_config.h"
 #include "base/config.h"
+#include "cli/client.h"
 #include "cli/commands.h"
 
 namespace {
@@ -56,7 +57,8 @@ int main(int argc, char** argv) {
   try {
     root.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return root.exit(e);
+    // --help and --version exit 0; every usage error exits 2, as documented in docs/cli.md.
+    return root.exit(e) == 0 ? 0 : cli::exit_usage;
   }
   if (run) return run();
   opts.flags.assign(given.begin(), given.end());

@@ -51,7 +51,7 @@ std::string cluster_id(const std::filesystem::path& data_dir) {
 }  // namespace
 
 int serve(const serve_options& opts) {
-  auto inputs = base::config_inputs::from_environ();
+  auto inputs = server_config_inputs_from_environ();
   if (!opts.config_file.empty()) inputs.file = opts.config_file;
   inputs.flags = opts.flags;
   if (opts.print_example) {

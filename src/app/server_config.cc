@@ -3,6 +3,8 @@
 #include <array>
 #include <string_view>
 
+#include "cli/env.h"
+
 namespace app {
 namespace {
 
@@ -210,6 +212,12 @@ storage::log_config log_config_from(const base::config& cfg) {
   c.index_interval_bytes = static_cast<uint32_t>(cfg.get_int("storage.index_interval_bytes"));
   c.producer_expiry_ms = cfg.get_int("storage.producer_expiry");
   return c;
+}
+
+base::config_inputs server_config_inputs_from_environ() {
+  auto in = base::config_inputs::from_environ();
+  in.ignored_env.assign(cli::client_env_names.begin(), cli::client_env_names.end());
+  return in;
 }
 
 }  // namespace app

@@ -12,6 +12,11 @@ namespace app {
 
 std::span<const base::config_key> server_config_keys();
 
+// The inputs of `riptide serve` from this process's environment. The RIPTIDE_* variables that
+// belong to the client verbs (RIPTIDE_BROKERS) are left to them instead of being refused as
+// unknown server settings.
+base::config_inputs server_config_inputs_from_environ();
+
 // The storage defaults every partition starts from.
 storage::log_config log_config_from(const base::config& cfg);
 

@@ -1,10 +1,29 @@
 #include "app/server_config.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include "base/file.h"
 
 namespace {
+
+// `riptide serve` runs in shells where RIPTIDE_BROKERS is set for the client verbs.
+TEST(ServerConfig, ClientVariablesDoNotStopTheServer) {
+  ASSERT_EQ(setenv("RIPTIDE_BROKERS", "127.0.0.1:9092", 1), 0);
+  auto cfg = base::load(app::server_config_keys(), app::server_config_inputs_from_environ());
+  EXPECT_TRUE(cfg) << cfg.error().message;
+
+  // Other unknown names are still refused, so typos keep being caught.
+  ASSERT_EQ(setenv("RIPTIDE_BROKER", "127.0.0.1:9092", 1), 0);
+  cfg = base::load(app::server_config_keys(), app::server_config_inputs_from_environ());
+  ASSERT_FALSE(cfg);
+  EXPECT_NE(cfg.error().message.find("unknown environment variable RIPTIDE_BROKER"),
+            std::string::npos)
+      << cfg.error().message;
+  EXPECT_EQ(cfg.error().message.find("RIPTIDE_BROKERS"), std::string::npos) << cfg.error().message;
+  unsetenv("RIPTIDE_BROKER");
+  unsetenv("RIPTIDE_BROKERS");
+}
 
 TEST(ServerConfig, TableIsWellFormed) {
   EXPECT_EQ(base::table_problems(app::server_config_keys()), std::vector<std::string>{});
