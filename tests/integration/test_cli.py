@@ -199,7 +199,6 @@ class ProduceTest(BrokerFixture):
         got = [(k, v) for _, _, k, v, _ in self.kcat("codecs")]
         self.assertEqual(got, sent)
 
-    @unittest.expectedFailure  # the broker stores nothing from acks=0 produce requests yet
     def test_acks_0_messages_are_stored(self):
         self.ok("topic", "create", "fire-and-forget")
         r = json.loads(self.ok("produce", "fire-and-forget", "--acks", "0", "--json",
