@@ -98,6 +98,27 @@ class GroupTest(BrokerFixture):
         self.assertNotIn("g2", groups)
         self.assertEqual(self.committed("g2"), {0: -1001, 1: -1001})
 
+    def test_describe_matches_the_brokers_metrics(self):
+        self.ok("consume", "jobs", "--group", "lagging", "--count", "5")
+        self.ok("group", "seek", "lagging", "--topic", "jobs:1", "--to", "1")
+        d = json.loads(self.ok("group", "describe", "lagging", "--json"))
+        status, body = self.server.http_get("/metrics")
+        self.assertEqual(status, 200)
+        metrics = {}
+        for line in body.splitlines():
+            for name in ("committed_offset", "log_end_offset", "lag"):
+                prefix = f'riptide_group_{name}{{group="lagging",topic="jobs",partition="'
+                if line.startswith(prefix):
+                    partition = int(line[len(prefix):].split('"')[0])
+                    metrics[(name, partition)] = int(line.split()[-1])
+        self.assertEqual(len(d["partitions"]), 2)
+        for p in d["partitions"]:
+            q = p["partition"]
+            self.assertEqual(p["committed"], metrics[("committed_offset", q)])
+            self.assertEqual(p["log_end"], metrics[("log_end_offset", q)])
+            self.assertEqual(p["lag"], metrics[("lag", q)])
+        self.assertGreater(sum(p["lag"] for p in d["partitions"]), 0)
+
     def test_active_members_are_shown_and_block_seek_and_delete(self):
         c = self.member("g3")
         try:
