@@ -136,6 +136,9 @@ class group_coordinator {
   net::task<std::error_code> wait_durable(std::string group_id, int64_t end_offset);
   void tick();
   void expire_offsets(int64_t now_wall);
+  // Once an offsets partition has rolled a segment: re-appends the offsets still
+  // committed there and, when that is durable, deletes the segments before it.
+  void compact_offsets();
 
   broker& broker_;
   unsigned shard_;
@@ -144,6 +147,7 @@ class group_coordinator {
   std::unique_ptr<net::asio::steady_timer> timer_;
   bool stopping_ = false;
   int64_t last_expiry_check_ = 0;
+  int writes_in_flight_ = 0;  // offset records appended, not yet durable and applied
 };
 
 }  // namespace broker

@@ -471,22 +471,37 @@ partition_log::retention_result partition_log::apply_retention() {
     const bool by_time = cfg_.retention_ms >= 0 && oldest.max_timestamp() >= 0 &&
                          now - oldest.max_timestamp() > cfg_.retention_ms;
     if (!by_size && !by_time) break;
-    auto moved = segments_.front()->mark_deleted();
-    if (!moved) {
-      base::logger("storage")->warn("{}: could not delete segment {}: {}", name_.dir_name(),
-                                    oldest.log_path().string(), moved.error().message());
-      break;
-    }
-    r.bytes_deleted += oldest.size();
-    ++r.segments_deleted;
-    size_bytes_ -= oldest.size();
-    segments_.pop_front();
-    env_.flush->submit([paths = std::move(*moved)] {
-      std::error_code ec;
-      for (const auto& p : paths) std::filesystem::remove(p, ec);
-    });
+    if (!drop_oldest_segment(r)) break;
   }
   return r;
+}
+
+partition_log::retention_result partition_log::delete_segments_before(int64_t offset) {
+  retention_result r;
+  while (segments_.size() > 1 && !closed_ && segments_.front()->next_offset() <= offset &&
+         segments_[1]->base_offset() <= durable_.offset) {
+    if (!drop_oldest_segment(r)) break;
+  }
+  return r;
+}
+
+bool partition_log::drop_oldest_segment(retention_result& r) {
+  const segment& oldest = *segments_.front();
+  auto moved = segments_.front()->mark_deleted();
+  if (!moved) {
+    base::logger("storage")->warn("{}: could not delete segment {}: {}", name_.dir_name(),
+                                  oldest.log_path().string(), moved.error().message());
+    return false;
+  }
+  r.bytes_deleted += oldest.size();
+  ++r.segments_deleted;
+  size_bytes_ -= oldest.size();
+  segments_.pop_front();
+  env_.flush->submit([paths = std::move(*moved)] {
+    std::error_code ec;
+    for (const auto& p : paths) std::filesystem::remove(p, ec);
+  });
+  return true;
 }
 
 }  // namespace storage

@@ -105,6 +105,10 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   // snapshots the producer state when it changed.
   retention_result apply_retention();
 
+  // Deletes the sealed segments that lie entirely below `offset` (compaction by
+  // rewriting: the owner re-appended what it still needs at or after `offset`).
+  retention_result delete_segments_before(int64_t offset);
+
   const producer_state& producers() const { return producers_; }
 
   // Makes everything durable, writes indexes and the recovery point, then calls `done`.
@@ -143,6 +147,8 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   void schedule_interval_flush();
   void set_durable(const durable_point& p);
   const segment* segment_for(int64_t offset) const;
+  // Removes the oldest segment (never the active one).
+  bool drop_oldest_segment(retention_result& r);
   // Loads the producer snapshot and replays the batches after it (at open).
   base::status rebuild_producer_state();
 

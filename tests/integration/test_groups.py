@@ -252,6 +252,42 @@ class GroupTest(GroupFixture):
         self.assertLess(c.committed([TopicPartition("audit", 0)], 10)[0].offset, 0)
         c.close()
 
+    def test_offsets_topic_is_compacted_and_keeps_the_latest_commits(self):
+        from confluent_kafka.admin import ConfigResource
+        port = free_port()
+        data = os.path.join(self.tmp, "data")
+        s = self.start("--groups-offsets-partitions", "1", data_dir=data,
+                       listen=f"127.0.0.1:{port}")
+        self.create_topic(s, "ticks", 2)
+        admin = AdminClient({"bootstrap.servers": s.bootstrap})
+        res = ConfigResource("topic", "__consumer_offsets",
+                             set_config={"segment.bytes": "16384", "retention.ms": "-1",
+                                         "retention.bytes": "-1"})
+        for f in admin.alter_configs([res]).values():
+            f.result(30)
+        c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "ticker",
+                      "enable.auto.commit": False})
+        for i in range(3000):
+            c.commit(offsets=[TopicPartition("ticks", i % 2, i)], asynchronous=False)
+        c.close()
+
+        def offsets_bytes():
+            status, body = s.http_get("/metrics")
+            for line in body.splitlines():
+                if line.startswith('riptide_partition_size_bytes{topic="__consumer_offsets"'):
+                    return int(line.split()[-1])
+            raise AssertionError("no size for __consumer_offsets")
+        # 3000 commit records take well over 300 KB; compaction keeps a few segments.
+        wait_until(lambda: offsets_bytes() < 64 * 1024, 30, "compaction")
+        self.assertEqual(s.stop(), 0)
+        s = self.start(data_dir=data, listen=f"127.0.0.1:{port}")
+        s.wait_for("ready")
+        c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "ticker"})
+        got = {tp.partition: tp.offset
+               for tp in c.committed([TopicPartition("ticks", 0), TopicPartition("ticks", 1)], 10)}
+        c.close()
+        self.assertEqual(got, {0: 2998, 1: 2999})
+
     def test_kafka_python_consumers_share_a_group(self):
         from kafka import KafkaConsumer
         s = self.start("--groups-initial-rebalance-delay", "1s")
