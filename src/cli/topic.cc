@@ -51,18 +51,22 @@ void create(topic_options& o) {
   client c(o.common, RD_KAFKA_PRODUCER);
   const std::string& name = o.names.front();
   char err[512];
-  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(name.c_str(), o.partitions.value_or(-1),
-                                                  o.replication.value_or(-1), err, sizeof err);
-  if (nt == nullptr) usage_error("cannot create topic '" + name + "': " + err);
+  // Usage errors (a bad --config) throw: the new-topic object must not leak then.
+  std::unique_ptr<rd_kafka_NewTopic_t, decltype(&rd_kafka_NewTopic_destroy)> nt(
+      rd_kafka_NewTopic_new(name.c_str(), o.partitions.value_or(-1), o.replication.value_or(-1),
+                            err, sizeof err),
+      &rd_kafka_NewTopic_destroy);
+  if (!nt) usage_error("cannot create topic '" + name + "': " + err);
   for (const auto& kv : o.configs) {
     auto [k, v] = split_assignment(kv, "--config");
-    rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
+    rd_kafka_NewTopic_set_config(nt.get(), k.c_str(), v.c_str());
   }
   auto opts = admin_opts(c, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_NewTopic_t* raw = nt.get();
   event_guard ev{
-      c.admin([&](rd_kafka_queue_t* q) { rd_kafka_CreateTopics(c.get(), &nt, 1, opts.get(), q); },
+      c.admin([&](rd_kafka_queue_t* q) { rd_kafka_CreateTopics(c.get(), &raw, 1, opts.get(), q); },
               "create topic '" + name + "'")};
-  rd_kafka_NewTopic_destroy(nt);
+  nt.reset();
   size_t n = 0;
   const auto** res =
       rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.ev), &n);
