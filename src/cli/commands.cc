@@ -2,10 +2,15 @@
 
 #include <array>
 
+#include "cli/bench.h"
+
 namespace cli {
 
 std::span<const verb> verbs() {
-  static const std::array<verb, 0> table{};
+  static const std::array<verb, 1> table{{
+      {"bench", "Load-test a Kafka-protocol broker: throughput and end-to-end latency.",
+       declare_bench},
+  }};
   return table;
 }
 
