@@ -7,7 +7,7 @@ DATA_DIR    ?= ./data
 JOBS        ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run test test-unit test-asan fuzz bench format clean
+.PHONY: all deps configure build run test test-unit test-asan fuzz bench bench-peers format clean
 
 all: build
 
@@ -62,6 +62,15 @@ fuzz: deps $(FUZZ_DIR)/build.ninja
 ## bench: storage micro-benchmarks beside the disk's plain write+fsync loop
 bench: build
 	$(RELEASE_DIR)/bench/storage_bench --dir $(or $(BENCH_DIR),$(RELEASE_DIR)/bench-data)
+
+## bench-peers: Riptide beside NATS JetStream, Redis Streams and RabbitMQ on the same
+## workloads, one table (BENCH_MODE=quick for short runs; installs the peers first)
+BENCH_MODE ?= full
+bench-peers: deps
+	@scripts/install-peers
+	cmake -S . -B $(RELEASE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	ninja -C $(RELEASE_DIR) -j $(JOBS) riptide $$(ninja -C $(RELEASE_DIR) -t targets all | grep -oE '^(nats|redis|rabbitmq)_bench' | sort -u)
+	/usr/bin/python3 bench/peers/run.py --build-dir $(RELEASE_DIR) $(if $(filter quick,$(BENCH_MODE)),--quick)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
