@@ -282,9 +282,7 @@ class Bench:
         for w, (title, figures, peers) in WORKLOADS.items():
             r = self.results.get((w, "riptide"), "not run (--systems)")
             for peer in peers:
-                p = self.results.get((w, peer))
-                if p is None:
-                    continue
+                p = self.results.get((w, peer), "not run (--systems)")
                 for fig_name, getter, higher_better in figures:
                     rv = getter(r) if isinstance(r, dict) else None
                     pv = getter(p) if isinstance(p, dict) else None

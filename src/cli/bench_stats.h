@@ -114,8 +114,10 @@ struct flow {
   std::atomic<int64_t> last_ns{0};
 
   void add(uint64_t n, uint64_t b, int64_t at_ns) {
-    int64_t zero = 0;
-    first_ns.compare_exchange_strong(zero, at_ns, std::memory_order_relaxed);
+    if (first_ns.load(std::memory_order_relaxed) == 0) {
+      int64_t zero = 0;
+      first_ns.compare_exchange_strong(zero, at_ns, std::memory_order_relaxed);
+    }
     msgs.fetch_add(n, std::memory_order_relaxed);
     bytes.fetch_add(b, std::memory_order_relaxed);
     int64_t prev = last_ns.load(std::memory_order_relaxed);
