@@ -68,7 +68,25 @@ class Service:
         self.log.close()
 
 
+def dirty_bytes():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("Dirty:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def settle(limit=64 << 20, timeout=120):
+    """Waits until the kernel has written back what earlier workloads left dirty, so that
+    one workload's writeback does not land in the next one's fsyncs (nothing is forced: this
+    only waits, and gives up after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while dirty_bytes() > limit and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
 def run_json(argv, timeout):
+    settle()
     """Runs a benchmark client; returns (result dict, None) or (None, reason)."""
     print("  $ " + " ".join(argv), file=sys.stderr, flush=True)
     try:
@@ -137,15 +155,15 @@ class Bench:
             "--topic", "a", "--mode", "both", "--record-size", "1024", "--partitions", "8",
             "--acks", "all", "--linger-ms", "5", "--duration", str(self.duration),
             "--durability", fs], t))
+        self.put("c", "riptide", *run_json(base + [
+            "--topic", "c", "--mode", "both", "--record-size", "1024", "--partitions", "1",
+            "--acks", "all", "--linger-ms", "0", "--rate", "10000", "--warmup", "1",
+            "--duration", str(self.duration), "--durability", fs], t))
         self.put("b", "riptide", *run_json(base + [
             "--topic", "b", "--mode", "produce", "--record-size", "100", "--partitions", "8",
             "--acks", "1", "--linger-ms", "5", "--batch-size", str(1 << 20),
             "--topic-config", "riptide.durability=page_cache", "--duration",
             str(self.duration), "--durability", pc], t))
-        self.put("c", "riptide", *run_json(base + [
-            "--topic", "c", "--mode", "both", "--record-size", "1024", "--partitions", "1",
-            "--acks", "all", "--linger-ms", "0", "--rate", "10000", "--warmup", "1",
-            "--duration", str(self.duration), "--durability", fs], t))
         # d: fill, then read it all back from the start.
         n = max(1, self.catchup_bytes // (16 << 10))
         fill, err = run_json(base + [
