@@ -9,7 +9,7 @@ CMAKE_FLAGS ?=
 PREFIX      ?= /usr/local
 SYSCONFDIR  ?= /etc
 
-.PHONY: all deps configure build run test test-unit test-asan fuzz bench docs install format clean
+.PHONY: all deps configure build run test test-unit test-asan fuzz bench bench-peers docs install format clean
 
 all: build
 
@@ -77,6 +77,15 @@ install: deps $(RELEASE_DIR)/build.ninja
 	  -DCMAKE_INSTALL_SYSCONFDIR=$(SYSCONFDIR) > /dev/null
 	ninja -C $(RELEASE_DIR) -j $(JOBS) riptide
 	DESTDIR=$(DESTDIR) cmake --install $(RELEASE_DIR)
+
+## bench-peers: Riptide beside NATS JetStream, Redis Streams and RabbitMQ on the same
+## workloads, one table (BENCH_MODE=quick for short runs; installs the peers first)
+BENCH_MODE ?= full
+bench-peers: deps
+	@scripts/install-peers
+	cmake -S . -B $(RELEASE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	ninja -C $(RELEASE_DIR) -j $(JOBS) riptide $$(ninja -C $(RELEASE_DIR) -t targets all | grep -oE '^(nats|redis|rabbitmq)_bench' | sort -u)
+	/usr/bin/python3 bench/peers/run.py --build-dir $(RELEASE_DIR) $(if $(filter quick,$(BENCH_MODE)),--quick)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

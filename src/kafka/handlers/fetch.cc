@@ -1,5 +1,9 @@
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <map>
+#include <memory>
+#include <vector>
 
 #include "kafka/handlers/handlers.h"
 #include "kafka/protocol/generated/fetch_request.h"
@@ -38,6 +42,81 @@ net::task<partition_read> read_on_owner(broker::broker& b, storage::ntp name, in
   co_return out;
 }
 
+// Long poll: a fetch that found too little data parks one wakeup on each partition it
+// reads (on the partition's owning shard) and sleeps on a timer set to max_wait. The
+// first high-watermark advance past its fetch offset cancels the timer, so a consumer
+// sees new data the moment it becomes readable (durable, under fsync) rather than at
+// the next poll.
+struct fetch_wakeup {
+  explicit fetch_wakeup(const net::asio::any_io_executor& ex) : timer(ex) {}
+  net::asio::steady_timer timer;  // on the fetching connection's shard
+  bool woken = false;             // touched only on that shard
+  std::atomic<bool> finished{false};
+
+  // From any shard: wakes the fetch (once it awaits, or at once if it does already).
+  static void wake(const std::shared_ptr<fetch_wakeup>& w) {
+    if (w->finished.load(std::memory_order_relaxed)) return;
+    net::asio::post(w->timer.get_executor(), [w] {
+      w->woken = true;
+      w->timer.cancel();
+    });
+  }
+};
+
+// The fetches waiting on one partition, kept on the partition's owning shard.
+struct partition_waiters {
+  std::weak_ptr<storage::partition_log> log;  // the log whose listener feeds this list
+  struct entry {
+    int64_t offset;                      // wake once the high watermark passes it
+    std::weak_ptr<fetch_wakeup> wakeup;  // the fetch owns it; gone once it answered
+  };
+  std::vector<entry> entries;
+
+  void on_high_watermark(int64_t hw) {
+    if (entries.empty()) return;
+    std::erase_if(entries, [hw](const entry& e) {
+      auto w = e.wakeup.lock();
+      if (!w || w->finished.load(std::memory_order_relaxed)) return true;
+      if (hw <= e.offset) return false;
+      fetch_wakeup::wake(w);
+      return true;
+    });
+  }
+};
+
+// Per shard (each shard thread has its own); entries are never erased, so the listener
+// installed on a log can hold a pointer to its list.
+thread_local std::map<storage::ntp, partition_waiters> waiters;
+
+// On the partition's owner: parks `w` until the high watermark passes `offset` (or wakes
+// it at once if it already has). A plain function: the coroutine below only forwards.
+void park(broker::broker& b, const storage::ntp& name, int64_t offset,
+          const std::shared_ptr<fetch_wakeup>& w) {
+  auto log = b.local_log(name);
+  if (!log) return;  // the fetch wakes at max_wait
+  if (log->high_watermark() > offset || log->failure()) {
+    fetch_wakeup::wake(w);
+    return;
+  }
+  auto& list = waiters[name];
+  if (list.log.lock() != log) {
+    list.log = log;
+    partition_waiters* target = &list;
+    log->set_high_watermark_listener([target](int64_t hw) { target->on_high_watermark(hw); });
+  }
+  std::erase_if(list.entries, [](const partition_waiters::entry& e) {
+    auto live = e.wakeup.lock();
+    return !live || live->finished.load(std::memory_order_relaxed);
+  });
+  list.entries.push_back({offset, w});
+}
+
+net::task<void> wait_on_owner(broker::broker& b, storage::ntp name, int64_t offset,
+                              std::shared_ptr<fetch_wakeup> w) {
+  park(b, name, offset, w);
+  co_return;
+}
+
 }  // namespace
 
 net::task<handler_result> fetch(request_context& ctx) {
@@ -48,7 +127,8 @@ net::task<handler_result> fetch(request_context& ctx) {
       std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(req.max_wait_ms, 0));
   const size_t max_bytes = static_cast<size_t>(std::max(req.max_bytes, 0));
   auto& shards = ctx.broker.shards();
-  net::asio::steady_timer pause(co_await net::asio::this_coro::executor);
+  const auto executor = co_await net::asio::this_coro::executor;
+  std::shared_ptr<fetch_wakeup> wakeup;
 
   for (;;) {
     protocol::fetch_response resp;
@@ -94,11 +174,27 @@ net::task<handler_result> fetch(request_context& ctx) {
     // Long poll: answer once min_bytes are there, on an error, or at max_wait_ms.
     if (used >= static_cast<size_t>(std::max(req.min_bytes, 1)) || any_error ||
         std::chrono::steady_clock::now() >= deadline) {
+      if (wakeup) wakeup->finished = true;
       co_return respond(resp, ctx.api_version);
     }
-    pause.expires_after(std::min<std::chrono::steady_clock::duration>(
-        std::chrono::milliseconds(2), deadline - std::chrono::steady_clock::now()));
-    co_await pause.async_wait(net::asio::as_tuple(net::asio::use_awaitable));
+    if (wakeup) wakeup->finished = true;
+    wakeup = std::make_shared<fetch_wakeup>(executor);
+    wakeup->timer.expires_at(deadline);
+    for (size_t ti = 0; ti < req.topics.size(); ++ti) {
+      const auto& topic = req.topics[ti];
+      for (size_t pi = 0; pi < topic.partitions.size(); ++pi) {
+        const auto& part = topic.partitions[pi];
+        // Partitions that returned data are not waited on: their data is in `used`.
+        if (!resp.responses[ti].partitions[pi].records.data.empty()) continue;
+        // Named, not a temporary: GCC 12 destroys temporaries of a co_await expression twice.
+        const storage::ntp name{topic.topic, part.partition};
+        co_await shards.invoke_on(ctx.broker.owner(topic.topic, part.partition),
+                                  wait_on_owner(ctx.broker, name, part.fetch_offset, wakeup));
+      }
+    }
+    if (!wakeup->woken) {
+      co_await wakeup->timer.async_wait(net::asio::as_tuple(net::asio::use_awaitable));
+    }
   }
 }
 

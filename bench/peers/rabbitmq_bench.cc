@@ -1,0 +1,167 @@
+// The `riptide bench` workloads against RabbitMQ: a quorum queue (replicated Raft log,
+// fsynced before a publisher confirm), persistent messages published with publisher
+// confirms (up to --window unconfirmed) and (mode both) one consumer on its own
+// connection. Prints the same JSON.
+
+#include <amqp.h>
+#include <amqp_framing.h>
+#include <amqp_tcp_socket.h>
+#include <sys/time.h>
+
+#include <deque>
+
+#include "peer_common.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: rabbitmq_bench --url 127.0.0.1:5672 [--mode produce|both] [--record-size N]\n"
+    "                      [--rate N] [--duration S | --count N] [--warmup S] [--window N]\n"
+    "                      [--extra quorum|classic] [--json]";
+constexpr const char* kQueue = "bench";
+
+void check_rpc(amqp_connection_state_t c, const char* what) {
+  amqp_rpc_reply_t r = amqp_get_rpc_reply(c);
+  if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+    peers::die(std::string("rabbitmq_bench: ") + what + " failed (reply type " +
+               std::to_string(r.reply_type) + ")");
+  }
+}
+
+amqp_connection_state_t connect(const std::string& url) {
+  auto colon = url.rfind(':');
+  std::string host = colon == std::string::npos ? url : url.substr(0, colon);
+  int port = colon == std::string::npos ? 5672 : std::atoi(url.c_str() + colon + 1);
+  amqp_connection_state_t c = amqp_new_connection();
+  amqp_socket_t* s = amqp_tcp_socket_new(c);
+  if (s == nullptr || amqp_socket_open(s, host.c_str(), port) != AMQP_STATUS_OK) {
+    peers::die("rabbitmq_bench: cannot connect to " + url);
+  }
+  amqp_rpc_reply_t r = amqp_login(c, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest");
+  if (r.reply_type != AMQP_RESPONSE_NORMAL) peers::die("rabbitmq_bench: login failed");
+  amqp_channel_open(c, 1);
+  check_rpc(c, "channel.open");
+  return c;
+}
+
+void produce(peers::run_state& st, amqp_connection_state_t c) {
+  amqp_confirm_select(c, 1);
+  check_rpc(c, "confirm.select");
+  auto value = peers::make_value(st.opts.record_size);
+  cli::bench::pacer pace(st.opts.rate);
+  amqp_basic_properties_t props{};
+  props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+  props.delivery_mode = 2;        // persistent
+  std::deque<int64_t> in_flight;  // send times by delivery tag, oldest first
+  uint64_t confirmed = 0;         // delivery tags up to this one are settled
+  auto settle_to = [&](uint64_t tag, bool ok) {
+    const int64_t now = peers::now_ns();
+    while (confirmed < tag && !in_flight.empty()) {
+      ++confirmed;
+      if (ok) {
+        st.produced.add(1, value.size(), now);
+        if (in_flight.front() >= st.warm_ns) st.ack.record(now - in_flight.front());
+      } else {
+        st.produced.errors.fetch_add(1);
+      }
+      in_flight.pop_front();
+    }
+  };
+  auto read_confirms = [&](bool block) {
+    for (;;) {
+      amqp_frame_t f;
+      timeval zero{0, 0}, second{1, 0};
+      int rc = amqp_simple_wait_frame_noblock(c, &f, block ? &second : &zero);
+      if (rc == AMQP_STATUS_TIMEOUT) return;
+      if (rc != AMQP_STATUS_OK) peers::die("rabbitmq_bench: connection lost");
+      block = false;
+      if (f.frame_type != AMQP_FRAME_METHOD) continue;
+      if (f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+        auto* a = static_cast<amqp_basic_ack_t*>(f.payload.method.decoded);
+        // Confirms come in publish order, so a single one settles what precedes it too.
+        settle_to(a->delivery_tag, true);
+      } else if (f.payload.method.id == AMQP_BASIC_NACK_METHOD) {
+        auto* n = static_cast<amqp_basic_nack_t*>(f.payload.method.decoded);
+        settle_to(n->delivery_tag, false);
+      } else if (f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        peers::die("rabbitmq_bench: the broker closed the channel");
+      }
+    }
+  };
+  for (uint64_t i = 0; !st.done_sending(i); ++i) {
+    pace.wait(st.start_ns, i);
+    const int64_t now = peers::now_ns();
+    cli::bench::stamp(value.data(), value.size(), now);
+    amqp_bytes_t body{value.size(), value.data()};
+    if (amqp_basic_publish(c, 1, amqp_empty_bytes, amqp_cstring_bytes(kQueue), 0, 0, &props,
+                           body) != AMQP_STATUS_OK) {
+      peers::die("rabbitmq_bench: publish failed");
+    }
+    in_flight.push_back(now);
+    read_confirms(in_flight.size() >= static_cast<size_t>(st.opts.window));
+  }
+  while (!in_flight.empty()) read_confirms(true);
+  st.producing_done = true;
+}
+
+void consume(peers::run_state& st, amqp_connection_state_t c) {
+  amqp_basic_qos(c, 1, 0, 2000, 0);
+  check_rpc(c, "basic.qos");
+  amqp_basic_consume(c, 1, amqp_cstring_bytes(kQueue), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+  check_rpc(c, "basic.consume");
+  uint64_t unacked = 0, last_tag = 0;
+  while (!st.consumer_should_stop()) {
+    amqp_envelope_t env;
+    amqp_maybe_release_buffers(c);
+    timeval tv{0, 100000};
+    amqp_rpc_reply_t r = amqp_consume_message(c, &env, &tv, 0);
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT) {
+      continue;
+    }
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) peers::die("rabbitmq_bench: consume failed");
+    st.received(env.message.body.bytes, env.message.body.len, peers::now_ns());
+    last_tag = env.delivery_tag;
+    amqp_destroy_envelope(&env);
+    if (++unacked >= 500) {
+      amqp_basic_ack(c, 1, last_tag, 1);
+      unacked = 0;
+    }
+  }
+  if (unacked) amqp_basic_ack(c, 1, last_tag, 1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto opts = peers::parse(argc, argv, kUsage);
+  if (opts.url.empty()) opts.url = "127.0.0.1:5672";
+  if (opts.extra.empty()) opts.extra = "quorum";
+  if (opts.extra != "quorum" && opts.extra != "classic") {
+    peers::die("--extra must be quorum or classic");
+  }
+  if (opts.durability.empty()) opts.durability = opts.extra + " queue, confirms";
+  amqp_connection_state_t pc = connect(opts.url);
+  amqp_connection_state_t cc = connect(opts.url);
+
+  amqp_queue_delete(pc, 1, amqp_cstring_bytes(kQueue), 0, 0);
+  check_rpc(pc, "queue.delete");
+  amqp_table_entry_t arg;
+  arg.key = amqp_cstring_bytes("x-queue-type");
+  arg.value.kind = AMQP_FIELD_KIND_UTF8;
+  arg.value.value.bytes = amqp_cstring_bytes(opts.extra.c_str());
+  amqp_table_t args{1, &arg};
+  amqp_queue_declare(pc, 1, amqp_cstring_bytes(kQueue), 0, 1, 0, 0, args);
+  check_rpc(pc, "queue.declare");
+
+  peers::run_state st(opts);
+  std::thread producer(produce, std::ref(st), pc);
+  std::thread consumer;
+  const bool both = opts.mode == "both";
+  if (both) consumer = std::thread(consume, std::ref(st), cc);
+  int rc = peers::finish(st, "rabbitmq", producer, both ? &consumer : nullptr, both);
+  amqp_connection_close(pc, AMQP_REPLY_SUCCESS);
+  amqp_connection_close(cc, AMQP_REPLY_SUCCESS);
+  amqp_destroy_connection(pc);
+  amqp_destroy_connection(cc);
+  return rc;
+}

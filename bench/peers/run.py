@@ -1,0 +1,422 @@
+#!/usr/bin/python3
+"""Runs the same workloads against Riptide and its peers and prints one table.
+
+Each system is started on loopback with a temporary directory, driven by `riptide bench`
+or by the peer driver built beside it (bench/peers/*_bench.cc, same JSON), and stopped by
+its PID even when something fails. A system that cannot be started or measured gets a
+"not measured: <reason>" row, never a number.
+
+    bench/peers/run.py --quick            # a few seconds per workload, 256 MiB catch-up
+    bench/peers/run.py                    # full: 20 s per workload, 2 GiB catch-up
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout, proc):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return f"exited with code {proc.returncode}"
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return None
+        except OSError:
+            time.sleep(0.2)
+    return f"did not accept connections within {timeout} s"
+
+
+class Service:
+    """A server process we started; stop() ends it (and only it) by PID."""
+
+    def __init__(self, name, argv, port, workdir, env=None, start_timeout=30):
+        self.name = name
+        self.port = port
+        self.log_path = os.path.join(workdir, f"{name}.log")
+        self.log = open(self.log_path, "w")
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=full_env, cwd=workdir, start_new_session=True)
+        self.error = wait_port(port, start_timeout, self.proc)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def dirty_bytes():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("Dirty:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def settle(limit=64 << 20, timeout=120):
+    """Waits until the kernel has written back what earlier workloads left dirty, so that
+    one workload's writeback does not land in the next one's fsyncs (nothing is forced: this
+    only waits, and gives up after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while dirty_bytes() > limit and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
+def run_json(argv, timeout):
+    settle()
+    """Runs a benchmark client; returns (result dict, None) or (None, reason)."""
+    print("  $ " + " ".join(argv), file=sys.stderr, flush=True)
+    try:
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"client did not finish within {timeout} s"
+    tail = p.stderr.strip().splitlines()
+    if p.returncode != 0:
+        return None, (tail[-1] if tail else f"client exited with {p.returncode}")
+    for line in reversed(p.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line), None
+    return None, "client printed no result"
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.build = os.path.abspath(args.build_dir)
+        self.riptide = os.path.join(self.build, "riptide")
+        self.work = tempfile.mkdtemp(prefix="riptide-bench-")
+        self.results = {}  # (workload, system) -> result dict or reason string
+        self.services = []
+        d = 5 if args.quick else 20
+        self.duration = args.duration or d
+        self.catchup_bytes = args.catchup_bytes or ((256 << 20) if args.quick else (2 << 30))
+
+    def driver(self, name):
+        path = os.path.join(self.build, "bench", name)
+        return path if os.path.exists(path) else None
+
+    def start(self, name, argv, port, env=None, timeout=30):
+        s = Service(name, argv, port, self.work, env=env, start_timeout=timeout)
+        self.services.append(s)
+        if s.error:
+            s.stop()
+            with open(s.log_path) as f:
+                last = [l.strip() for l in f.read().splitlines() if l.strip()][-1:]
+            return None, f"{name} {s.error}" + (f" ({last[0][:120]})" if last else "")
+        return s, None
+
+    def stop_all(self):
+        for s in self.services:
+            s.stop()
+        self.services = []
+
+    # --- Riptide -------------------------------------------------------------------------
+    def run_riptide(self):
+        port, http = free_port(), free_port()
+        data = os.path.join(self.work, "riptide-data")
+        srv, err = self.start("riptide", [self.riptide, "serve", "--data-dir", data,
+                                          "--kafka-listen", f"127.0.0.1:{port}",
+                                          "--http-listen", f"127.0.0.1:{http}",
+                                          "--log-level", "warn"], port)
+        if err:
+            for w in WORKLOADS:
+                self.results[(w, "riptide")] = err
+            return
+        b = ["--brokers", f"127.0.0.1:{port}", "--json", "--quiet"]
+        base = [self.riptide, "bench", *b]
+        t = self.duration * 3 + 60
+        fs = "fsync, ack after fdatasync"
+        pc = "page_cache, ack after write"
+        self.put("a", "riptide", *run_json(base + [
+            "--topic", "a", "--mode", "both", "--record-size", "1024", "--partitions", "8",
+            "--acks", "all", "--linger-ms", "5", "--duration", str(self.duration),
+            "--durability", fs], t))
+        self.put("c", "riptide", *run_json(base + [
+            "--topic", "c", "--mode", "both", "--record-size", "1024", "--partitions", "1",
+            "--acks", "all", "--linger-ms", "0", "--rate", "10000", "--warmup", "1",
+            "--duration", str(self.duration), "--durability", fs], t))
+        self.put("b", "riptide", *run_json(base + [
+            "--topic", "b", "--mode", "produce", "--record-size", "100", "--partitions", "8",
+            "--acks", "1", "--linger-ms", "5", "--batch-size", str(1 << 20),
+            "--topic-config", "riptide.durability=page_cache", "--duration",
+            str(self.duration), "--durability", pc], t))
+        # d: fill, then read it all back from the start.
+        n = max(1, self.catchup_bytes // (16 << 10))
+        fill, err = run_json(base + [
+            "--topic", "d", "--mode", "produce", "--record-size", str(16 << 10),
+            "--partitions", "8", "--acks", "1", "--linger-ms", "5", "--count", str(n),
+            "--topic-config", "riptide.durability=page_cache"], t + n // 1000)
+        if err:
+            self.put("d", "riptide", None, "filling the topic: " + err)
+        else:
+            self.put("d", "riptide", *run_json(base + [
+                "--topic", "d", "--mode", "consume", "--from", "beginning",
+                "--durability", "page_cache (records on disk, in the page cache)"], t))
+        self.stop_all()
+
+    # --- NATS JetStream --------------------------------------------------------------------
+    def run_nats(self):
+        drv = self.driver("nats_bench")
+        exe = shutil.which("nats-server")
+        if not drv or not exe:
+            self.not_measured("nats-jetstream", "abc",
+                              "nats-server or nats_bench missing (make bench-peers installs them)")
+            return
+        port = free_port()
+        store = os.path.join(self.work, "nats")
+        srv, err = self.start("nats", [exe, "-js", "-a", "127.0.0.1", "-p", str(port),
+                                       "-sd", store], port)
+        if err:
+            self.not_measured("nats-jetstream", "abc", err)
+            return
+        url = ["--url", f"nats://127.0.0.1:{port}", "--json"]
+        t = self.duration * 3 + 60
+        dur = "file store, ack before fsync (default)"
+        self.put("a", "nats-jetstream", *run_json([drv, *url, "--mode", "both",
+                 "--record-size", "1024", "--duration", str(self.duration),
+                 "--durability", dur], t))
+        self.put("b", "nats-jetstream", *run_json([drv, *url, "--mode", "produce",
+                 "--record-size", "100", "--duration", str(self.duration),
+                 "--window", "4096", "--durability", dur], t))
+        self.put("c", "nats-jetstream", *run_json([drv, *url, "--mode", "both",
+                 "--record-size", "1024", "--rate", "10000", "--warmup", "1",
+                 "--duration", str(self.duration), "--durability", dur], t))
+        self.stop_all()
+
+    # --- Redis Streams ---------------------------------------------------------------------
+    def run_redis(self, label, conf, workloads, durability):
+        drv = self.driver("redis_bench")
+        exe = shutil.which("redis-server")
+        if not drv or not exe:
+            self.not_measured(label, workloads,
+                              "redis-server or redis_bench missing (make bench-peers installs them)")
+            return
+        port = free_port()
+        d = os.path.join(self.work, label)
+        os.makedirs(d)
+        srv, err = self.start(label, [exe, "--port", str(port), "--bind", "127.0.0.1",
+                                      "--dir", d, "--save", "", *conf], port)
+        if err:
+            self.not_measured(label, workloads, err)
+            return
+        url = ["--url", f"127.0.0.1:{port}", "--json", "--durability", durability]
+        t = self.duration * 3 + 60
+        if "a" in workloads:
+            self.put("a", label, *run_json([drv, *url, "--mode", "both", "--record-size",
+                                            "1024", "--duration", str(self.duration)], t))
+        if "b" in workloads:
+            self.put("b", label, *run_json([drv, *url, "--mode", "produce", "--record-size",
+                                            "100", "--duration", str(self.duration)], t))
+        if "c" in workloads:
+            self.put("c", label, *run_json([drv, *url, "--mode", "both", "--record-size",
+                                            "1024", "--rate", "10000", "--warmup", "1",
+                                            "--duration", str(self.duration)], t))
+        self.stop_all()
+
+    # --- RabbitMQ --------------------------------------------------------------------------
+    def run_rabbitmq(self):
+        label = "rabbitmq-quorum"
+        drv = self.driver("rabbitmq_bench")
+        exe = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+        epmd = shutil.which("epmd")
+        if not drv or not os.path.exists(exe) or not epmd:
+            self.not_measured(label, "ac",
+                              "rabbitmq-server or rabbitmq_bench missing (make bench-peers)")
+            return
+        port, dist, epmd_port = free_port(), free_port(), free_port()
+        base = os.path.join(self.work, "rabbitmq")
+        os.makedirs(base)
+        with open(os.path.join(base, "enabled_plugins"), "w") as f:
+            f.write("[].\n")
+        env = {
+            "HOME": base,
+            "RABBITMQ_NODENAME": f"riptidebench{port}@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(port),
+            "RABBITMQ_DIST_PORT": str(dist),
+            "RABBITMQ_MNESIA_BASE": os.path.join(base, "mnesia"),
+            "RABBITMQ_LOG_BASE": os.path.join(base, "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": os.path.join(base, "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": os.path.join(base, "rabbitmq"),
+            "ERL_EPMD_PORT": str(epmd_port),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+        }
+        # Our own epmd, in the foreground, so it is stopped by PID like the rest.
+        _, err = self.start("epmd", [epmd, "-port", str(epmd_port), "-address", "127.0.0.1"],
+                            epmd_port, env=env)
+        if err:
+            self.not_measured(label, "ac", err)
+            self.stop_all()
+            return
+        _, err = self.start("rabbitmq", [exe], port, env=env, timeout=60)
+        if err:
+            self.not_measured(label, "ac", err)
+            self.stop_all()
+            return
+        url = ["--url", f"127.0.0.1:{port}", "--json", "--extra", "quorum",
+               "--durability", "quorum queue, confirm after fsync"]
+        t = self.duration * 3 + 60
+        self.put("a", label, *run_json([drv, *url, "--mode", "both", "--record-size", "1024",
+                                        "--duration", str(self.duration)], t))
+        self.put("c", label, *run_json([drv, *url, "--mode", "both", "--record-size", "1024",
+                                        "--rate", "10000", "--warmup", "1",
+                                        "--duration", str(self.duration)], t))
+        self.stop_all()
+
+    # --- results ---------------------------------------------------------------------------
+    def put(self, workload, system, result, err):
+        self.results[(workload, system)] = result if result is not None else err
+
+    def not_measured(self, system, workloads, reason):
+        for w in workloads:
+            self.results[(w, system)] = reason
+
+    def table(self):
+        rows = []
+        for w, (title, figures, peers) in WORKLOADS.items():
+            r = self.results.get((w, "riptide"), "not run (--systems)")
+            for peer in peers:
+                p = self.results.get((w, peer), "not run (--systems)")
+                for fig_name, getter, higher_better in figures:
+                    rv = getter(r) if isinstance(r, dict) else None
+                    pv = getter(p) if isinstance(p, dict) else None
+                    ratio = f"{rv / pv:.2f}x" if rv is not None and pv else "-"
+                    rows.append([
+                        f"{w}. {title}", fig_name,
+                        fmt(rv) if rv is not None else f"not measured: {r}",
+                        dur(r), peer,
+                        fmt(pv) if pv is not None else f"not measured: {p}",
+                        dur(p), ratio])
+            if not peers:
+                for fig_name, getter, _ in figures:
+                    rv = getter(r) if isinstance(r, dict) else None
+                    rows.append([f"{w}. {title}", fig_name,
+                                 fmt(rv) if rv is not None else f"not measured: {r}",
+                                 dur(r), "-", "-", "-", "-"])
+        head = ["workload", "figure", "riptide", "riptide durability", "peer", "peer value",
+                "peer durability", "riptide/peer"]
+        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for row in rows:
+            out.append("| " + " | ".join(row) + " |")
+        return "\n".join(out)
+
+
+def fmt(v):
+    if v >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.2f}"
+
+
+def dur(r):
+    return r.get("durability", "") if isinstance(r, dict) else ""
+
+
+def produce_rate(r):
+    return r["produce"]["msgs_per_sec"] if r["produce"]["msgs"] else None
+
+
+def produce_mb(r):
+    return r["produce"]["mb_per_sec"] if r["produce"]["msgs"] else None
+
+
+def consume_mb(r):
+    return r["consume"]["mb_per_sec"] if r["consume"]["msgs"] else None
+
+
+def e2e(q):
+    def get(r):
+        lat = r.get("e2e_latency")
+        return lat[q] / 1000.0 if lat else None
+    return get
+
+
+WORKLOADS = {
+    "a": ("1 KiB, fsync before ack, 1 producer + 1 consumer, 8 partitions",
+          [("produce msgs/s", produce_rate, True), ("produce MB/s", produce_mb, True)],
+          ["nats-jetstream", "redis-always", "rabbitmq-quorum"]),
+    "b": ("100 B, acks=1, page-cache durability, 1 producer",
+          [("produce msgs/s", produce_rate, True)],
+          ["nats-jetstream", "redis-everysec", "redis-no-aof"]),
+    "c": ("e2e latency at 10,000 msgs/s, 1 KiB, fsync before ack, linger 0",
+          [("achieved msgs/s", produce_rate, True),
+           ("p50 ms", e2e("p50_us"), False), ("p99 ms", e2e("p99_us"), False),
+           ("p99.9 ms", e2e("p999_us"), False), ("max ms", e2e("max_us"), False)],
+          ["nats-jetstream", "redis-always", "rabbitmq-quorum"]),
+    "d": ("consumer catching up on a backlog of 16 KiB records",
+          [("consume MB/s", consume_mb, True)], []),
+}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="short runs, small catch-up backlog")
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build", "release"))
+    ap.add_argument("--duration", type=int, default=0, help="seconds per workload")
+    ap.add_argument("--catchup-bytes", type=int, default=0, help="backlog size for workload d")
+    ap.add_argument("--systems", default="riptide,nats,redis,rabbitmq",
+                    help="comma-separated subset to run")
+    ap.add_argument("--json-out", help="also write every raw result to this file")
+    args = ap.parse_args()
+    b = Bench(args)
+    if not os.path.exists(b.riptide):
+        sys.exit(f"{b.riptide} not found: build first (make build)")
+    systems = set(args.systems.split(","))
+    try:
+        if "riptide" in systems:
+            print("riptide ...", file=sys.stderr, flush=True)
+            b.run_riptide()
+        if "nats" in systems:
+            print("nats-server -js ...", file=sys.stderr, flush=True)
+            b.run_nats()
+        if "redis" in systems:
+            print("redis-server ...", file=sys.stderr, flush=True)
+            b.run_redis("redis-always", ["--appendonly", "yes", "--appendfsync", "always"],
+                        "ac", "AOF, appendfsync always")
+            b.run_redis("redis-everysec", ["--appendonly", "yes", "--appendfsync", "everysec"],
+                        "b", "AOF, appendfsync everysec")
+            b.run_redis("redis-no-aof", ["--appendonly", "no"], "b", "no AOF, no snapshots")
+        if "rabbitmq" in systems:
+            print("rabbitmq-server ...", file=sys.stderr, flush=True)
+            b.run_rabbitmq()
+    finally:
+        b.stop_all()
+        shutil.rmtree(b.work, ignore_errors=True)
+    mode = "quick" if args.quick else "full"
+    print(f"\nRiptide and peers, {mode} mode: {b.duration} s per workload, "
+          f"catch-up backlog {b.catchup_bytes >> 20} MiB, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}\n")
+    print("riptide/peer: above 1 means Riptide is ahead for msgs/s and MB/s, behind for "
+          "latency (ms).\n")
+    print(b.table())
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump({f"{w}/{s}": r for (w, s), r in b.results.items()}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

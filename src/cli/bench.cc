@@ -1,0 +1,477 @@
+#include "cli/bench.h"
+
+#include <librdkafka/rdkafka.h>
+#include <malloc.h>
+
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/bench_client.h"
+#include "cli/bench_stats.h"
+
+namespace cli {
+namespace {
+
+using bench::base_conf;
+using bench::bench_error;
+using bench::handle;
+using bench::make_handle;
+using bench::now_ns;
+using bench::options;
+using bench::prepare_topic;
+using bench::set;
+using bench::topic_durability;
+
+struct shared_state {
+  const options* opts = nullptr;
+  int partitions = 0;
+  int64_t start_ns = 0;
+  int64_t warm_ns = 0;  // latency is recorded for records sent from here on
+  std::atomic<bool> stop_producing{false};
+  std::atomic<bool> stop_consuming{false};
+  std::atomic<int> producers_running{0};
+  std::atomic<int> consumers_running{0};
+  std::atomic<uint64_t> sent{0};
+  bench::flow produced;
+  bench::flow consumed;
+  std::vector<int64_t> start_offset;  // per partition
+  std::vector<int64_t> end_offset;    // consume mode: stop there (-1: never)
+  std::string fatal;                  // first failure a worker hit
+  std::atomic<bool> failed{false};
+};
+
+void fail(shared_state& st, const std::string& msg) {
+  bool expected = false;
+  if (st.failed.compare_exchange_strong(expected, true)) st.fatal = msg;
+  st.stop_producing = true;
+  st.stop_consuming = true;
+}
+
+struct producer_ctx {
+  shared_state* st;
+  bench::histogram* ack;
+  int64_t last_now = 0;  // the clock as of the last timed record
+};
+
+// Flat out, only every kTimedEvery-th record carries its send time (the others carry 0):
+// reading the clock twice per record costs a measurable share of a core at a million
+// records a second. Paced runs time every record.
+constexpr uint64_t kTimedEvery = 8;
+
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+  auto* ctx = static_cast<producer_ctx*>(opaque);
+  if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    ctx->st->produced.errors.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const int64_t sent = bench::sent_at(m->payload, m->len);
+  if (sent > 0 || ctx->last_now == 0) ctx->last_now = now_ns();
+  ctx->st->produced.add(1, m->len, ctx->last_now);
+  if (sent > 0 && sent >= ctx->st->warm_ns) ctx->ack->record(ctx->last_now - sent);
+}
+
+void run_producer(shared_state& st, int index, bench::histogram& ack) {
+  const options& o = *st.opts;
+  producer_ctx ctx{&st, &ack};
+  handle rk;
+  try {
+    rd_kafka_conf_t* conf = base_conf(o);
+    set(conf, "acks", o.acks);
+    set(conf, "compression.type", o.compression);
+    set(conf, "linger.ms", std::to_string(o.linger_ms));
+    set(conf, "batch.size", std::to_string(o.batch_size));
+    set(conf, "queue.buffering.max.messages", "1000000");
+    set(conf, "queue.buffering.max.kbytes", "1048576");
+    set(conf, "enable.idempotence", "false");
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, &ctx);
+    rk = make_handle(RD_KAFKA_PRODUCER, conf);
+  } catch (const std::exception& e) {
+    fail(st, e.what());
+    st.producers_running--;
+    return;
+  }
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), o.topic.c_str(), nullptr);
+
+  std::vector<uint8_t> value(o.record_size);
+  std::mt19937_64 rng(static_cast<uint64_t>(index) * 7919 + 1);
+  for (auto& b : value) b = static_cast<uint8_t>(rng());
+  const uint64_t quota =
+      o.count == 0
+          ? 0
+          : o.count / static_cast<uint64_t>(o.producers) +
+                (static_cast<uint64_t>(index) < o.count % static_cast<uint64_t>(o.producers) ? 1
+                                                                                             : 0);
+  bench::pacer pace(o.rate / o.producers);
+  const int64_t deadline = st.start_ns + static_cast<int64_t>(o.duration_s * 1e9);
+  char key[32];
+  uint64_t i = 0;
+  for (;; ++i) {
+    if (quota != 0 ? i >= quota : now_ns() >= deadline) break;
+    if (st.stop_producing.load(std::memory_order_relaxed)) break;
+    pace.wait(st.start_ns, i);
+    const bool timed = o.rate > 0 || i % kTimedEvery == 0;
+    bench::stamp(value.data(), value.size(), timed ? now_ns() : 0);
+    void* kp = nullptr;
+    size_t klen = 0;
+    if (o.keys > 0) {
+      klen = static_cast<size_t>(std::snprintf(
+          key, sizeof key, "key-%" PRIu64,
+          (i * 2654435761u + static_cast<uint64_t>(index)) % static_cast<uint64_t>(o.keys)));
+      kp = key;
+    }
+    for (;;) {
+      if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, value.data(),
+                           value.size(), kp, klen, nullptr) == 0) {
+        break;
+      }
+      auto e = rd_kafka_last_error();
+      if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        fail(st, std::string("produce: ") + rd_kafka_err2str(e));
+        break;
+      }
+      rd_kafka_poll(rk.get(), 1);
+    }
+    st.sent.fetch_add(1, std::memory_order_relaxed);
+    // Serve delivery reports (the ack latency is taken there): after every record when
+    // paced, so the figure is not delayed by the batching of this call.
+    if (o.rate > 0 || (i & 63) == 0) rd_kafka_poll(rk.get(), 0);
+  }
+  // Wait for every outstanding acknowledgement.
+  while (rd_kafka_outq_len(rk.get()) > 0 && !st.failed.load()) rd_kafka_poll(rk.get(), 50);
+  rd_kafka_topic_destroy(rkt);
+  rk.reset();
+  st.producers_running--;
+}
+
+void run_consumer(shared_state& st, int index, bench::histogram& e2e) {
+  const options& o = *st.opts;
+  handle rk;
+  try {
+    rd_kafka_conf_t* conf = base_conf(o);
+    set(conf, "enable.partition.eof", "false");
+    set(conf, "fetch.wait.max.ms", "100");
+    // Moderate fetch sizes keep each response buffer below malloc's mmap threshold (see
+    // run_bench), so the client reuses memory instead of faulting in fresh pages.
+    set(conf, "fetch.message.max.bytes", std::to_string(2 << 20));
+    set(conf, "fetch.max.bytes", std::to_string(16 << 20));
+    set(conf, "queued.max.messages.kbytes", std::to_string(256 << 10));
+    set(conf, "check.crcs", "false");
+    rk = make_handle(RD_KAFKA_CONSUMER, conf);
+  } catch (const std::exception& e) {
+    fail(st, e.what());
+    st.consumers_running--;
+    return;
+  }
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), o.topic.c_str(), nullptr);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk.get());
+  std::vector<int> mine;
+  for (int p = index; p < st.partitions; p += o.consumers) {
+    if (st.end_offset[static_cast<size_t>(p)] >= 0 &&
+        st.start_offset[static_cast<size_t>(p)] >= st.end_offset[static_cast<size_t>(p)]) {
+      continue;  // nothing to read there
+    }
+    if (rd_kafka_consume_start_queue(rkt, p, st.start_offset[static_cast<size_t>(p)], q) != 0) {
+      fail(st, std::string("consume: ") + rd_kafka_err2str(rd_kafka_last_error()));
+    }
+    mine.push_back(p);
+  }
+  std::vector<int64_t> next(static_cast<size_t>(st.partitions), 0);
+  for (int p : mine) next[static_cast<size_t>(p)] = st.start_offset[static_cast<size_t>(p)];
+  size_t unfinished = mine.size();
+  std::vector<rd_kafka_message_t*> msgs(4096);
+  while (unfinished > 0 && !st.stop_consuming.load(std::memory_order_relaxed)) {
+    // Wait for the first record only, then take whatever else is queued: a batch call
+    // with a timeout would hold records back until the batch fills.
+    rd_kafka_message_t* first = rd_kafka_consume_queue(q, 100);
+    if (first == nullptr) continue;
+    msgs[0] = first;
+    ssize_t n = rd_kafka_consume_batch_queue(q, 0, msgs.data() + 1, msgs.size() - 1);
+    if (n >= 0) ++n;
+    if (n < 0) {
+      rd_kafka_message_destroy(first);
+      fail(st, std::string("consume: ") + rd_kafka_err2str(rd_kafka_last_error()));
+      break;
+    }
+    const int64_t now = now_ns();
+    uint64_t count = 0, bytes = 0;
+    for (ssize_t k = 0; k < n; ++k) {
+      rd_kafka_message_t* m = msgs[static_cast<size_t>(k)];
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ++count;
+        bytes += m->len;
+        const int64_t sent = bench::sent_at(m->payload, m->len);
+        if (sent > 0 && sent >= st.warm_ns) e2e.record(now - sent);
+        const auto p = static_cast<size_t>(m->partition);
+        if (p < next.size()) {
+          const bool was_open = st.end_offset[p] < 0 || next[p] < st.end_offset[p];
+          next[p] = m->offset + 1;
+          if (was_open && st.end_offset[p] >= 0 && next[p] >= st.end_offset[p]) --unfinished;
+        }
+      } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        fail(st, std::string("consume: ") + rd_kafka_err2str(m->err));
+      }
+      rd_kafka_message_destroy(m);
+    }
+    if (count > 0) st.consumed.add(count, bytes, now);
+  }
+  for (int p : mine) rd_kafka_consume_stop(rkt, p);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_topic_destroy(rkt);
+  rk.reset();
+  st.consumers_running--;
+}
+
+void progress(const shared_state& st, double t, uint64_t dp, uint64_t dpb, uint64_t dc,
+              uint64_t dcb, double dt, const std::vector<bench::histogram>& e2e) {
+  std::fprintf(stderr, "[%6.1fs] produced %9.0f msg/s %8.1f MB/s", t, bench::rate(dp, dt),
+               bench::rate(dpb, dt) / 1e6);
+  if (st.produced.errors.load() > 0) {
+    std::fprintf(stderr, " (%" PRIu64 " failed)", st.produced.errors.load());
+  }
+  std::fprintf(stderr, " | consumed %9.0f msg/s %8.1f MB/s", bench::rate(dc, dt),
+               bench::rate(dcb, dt) / 1e6);
+  int64_t p50 = 0, p99 = 0;
+  for (const auto& h : e2e) {
+    p50 = std::max(p50, h.quantile(0.5));
+    p99 = std::max(p99, h.quantile(0.99));
+  }
+  if (p99 > 0) {
+    std::fprintf(stderr, " | e2e p50 %.2f ms p99 %.2f ms", static_cast<double>(p50) / 1e6,
+                 static_cast<double>(p99) / 1e6);
+  }
+  std::fprintf(stderr, "\n");
+}
+
+void validate(const options& o) {
+  if (o.mode != "produce" && o.mode != "consume" && o.mode != "both") {
+    throw bench_error("--mode must be produce, consume or both (got '" + o.mode + "')");
+  }
+  if (o.acks != "all" && o.acks != "-1" && o.acks != "0" && o.acks != "1") {
+    throw bench_error("--acks must be all, -1, 0 or 1 (got '" + o.acks + "')");
+  }
+  if (o.producers < 1 || o.consumers < 1) {
+    throw bench_error("--producers and --consumers must be at least 1");
+  }
+  if (o.partitions < 1) throw bench_error("--partitions must be at least 1");
+  if (o.mode != "consume" && o.count == 0 && o.duration_s <= 0) {
+    throw bench_error("give --duration (seconds, > 0) or --count (records, > 0)");
+  }
+  if (o.rate < 0) throw bench_error("--rate must be >= 0 (0 = as fast as possible)");
+  if (o.from != "beginning" && o.from != "end") {
+    throw bench_error("--from must be beginning or end (got '" + o.from + "')");
+  }
+  if (o.record_size > (64u << 20)) throw bench_error("--record-size must be at most 64 MiB");
+}
+
+int run_bench(const options& o) {
+  validate(o);
+  // The client allocates a buffer per fetch response and per produce batch; served from
+  // mmap, each would be faulted in and zeroed afresh, which costs the consumer's receive
+  // thread about a quarter of its time when catching up. Keep them on the heap.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  const bool produce = o.mode != "consume";
+  const bool consume = o.mode != "produce";
+  shared_state st;
+  st.opts = &o;
+
+  handle admin = make_handle(RD_KAFKA_PRODUCER, base_conf(o));
+  st.partitions = prepare_topic(admin.get(), o, produce);
+  std::string durability = o.durability;
+  if (durability.empty()) durability = topic_durability(admin.get(), o.topic);
+  if (durability.empty()) durability = "broker default";
+
+  st.start_offset.assign(static_cast<size_t>(st.partitions), 0);
+  st.end_offset.assign(static_cast<size_t>(st.partitions), -1);
+  uint64_t backlog = 0;
+  if (consume) {
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(admin.get(), o.topic.c_str(), nullptr);
+    for (int p = 0; p < st.partitions; ++p) {
+      int64_t lo = 0, hi = 0;
+      auto e = rd_kafka_query_watermark_offsets(admin.get(), o.topic.c_str(), p, &lo, &hi, 10000);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_topic_destroy(rkt);
+        throw bench_error("offsets of " + o.topic + "/" + std::to_string(p) + ": " +
+                          rd_kafka_err2str(e));
+      }
+      const auto i = static_cast<size_t>(p);
+      if (produce || o.from == "end") {
+        st.start_offset[i] = hi;
+      } else {
+        st.start_offset[i] = lo;
+        st.end_offset[i] = hi;  // catch up on what is there now
+        backlog += static_cast<uint64_t>(hi - lo);
+      }
+    }
+    rd_kafka_topic_destroy(rkt);
+    if (!produce && o.from == "beginning" && backlog == 0) {
+      throw bench_error("topic " + o.topic +
+                        " holds no records to consume; produce some first (--mode produce)");
+    }
+  }
+  admin.reset();
+
+  std::vector<bench::histogram> ack(static_cast<size_t>(o.producers));
+  std::vector<bench::histogram> e2e(static_cast<size_t>(o.consumers));
+  std::vector<std::thread> threads;
+  st.start_ns = now_ns();
+  st.warm_ns = st.start_ns + static_cast<int64_t>(o.warmup_s * 1e9);
+  if (consume) {
+    st.consumers_running = o.consumers;
+    for (int j = 0; j < o.consumers; ++j) {
+      threads.emplace_back(run_consumer, std::ref(st), j, std::ref(e2e[static_cast<size_t>(j)]));
+    }
+  }
+  if (produce) {
+    st.producers_running = o.producers;
+    for (int i = 0; i < o.producers; ++i) {
+      threads.emplace_back(run_producer, std::ref(st), i, std::ref(ack[static_cast<size_t>(i)]));
+    }
+  }
+
+  // Progress once a second; decide when consumers are done.
+  uint64_t lp = 0, lpb = 0, lc = 0, lcb = 0;
+  int64_t last = st.start_ns, producers_done_ns = 0;
+  const int64_t consume_deadline = (!produce && o.count == 0 && o.duration_s > 0 && o.from == "end")
+                                       ? st.start_ns + static_cast<int64_t>(o.duration_s * 1e9)
+                                       : 0;
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const int64_t now = now_ns();
+    if (now - last >= 1'000'000'000) {
+      const uint64_t p = st.produced.msgs.load(), pb = st.produced.bytes.load();
+      const uint64_t c = st.consumed.msgs.load(), cb = st.consumed.bytes.load();
+      if (!o.quiet) {
+        progress(st, static_cast<double>(now - st.start_ns) / 1e9, p - lp, pb - lpb, c - lc,
+                 cb - lcb, static_cast<double>(now - last) / 1e9, e2e);
+      }
+      lp = p, lpb = pb, lc = c, lcb = cb, last = now;
+    }
+    if (produce && st.producers_running.load() == 0 && producers_done_ns == 0) {
+      producers_done_ns = now;
+    }
+    if (!consume) {
+      if (st.producers_running.load() == 0) break;
+      continue;
+    }
+    if (st.consumers_running.load() == 0) break;
+    if (produce && producers_done_ns != 0) {
+      // Stop once everything acknowledged has been read, or 10 s after the last send.
+      if (st.consumed.msgs.load() >= st.produced.msgs.load() ||
+          now - producers_done_ns > 10'000'000'000) {
+        st.stop_consuming = true;
+      }
+    }
+    if (!produce && o.count > 0 && st.consumed.msgs.load() >= o.count) st.stop_consuming = true;
+    if (consume_deadline != 0 && now >= consume_deadline) st.stop_consuming = true;
+  }
+  st.stop_producing = true;
+  st.stop_consuming = true;
+  for (auto& t : threads) t.join();
+  if (st.failed.load()) throw bench_error(st.fatal);
+
+  bench::histogram e2e_all, ack_all;
+  for (const auto& h : e2e) e2e_all.merge(h);
+  for (const auto& h : ack) ack_all.merge(h);
+  bench::report r;
+  r.system = "riptide";
+  r.durability = durability;
+  r.workload = o.mode;
+  r.record_size = o.record_size;
+  r.produced = st.produced.msgs.load();
+  r.produced_bytes = st.produced.bytes.load();
+  r.produce_errors = st.produced.errors.load();
+  r.produce_s =
+      r.produced ? static_cast<double>(st.produced.last_ns.load() - st.start_ns) / 1e9 : 0;
+  r.consumed = st.consumed.msgs.load();
+  r.consumed_bytes = st.consumed.bytes.load();
+  r.consume_s =
+      r.consumed ? static_cast<double>(st.consumed.last_ns.load() - st.start_ns) / 1e9 : 0;
+  r.e2e = consume ? &e2e_all : nullptr;
+  r.ack = produce ? &ack_all : nullptr;
+  if (o.json) {
+    bench::print_json(stdout, r);
+  } else {
+    bench::print_table(stdout, r);
+  }
+  if (produce && r.produce_errors > 0) {
+    std::fprintf(stderr, "bench: %" PRIu64 " records were not acknowledged\n", r.produce_errors);
+    return 1;
+  }
+  if (produce && consume && r.consumed < r.produced) {
+    std::fprintf(stderr,
+                 "bench: only %" PRIu64 " of %" PRIu64 " acknowledged records were read back\n",
+                 r.consumed, r.produced);
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void declare_bench(CLI::App& cmd, action& run) {
+  auto o = std::make_shared<options>();
+  cmd.add_option("-b,--brokers", o->brokers, "Bootstrap brokers, host:port[,host:port]")
+      ->capture_default_str();
+  cmd.add_option("-t,--topic", o->topic, "Topic to use (created if missing)")
+      ->capture_default_str();
+  cmd.add_option("--mode", o->mode, "produce, consume (read what is there) or both")
+      ->capture_default_str();
+  cmd.add_option("-s,--record-size", o->record_size,
+                 "Value size in bytes (values of 16 bytes or more carry the send time)")
+      ->capture_default_str();
+  cmd.add_option("--keys", o->keys, "Number of distinct keys (0: records without a key)")
+      ->capture_default_str();
+  cmd.add_option("-p,--partitions", o->partitions, "Partitions when the topic is created")
+      ->capture_default_str();
+  cmd.add_option("--producers", o->producers, "Producer clients (one thread each)")
+      ->capture_default_str();
+  cmd.add_option("--consumers", o->consumers, "Consumer clients; partitions are split among them")
+      ->capture_default_str();
+  cmd.add_option("--acks", o->acks, "all, 1 or 0")->capture_default_str();
+  cmd.add_option("--compression", o->compression, "none, gzip, snappy, lz4 or zstd")
+      ->capture_default_str();
+  cmd.add_option("--linger-ms", o->linger_ms, "Producer linger (ms)")->capture_default_str();
+  cmd.add_option("--batch-size", o->batch_size, "Producer batch size (bytes)")
+      ->capture_default_str();
+  cmd.add_option("-r,--rate", o->rate, "Records per second over all producers (0: flat out)")
+      ->capture_default_str();
+  cmd.add_option("-d,--duration", o->duration_s, "Seconds to produce (unless --count is given)")
+      ->capture_default_str();
+  cmd.add_option("-n,--count", o->count,
+                 "Records to produce, or (consume mode) to read; 0: use --duration")
+      ->capture_default_str();
+  cmd.add_option("--warmup", o->warmup_s, "Seconds at the start left out of the latency figures")
+      ->capture_default_str();
+  cmd.add_option("--from", o->from,
+                 "Consume mode: beginning (read the backlog up to its current end) or end")
+      ->capture_default_str();
+  cmd.add_option("--topic-config", o->topic_configs,
+                 "key=value config of the topic when created, e.g. riptide.durability=page_cache");
+  cmd.add_option("-X,--property", o->properties, "librdkafka client property key=value");
+  cmd.add_option("--durability", o->durability,
+                 "Label for the report (default: the topic's riptide.durability)");
+  cmd.add_flag("--json", o->json, "Print the result as one JSON object");
+  cmd.add_flag("-q,--quiet", o->quiet, "No progress lines");
+  cmd.callback([o, &run] {
+    run = [o]() -> int {
+      try {
+        return run_bench(*o);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench: %s\n", e.what());
+        return 1;
+      }
+    };
+  });
+}
+
+}  // namespace cli

@@ -1,0 +1,129 @@
+"""`riptide bench` against the real broker, and the fetch long poll it relies on."""
+
+import json
+import threading
+import time
+import unittest
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from harness import ServerTest
+
+
+class BenchTest(ServerTest):
+    def bench(self, server, *args, timeout=120):
+        return self.run_riptide("bench", "--brokers", server.bootstrap, "--quiet", *args,
+                                timeout=timeout)
+
+    def test_both_reads_back_every_record_and_reports_latency(self):
+        s = self.start()
+        r = self.bench(s, "--topic", "rt", "--partitions", "3", "--count", "3000",
+                       "--record-size", "200", "--keys", "10", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual(out["produce"]["msgs"], 3000)
+        self.assertEqual(out["produce"]["bytes"], 3000 * 200)
+        self.assertEqual(out["produce"]["errors"], 0)
+        self.assertEqual(out["consume"]["msgs"], 3000)
+        self.assertEqual(out["durability"], "fsync")
+        lat = out["e2e_latency"]
+        self.assertGreater(lat["count"], 0)  # flat out, a sample of the records is timed
+        self.assertLessEqual(lat["count"], 3000)
+        self.assertLessEqual(lat["p50_us"], lat["p99_us"])
+        self.assertLessEqual(lat["p99_us"], lat["max_us"])
+        self.assertGreater(lat["p50_us"], 0)
+
+    def test_a_paced_run_times_every_record(self):
+        s = self.start()
+        r = self.bench(s, "--topic", "paced", "--partitions", "1", "--count", "1000",
+                       "--rate", "2000", "--linger-ms", "0", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual(out["consume"]["msgs"], 1000)
+        self.assertEqual(out["e2e_latency"]["count"], 1000)
+        self.assertEqual(out["ack_latency"]["count"], 1000)
+        # 1000 records at 2000/s take about half a second to send.
+        self.assertGreaterEqual(out["produce"]["seconds"], 0.45)
+
+    def test_consume_mode_catches_up_on_the_backlog(self):
+        s = self.start()
+        r = self.bench(s, "--topic", "backlog", "--mode", "produce", "--count", "500",
+                       "--record-size", "4096", "--acks", "1",
+                       "--topic-config", "riptide.durability=page_cache", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["durability"], "page_cache")
+        r = self.bench(s, "--topic", "backlog", "--mode", "consume", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual(out["consume"]["msgs"], 500)
+        self.assertEqual(out["consume"]["bytes"], 500 * 4096)
+
+    def test_table_output_names_the_figures(self):
+        s = self.start()
+        r = self.bench(s, "--topic", "table", "--count", "200", "--rate", "1000")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for word in ("produced", "consumed", "msgs/s", "MB/s", "p99.9", "end-to-end"):
+            self.assertIn(word, r.stdout)
+
+    def test_bad_input_is_refused_with_a_clear_error(self):
+        s = self.start()
+        cases = [
+            (["--mode", "sideways"], "--mode must be produce, consume or both"),
+            (["--acks", "2"], "--acks must be all"),
+            (["--topic-config", "novalue"], "not of the form key=value"),
+            (["-X", "no.such.property=1"], "no.such.property"),
+        ]
+        for args, message in cases:
+            r = self.bench(s, "--topic", "bad", "--count", "1", *args)
+            self.assertNotEqual(r.returncode, 0, args)
+            self.assertIn(message, r.stderr, args)
+        r = self.bench(s, "--topic", "empty", "--partitions", "1", "--mode", "produce",
+                       "--count", "0", "--duration", "0")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("--duration", r.stderr)
+
+    def test_consume_of_an_empty_topic_says_what_to_do(self):
+        s = self.start()
+        p = Producer({"bootstrap.servers": s.bootstrap})
+        p.list_topics("nothing-here", timeout=10)  # auto-creates it, empty
+        r = self.bench(s, "--topic", "nothing-here", "--mode", "consume")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("holds no records", r.stderr)
+
+
+class FetchLongPollTest(ServerTest):
+    def test_a_waiting_fetch_answers_when_data_arrives_not_at_max_wait(self):
+        # A consumer parked in a long poll with a 60 s max wait must get a record produced
+        # while it waits as soon as the record is durable (Kafka's long-poll contract),
+        # rather than when the wait runs out.
+        s = self.start()
+        topic = "longpoll"
+        p = Producer({"bootstrap.servers": s.bootstrap, "acks": "all"})
+        p.produce(topic, b"first")
+        self.assertEqual(p.flush(30), 0)
+        c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "unused",
+                      "enable.auto.commit": False, "fetch.wait.max.ms": 60000,
+                      "socket.timeout.ms": 90000, "enable.partition.eof": False})
+        c.assign([TopicPartition(topic, 0, 1)])  # after "first": nothing to read yet
+
+        def produce_later():
+            time.sleep(2)
+            p.produce(topic, b"second")
+            p.flush(30)
+
+        threading.Thread(target=produce_later, daemon=True).start()
+        started = time.monotonic()
+        msg = None
+        while msg is None and time.monotonic() - started < 50:
+            msg = c.poll(1)
+            if msg is not None and msg.error():
+                msg = None
+        waited = time.monotonic() - started
+        c.close()
+        self.assertIsNotNone(msg, "the record never arrived")
+        self.assertEqual(msg.value(), b"second")
+        self.assertLess(waited, 50, "the fetch was answered only at its max wait")
+
+
+if __name__ == "__main__":
+    unittest.main()
