@@ -288,6 +288,23 @@ class GroupTest(GroupFixture):
         c.close()
         self.assertEqual(got, {0: 2998, 1: 2999})
 
+    def test_offset_delete_removes_one_partitions_commit(self):
+        s = self.start()
+        self.create_topic(s, "ledger", 2)
+        c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "books",
+                      "enable.auto.commit": False})
+        c.commit(offsets=[TopicPartition("ledger", 0, 5), TopicPartition("ledger", 1, 7)],
+                 asynchronous=False)
+        with socket.create_connection(("127.0.0.1", s.kafka_port)) as sock:
+            sock.sendall(offset_delete_v0("books", "ledger", [0]))
+            body = read_frame(sock)[4:]
+            self.assertEqual(struct.unpack(">h", body[:2])[0], 0)
+            self.assertEqual(struct.unpack(">h", body[-2:])[0], 0)
+        got = {tp.partition: tp.offset for tp in
+               c.committed([TopicPartition("ledger", 0), TopicPartition("ledger", 1)], 10)}
+        c.close()
+        self.assertEqual(got, {0: -1001, 1: 7})
+
     def test_kafka_python_consumers_share_a_group(self):
         from kafka import KafkaConsumer
         s = self.start("--groups-initial-rebalance-delay", "1s")
@@ -338,6 +355,13 @@ def offset_commit_v2(group, generation, member_id, topic, offset):
     return frame(8, 2, 1, body)
 
 
+def offset_delete_v0(group, topic, partitions):
+    body = string(group) + struct.pack(">i", 1) + string(topic) + struct.pack(">i", len(partitions))
+    for p in partitions:
+        body += struct.pack(">i", p)
+    return frame(47, 0, 1, body)
+
+
 class BadGroupInputTest(GroupFixture):
     def ask(self, sock, request):
         sock.sendall(request)
@@ -380,6 +404,13 @@ class BadGroupInputTest(GroupFixture):
             member_id = rest[2:2 + member_len].decode()
             body = self.ask(sock, offset_commit_v2("solo", generation + 7, member_id, "t", 5))
             self.assertEqual(struct.unpack(">h", body[-2:])[0], 22)
+            # OffsetDelete: refused for a topic an active group consumes
+            # (GROUP_SUBSCRIBED_TO_TOPIC, 86), unknown groups are GROUP_ID_NOT_FOUND (69).
+            body = self.ask(sock, offset_delete_v0("healthy", "t", [0]))
+            self.assertEqual(struct.unpack(">h", body[:2])[0], 0)
+            self.assertEqual(struct.unpack(">h", body[-2:])[0], 86)
+            body = self.ask(sock, offset_delete_v0("no-such-group", "t", [0]))
+            self.assertEqual(struct.unpack(">h", body[:2])[0], 69)
             # An empty group id: INVALID_GROUP_ID (24).
             self.assertEqual(error(self.ask(sock, join_group_v0("", 10000, [("range", b"")]))),
                              24)
