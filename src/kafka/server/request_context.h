@@ -31,7 +31,7 @@ struct request_context {
   int16_t api_version;
   int32_t correlation_id;
   std::optional<std::string> client_id;
-  std::string client_host;  // the peer's address, as Kafka shows it ("/127.0.0.1")
+  std::string client_host;                 // the peer's address, as Kafka shows it ("/127.0.0.1")
   std::shared_ptr<const uint8_t[]> frame;  // keeps `body` valid
   protocol::reader body;
 };
