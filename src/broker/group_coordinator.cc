@@ -43,47 +43,30 @@ std::shared_ptr<storage::partition_log> group_coordinator::offsets_log(
 base::status group_coordinator::load() {
   size_t records = 0;
   for (const auto& log : broker_.local_offsets_logs()) {
-    storage::partition_log::read_options ro;
-    ro.copy_bytes = true;
-    int64_t next = log->log_start_offset();
-    const int64_t end = log->high_watermark();
-    while (next < end) {
-      auto r = log->read(next, 1 << 20, ro);
-      if (!r) return r.error();
-      if (r->next_offset <= next) break;
-      for (const auto& frag : r->data.fragments()) {
-        const auto* mem = std::get_if<base::memory_fragment>(&frag);
-        if (!mem) continue;
-        auto bytes = mem->bytes();
-        for (size_t pos = 0; pos + storage::batch_header_size <= bytes.size();) {
-          const auto h = storage::decode_header(bytes.subspan(pos));
-          auto st = storage::for_each_record(
-              bytes.subspan(pos, h.size_bytes()), [&](const storage::record_view& rec) {
-                if (!rec.key) return true;
-                auto key = decode_offset_key(*rec.key);
-                if (!key) return true;
-                auto& e = get_or_create(key->group);
-                const std::pair<std::string, int32_t> tp{key->topic, key->partition};
-                std::optional<committed_offset> value;
-                if (rec.value) value = decode_offset_value(*rec.value);
-                if (value) {
-                  e.offsets[tp] = std::move(*value);
-                } else {
-                  e.offsets.erase(tp);
-                }
-                ++records;
-                return true;
-              });
-          if (!st) {
-            base::logger("groups")->warn("{}: skipping an unreadable offsets batch at {}: {}",
-                                         log->name().dir_name(), h.base_offset,
-                                         st.error().message());
+    auto st = log->for_each_batch(
+        log->log_start_offset(), log->high_watermark(), [&](std::span<const uint8_t> batch) {
+          auto ok = storage::for_each_record(batch, [&](const storage::record_view& rec) {
+            auto key = rec.key ? decode_offset_key(*rec.key) : std::nullopt;
+            if (!key) return true;
+            auto& e = get_or_create(key->group);
+            const std::pair<std::string, int32_t> tp{key->topic, key->partition};
+            std::optional<committed_offset> value;
+            if (rec.value) value = decode_offset_value(*rec.value);
+            if (value) {
+              e.offsets[tp] = std::move(*value);
+            } else {
+              e.offsets.erase(tp);
+            }
+            ++records;
+            return true;
+          });
+          if (!ok) {
+            base::logger("groups")->warn(
+                "{}: skipping an unreadable offsets batch at {}: {}", log->name().dir_name(),
+                storage::decode_header(batch).base_offset, ok.error().message());
           }
-          pos += h.size_bytes();
-        }
-      }
-      next = r->next_offset;
-    }
+        });
+    if (!st) return st.error();
   }
   // Groups whose offsets were all deleted are gone.
   std::erase_if(groups_, [](const auto& kv) { return kv.second.offsets.empty(); });

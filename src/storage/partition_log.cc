@@ -57,36 +57,44 @@ base::status partition_log::rebuild_producer_state() {
                                     loaded ? "offset outside the log" : loaded.error().message());
     }
   }
-  // Replay only the batch headers of what follows the snapshot.
-  const int64_t end = log_end_offset();
+  // Replay only the batch headers of what follows the snapshot. A damaged batch
+  // (recovery keeps what passed it at the time) stops the replay; reads report the
+  // damage, and producers past it start afresh.
+  auto st = for_each_batch(from, log_end_offset(), [&](std::span<const uint8_t> batch) {
+    const auto h = decode_header(batch);
+    if (h.producer_id >= 0 && !h.control()) producers_.record(h, h.max_timestamp);
+  });
+  if (!st) {
+    base::logger("storage")->warn("{}: producer state replay stopped early: {}", name_.dir_name(),
+                                  st.error().message());
+  }
+  // Idle-producer expiry counts from when the broker last saw a producer, not from its
+  // batches' timestamps.
+  producers_.touch_all(env_.now_ms());
+  return {};
+}
+
+base::status partition_log::for_each_batch(
+    int64_t from, int64_t end, const std::function<void(std::span<const uint8_t>)>& fn) {
   read_options opts;
   opts.max_offset = end;
   opts.copy_bytes = true;
   while (from < end) {
     auto r = read(from, 1 << 20, opts);
-    if (!r) {
-      // A damaged batch (recovery keeps what passed it at the time) stops the replay;
-      // reads report the damage, and producers past it start afresh.
-      base::logger("storage")->warn("{}: producer state replay stopped at offset {}: {}",
-                                    name_.dir_name(), from, r.error().message());
-      break;
-    }
+    if (!r) return r.error();
     if (r->next_offset <= from) break;
     for (const auto& frag : r->data.fragments()) {
       const auto* mem = std::get_if<base::memory_fragment>(&frag);
       if (!mem) continue;
       auto bytes = mem->bytes();
       for (size_t pos = 0; pos + batch_header_size <= bytes.size();) {
-        auto h = decode_header(bytes.subspan(pos));
-        if (h.producer_id >= 0 && !h.control()) producers_.record(h, h.max_timestamp);
-        pos += h.size_bytes();
+        const size_t size = decode_header(bytes.subspan(pos)).size_bytes();
+        fn(bytes.subspan(pos, size));
+        pos += size;
       }
     }
     from = r->next_offset;
   }
-  // Idle-producer expiry counts from when the broker last saw a producer, not from its
-  // batches' timestamps.
-  producers_.touch_all(env_.now_ms());
   return {};
 }
 

@@ -79,6 +79,10 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   base::result<read_result> read(int64_t offset, size_t max_bytes) {
     return read(offset, max_bytes, read_options{});
   }
+  // Calls `fn` with each whole batch (CRC-checked bytes) from the one holding `from` up
+  // to `end`; returns the first read error (the batches before it were passed on).
+  base::status for_each_batch(int64_t from, int64_t end,
+                              const std::function<void(std::span<const uint8_t>)>& fn);
   // The first offset below the high watermark whose timestamp is >= ts.
   base::result<std::optional<int64_t>> offset_for_timestamp(int64_t ts) const;
 
