@@ -103,6 +103,8 @@ int serve(const serve_options& opts) {
   bopts.default_partitions = static_cast<int32_t>(cfg.get_int("topics.default_partitions"));
   bopts.flush_threads = static_cast<size_t>(cfg.get_int("storage.flush_threads"));
   bopts.min_free_bytes = static_cast<uint64_t>(cfg.get_int("storage.min_free_bytes"));
+  bopts.journal = cfg.get_bool("storage.journal");
+  bopts.journal_file_bytes = static_cast<uint64_t>(cfg.get_int("storage.journal_file_bytes"));
   bopts.groups.offsets_partitions = static_cast<int32_t>(cfg.get_int("groups.offsets_partitions"));
   bopts.groups.offsets_retention_ms = cfg.get_int("groups.offsets_retention");
   bopts.groups.limits.min_session_timeout_ms =

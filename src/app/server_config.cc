@@ -130,6 +130,22 @@ const config_key kKeys[] = {
      .description = "Threads running fsyncs and other blocking file work off the shards.",
      .min = 1,
      .max = 64},
+    {
+        .name = "storage.journal",
+        .type = config_type::boolean,
+        .default_value = "true",
+        .description =
+            "Under durability fsync, append each write to a per-shard journal as well: one "
+            "fdatasync of the journal acknowledges the writes to every partition of the shard, "
+            "and segments are fsynced in the background. Off: one fdatasync per partition.",
+    },
+    {.name = "storage.journal_file_bytes",
+     .type = config_type::size,
+     .default_value = "16MiB",
+     .description = "Size of each journal file (zero-filled when made, reused once its "
+                    "partitions have fsynced their segments). Larger writes bypass the journal.",
+     .min = 1 * MiB,
+     .max = 1 * GiB},
     {.name = "storage.housekeeping_interval",
      .type = config_type::duration,
      .default_value = "10s",

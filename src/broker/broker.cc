@@ -208,7 +208,7 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
   for (unsigned i = 0; i < shards_.size(); ++i) {
     managers_.push_back(std::make_unique<storage::log_manager>(
         opts_.data_dir, opts_.defaults,
-        storage::log_environment{&shards_[i], flusher_.get(), &disk_, base::wall_ms}));
+        storage::log_environment{&shards_[i], flusher_.get(), &disk_, base::wall_ms, nullptr}));
   }
   RIPTIDE_TRY(managers_[0]->lock_directory());
   // Shard 0 owns the table; loading it here, before serving, is the only exception.
@@ -277,6 +277,7 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
       if (!st) return st.error();
     }
   }
+  RIPTIDE_TRY(replay_journals(all));
   auto snap = std::make_shared<metadata_snapshot>();
   snap->topics.insert(table_.begin(), table_.end());
   for (unsigned i = 0; i < shards_.size(); ++i) run_on(shards_[i], [&] { snapshots_[i] = snap; });
@@ -288,6 +289,67 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
     net::asio::co_spawn(shards_[i].io(), coordinators_[i]->run_timers(), net::asio::detached);
   }
   return all;
+}
+
+base::status broker::replay_journals(std::vector<storage::recovery_report>& reports) {
+  const auto dir = opts_.data_dir / "journal";
+  auto contents = storage::read_journals(dir);
+  if (!contents) {
+    base::logger("broker")->error("cannot read the journal in {}: {}", dir.string(),
+                                  contents.error().message());
+    return contents.error();
+  }
+  size_t replayed = 0;
+  for (const auto& [name, payloads] : contents->batches) {
+    auto t = table_.find(name.topic);
+    if (t == table_.end() || name.partition >= t->second->partitions) continue;
+    const unsigned o = owner(name.topic, name.partition);
+    auto n = run_on(shards_[o], [&]() -> base::result<size_t> {
+      auto log = managers_[o]->get(name);
+      if (!log) return size_t{0};
+      size_t count = 0;
+      for (const auto& p : payloads) {
+        auto r = log->replay(p);
+        if (!r) {
+          base::logger("broker")->error(
+              "{}: journal entry does not continue the log at offset {} ({}); the rest of "
+              "its journal entries are not replayed",
+              name.dir_name(), log->log_end_offset(), r.error().message());
+          break;
+        }
+        count += *r;
+      }
+      if (count) RIPTIDE_TRY(log->sync_now());
+      return count;
+    });
+    if (!n) return n.error();
+    if (*n == 0) continue;
+    replayed += *n;
+    for (auto& r : reports) {
+      if (r.partition == name) r.journal_batches = *n;
+    }
+  }
+  if (contents->files) {
+    base::logger("broker")->info(
+        "journal: {} file(s), {} entries; re-appended {} batch(es) the logs had lost",
+        contents->files, contents->entries, replayed);
+  }
+  RIPTIDE_TRY(storage::remove_journals(dir));
+  if (!opts_.journal) return {};
+  journals_.resize(shards_.size());
+  for (unsigned i = 0; i < shards_.size(); ++i) {
+    storage::journal_options jopts;
+    jopts.file_bytes = opts_.journal_file_bytes;
+    auto j = storage::journal::open(dir, i, &shards_[i], flusher_.get(), jopts);
+    if (!j) {
+      base::logger("broker")->error("cannot create the journal in {}: {}", dir.string(),
+                                    j.error().message());
+      return j.error();
+    }
+    journals_[i] = *j;
+    run_on(shards_[i], [&] { managers_[i]->attach_journal(journals_[i]); });
+  }
+  return {};
 }
 
 base::status broker::ensure_offsets_topic() {
@@ -361,7 +423,14 @@ std::error_code broker::stop() {
         [&] { managers_[i]->close_all([&](std::error_code ec) { closed.set_value(ec); }); });
     if (auto ec = closed.get_future().get(); ec && !first) first = ec;
   }
+  for (unsigned i = 0; i < journals_.size(); ++i) {
+    run_on(shards_[i], [&] { journals_[i]->stop(); });
+  }
   flusher_.reset();  // runs the remaining jobs
+  // Every log closed cleanly has its data in its segments: the journal is not needed.
+  if (!first) {
+    if (auto st = storage::remove_journals(opts_.data_dir / "journal"); !st) first = st.error();
+  }
   return first;
 }
 

@@ -62,6 +62,9 @@ struct broker_options {
   bool auto_create_topics = true;
   int32_t default_partitions = 1;
   size_t flush_threads = 2;
+  // A write-ahead journal per shard for topics under durability::fsync.
+  bool journal = true;
+  uint64_t journal_file_bytes = 16ull << 20;
   uint64_t min_free_bytes = 64ull << 20;
   group_options groups;
   bool fault_injection = false;
@@ -142,6 +145,9 @@ class broker {
   // Per-shard steps, run on the shard named.
   net::task<int64_t> do_allocate_producer_id();
   base::status ensure_offsets_topic();
+  // At start: re-appends what the journals hold beyond the recovered logs, then
+  // replaces the journal files by fresh ones (when enabled).
+  base::status replay_journals(std::vector<storage::recovery_report>& reports);
   net::task<void> set_snapshot(unsigned shard, std::shared_ptr<const metadata_snapshot> s);
   net::task<std::error_code> create_log(unsigned shard, std::shared_ptr<const topic_metadata> t,
                                         int32_t partition);
@@ -154,6 +160,7 @@ class broker {
   storage::disk_space disk_;
   std::unique_ptr<storage::flusher> flusher_;
   std::vector<std::unique_ptr<storage::log_manager>> managers_;  // index: shard
+  std::vector<std::shared_ptr<storage::journal>> journals_;      // index: shard
   // The table itself: touched only on shard 0.
   std::map<std::string, std::shared_ptr<const topic_metadata>, std::less<>> table_;
   // Per-shard published snapshot: each is read and replaced only on its shard.

@@ -111,7 +111,29 @@ void log_manager::remove(const ntp& name, std::function<void(std::error_code)> d
   if (it == logs_.end()) return done(errc::partition_not_found);
   auto log = std::move(it->second);
   logs_.erase(it);
-  log->close([this, log, done = std::move(done)](std::error_code) {
+  log->close([this, log, done = std::move(done)](std::error_code) mutable {
+    if (!env_.shard_journal) return delete_directory(log, std::move(done));
+    // Journal entries of the partition must never be replayed into a partition of the
+    // same name created later: record the removal before the directory goes.
+    env_.shard_journal->append_removal(log->name(), [this, log, done = std::move(done)](
+                                                        std::error_code ec) mutable {
+      if (ec) {
+        base::logger("storage")->warn("{}: could not journal its removal ({}); removing it anyway",
+                                      log->name().dir_name(), ec.message());
+      }
+      delete_directory(log, std::move(done));
+    });
+  });
+}
+
+void log_manager::attach_journal(std::shared_ptr<journal> j) {
+  env_.shard_journal = j;
+  for (const auto& [_, log] : logs_) log->set_journal(j);
+}
+
+void log_manager::delete_directory(const std::shared_ptr<partition_log>& log,
+                                   std::function<void(std::error_code)> done) {
+  {
     static std::atomic<uint64_t> counter{0};
     auto doomed = log->dir();
     doomed += fmt::format(".{}-{}.deleted", ::getpid(), counter++);
@@ -123,7 +145,7 @@ void log_manager::remove(const ntp& name, std::function<void(std::error_code)> d
       fs::remove_all(doomed, ignored);
     });
     done({});
-  });
+  }
 }
 
 void log_manager::housekeeping() {

@@ -39,6 +39,9 @@ class log_manager {
   // Closes the partition and deletes its directory; `done` runs on the shard.
   void remove(const ntp& name, std::function<void(std::error_code)> done);
 
+  // Gives every log (and those created later) the shard's journal.
+  void attach_journal(std::shared_ptr<journal> j);
+
   // Periodic work: retention on every log.
   void housekeeping();
   // Closes every log (each makes its data durable and writes its recovery point).
@@ -51,6 +54,9 @@ class log_manager {
   const log_config& defaults() const { return defaults_; }
 
  private:
+  void delete_directory(const std::shared_ptr<partition_log>& log,
+                        std::function<void(std::error_code)> done);
+
   std::filesystem::path dir_;
   log_config defaults_;
   log_environment env_;

@@ -116,8 +116,55 @@ int64_t partition_log::high_watermark() const {
 }
 
 void partition_log::set_config(const log_config& cfg) {
+  const bool was_fsync = cfg_.policy == durability::fsync;
   cfg_ = cfg;
+  if (journaled() && !was_fsync && durable_.offset < log_end_offset()) {
+    // What was appended under the old policy is in no journal entry: the segment's
+    // fsync must cover it before anything after it counts as durable.
+    marks_.push_back({{log_end_offset(), active().base_offset(), active().size()}, 0});
+    ++unjournaled_marks_;
+  }
   maybe_flush();
+}
+
+void partition_log::set_journal(std::shared_ptr<journal> j) {
+  env_.shard_journal = std::move(j);
+}
+
+base::result<size_t> partition_log::replay(std::span<const uint8_t> batches) {
+  if (failure_) return errc::log_read_only;
+  size_t appended = 0;
+  const int64_t now = env_.now_ms();
+  for (size_t pos = 0; pos < batches.size();) {
+    auto h = validate_batch(batches.subspan(pos));
+    if (!h) return h.error();
+    const size_t size = h->size_bytes();
+    if (h->next_offset() <= log_end_offset()) {
+      pos += size;
+      continue;
+    }
+    if (h->base_offset != log_end_offset()) return errc::invalid_batch;
+    // No roll here: the segment may pass its size limit; the next append rolls it.
+    std::array<iovec, 1> iov{iovec{const_cast<uint8_t*>(batches.data() + pos), size}};
+    RIPTIDE_TRY(active().append(iov, size, std::span(&*h, 1), cfg_.index_interval_bytes));
+    size_bytes_ += size;
+    if (h->producer_id >= 0 && !h->control()) {
+      producers_.record(*h, now);
+      producers_dirty_ = true;
+    }
+    mark_dirty(active().log_file());
+    ++appended;
+    pos += size;
+  }
+  return appended;
+}
+
+base::status partition_log::sync_now() {
+  for (const auto& f : dirty_files_) RIPTIDE_TRY(f->datasync());
+  dirty_files_.clear();
+  if (std::exchange(dir_dirty_, false)) RIPTIDE_TRY(base::fsync_directory(dir_));
+  set_durable({log_end_offset(), active().base_offset(), active().size()});
+  return {};
 }
 
 base::result<partition_log::append_result> partition_log::append(std::span<const uint8_t> batches) {
@@ -178,6 +225,8 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
         {const_cast<uint8_t*>(src) + prefix.size(), h.size_bytes() - prefix.size()});
     src += h.size_bytes();
   }
+  const bool journal_it = journaled();
+  if (journal_it) journal_iov_scratch_.assign(iov_scratch_.begin(), iov_scratch_.end());
   if (auto st =
           active().append(iov_scratch_, batches.size(), batch_scratch_, cfg_.index_interval_bytes);
       !st) {
@@ -193,6 +242,15 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
     }
   }
   mark_dirty(active().log_file());
+  if (journal_it) {
+    const durable_point end{log_end_offset(), active().base_offset(), active().size()};
+    auto pos = env_.shard_journal->append(shared_from_this(), journal_iov_scratch_, batches.size());
+    marks_.push_back({end, pos.value_or(0)});
+    if (!pos) {
+      ++unjournaled_marks_;
+      kick_flush();
+    }
+  }
   if (cfg_.policy == durability::interval) schedule_interval_flush();
   if (cfg_.policy != durability::fsync && hw_listener_) hw_listener_(log_end_offset());
   return append_result{batch_scratch_.front().base_offset, batch_scratch_.back().last_offset(),
@@ -204,16 +262,46 @@ void partition_log::wait_durable(int64_t end_offset, std::function<void(std::err
   if (cfg_.policy != durability::fsync || end_offset <= durable_.offset) return done({});
   if (closed_) return done(errc::log_closed);
   waiters_.push_back({end_offset, std::move(done)});
+  kick_flush();
+}
+
+void partition_log::kick_flush() {
   // Start the fsync from a task posted behind the ones already queued on the shard, so
   // that appends arriving together (the producers acked by the last fsync all send
   // their next batch at once) share one fsync instead of the first going alone.
-  if (!flush_in_flight_ && !flush_kick_posted_) {
-    flush_kick_posted_ = true;
-    env_.shard->post([self = shared_from_this()] {
-      self->flush_kick_posted_ = false;
-      self->maybe_flush();
-    });
+  if (flush_in_flight_ || flush_kick_posted_) return;
+  flush_kick_posted_ = true;
+  env_.shard->post([self = shared_from_this()] {
+    self->flush_kick_posted_ = false;
+    self->maybe_flush();
+  });
+}
+
+void partition_log::on_journal_durable(uint64_t pos) {
+  if (failure_ || closed_) return;
+  std::optional<durable_point> reached;
+  while (!marks_.empty() && marks_.front().journal_pos != 0 && marks_.front().journal_pos <= pos) {
+    reached = marks_.front().point;
+    marks_.pop_front();
   }
+  if (reached) set_durable(*reached);
+}
+
+void partition_log::on_journal_failed() {
+  for (auto& m : marks_) {
+    if (m.journal_pos != 0) {
+      m.journal_pos = 0;
+      ++unjournaled_marks_;
+    }
+  }
+  kick_flush();
+}
+
+void partition_log::sync_for_journal(std::function<void(std::error_code)> done) {
+  if (closed_) return done(failure_ ? std::error_code(errc::log_read_only) : std::error_code{});
+  if (failure_) return done(errc::log_read_only);
+  journal_sync_waiters_.push_back(std::move(done));
+  maybe_flush();
 }
 
 base::status partition_log::roll() {
@@ -235,10 +323,13 @@ void partition_log::mark_dirty(const std::shared_ptr<base::file>& f) {
 
 void partition_log::maybe_flush() {
   if (flush_in_flight_ || failure_ || closed_) return;
-  const bool waiting = std::any_of(waiters_.begin(), waiters_.end(),
-                                   [&](const waiter& w) { return w.offset > durable_.offset; });
+  const bool waiting =
+      journaled() ? unjournaled_marks_ > 0
+                  : std::any_of(waiters_.begin(), waiters_.end(),
+                                [&](const waiter& w) { return w.offset > durable_.offset; });
   const bool interval = interval_due_ && !dirty_files_.empty();
-  if (!waiting && !interval && pending_seals_.empty() && !closing_ && !producer_snapshot_due_) {
+  if (!waiting && !interval && pending_seals_.empty() && !closing_ && !producer_snapshot_due_ &&
+      journal_sync_waiters_.empty()) {
     return;
   }
 
@@ -250,6 +341,8 @@ void partition_log::maybe_flush() {
   pending_seals_.clear();
   if (!job.seals.empty()) job.checkpoint = active().base_offset();
   interval_due_ = false;
+  job.journal_syncs = std::move(journal_sync_waiters_);
+  journal_sync_waiters_.clear();
   job.target = {log_end_offset(), active().base_offset(), active().size()};
   if (closing_) {
     job.closing = true;
@@ -316,8 +409,12 @@ void partition_log::on_flushed(const flush_job& job, std::error_code ec) {
   } else {
     set_durable(job.target);
   }
+  for (const auto& done : job.journal_syncs) done(ec);
   if (job.closing || (closing_ && failure_)) {
     closed_ = true;
+    auto syncs = std::move(journal_sync_waiters_);
+    journal_sync_waiters_.clear();
+    for (auto& done : syncs) done(failure_ ? std::error_code(errc::log_read_only) : ec);
     auto waiters = std::move(close_waiters_);
     close_waiters_.clear();
     for (auto& w : waiters) w(failure_ ? std::error_code(errc::log_read_only) : std::error_code{});
@@ -328,6 +425,10 @@ void partition_log::on_flushed(const flush_job& job, std::error_code ec) {
 
 void partition_log::set_durable(const durable_point& p) {
   if (p.offset >= durable_.offset) durable_ = p;
+  while (!marks_.empty() && marks_.front().point.offset <= durable_.offset) {
+    if (marks_.front().journal_pos == 0) --unjournaled_marks_;
+    marks_.pop_front();
+  }
   std::vector<std::function<void(std::error_code)>> ready;
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     if (it->offset <= durable_.offset) {
@@ -351,6 +452,11 @@ void partition_log::fail(std::error_code ec) {
   auto waiters = std::move(waiters_);
   waiters_.clear();
   for (auto& w : waiters) w.done(errc::log_read_only);
+  marks_.clear();
+  unjournaled_marks_ = 0;
+  auto syncs = std::move(journal_sync_waiters_);
+  journal_sync_waiters_.clear();
+  for (auto& done : syncs) done(errc::log_read_only);
 }
 
 void partition_log::schedule_interval_flush() {

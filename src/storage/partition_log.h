@@ -23,6 +23,7 @@
 #include "base/result.h"
 #include "storage/disk_space.h"
 #include "storage/flusher.h"
+#include "storage/journal.h"
 #include "storage/log_config.h"
 #include "storage/ntp.h"
 #include "storage/producer_state.h"
@@ -36,6 +37,9 @@ struct log_environment {
   flusher* flush = nullptr;
   disk_space* disk = nullptr;  // optional
   std::function<int64_t()> now_ms;
+  // The shard's journal (optional): under durability::fsync, appends are durable once
+  // the journal is, and segments are fsynced when a journal file fills.
+  std::shared_ptr<journal> shard_journal;
 };
 
 class partition_log : public std::enable_shared_from_this<partition_log> {
@@ -60,6 +64,16 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   // is not stored again (its first offsets come back with `duplicate` set), a gap is
   // errc::out_of_order_sequence, an old epoch errc::invalid_producer_epoch.
   base::result<append_result> append(std::span<const uint8_t> batches);
+
+  // Re-appends at start, before serving, batches a crash took from the segments
+  // (from the journal): each whole stamped batch continuing the log is appended, those
+  // already in it are skipped. Returns how many batches were appended;
+  // errc::invalid_batch for a batch that does not continue the log.
+  base::result<size_t> replay(std::span<const uint8_t> batches);
+  // Blocking fdatasync of everything appended so far (at start only).
+  base::status sync_now();
+  // Attaches (or detaches, with nullptr) the shard's journal.
+  void set_journal(std::shared_ptr<journal> j);
 
   // Calls `done` on the shard once every offset below `end_offset` is durable under
   // the log's policy, or with an error if that can no longer happen.
@@ -119,6 +133,7 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   void close(std::function<void(std::error_code)> done);
 
  private:
+  friend class journal;
   struct durable_point {
     int64_t offset = 0;
     int64_t segment_base = 0;
@@ -132,6 +147,13 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
     durable_point target;
     bool closing = false;
     std::optional<std::vector<uint8_t>> producer_snapshot;
+    std::vector<std::function<void(std::error_code)>> journal_syncs;
+  };
+  // An append not yet durable, in offset order: durable once the journal is durable up
+  // to journal_pos, or (journal_pos == 0: not journaled) once its segment is fsynced.
+  struct journal_mark {
+    durable_point point;  // the log's end after the append
+    uint64_t journal_pos;
   };
   struct waiter {
     int64_t offset;
@@ -145,9 +167,15 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   base::status roll();
   void mark_dirty(const std::shared_ptr<base::file>& f);
   void maybe_flush();
+  void kick_flush();
   base::status run_job(const flush_job& job) const;  // on the flusher
   void on_flushed(const flush_job& job, std::error_code ec);
   void fail(std::error_code ec);
+  bool journaled() const { return env_.shard_journal && cfg_.policy == durability::fsync; }
+  // From the journal, on the shard.
+  void on_journal_durable(uint64_t pos);
+  void on_journal_failed();
+  void sync_for_journal(std::function<void(std::error_code)> done);
   void schedule_interval_flush();
   void set_durable(const durable_point& p);
   const segment* segment_for(int64_t offset) const;
@@ -180,7 +208,13 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   producer_state producers_;
   bool producers_dirty_ = false;  // changed since the last snapshot
   bool producer_snapshot_due_ = false;
+  std::deque<journal_mark> marks_;
+  size_t unjournaled_marks_ = 0;
+  std::vector<std::function<void(std::error_code)>> journal_sync_waiters_;
+  uint64_t journal_round_ = 0;     // the journal round this log last joined
+  uint64_t journal_file_seq_ = 0;  // the journal file this log last wrote into
   std::vector<iovec> iov_scratch_;
+  std::vector<iovec> journal_iov_scratch_;
   std::vector<batch_header> batch_scratch_;
   std::vector<std::array<uint8_t, batch_magic_offset>> prefix_scratch_;
 };

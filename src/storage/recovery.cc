@@ -98,6 +98,9 @@ std::string recovery_report::summary() const {
                      truncated_at.value_or(log_end), truncation_reason);
   }
   if (segments_dropped) s += fmt::format(", dropped {} later segment(s)", segments_dropped);
+  if (journal_batches) {
+    s += fmt::format(", re-appended {} batch(es) from the journal", journal_batches);
+  }
   s += fmt::format(", {} ms", took_ms);
   return s;
 }

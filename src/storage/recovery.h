@@ -31,6 +31,7 @@ struct recovery_report {
   std::string truncation_reason;
   size_t segments_dropped = 0;  // whole segments removed after a truncation
   size_t indexes_rebuilt = 0;
+  size_t journal_batches = 0;  // batches re-appended from the journal
   int64_t took_ms = 0;
 
   bool clean() const { return bytes_truncated == 0 && segments_dropped == 0; }

@@ -3,6 +3,9 @@
 // kill -9s it at a random moment, reopens the log (running recovery) and checks that
 // every acknowledged batch is present, byte-identical, at the offset it was given,
 // and that offsets are contiguous from log start to log end. Repeats --kills times.
+// Every other child writes through a shard journal (small files, so they are reused
+// often); the parent then replays the journal into the reopened log as the broker
+// does at start, and removes it.
 //
 //   crash_test [--kills N] [--max-seconds S] [--seed X] [--keep DIR]
 
@@ -26,6 +29,7 @@
 #include "base/clock.h"
 #include "base/executor.h"
 #include "storage/batch_builder.h"
+#include "storage/journal.h"
 #include "storage/partition_log.h"
 
 namespace {
@@ -60,7 +64,16 @@ std::vector<uint8_t> batch_for(uint64_t run, uint64_t i) {
 [[noreturn]] void child(const fs::path& dir, uint64_t run) {
   base::task_thread shard;
   storage::flusher flusher(1);
-  storage::log_environment env{&shard, &flusher, nullptr, base::wall_ms};
+  storage::log_environment env{&shard, &flusher, nullptr, base::wall_ms, nullptr};
+  if (run % 2 == 1) {
+    auto j = shard.run(
+        [&] { return storage::journal::open(dir / "journal", 0, &shard, &flusher, {128 * 1024}); });
+    if (!j) {
+      std::fprintf(stderr, "child: journal failed: %s\n", j.error().message().c_str());
+      std::_Exit(3);
+    }
+    env.shard_journal = *j;
+  }
   storage::recovery_report report;
   auto log = shard.run([&] {
     return storage::partition_log::open(dir, {"crash", 0}, crash_config(), env, report);
@@ -194,12 +207,30 @@ int main(int argc, char** argv) {
     // Reopen and verify.
     base::task_thread shard;
     storage::flusher flusher(1);
-    storage::log_environment env{&shard, &flusher, nullptr, base::wall_ms};
+    storage::log_environment env{&shard, &flusher, nullptr, base::wall_ms, nullptr};
     storage::recovery_report report;
     auto log = shard.run([&] {
       return storage::partition_log::open(dir, {"crash", 0}, crash_config(), env, report);
     });
     if (!log) return fail("reopen: " + log.error().message());
+    size_t replayed = 0;
+    {
+      auto contents = storage::read_journals(dir / "journal");
+      if (!contents) return fail("read journal: " + contents.error().message());
+      std::string err = shard.run([&]() -> std::string {
+        for (const auto& payload : contents->batches[{"crash", 0}]) {
+          auto r = (*log)->replay(payload);
+          if (!r) return r.error().message();
+          replayed += *r;
+        }
+        if (auto st = (*log)->sync_now(); !st) return st.error().message();
+        return {};
+      });
+      if (!err.empty()) return fail("journal replay: " + err);
+      if (auto st = storage::remove_journals(dir / "journal"); !st) {
+        return fail("remove journal: " + st.error().message());
+      }
+    }
     if (report.bytes_truncated) {
       ++truncations;
       truncated_bytes += report.bytes_truncated;
@@ -248,9 +279,11 @@ int main(int argc, char** argv) {
       return fail("after kill " + std::to_string(kills + 1) + ": " + problem +
                   " (rerun with --seed " + std::to_string(opt.seed) + ")");
     }
-    std::printf("kill %3d: +%zu acked, %zu acked in all verified, log end %lld, %s\n", kills + 1,
-                new_acks, by_offset.size(), static_cast<long long>((*log)->log_end_offset()),
-                report.clean() ? "recovery clean" : "recovery truncated a torn tail");
+    std::printf(
+        "kill %3d: +%zu acked, %zu acked in all verified, log end %lld, %s%s\n", kills + 1,
+        new_acks, by_offset.size(), static_cast<long long>((*log)->log_end_offset()),
+        report.clean() ? "recovery clean" : "recovery truncated a torn tail",
+        run % 2 == 1 ? (replayed ? ", journal replayed" : ", journal (nothing to replay)") : "");
     std::fflush(stdout);
   }
   if (opt.keep.empty()) fs::remove_all(dir);

@@ -36,11 +36,12 @@ class log_test : public ::testing::Test {
   base::task_thread shard_;
   storage::flusher flusher_{1};
   std::atomic<int64_t> now_{1'700'000'000'000};
+  std::shared_ptr<storage::journal> journal_;  // given to logs opened after it is set
 
   std::filesystem::path part_dir() const { return dir_.path() / "orders-0"; }
 
   storage::log_environment env(storage::disk_space* disk = nullptr) {
-    return {&shard_, &flusher_, disk, [this] { return now_.load(); }};
+    return {&shard_, &flusher_, disk, [this] { return now_.load(); }, journal_};
   }
 
   std::shared_ptr<storage::partition_log> open(storage::log_config cfg = {},
