@@ -69,25 +69,29 @@ class Service:
 
 
 def dirty_bytes():
+    """Bytes the kernel still has to write back: dirty pages and pages under writeback."""
+    total = 0
     with open("/proc/meminfo") as f:
         for line in f:
-            if line.startswith("Dirty:"):
-                return int(line.split()[1]) * 1024
-    return 0
+            if line.startswith(("Dirty:", "Writeback:")):
+                total += int(line.split()[1]) * 1024
+    return total
 
 
-def settle(limit=64 << 20, timeout=120):
-    """Waits until the kernel has written back what earlier workloads left dirty, so that
-    one workload's writeback does not land in the next one's fsyncs (nothing is forced: this
-    only waits, and gives up after `timeout` seconds)."""
+def settle(limit=8 << 20, quiet=3, timeout=120):
+    """Waits until the kernel has written back what earlier workloads left dirty, then
+    `quiet` seconds more, so that one workload's writeback (and the work that follows it)
+    does not land in the next one's figures. Nothing is forced: this only waits, and gives
+    up after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while dirty_bytes() > limit and time.monotonic() < deadline:
         time.sleep(0.5)
+    time.sleep(quiet)
 
 
 def run_json(argv, timeout):
-    settle()
     """Runs a benchmark client; returns (result dict, None) or (None, reason)."""
+    settle()
     print("  $ " + " ".join(argv), file=sys.stderr, flush=True)
     try:
         p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -387,6 +387,10 @@ int run_bench(const options& o) {
   r.durability = durability;
   r.workload = o.mode;
   r.record_size = o.record_size;
+  if (!produce && st.consumed.msgs.load() > 0) {
+    // Reading what is there: the records' size is what was read, not the option.
+    r.record_size = static_cast<size_t>(st.consumed.bytes.load() / st.consumed.msgs.load());
+  }
   r.produced = st.produced.msgs.load();
   r.produced_bytes = st.produced.bytes.load();
   r.produce_errors = st.produced.errors.load();

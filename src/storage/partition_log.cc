@@ -279,12 +279,10 @@ void partition_log::kick_flush() {
 
 void partition_log::on_journal_durable(uint64_t pos) {
   if (failure_ || closed_) return;
-  std::optional<durable_point> reached;
-  while (!marks_.empty() && marks_.front().journal_pos != 0 && marks_.front().journal_pos <= pos) {
-    reached = marks_.front().point;
-    marks_.pop_front();
+  if (marks_.empty() || marks_.front().journal_pos == 0 || marks_.front().journal_pos > pos) {
+    return;
   }
-  if (reached) set_durable(*reached);
+  set_durable(durable_);  // takes every leading mark the journal now covers
 }
 
 void partition_log::on_journal_failed() {
@@ -425,8 +423,18 @@ void partition_log::on_flushed(const flush_job& job, std::error_code ec) {
 
 void partition_log::set_durable(const durable_point& p) {
   if (p.offset >= durable_.offset) durable_ = p;
-  while (!marks_.empty() && marks_.front().point.offset <= durable_.offset) {
-    if (marks_.front().journal_pos == 0) --unjournaled_marks_;
+  // Appends now covered: by this point, or (past an unjournaled one that this point
+  // covers) by what the journal already made durable.
+  const uint64_t journal_durable = env_.shard_journal ? env_.shard_journal->durable_position() : 0;
+  while (!marks_.empty()) {
+    const auto& m = marks_.front();
+    if (m.point.offset <= durable_.offset) {
+      if (m.journal_pos == 0) --unjournaled_marks_;
+    } else if (m.journal_pos != 0 && m.journal_pos <= journal_durable) {
+      durable_ = m.point;
+    } else {
+      break;
+    }
     marks_.pop_front();
   }
   std::vector<std::function<void(std::error_code)>> ready;

@@ -59,7 +59,9 @@ def section(text, heading):
 
 def private_network_command():
     """The unshare prefix that gives a private network (and PID) namespace, or None."""
-    base = ["--net", "--pid", "--fork", "--kill-child"]
+    # --mount-proc: a /proc of the new PID namespace, so getpid() names /proc/<pid>
+    # (LeakSanitizer reads /proc/<pid>/task at exit).
+    base = ["--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
     candidates = [["unshare", "--user", "--map-root-user", *base]]
     if os.getuid() == 0:
         candidates.insert(0, ["unshare", *base])

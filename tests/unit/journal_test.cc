@@ -7,9 +7,11 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "base/file.h"
 #include "log_fixture.h"
@@ -29,6 +31,7 @@ class sync_recorder {
     base::set_io_fault_hook([this](base::io_op op, const fs::path& p) {
       std::lock_guard lock(mutex_);
       if (op == base::io_op::sync && p.extension() == ".log") {
+        if (slow_segment_syncs_) std::this_thread::sleep_for(std::chrono::milliseconds(50));
         struct stat st {};
         if (::stat(p.c_str(), &st) == 0) synced_[p] = static_cast<uint64_t>(st.st_size);
         ++segment_syncs_;
@@ -57,6 +60,10 @@ class sync_recorder {
     std::lock_guard lock(mutex_);
     return journal_syncs_;
   }
+  void slow_segment_syncs() {
+    std::lock_guard lock(mutex_);
+    slow_segment_syncs_ = true;
+  }
   void fail_journal_writes() {
     std::lock_guard lock(mutex_);
     fail_journal_writes_ = true;
@@ -68,6 +75,7 @@ class sync_recorder {
   size_t segment_syncs_ = 0;
   size_t journal_syncs_ = 0;
   bool fail_journal_writes_ = false;
+  bool slow_segment_syncs_ = false;
 };
 
 class Journal : public log_test {
@@ -261,6 +269,32 @@ TEST_F(Journal, ARemovedPartitionIsNotReplayedIntoItsSuccessor) {
   ASSERT_TRUE(h);
   EXPECT_EQ(h->base_offset, 0);
   EXPECT_EQ(h->record_count, 1);
+}
+
+TEST_F(Journal, AnAppendTooLargeForTheJournalIsAcknowledgedThroughItsSegment) {
+  sync_recorder rec;
+  rec.slow_segment_syncs();  // the journal round after it completes first
+  open_journal(64 << 10);
+  auto log = open_partition(0);
+  const auto small = make_batch(1, now_, 100);
+  const auto large = make_batch(1, now_, 100 << 10);  // more than a journal file holds
+  std::promise<std::error_code> done;
+  shard_.run([&] {
+    ASSERT_TRUE(log->append(small));
+    ASSERT_TRUE(log->append(large));
+  });
+  shard_.run([&] {
+    auto c = log->append(small);
+    ASSERT_TRUE(c);
+    log->wait_durable(c->last_offset + 1, [&](std::error_code ec) { done.set_value(ec); });
+  });
+  auto f = done.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "the append after the large one was never acknowledged";
+  EXPECT_FALSE(f.get());
+  EXPECT_GT(rec.segment_syncs(), 0u);
+  EXPECT_EQ(read_all(log).size(), 3u);
+  EXPECT_FALSE(close(log));
 }
 
 TEST_F(Journal, AJournalFailureFallsBackToSegmentFsync) {
