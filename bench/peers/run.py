@@ -68,24 +68,13 @@ class Service:
         self.log.close()
 
 
-def dirty_bytes():
-    """Bytes the kernel still has to write back: dirty pages and pages under writeback."""
-    total = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith(("Dirty:", "Writeback:")):
-                total += int(line.split()[1]) * 1024
-    return total
-
-
-def settle(limit=8 << 20, quiet=3, timeout=120):
-    """Waits until the kernel has written back what earlier workloads left dirty, then
-    `quiet` seconds more, so that one workload's writeback (and the work that follows it)
-    does not land in the next one's figures. Nothing is forced: this only waits, and gives
-    up after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while dirty_bytes() > limit and time.monotonic() < deadline:
-        time.sleep(0.5)
+def settle(quiet=3):
+    """Writes back what earlier workloads left dirty (sync(2)), then waits `quiet` seconds,
+    so that one workload's writeback (and the work that follows it) does not land in the
+    next one's figures. Forcing it rather than waiting for the kernel's 30 s expiry also
+    keeps a freshly written backlog from sitting idle long enough for the host's memory
+    reclaim (DAMON pageout of pages idle for 60 s, on this VM) to evict it."""
+    os.sync()
     time.sleep(quiet)
 
 
