@@ -24,6 +24,7 @@ constexpr std::string_view kMagic = "RIPTIDE-JOURNAL1";  // 16 bytes
 constexpr size_t kEntryFixed = 4 + 4 + 8 + 1 + 1 + 2 + 4;
 constexpr uint8_t kBatches = 1;
 constexpr uint8_t kRemoved = 2;
+constexpr uint64_t kPage = 4096;
 
 void put_u16(uint8_t* p, uint16_t v) {
   std::memcpy(p, &v, sizeof v);
@@ -183,7 +184,14 @@ std::vector<uint8_t>* journal::reserve(uint8_t kind, const ntp& name, size_t pay
   }
   if (pending_.empty() || pending_.back().f != active_->f ||
       pending_.back().offset + pending_.back().bytes.size() != active_->write_offset) {
-    pending_.push_back(chunk{active_->f, active_->write_offset, {}});
+    // Start the chunk at its page's first byte, repeating what the last round wrote
+    // there: writes then cover whole pages and never make the kernel read a page first.
+    chunk c{active_->f, active_->write_offset, {}};
+    if (tail_file_ == active_->f && tail_offset_ + tail_bytes_.size() == c.offset) {
+      c.offset = tail_offset_;
+      c.bytes = tail_bytes_;
+    }
+    pending_.push_back(std::move(c));
   }
   auto& out = pending_.back().bytes;
   const size_t at = out.size();
@@ -274,6 +282,20 @@ void journal::hand_off() {
   pending_callbacks_.clear();
   inflight_.push_back(std::move(r));
   ++round_id_;
+  for (auto& c : pending_) {
+    // Remember the active file's last partial page (the next chunk starts with it), and
+    // fill every chunk with zeros to the end of its last page.
+    const uint64_t end = c.offset + c.bytes.size();
+    const uint64_t page = end & ~(kPage - 1);
+    if (c.f == active_->f && &c == &pending_.back()) {
+      tail_file_ = c.f;
+      tail_offset_ = std::max(page, c.offset);
+      tail_bytes_.assign(c.bytes.end() - static_cast<std::ptrdiff_t>(end - tail_offset_),
+                         c.bytes.end());
+    }
+    const uint64_t padded = std::min<uint64_t>((end + kPage - 1) & ~(kPage - 1), opts_.file_bytes);
+    c.bytes.resize(static_cast<size_t>(padded - c.offset), 0);
+  }
   {
     std::lock_guard lock(q_mutex_);
     for (auto& c : pending_) q_chunks_.push_back(std::move(c));

@@ -148,6 +148,10 @@ class journal : public std::enable_shared_from_this<journal> {
   std::vector<std::weak_ptr<partition_log>> pending_logs_;
   std::vector<std::function<void(std::error_code)>> pending_callbacks_;
   std::deque<round> inflight_;
+  // The active file's last partial page as handed over (see reserve()).
+  std::shared_ptr<base::file> tail_file_;
+  uint64_t tail_offset_ = 0;
+  std::vector<uint8_t> tail_bytes_;
   bool kick_posted_ = false;
   bool stopped_ = false;
   std::error_code failure_;
