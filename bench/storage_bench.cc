@@ -107,7 +107,8 @@ void BM_Append(benchmark::State& state) {
   storage::recovery_report report;
   auto log = *shard.run([&] {
     return storage::partition_log::open(dir / "bench-0", {"bench", 0}, cfg,
-                                        {&shard, &flusher, nullptr, base::wall_ms}, report);
+                                        {&shard, &flusher, nullptr, base::wall_ms, nullptr},
+                                        report);
   });
 
   const int per_iteration = size >= 16384 ? 256 : 1024;
@@ -178,7 +179,8 @@ void BM_SequentialRead(benchmark::State& state) {
   storage::recovery_report report;
   auto log = *shard.run([&] {
     return storage::partition_log::open(dir / "bench-0", {"bench", 0}, cfg,
-                                        {&shard, &flusher, nullptr, base::wall_ms}, report);
+                                        {&shard, &flusher, nullptr, base::wall_ms, nullptr},
+                                        report);
   });
   const size_t fill = 256u << 20;
   shard.run([&] {
