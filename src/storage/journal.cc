@@ -342,13 +342,12 @@ void journal::run() {
 }
 
 void journal::on_durable(uint64_t end_pos, std::error_code ec) {
+  if (ec && !failure_) failure_ = ec;
   while (!inflight_.empty() && inflight_.front().end_pos <= end_pos) {
     auto r = std::move(inflight_.front());
     inflight_.pop_front();
-    if (ec && !failure_) failure_ = ec;
     complete(r);
   }
-  if (ec && !failure_) failure_ = ec;
   if (!failure_) maybe_checkpoint();
 }
 
@@ -382,7 +381,7 @@ void journal::complete(round& r) {
   commit.observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - r.handed_at).count());
   for (auto& w : r.logs) {
-    if (auto l = w.lock()) l->on_journal_durable(durable_pos_);
+    if (auto l = w.lock()) l->on_journal_durable();
   }
   for (auto& cb : r.callbacks) cb({});
 }

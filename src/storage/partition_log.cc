@@ -277,11 +277,8 @@ void partition_log::kick_flush() {
   });
 }
 
-void partition_log::on_journal_durable(uint64_t pos) {
+void partition_log::on_journal_durable() {
   if (failure_ || closed_) return;
-  if (marks_.empty() || marks_.front().journal_pos == 0 || marks_.front().journal_pos > pos) {
-    return;
-  }
   set_durable(durable_);  // takes every leading mark the journal now covers
 }
 

@@ -173,7 +173,7 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   void fail(std::error_code ec);
   bool journaled() const { return env_.shard_journal && cfg_.policy == durability::fsync; }
   // From the journal, on the shard.
-  void on_journal_durable(uint64_t pos);
+  void on_journal_durable();  // the journal's durable position advanced
   void on_journal_failed();
   void sync_for_journal(std::function<void(std::error_code)> done);
   void schedule_interval_flush();
