@@ -1,6 +1,14 @@
 #include "base/executor.h"
 
+#include <pthread.h>
+
 namespace base {
+
+void set_thread_name(const char* name) {
+  char buf[16] = {};
+  for (size_t i = 0; i + 1 < sizeof buf && name[i] != '\0'; ++i) buf[i] = name[i];
+  pthread_setname_np(pthread_self(), buf);
+}
 
 task_thread::task_thread() : thread_([this] { loop(); }) {}
 

@@ -230,8 +230,11 @@ void run_consumer(shared_state& st, int index, bench::histogram& e2e) {
   st.consumers_running--;
 }
 
+// One line per second: rates and end-to-end latency over that second (`before` holds
+// the latency counts at the previous line and is moved on).
 void progress(const shared_state& st, double t, uint64_t dp, uint64_t dpb, uint64_t dc,
-              uint64_t dcb, double dt, const std::vector<bench::histogram>& e2e) {
+              uint64_t dcb, double dt, const std::vector<bench::histogram>& e2e,
+              bench::histogram::counts& before) {
   std::fprintf(stderr, "[%6.1fs] produced %9.0f msg/s %8.1f MB/s", t, bench::rate(dp, dt),
                bench::rate(dpb, dt) / 1e6);
   if (st.produced.errors.load() > 0) {
@@ -239,14 +242,16 @@ void progress(const shared_state& st, double t, uint64_t dp, uint64_t dpb, uint6
   }
   std::fprintf(stderr, " | consumed %9.0f msg/s %8.1f MB/s", bench::rate(dc, dt),
                bench::rate(dcb, dt) / 1e6);
-  int64_t p50 = 0, p99 = 0;
-  for (const auto& h : e2e) {
-    p50 = std::max(p50, h.quantile(0.5));
-    p99 = std::max(p99, h.quantile(0.99));
-  }
-  if (p99 > 0) {
-    std::fprintf(stderr, " | e2e p50 %.2f ms p99 %.2f ms", static_cast<double>(p50) / 1e6,
-                 static_cast<double>(p99) / 1e6);
+  bench::histogram::counts now;
+  for (const auto& h : e2e) h.add_to(now);
+  const int64_t p50 = bench::histogram::quantile_between(now, before, 0.5);
+  const int64_t p99 = bench::histogram::quantile_between(now, before, 0.99);
+  const int64_t top = bench::histogram::quantile_between(now, before, 1.0);
+  before = std::move(now);
+  if (top > 0) {
+    std::fprintf(stderr, " | e2e p50 %.2f ms p99 %.2f ms max %.2f ms",
+                 static_cast<double>(p50) / 1e6, static_cast<double>(p99) / 1e6,
+                 static_cast<double>(top) / 1e6);
   }
   std::fprintf(stderr, "\n");
 }
@@ -340,6 +345,7 @@ int run_bench(const options& o) {
 
   // Progress once a second; decide when consumers are done.
   uint64_t lp = 0, lpb = 0, lc = 0, lcb = 0;
+  bench::histogram::counts latency_before;
   int64_t last = st.start_ns, producers_done_ns = 0;
   const int64_t consume_deadline = (!produce && o.count == 0 && o.duration_s > 0 && o.from == "end")
                                        ? st.start_ns + static_cast<int64_t>(o.duration_s * 1e9)
@@ -352,7 +358,7 @@ int run_bench(const options& o) {
       const uint64_t c = st.consumed.msgs.load(), cb = st.consumed.bytes.load();
       if (!o.quiet) {
         progress(st, static_cast<double>(now - st.start_ns) / 1e9, p - lp, pb - lpb, c - lc,
-                 cb - lcb, static_cast<double>(now - last) / 1e9, e2e);
+                 cb - lcb, static_cast<double>(now - last) / 1e9, e2e, latency_before);
       }
       lp = p, lpb = pb, lc = c, lcb = cb, last = now;
     }

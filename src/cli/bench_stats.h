@@ -15,6 +15,8 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
+#include <vector>
 
 namespace cli::bench {
 
@@ -73,6 +75,25 @@ class histogram {
     return n;
   }
   int64_t max() const { return max_.load(std::memory_order_relaxed); }
+  // The counts per bucket, to take quantiles of what was recorded between two snapshots.
+  using counts = std::vector<uint64_t>;
+  void add_to(counts& out) const {
+    out.resize(kBuckets);
+    for (int i = 0; i < kBuckets; ++i) out[i] += counts_[i].load(std::memory_order_relaxed);
+  }
+  // The quantile q of `now - before` (upper bucket edge); 0 when nothing was recorded.
+  static int64_t quantile_between(const counts& now, const counts& before, double q) {
+    uint64_t total = 0;
+    for (size_t i = 0; i < now.size(); ++i) total += now[i] - (i < before.size() ? before[i] : 0);
+    if (total == 0) return 0;
+    const auto rank = static_cast<uint64_t>(q * static_cast<double>(total - 1)) + 1;
+    uint64_t seen = 0;
+    for (size_t i = 0; i < now.size(); ++i) {
+      seen += now[i] - (i < before.size() ? before[i] : 0);
+      if (seen >= rank) return upper(static_cast<int>(i));
+    }
+    return 0;
+  }
   // The value below which a fraction q of the recorded values lie (upper bucket edge,
   // capped at the maximum seen); 0 when empty.
   int64_t quantile(double q) const {

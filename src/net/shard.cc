@@ -1,5 +1,9 @@
 #include "net/shard.h"
 
+#include <fmt/format.h>
+
+#include "base/executor.h"
+
 namespace net {
 namespace {
 thread_local unsigned t_current_shard = 0;
@@ -15,6 +19,7 @@ void shard::start() {
   work_.emplace(io_.get_executor());
   thread_ = std::thread([this] {
     t_current_shard = id_;
+    base::set_thread_name(fmt::format("shard-{}", id_).c_str());
     io_.run();
   });
 }

@@ -1,10 +1,18 @@
 #include "storage/flusher.h"
 
+#include <fmt/format.h>
+
+#include "base/executor.h"
+
 namespace storage {
 
 flusher::flusher(size_t threads) {
   if (threads == 0) threads = 1;
-  for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { loop(); });
+  for (size_t i = 0; i < threads; ++i)
+    threads_.emplace_back([this, i] {
+      base::set_thread_name(fmt::format("flusher-{}", i).c_str());
+      loop();
+    });
 }
 
 flusher::~flusher() {

@@ -58,6 +58,21 @@ class BenchTest(ServerTest):
         self.assertEqual(out["consume"]["msgs"], 500)
         self.assertEqual(out["consume"]["bytes"], 500 * 4096)
 
+    def test_progress_lines_give_each_second_its_own_latency(self):
+        s = self.start()
+        r = self.run_riptide("bench", "--brokers", s.bootstrap, "--topic", "progress",
+                             "--partitions", "1", "--duration", "2.5", "--rate", "500",
+                             "--linger-ms", "0", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = [l for l in r.stderr.splitlines() if l.startswith("[")]
+        self.assertGreaterEqual(len(lines), 2, r.stderr)
+        for line in lines:
+            self.assertRegex(line, r"produced +\d+ msg/s .* \| consumed +\d+ msg/s")
+        timed = [l for l in lines if "e2e p50" in l]
+        self.assertTrue(timed, r.stderr)
+        for line in timed:
+            self.assertRegex(line, r"e2e p50 [\d.]+ ms p99 [\d.]+ ms max [\d.]+ ms$")
+
     def test_table_output_names_the_figures(self):
         s = self.start()
         r = self.bench(s, "--topic", "table", "--count", "200", "--rate", "1000")
