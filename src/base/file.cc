@@ -112,6 +112,15 @@ status file::datasync() {
   return {};
 }
 
+status file::start_writeback(uint64_t offset, uint64_t len, bool wait) {
+  unsigned flags = SYNC_FILE_RANGE_WRITE;
+  if (wait) flags |= SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WAIT_AFTER;
+  if (::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(len), flags) != 0) {
+    return last_system_error();
+  }
+  return {};
+}
+
 status file::sync() {
   if (int e = injected_errno(io_op::sync, path_)) return errno_code(e);
   if (::fsync(fd_) != 0) return last_system_error();

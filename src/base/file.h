@@ -36,6 +36,11 @@ class file {
   // Writes every iovec in order starting at `offset`; `iov` may be modified.
   status pwritev_all(std::span<iovec> iov, uint64_t offset);
   status datasync();
+  // Starts writing back the dirty pages of [offset, offset + len) without waiting for
+  // them (sync_file_range WRITE): a later datasync then has little left to write.
+  // `wait` first waits for earlier writeback of the range and then for this one, which
+  // paces a large writer to the disk instead of queueing all of it at once.
+  status start_writeback(uint64_t offset, uint64_t len, bool wait = false);
   status sync();
   status truncate(uint64_t size);
   result<uint64_t> size() const;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/crc32c.h"
+#include "base/executor.h"
 #include "base/logging.h"
 #include "base/metrics.h"
 
@@ -103,6 +104,9 @@ base::result<std::shared_ptr<base::file>> make_zeroed_file(const fs::path& path,
   for (uint64_t off = 0; off < size; off += zeros.size()) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), size - off));
     RIPTIDE_TRY((*f)->pwrite_all(std::span(zeros.data(), n), off));
+    // One megabyte at a time to the disk: a file's worth queued at once would hold up
+    // the journal commits of every shard behind it.
+    RIPTIDE_TRY((*f)->start_writeback(off, n, /*wait=*/true));
   }
   RIPTIDE_TRY((*f)->datasync());
   RIPTIDE_TRY(base::fsync_directory(path.parent_path()));
@@ -121,7 +125,10 @@ base::result<std::shared_ptr<journal>> journal::open(const fs::path& dir, unsign
   if (ec) return ec;
   if (!existed) RIPTIDE_TRY(base::fsync_directory(dir.parent_path()));
   std::shared_ptr<journal> j(new journal(dir, shard, shard_exec, flush, opts));
-  j->thread_ = std::thread([raw = j.get()] { raw->run(); });
+  j->thread_ = std::thread([raw = j.get(), shard] {
+    base::set_thread_name(fmt::format("journal-{}", shard).c_str());
+    raw->run();
+  });
   auto f =
       make_zeroed_file(dir / fmt::format("{}-{}.wal", shard, j->next_file_no_++), opts.file_bytes);
   if (!f) return f.error();

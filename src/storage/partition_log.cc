@@ -250,6 +250,7 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
       ++unjournaled_marks_;
       kick_flush();
     }
+    write_back_segment();
   }
   if (cfg_.policy == durability::interval) schedule_interval_flush();
   if (cfg_.policy != durability::fsync && hw_listener_) hw_listener_(log_end_offset());
@@ -275,6 +276,25 @@ void partition_log::kick_flush() {
     self->flush_kick_posted_ = false;
     self->maybe_flush();
   });
+}
+
+void partition_log::write_back_segment() {
+  // A journaled segment is fdatasynced when the journal file that holds its appends is
+  // reused. Left to then, that fdatasync would write everything appended since (up to a
+  // journal file's worth) in one burst, and the journal commits queued behind it at the
+  // disk would wait for all of it. Starting writeback as the segment grows keeps every
+  // burst small and leaves the checkpoint little to do.
+  constexpr uint64_t step = 256 << 10;
+  if (active().base_offset() != writeback_segment_) {
+    writeback_segment_ = active().base_offset();
+    writeback_started_ = 0;
+  }
+  const uint64_t end = active().size();
+  if (end - writeback_started_ < step) return;
+  // Advisory: an I/O error surfaces from the fdatasync that follows.
+  env_.flush->submit([f = active().log_file(), from = writeback_started_,
+                      len = end - writeback_started_] { (void)f->start_writeback(from, len); });
+  writeback_started_ = end;
 }
 
 void partition_log::on_journal_durable() {

@@ -168,6 +168,7 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   void mark_dirty(const std::shared_ptr<base::file>& f);
   void maybe_flush();
   void kick_flush();
+  void write_back_segment();
   base::status run_job(const flush_job& job) const;  // on the flusher
   void on_flushed(const flush_job& job, std::error_code ec);
   void fail(std::error_code ec);
@@ -213,6 +214,10 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   std::vector<std::function<void(std::error_code)>> journal_sync_waiters_;
   uint64_t journal_round_ = 0;     // the journal round this log last joined
   uint64_t journal_file_seq_ = 0;  // the journal file this log last wrote into
+  // Journaled appends: the segment whose pages are being written back as it grows, and
+  // how far writeback of it has been started (see start_writeback()).
+  int64_t writeback_segment_ = -1;  // its base offset
+  uint64_t writeback_started_ = 0;
   std::vector<iovec> iov_scratch_;
   std::vector<iovec> journal_iov_scratch_;
   std::vector<batch_header> batch_scratch_;
