@@ -187,12 +187,20 @@ TEST_P(JournalPowerFailure, ReplayRestoresEveryAcknowledgedBatch) {
   for (int p = 0; p < 3; ++p) logs.push_back(open_partition(p));
   auto acked = append_many(logs, 600, 900);
   if (GetParam() < (1 << 20)) {
-    // Small files: the journal went round its files several times, reusing them once
-    // the segments covered their entries.
+    // Small files: the journal went round its files, reusing them once the segments
+    // covered their entries. How many spares it prepared while checkpoints were still
+    // running depends on the machine's speed; what matters is that the files on disk hold
+    // far less than everything that passed through them.
     EXPECT_GT(rec.segment_syncs(), 0u);
-    size_t files = 0;
-    for (const auto& e : fs::directory_iterator(journal_dir())) files += e.is_regular_file();
-    EXPECT_LE(files, 4u);
+    uint64_t appended = 0;
+    for (const auto& p : acked) {
+      for (const auto& b : p) appended += b.size();
+    }
+    uint64_t on_disk = 0;
+    for (const auto& e : fs::directory_iterator(journal_dir())) {
+      if (e.is_regular_file()) on_disk += e.file_size();
+    }
+    EXPECT_LT(on_disk, appended / 2) << "the journal kept its files instead of reusing them";
   }
   crash(logs);
   rec.power_failure(dir_.path());
