@@ -78,21 +78,54 @@ def settle(quiet=3):
     time.sleep(quiet)
 
 
-def run_json(argv, timeout):
-    """Runs a benchmark client; returns (result dict, None) or (None, reason)."""
+def session_cpu_seconds(sessions):
+    """CPU time (user + system, with reaped children) of every process in `sessions`.
+
+    Each server runs in a session of its own whose id is its PID, so this covers the
+    processes a server starts (RabbitMQ's Erlang VM under its start script) as well."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # exited meanwhile
+        # Fields after the command name, which is in parentheses and may hold spaces.
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[3]) in sessions:  # session id
+            total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return total / tick
+
+
+def run_json(argv, timeout, servers=()):
+    """Runs a benchmark client; returns (result dict, None) or (None, reason).
+
+    The result gains `server_cpu_seconds` and `wall_seconds`: what the servers' processes
+    spent on the CPU while the client ran, and how long it ran."""
     settle()
     print("  $ " + " ".join(argv), file=sys.stderr, flush=True)
+    sessions = {s.proc.pid for s in servers}
+    cpu0, t0 = session_cpu_seconds(sessions), time.monotonic()
     try:
         p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            timeout=timeout)
     except subprocess.TimeoutExpired:
         return None, f"client did not finish within {timeout} s"
+    wall = time.monotonic() - t0
+    cpu = session_cpu_seconds(sessions) - cpu0
     tail = p.stderr.strip().splitlines()
     if p.returncode != 0:
         return None, (tail[-1] if tail else f"client exited with {p.returncode}")
     for line in reversed(p.stdout.splitlines()):
         if line.startswith("{"):
-            return json.loads(line), None
+            result = json.loads(line)
+            if sessions:
+                result["server_cpu_seconds"] = round(cpu, 2)
+                result["wall_seconds"] = round(wall, 2)
+            return result, None
     return None, "client printed no result"
 
 
@@ -122,6 +155,9 @@ class Bench:
             return None, f"{name} {s.error}" + (f" ({last[0][:120]})" if last else "")
         return s, None
 
+    def run_json(self, argv, timeout):
+        return run_json(argv, timeout, servers=self.services)
+
     def stop_all(self):
         for s in self.services:
             s.stop()
@@ -144,29 +180,29 @@ class Bench:
         t = self.duration * 3 + 60
         fs = "fsync, ack after fdatasync"
         pc = "page_cache, ack after write"
-        self.put("a", "riptide", *run_json(base + [
+        self.put("a", "riptide", *self.run_json(base + [
             "--topic", "a", "--mode", "both", "--record-size", "1024", "--partitions", "8",
             "--acks", "all", "--linger-ms", "5", "--duration", str(self.duration),
             "--durability", fs], t))
-        self.put("c", "riptide", *run_json(base + [
+        self.put("c", "riptide", *self.run_json(base + [
             "--topic", "c", "--mode", "both", "--record-size", "1024", "--partitions", "1",
             "--acks", "all", "--linger-ms", "0", "--rate", "10000", "--warmup", "1",
             "--duration", str(self.duration), "--durability", fs], t))
-        self.put("b", "riptide", *run_json(base + [
+        self.put("b", "riptide", *self.run_json(base + [
             "--topic", "b", "--mode", "produce", "--record-size", "100", "--partitions", "8",
             "--acks", "1", "--linger-ms", "5", "--batch-size", str(1 << 20),
             "--topic-config", "riptide.durability=page_cache", "--duration",
             str(self.duration), "--durability", pc], t))
         # d: fill, then read it all back from the start.
         n = max(1, self.catchup_bytes // (16 << 10))
-        fill, err = run_json(base + [
+        fill, err = self.run_json(base + [
             "--topic", "d", "--mode", "produce", "--record-size", str(16 << 10),
             "--partitions", "8", "--acks", "1", "--linger-ms", "5", "--count", str(n),
             "--topic-config", "riptide.durability=page_cache"], t + n // 1000)
         if err:
             self.put("d", "riptide", None, "filling the topic: " + err)
         else:
-            self.put("d", "riptide", *run_json(base + [
+            self.put("d", "riptide", *self.run_json(base + [
                 "--topic", "d", "--mode", "consume", "--from", "beginning",
                 "--durability", "page_cache (records on disk, in the page cache)"], t))
         self.stop_all()
@@ -189,13 +225,13 @@ class Bench:
         url = ["--url", f"nats://127.0.0.1:{port}", "--json"]
         t = self.duration * 3 + 60
         dur = "file store, ack before fsync (default)"
-        self.put("a", "nats-jetstream", *run_json([drv, *url, "--mode", "both",
+        self.put("a", "nats-jetstream", *self.run_json([drv, *url, "--mode", "both",
                  "--record-size", "1024", "--duration", str(self.duration),
                  "--durability", dur], t))
-        self.put("b", "nats-jetstream", *run_json([drv, *url, "--mode", "produce",
+        self.put("b", "nats-jetstream", *self.run_json([drv, *url, "--mode", "produce",
                  "--record-size", "100", "--duration", str(self.duration),
                  "--window", "4096", "--durability", dur], t))
-        self.put("c", "nats-jetstream", *run_json([drv, *url, "--mode", "both",
+        self.put("c", "nats-jetstream", *self.run_json([drv, *url, "--mode", "both",
                  "--record-size", "1024", "--rate", "10000", "--warmup", "1",
                  "--duration", str(self.duration), "--durability", dur], t))
         self.stop_all()
@@ -219,13 +255,13 @@ class Bench:
         url = ["--url", f"127.0.0.1:{port}", "--json", "--durability", durability]
         t = self.duration * 3 + 60
         if "a" in workloads:
-            self.put("a", label, *run_json([drv, *url, "--mode", "both", "--record-size",
+            self.put("a", label, *self.run_json([drv, *url, "--mode", "both", "--record-size",
                                             "1024", "--duration", str(self.duration)], t))
         if "b" in workloads:
-            self.put("b", label, *run_json([drv, *url, "--mode", "produce", "--record-size",
+            self.put("b", label, *self.run_json([drv, *url, "--mode", "produce", "--record-size",
                                             "100", "--duration", str(self.duration)], t))
         if "c" in workloads:
-            self.put("c", label, *run_json([drv, *url, "--mode", "both", "--record-size",
+            self.put("c", label, *self.run_json([drv, *url, "--mode", "both", "--record-size",
                                             "1024", "--rate", "10000", "--warmup", "1",
                                             "--duration", str(self.duration)], t))
         self.stop_all()
@@ -273,9 +309,9 @@ class Bench:
         url = ["--url", f"127.0.0.1:{port}", "--json", "--extra", "quorum",
                "--durability", "quorum queue, confirm after fsync"]
         t = self.duration * 3 + 60
-        self.put("a", label, *run_json([drv, *url, "--mode", "both", "--record-size", "1024",
+        self.put("a", label, *self.run_json([drv, *url, "--mode", "both", "--record-size", "1024",
                                         "--duration", str(self.duration)], t))
-        self.put("c", label, *run_json([drv, *url, "--mode", "both", "--record-size", "1024",
+        self.put("c", label, *self.run_json([drv, *url, "--mode", "both", "--record-size", "1024",
                                         "--rate", "10000", "--warmup", "1",
                                         "--duration", str(self.duration)], t))
         self.stop_all()
@@ -340,6 +376,12 @@ def consume_mb(r):
     return r["consume"]["mb_per_sec"] if r["consume"]["msgs"] else None
 
 
+def server_cores(r):
+    """The servers' CPU time over the client's run time, in cores: 1.0 is one core busy."""
+    cpu, wall = r.get("server_cpu_seconds"), r.get("wall_seconds")
+    return cpu / wall if cpu is not None and wall else None
+
+
 def e2e(q):
     def get(r):
         lat = r.get("e2e_latency")
@@ -349,18 +391,20 @@ def e2e(q):
 
 WORKLOADS = {
     "a": ("1 KiB, fsync before ack, 1 producer + 1 consumer, 8 partitions",
-          [("produce msgs/s", produce_rate, True), ("produce MB/s", produce_mb, True)],
+          [("produce msgs/s", produce_rate, True), ("produce MB/s", produce_mb, True),
+           ("server CPU, cores", server_cores, False)],
           ["nats-jetstream", "redis-always", "rabbitmq-quorum"]),
     "b": ("100 B, acks=1, page-cache durability, 1 producer",
-          [("produce msgs/s", produce_rate, True)],
+          [("produce msgs/s", produce_rate, True), ("server CPU, cores", server_cores, False)],
           ["nats-jetstream", "redis-everysec", "redis-no-aof"]),
     "c": ("e2e latency at 10,000 msgs/s, 1 KiB, fsync before ack, linger 0",
           [("achieved msgs/s", produce_rate, True),
            ("p50 ms", e2e("p50_us"), False), ("p99 ms", e2e("p99_us"), False),
-           ("p99.9 ms", e2e("p999_us"), False), ("max ms", e2e("max_us"), False)],
+           ("p99.9 ms", e2e("p999_us"), False), ("max ms", e2e("max_us"), False),
+           ("server CPU, cores", server_cores, False)],
           ["nats-jetstream", "redis-always", "rabbitmq-quorum"]),
     "d": ("consumer catching up on a backlog of 16 KiB records",
-          [("consume MB/s", consume_mb, True)], []),
+          [("consume MB/s", consume_mb, True), ("server CPU, cores", server_cores, False)], []),
 }
 
 
@@ -404,7 +448,7 @@ def main():
           f"catch-up backlog {b.catchup_bytes >> 20} MiB, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}\n")
     print("riptide/peer: above 1 means Riptide is ahead for msgs/s and MB/s, behind for "
-          "latency (ms).\n")
+          "latency (ms) and for server CPU (cores busy while the workload ran).\n")
     print(b.table())
     if args.json_out:
         with open(args.json_out, "w") as f:
