@@ -1,13 +1,18 @@
 """`riptide bench` against the real broker, and the fetch long poll it relies on."""
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from harness import ServerTest
+from harness import RIPTIDE, ServerTest
 
 
 class BenchTest(ServerTest):
@@ -142,3 +147,77 @@ class FetchLongPollTest(ServerTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def load_peers_runner():
+    """bench/peers/run.py as a module (it is a script, not a package)."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench",
+                        "peers", "run.py")
+    spec = importlib.util.spec_from_file_location("peers_run", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class PeersServerCpuTest(unittest.TestCase):
+    """The `server CPU, cores` figure of `make bench-peers`."""
+
+    def setUp(self):
+        self.run = load_peers_runner()
+        self.work = tempfile.mkdtemp(prefix="riptide-peers-")
+        self.services = []
+
+    def tearDown(self):
+        for s in self.services:
+            s.stop()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def test_a_session_counts_the_children_it_reaped_and_nothing_else(self):
+        # A start script whose child burns 0.6 s of CPU and exits, like RabbitMQ's
+        # script and its Erlang VM; and an idle process in a session of its own.
+        done = os.path.join(self.work, "child-exited")
+        busy = subprocess.Popen(
+            ["sh", "-c", "/usr/bin/python3 -c 'import time\n"
+             "t = time.process_time()\n"
+             f"while time.process_time() - t < 0.6: pass'; touch {done}; sleep 30"],
+            start_new_session=True)
+        idle = subprocess.Popen(["sleep", "30"], start_new_session=True)
+        try:
+            deadline = time.monotonic() + 20
+            while not os.path.exists(done) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            # The child is gone: only the script's count of reaped children holds its time.
+            self.assertTrue(os.path.exists(done))
+            self.assertGreaterEqual(self.run.session_cpu_seconds({busy.pid}), 0.5)
+            self.assertLess(self.run.session_cpu_seconds({idle.pid}), 0.1)
+        finally:
+            for p in (busy, idle):
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+    def test_a_workload_reports_the_brokers_cpu(self):
+        port, http = self.run.free_port(), self.run.free_port()
+        srv = self.run.Service("riptide", [
+            RIPTIDE, "serve", "--data-dir", os.path.join(self.work, "data"),
+            "--kafka-listen", f"127.0.0.1:{port}", "--http-listen", f"127.0.0.1:{http}"],
+            port, self.work)
+        self.services.append(srv)
+        self.assertIsNone(srv.error)
+        result, err = self.run.run_json(
+            [RIPTIDE, "bench", "--brokers", f"127.0.0.1:{port}", "--json", "--quiet",
+             "--topic", "cpu", "--count", "20000", "--record-size", "1024"], 120,
+            servers=[srv])
+        self.assertIsNone(err)
+        self.assertEqual(result["produce"]["msgs"], 20000)
+        self.assertGreater(result["server_cpu_seconds"], 0)
+        cores = self.run.server_cores(result)
+        self.assertGreater(cores, 0)
+        self.assertLessEqual(cores, os.cpu_count())
+        # Without servers to watch, the figure is absent rather than zero.
+        result, err = self.run.run_json(
+            [RIPTIDE, "bench", "--brokers", f"127.0.0.1:{port}", "--json", "--quiet",
+             "--topic", "cpu", "--count", "100"], 120)
+        self.assertIsNone(err)
+        self.assertNotIn("server_cpu_seconds", result)
+        self.assertIsNone(self.run.server_cores(result))
