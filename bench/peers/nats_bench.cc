@@ -10,7 +10,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: nats_bench --url nats://127.0.0.1:4222 [--mode produce|both] [--record-size N]\n"
-    "                  [--rate N] [--duration S | --count N] [--warmup S] [--window N] [--json]";
+    "                  [--rate N] [--pace-step-us N] [--duration S | --count N]\n"
+    "                  [--warmup S] [--window N] [--json]";
 constexpr const char* kSubject = "bench.data";
 
 void check(natsStatus s, const char* what) {
@@ -89,7 +90,7 @@ int main(int argc, char** argv) {
 
   std::thread producer([&st, js] {
     auto value = peers::make_value(st.opts.record_size);
-    cli::bench::pacer pace(st.opts.rate);
+    cli::bench::pacer pace(st.opts.rate, static_cast<int64_t>(st.opts.pace_step_us * 1e3));
     uint64_t i = 0;
     for (; !st.done_sending(i); ++i) {
       pace.wait(st.start_ns, i);

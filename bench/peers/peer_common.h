@@ -21,7 +21,8 @@ struct options {
   std::string url;            // system-specific address
   std::string mode = "both";  // produce or both (produce + one consumer)
   size_t record_size = 1024;
-  double rate = 0;  // records per second; 0 = flat out
+  double rate = 0;             // records per second; 0 = flat out
+  double pace_step_us = 1000;  // as riptide bench --pace-step-us
   double duration_s = 10;
   uint64_t count = 0;
   double warmup_s = 0;
@@ -53,6 +54,8 @@ inline options parse(int argc, char** argv, const char* usage) {
         o.record_size = std::stoul(value());
       else if (a == "--rate" || a == "-r")
         o.rate = std::stod(value());
+      else if (a == "--pace-step-us")
+        o.pace_step_us = std::stod(value());
       else if (a == "--duration" || a == "-d")
         o.duration_s = std::stod(value());
       else if (a == "--count" || a == "-n")

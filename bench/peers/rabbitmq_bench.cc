@@ -16,7 +16,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: rabbitmq_bench --url 127.0.0.1:5672 [--mode produce|both] [--record-size N]\n"
-    "                      [--rate N] [--duration S | --count N] [--warmup S] [--window N]\n"
+    "                      [--rate N] [--pace-step-us N] [--duration S | --count N]\n"
+    "                      [--warmup S] [--window N]\n"
     "                      [--extra quorum|classic] [--json]";
 constexpr const char* kQueue = "bench";
 
@@ -48,7 +49,7 @@ void produce(peers::run_state& st, amqp_connection_state_t c) {
   amqp_confirm_select(c, 1);
   check_rpc(c, "confirm.select");
   auto value = peers::make_value(st.opts.record_size);
-  cli::bench::pacer pace(st.opts.rate);
+  cli::bench::pacer pace(st.opts.rate, static_cast<int64_t>(st.opts.pace_step_us * 1e3));
   amqp_basic_properties_t props{};
   props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
   props.delivery_mode = 2;        // persistent

@@ -14,7 +14,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: redis_bench --url 127.0.0.1:6379 [--mode produce|both] [--record-size N]\n"
-    "                   [--rate N] [--duration S | --count N] [--warmup S] [--window N] [--json]";
+    "                   [--rate N] [--pace-step-us N] [--duration S | --count N]\n"
+    "                   [--warmup S] [--window N] [--json]";
 constexpr const char* kStream = "bench";
 
 redisContext* connect(const std::string& url) {
@@ -37,7 +38,7 @@ redisReply* command(redisContext* c, const char* fmt, const char* a = nullptr) {
 // Sends XADDs, keeping at most `window` unanswered; each reply acknowledges the oldest.
 void produce(peers::run_state& st, redisContext* c) {
   auto value = peers::make_value(st.opts.record_size);
-  cli::bench::pacer pace(st.opts.rate);
+  cli::bench::pacer pace(st.opts.rate, static_cast<int64_t>(st.opts.pace_step_us * 1e3));
   std::deque<int64_t> in_flight;  // send times, oldest first
   const char* argv[5] = {"XADD", kStream, "*", "d", nullptr};
   size_t lens[5] = {4, std::strlen(kStream), 1, 1, value.size()};

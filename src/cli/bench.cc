@@ -110,7 +110,7 @@ void run_producer(shared_state& st, int index, bench::histogram& ack) {
           : o.count / static_cast<uint64_t>(o.producers) +
                 (static_cast<uint64_t>(index) < o.count % static_cast<uint64_t>(o.producers) ? 1
                                                                                              : 0);
-  bench::pacer pace(o.rate / o.producers);
+  bench::pacer pace(o.rate / o.producers, static_cast<int64_t>(o.pace_step_us * 1e3));
   const int64_t deadline = st.start_ns + static_cast<int64_t>(o.duration_s * 1e9);
   char key[32];
   uint64_t i = 0;
@@ -271,6 +271,9 @@ void validate(const options& o) {
     throw bench_error("give --duration (seconds, > 0) or --count (records, > 0)");
   }
   if (o.rate < 0) throw bench_error("--rate must be >= 0 (0 = as fast as possible)");
+  if (o.pace_step_us < 0) {
+    throw bench_error("--pace-step-us must be >= 0 (0 = wait until each record is due)");
+  }
   if (o.from != "beginning" && o.from != "end") {
     throw bench_error("--from must be beginning or end (got '" + o.from + "')");
   }
@@ -454,6 +457,10 @@ void declare_bench(CLI::App& cmd, action& run) {
   cmd.add_option("--batch-size", o->batch_size, "Producer batch size (bytes)")
       ->capture_default_str();
   cmd.add_option("-r,--rate", o->rate, "Records per second over all producers (0: flat out)")
+      ->capture_default_str();
+  cmd.add_option("--pace-step-us", o->pace_step_us,
+                 "At a --rate: records due within this many microseconds are sent together, "
+                 "then the producer sleeps (0: sleep until each record is due)")
       ->capture_default_str();
   cmd.add_option("-d,--duration", o->duration_s, "Seconds to produce (unless --count is given)")
       ->capture_default_str();

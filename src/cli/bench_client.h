@@ -24,7 +24,8 @@ struct options {
   std::string compression = "none";
   double linger_ms = 5;
   int batch_size = 1 << 20;
-  double rate = 0;  // records per second over all producers; 0 = flat out
+  double rate = 0;             // records per second over all producers; 0 = flat out
+  double pace_step_us = 1000;  // how far ahead of schedule a paced producer may run
   double duration_s = 10;
   uint64_t count = 0;  // records (produce) or records to read (consume); 0 = use duration
   double warmup_s = 0;

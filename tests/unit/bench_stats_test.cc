@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace cli::bench {
 namespace {
 
@@ -33,6 +35,39 @@ TEST(BenchHistogram, AnEmptyWindowHasNoQuantile) {
   h.add_to(a);
   h.add_to(b);
   EXPECT_EQ(histogram::quantile_between(b, a, 0.99), 0);
+}
+
+// Sleeps never end early, so these bounds hold however loaded the machine is.
+TEST(BenchPacer, RunsAtMostOneStepAheadOfSchedule) {
+  constexpr double rate = 20'000;  // 50 us apart
+  constexpr int64_t step = 1'000'000;
+  pacer pace(rate, step);
+  const int64_t start = now_ns();
+  std::vector<int64_t> sent;
+  for (uint64_t i = 0; i < 200; ++i) {
+    pace.wait(start, i);
+    sent.push_back(now_ns());
+  }
+  for (uint64_t i = 0; i < sent.size(); ++i) {
+    const int64_t due = start + static_cast<int64_t>(i) * 50'000;
+    EXPECT_GE(sent[i], due - step) << "record " << i;
+  }
+  // 200 records at 20,000/s take 10 ms; the last may go out one step early.
+  EXPECT_GE(sent.back() - start, 199 * 50'000 - step);
+}
+
+TEST(BenchPacer, StepZeroWaitsForEachRecordAndFlatOutNever) {
+  pacer each(10'000, 0);  // 100 us apart
+  const int64_t start = now_ns();
+  for (uint64_t i = 0; i < 20; ++i) {
+    each.wait(start, i);
+    EXPECT_GE(now_ns(), start + static_cast<int64_t>(i) * 100'000) << "record " << i;
+  }
+  pacer flat(0);
+  const int64_t far = now_ns() + 3'600'000'000'000;  // an hour from now
+  const int64_t before = now_ns();
+  flat.wait(far, 1'000'000);
+  EXPECT_LT(now_ns() - before, 1'000'000'000);  // returned without sleeping
 }
 
 }  // namespace
