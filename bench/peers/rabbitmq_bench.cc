@@ -20,6 +20,7 @@ constexpr const char* kUsage =
     "                      [--warmup S] [--window N]\n"
     "                      [--extra quorum|classic] [--json]";
 constexpr const char* kQueue = "bench";
+constexpr int64_t kSecond = 1'000'000'000;
 
 void check_rpc(amqp_connection_state_t c, const char* what) {
   amqp_rpc_reply_t r = amqp_get_rpc_reply(c);
@@ -68,14 +69,16 @@ void produce(peers::run_state& st, amqp_connection_state_t c) {
       in_flight.pop_front();
     }
   };
-  auto read_confirms = [&](bool block) {
+  // Takes the confirms that have arrived, waiting up to `wait_ns` for the first.
+  auto read_confirms = [&](int64_t wait_ns) {
     for (;;) {
       amqp_frame_t f;
-      timeval zero{0, 0}, second{1, 0};
-      int rc = amqp_simple_wait_frame_noblock(c, &f, block ? &second : &zero);
+      timeval wait{static_cast<time_t>(wait_ns / 1'000'000'000),
+                   static_cast<suseconds_t>(wait_ns % 1'000'000'000 / 1000)};
+      int rc = amqp_simple_wait_frame_noblock(c, &f, &wait);
       if (rc == AMQP_STATUS_TIMEOUT) return;
       if (rc != AMQP_STATUS_OK) peers::die("rabbitmq_bench: connection lost");
-      block = false;
+      wait_ns = 0;
       if (f.frame_type != AMQP_FRAME_METHOD) continue;
       if (f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
         auto* a = static_cast<amqp_basic_ack_t*>(f.payload.method.decoded);
@@ -90,7 +93,14 @@ void produce(peers::run_state& st, amqp_connection_state_t c) {
     }
   };
   for (uint64_t i = 0; !st.done_sending(i); ++i) {
-    pace.wait(st.start_ns, i);
+    // Paced: take confirms as they arrive while waiting for the next record's turn.
+    for (int64_t d; (d = pace.delay(st.start_ns, i)) > 0;) {
+      if (in_flight.empty()) {
+        std::this_thread::sleep_for(std::chrono::nanoseconds(d));
+      } else {
+        read_confirms(d);
+      }
+    }
     const int64_t now = peers::now_ns();
     cli::bench::stamp(value.data(), value.size(), now);
     amqp_bytes_t body{value.size(), value.data()};
@@ -99,9 +109,9 @@ void produce(peers::run_state& st, amqp_connection_state_t c) {
       peers::die("rabbitmq_bench: publish failed");
     }
     in_flight.push_back(now);
-    read_confirms(in_flight.size() >= static_cast<size_t>(st.opts.window));
+    read_confirms(in_flight.size() >= static_cast<size_t>(st.opts.window) ? kSecond : 0);
   }
-  while (!in_flight.empty()) read_confirms(true);
+  while (!in_flight.empty()) read_confirms(kSecond);
   st.producing_done = true;
 }
 

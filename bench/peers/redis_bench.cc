@@ -72,7 +72,15 @@ void produce(peers::run_state& st, redisContext* c) {
     }
   };
   for (uint64_t i = 0; !st.done_sending(i); ++i) {
-    pace.wait(st.start_ns, i);
+    // Paced: take replies as they arrive while waiting for the next record's turn.
+    for (int64_t d; (d = pace.delay(st.start_ns, i)) > 0;) {
+      if (in_flight.empty()) {
+        std::this_thread::sleep_for(std::chrono::nanoseconds(d));
+      } else if (peers::wait_readable(c->fd, d)) {
+        if (redisBufferRead(c) != REDIS_OK) peers::die("redis_bench: read failed");
+        drain(false);
+      }
+    }
     const int64_t now = peers::now_ns();
     cli::bench::stamp(value.data(), value.size(), now);
     argv[4] = reinterpret_cast<const char*>(value.data());

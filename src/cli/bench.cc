@@ -2,12 +2,16 @@
 
 #include <librdkafka/rdkafka.h>
 #include <malloc.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -78,6 +82,49 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
   if (sent > 0 && sent >= ctx->st->warm_ns) ctx->ack->record(ctx->last_now - sent);
 }
 
+// Lets a paced producer serve delivery reports while it waits for its next record, as
+// they arrive (the time a report is served is its record's ack time), rather than after
+// the wait: librdkafka signals an eventfd when one is queued.
+class report_waiter {
+ public:
+  explicit report_waiter(rd_kafka_t* rk) : rk_(rk), fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    if (fd_ < 0) return;
+    q_ = rd_kafka_queue_get_main(rk);
+    const uint64_t one = 1;
+    rd_kafka_queue_io_event_enable(q_, fd_, &one, sizeof one);
+  }
+  ~report_waiter() {
+    if (q_ != nullptr) {
+      rd_kafka_queue_io_event_enable(q_, -1, nullptr, 0);
+      rd_kafka_queue_destroy(q_);
+    }
+    if (fd_ >= 0) ::close(fd_);
+  }
+  report_waiter(const report_waiter&) = delete;
+  report_waiter& operator=(const report_waiter&) = delete;
+
+  // Waits up to `ns`, serving the delivery reports that arrive meanwhile.
+  void serve_for(int64_t ns) {
+    if (fd_ < 0) {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(ns));
+    } else {
+      pollfd p{fd_, POLLIN, 0};
+      const timespec ts{static_cast<time_t>(ns / 1'000'000'000),
+                        static_cast<long>(ns % 1'000'000'000)};
+      if (::ppoll(&p, 1, &ts, nullptr) > 0) {
+        uint64_t v;
+        [[maybe_unused]] auto n = ::read(fd_, &v, sizeof v);
+      }
+    }
+    rd_kafka_poll(rk_, 0);
+  }
+
+ private:
+  rd_kafka_t* rk_;
+  int fd_;
+  rd_kafka_queue_t* q_ = nullptr;
+};
+
 void run_producer(shared_state& st, int index, bench::histogram& ack) {
   const options& o = *st.opts;
   producer_ctx ctx{&st, &ack};
@@ -100,6 +147,7 @@ void run_producer(shared_state& st, int index, bench::histogram& ack) {
     return;
   }
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), o.topic.c_str(), nullptr);
+  std::optional<report_waiter> reports(std::in_place, rk.get());
 
   std::vector<uint8_t> value(o.record_size);
   std::mt19937_64 rng(static_cast<uint64_t>(index) * 7919 + 1);
@@ -117,7 +165,7 @@ void run_producer(shared_state& st, int index, bench::histogram& ack) {
   for (;; ++i) {
     if (quota != 0 ? i >= quota : now_ns() >= deadline) break;
     if (st.stop_producing.load(std::memory_order_relaxed)) break;
-    pace.wait(st.start_ns, i);
+    for (int64_t d; (d = pace.delay(st.start_ns, i)) > 0;) reports->serve_for(d);
     const bool timed = o.rate > 0 || i % kTimedEvery == 0;
     bench::stamp(value.data(), value.size(), timed ? now_ns() : 0);
     void* kp = nullptr;
@@ -147,6 +195,7 @@ void run_producer(shared_state& st, int index, bench::histogram& ack) {
   }
   // Wait for every outstanding acknowledgement.
   while (rd_kafka_outq_len(rk.get()) > 0 && !st.failed.load()) rd_kafka_poll(rk.get(), 50);
+  reports.reset();
   rd_kafka_topic_destroy(rkt);
   rk.reset();
   st.producers_running--;

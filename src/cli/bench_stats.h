@@ -243,13 +243,20 @@ class pacer {
 
   explicit pacer(double per_sec, int64_t step_ns = default_step_ns)
       : period_ns_(per_sec > 0 ? 1e9 / per_sec : 0), step_ns_(std::max<int64_t>(step_ns, 0)) {}
-  void wait(int64_t start_ns, uint64_t i) const {
-    if (period_ns_ <= 0) return;
+  // Nanoseconds to wait before record i (counted from 0 at start_ns) may go; 0: now.
+  int64_t delay(int64_t start_ns, uint64_t i) const {
+    if (period_ns_ <= 0) return 0;
     const auto due = start_ns + static_cast<int64_t>(period_ns_ * static_cast<double>(i));
-    // Sleeping (not spinning) leaves the cores to the system under test; the schedule is
-    // absolute, so oversleeping one step is made up by the next ones.
-    const int64_t now = now_ns();
-    if (due - now > step_ns_) std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
+    const int64_t ahead = due - now_ns();
+    return ahead > step_ns_ ? ahead : 0;
+  }
+  // Sleeping (not spinning) leaves the cores to the system under test; the schedule is
+  // absolute, so oversleeping one step is made up by the next ones. A sender that has
+  // replies to read should wait for them instead, for at most delay().
+  void wait(int64_t start_ns, uint64_t i) const {
+    if (const int64_t d = delay(start_ns, i); d > 0) {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(d));
+    }
   }
 
  private:
