@@ -94,7 +94,8 @@ void produce(peers::run_state& st, amqp_connection_state_t c) {
   };
   for (uint64_t i = 0; !st.done_sending(i); ++i) {
     // Paced: take confirms as they arrive while waiting for the next record's turn.
-    for (int64_t d; (d = pace.delay(st.start_ns, i)) > 0;) {
+    const int64_t until = pace.wait_until(st.start_ns, i);
+    for (int64_t d; until != 0 && (d = until - peers::now_ns()) > 0;) {
       if (in_flight.empty()) {
         std::this_thread::sleep_for(std::chrono::nanoseconds(d));
       } else {

@@ -6,10 +6,13 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <random>
@@ -160,38 +163,79 @@ void run_producer(shared_state& st, int index, bench::histogram& ack) {
                                                                                              : 0);
   bench::pacer pace(o.rate / o.producers, static_cast<int64_t>(o.pace_step_us * 1e3));
   const int64_t deadline = st.start_ns + static_cast<int64_t>(o.duration_s * 1e9);
-  char key[32];
-  uint64_t i = 0;
-  for (;; ++i) {
-    if (quota != 0 ? i >= quota : now_ns() >= deadline) break;
-    if (st.stop_producing.load(std::memory_order_relaxed)) break;
-    for (int64_t d; (d = pace.delay(st.start_ns, i)) > 0;) reports->serve_for(d);
-    const bool timed = o.rate > 0 || i % kTimedEvery == 0;
-    bench::stamp(value.data(), value.size(), timed ? now_ns() : 0);
-    void* kp = nullptr;
-    size_t klen = 0;
-    if (o.keys > 0) {
-      klen = static_cast<size_t>(std::snprintf(
-          key, sizeof key, "key-%" PRIu64,
-          (i * 2654435761u + static_cast<uint64_t>(index)) % static_cast<uint64_t>(o.keys)));
-      kp = key;
-    }
+  const bool paced = o.rate > 0;
+  // A paced producer hands the records due together to the client in one call, as an
+  // application with that many to send at once would.
+  const uint64_t burst_cap =
+      paced ? std::max<uint64_t>(1, (4u << 20) / std::max<size_t>(value.size(), 1)) : 1;
+  std::vector<uint8_t> burst;
+  std::vector<rd_kafka_message_t> msgs;
+  std::vector<std::array<char, 32>> keys(std::min<uint64_t>(burst_cap, 1024));
+  auto produce_one = [&](void* payload, size_t len, void* kp, size_t klen) {
     for (;;) {
-      if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, value.data(),
-                           value.size(), kp, klen, nullptr) == 0) {
-        break;
+      if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, payload, len, kp, klen,
+                           nullptr) == 0) {
+        return;
       }
       auto e = rd_kafka_last_error();
       if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         fail(st, std::string("produce: ") + rd_kafka_err2str(e));
-        break;
+        return;
       }
       rd_kafka_poll(rk.get(), 1);
     }
-    st.sent.fetch_add(1, std::memory_order_relaxed);
-    // Serve delivery reports (the ack latency is taken there): after every record when
+  };
+  auto key_of = [&](uint64_t rec, char* out) -> size_t {
+    return static_cast<size_t>(std::snprintf(
+        out, 32, "key-%" PRIu64,
+        (rec * 2654435761u + static_cast<uint64_t>(index)) % static_cast<uint64_t>(o.keys)));
+  };
+  uint64_t i = 0;
+  while (!(quota != 0 ? i >= quota : now_ns() >= deadline)) {
+    if (st.stop_producing.load(std::memory_order_relaxed)) break;
+    if (const int64_t until = pace.wait_until(st.start_ns, i); until != 0) {
+      for (int64_t left; (left = until - now_ns()) > 0;) reports->serve_for(left);
+    }
+    uint64_t n = 1;
+    if (paced) {
+      n = pace.due_now(st.start_ns, i, std::min<uint64_t>(burst_cap, keys.size()));
+      if (quota != 0) n = std::min(n, quota - i);
+    }
+    const bool timed = paced || i % kTimedEvery == 0;
+    const int64_t t = timed ? now_ns() : 0;
+    if (n == 1) {
+      bench::stamp(value.data(), value.size(), t);
+      size_t klen = o.keys > 0 ? key_of(i, keys[0].data()) : 0;
+      produce_one(value.data(), value.size(), klen ? keys[0].data() : nullptr, klen);
+    } else {
+      burst.resize(n * value.size());
+      msgs.assign(n, rd_kafka_message_t{});
+      for (uint64_t k = 0; k < n; ++k) {
+        uint8_t* v = burst.data() + k * value.size();
+        std::memcpy(v, value.data(), value.size());
+        bench::stamp(v, value.size(), t);
+        msgs[k].payload = v;
+        msgs[k].len = value.size();
+        if (o.keys > 0) {
+          msgs[k].key = keys[k].data();
+          msgs[k].key_len = key_of(i + k, keys[k].data());
+        }
+      }
+      rd_kafka_produce_batch(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, msgs.data(),
+                             static_cast<int>(n));
+      for (auto& m : msgs) {
+        if (m.err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+          produce_one(m.payload, m.len, m.key, m.key_len);
+        } else if (m.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          fail(st, std::string("produce: ") + rd_kafka_err2str(m.err));
+        }
+      }
+    }
+    i += n;
+    st.sent.fetch_add(n, std::memory_order_relaxed);
+    // Serve delivery reports (the ack latency is taken there): after every send when
     // paced, so the figure is not delayed by the batching of this call.
-    if (o.rate > 0 || (i & 63) == 0) rd_kafka_poll(rk.get(), 0);
+    if (paced || (i & 63) == 0) rd_kafka_poll(rk.get(), 0);
   }
   // Wait for every outstanding acknowledgement.
   while (rd_kafka_outq_len(rk.get()) > 0 && !st.failed.load()) rd_kafka_poll(rk.get(), 50);

@@ -243,19 +243,28 @@ class pacer {
 
   explicit pacer(double per_sec, int64_t step_ns = default_step_ns)
       : period_ns_(per_sec > 0 ? 1e9 / per_sec : 0), step_ns_(std::max<int64_t>(step_ns, 0)) {}
-  // Nanoseconds to wait before record i (counted from 0 at start_ns) may go; 0: now.
-  int64_t delay(int64_t start_ns, uint64_t i) const {
+  // When record i (counted from 0 at start_ns) may go: 0 if now, else the time (now_ns)
+  // it is due. A sender waits until then, not until the record is within a step: going
+  // earlier would split the next burst.
+  int64_t wait_until(int64_t start_ns, uint64_t i) const {
     if (period_ns_ <= 0) return 0;
     const auto due = start_ns + static_cast<int64_t>(period_ns_ * static_cast<double>(i));
-    const int64_t ahead = due - now_ns();
-    return ahead > step_ns_ ? ahead : 0;
+    return due - now_ns() > step_ns_ ? due : 0;
+  }
+  // How many records from i on (at most `max`, at least 1) are due now, within one step.
+  uint64_t due_now(int64_t start_ns, uint64_t i, uint64_t max) const {
+    if (period_ns_ <= 0) return 1;
+    const int64_t horizon = now_ns() + step_ns_ - start_ns;
+    uint64_t n = 1;
+    while (n < max && static_cast<int64_t>(period_ns_ * static_cast<double>(i + n)) <= horizon) ++n;
+    return n;
   }
   // Sleeping (not spinning) leaves the cores to the system under test; the schedule is
   // absolute, so oversleeping one step is made up by the next ones. A sender that has
-  // replies to read should wait for them instead, for at most delay().
+  // replies to read should wait for them instead, until wait_until().
   void wait(int64_t start_ns, uint64_t i) const {
-    if (const int64_t d = delay(start_ns, i); d > 0) {
-      std::this_thread::sleep_for(std::chrono::nanoseconds(d));
+    if (const int64_t until = wait_until(start_ns, i); until != 0) {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(until - now_ns()));
     }
   }
 

@@ -56,6 +56,22 @@ TEST(BenchPacer, RunsAtMostOneStepAheadOfSchedule) {
   EXPECT_GE(sent.back() - start, 199 * 50'000 - step);
 }
 
+TEST(BenchPacer, HandsOverWhatIsDueWithinAStepAndWaitsUntilTheNextIsDue) {
+  pacer pace(10'000, 1'000'000);  // 100 us apart, 1 ms step
+  const int64_t now = now_ns();
+  // Started 5 ms ago: records 0-50 are overdue and 51-60 due within the step.
+  EXPECT_GE(pace.due_now(now - 5'000'000, 0, 1000), 61u);
+  EXPECT_EQ(pace.due_now(now - 5'000'000, 0, 5), 5u);  // capped
+  // Record 0 of a schedule starting in a second: wait until it is due, then it goes alone
+  // or with the others due within the step.
+  const int64_t later = now + 1'000'000'000;
+  EXPECT_EQ(pace.wait_until(later, 0), later);
+  EXPECT_EQ(pace.wait_until(later, 3), later + 300'000);
+  EXPECT_EQ(pace.wait_until(now - 1'000'000'000, 5), 0);
+  EXPECT_EQ(pace.due_now(later, 0, 1000), 1u);
+  EXPECT_EQ(pacer(0).wait_until(later, 7), 0);  // flat out
+}
+
 TEST(BenchPacer, StepZeroWaitsForEachRecordAndFlatOutNever) {
   pacer each(10'000, 0);  // 100 us apart
   const int64_t start = now_ns();
