@@ -150,7 +150,8 @@ void run_producer(shared_state& st, int index, bench::histogram& ack) {
     return;
   }
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), o.topic.c_str(), nullptr);
-  std::optional<report_waiter> reports(std::in_place, rk.get());
+  std::optional<report_waiter> reports;  // paced only: librdkafka then signals each report
+  if (o.rate > 0) reports.emplace(rk.get());
 
   std::vector<uint8_t> value(o.record_size);
   std::mt19937_64 rng(static_cast<uint64_t>(index) * 7919 + 1);
