@@ -50,6 +50,38 @@ class BenchTest(ServerTest):
         # 1000 records at 2000/s take about half a second to send.
         self.assertGreaterEqual(out["produce"]["seconds"], 0.45)
 
+    def test_paced_steps_deliver_every_keyed_record(self):
+        # 50 ms steps at 4,000/s: each step's ~200 records go to the client in one call.
+        s = self.start()
+        r = self.bench(s, "--topic", "steps", "--partitions", "4", "--count", "1200",
+                       "--rate", "4000", "--pace-step-us", "50000", "--keys", "7",
+                       "--record-size", "300", "--linger-ms", "0", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual(out["produce"]["msgs"], 1200)
+        self.assertEqual(out["produce"]["errors"], 0)
+        self.assertEqual(out["consume"]["msgs"], 1200)
+        self.assertEqual(out["e2e_latency"]["count"], 1200)
+        # The schedule still holds: 1,200 at 4,000/s take 0.3 s, less at most one step.
+        self.assertGreaterEqual(out["produce"]["seconds"], 0.25)
+        c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "steps-check",
+                      "auto.offset.reset": "earliest", "enable.partition.eof": False})
+        c.subscribe(["steps"])
+        keys, values = {}, 0
+        deadline = time.monotonic() + 60
+        while values < 1200 and time.monotonic() < deadline:
+            m = c.poll(1)
+            if m is None or m.error():
+                continue
+            values += 1
+            self.assertEqual(len(m.value()), 300)
+            keys.setdefault(m.key(), set()).add(m.partition())
+        c.close()
+        self.assertEqual(values, 1200)
+        self.assertEqual(sorted(keys), sorted(b"key-%d" % k for k in range(7)))
+        for key, partitions in keys.items():
+            self.assertEqual(len(partitions), 1, key)  # a key keeps to one partition
+
     def test_consume_mode_catches_up_on_the_backlog(self):
         s = self.start()
         r = self.bench(s, "--topic", "backlog", "--mode", "produce", "--count", "500",
@@ -92,6 +124,7 @@ class BenchTest(ServerTest):
             (["--acks", "2"], "--acks must be all"),
             (["--topic-config", "novalue"], "not of the form key=value"),
             (["-X", "no.such.property=1"], "no.such.property"),
+            (["--rate", "10", "--pace-step-us", "-1"], "--pace-step-us must be >= 0"),
         ]
         for args, message in cases:
             r = self.bench(s, "--topic", "bad", "--count", "1", *args)
