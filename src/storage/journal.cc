@@ -202,6 +202,11 @@ std::vector<uint8_t>* journal::reserve(uint8_t kind, const ntp& name, size_t pay
   }
   auto& out = pending_.back().bytes;
   const size_t at = out.size();
+  // Room for the whole entry and for hand_off()'s zero padding to the page end, growing
+  // geometrically: a chunk's bytes are then written once, never moved by a reallocation.
+  if (const size_t need = at + size + kPage; need > out.capacity()) {
+    out.reserve(std::max(need, 2 * out.capacity()));
+  }
   out.resize(at + kEntryFixed + name.topic.size());
   uint8_t* p = out.data() + at;
   put_u32(p, static_cast<uint32_t>(size));
@@ -235,7 +240,6 @@ std::optional<uint64_t> journal::append(const std::shared_ptr<partition_log>& lo
   auto* out = reserve(kBatches, name, bytes);
   if (!out) return std::nullopt;
   const size_t at = out->size() - kEntryFixed - name.topic.size();
-  out->reserve(out->size() + bytes);
   for (const auto& v : data) {
     const auto* b = static_cast<const uint8_t*>(v.iov_base);
     out->insert(out->end(), b, b + v.iov_len);
