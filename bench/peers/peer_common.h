@@ -3,8 +3,6 @@
 // names) and the run skeleton. The figures and the JSON come from cli/bench_stats.h, so a
 // peer's line and Riptide's are computed and printed the same way.
 
-#include <poll.h>
-
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -37,13 +35,6 @@ struct options {
 [[noreturn]] inline void die(const std::string& msg) {
   std::fprintf(stderr, "%s\n", msg.c_str());
   std::exit(1);
-}
-
-// Waits up to `ns` for `fd` to become readable; true if it did.
-inline bool wait_readable(int fd, int64_t ns) {
-  pollfd p{fd, POLLIN, 0};
-  const timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-  return ::ppoll(&p, 1, &ts, nullptr) > 0;
 }
 
 inline options parse(int argc, char** argv, const char* usage) {

@@ -94,14 +94,13 @@ void produce(peers::run_state& st, amqp_connection_state_t c) {
   };
   for (uint64_t i = 0; !st.done_sending(i); ++i) {
     // Paced: take confirms as they arrive while waiting for the next record's turn.
-    const int64_t until = pace.wait_until(st.start_ns, i);
-    for (int64_t d; until != 0 && (d = until - peers::now_ns()) > 0;) {
+    pace.wait(st.start_ns, i, [&](int64_t ns) {
       if (in_flight.empty()) {
-        std::this_thread::sleep_for(std::chrono::nanoseconds(d));
+        std::this_thread::sleep_for(std::chrono::nanoseconds(ns));
       } else {
-        read_confirms(d);
+        read_confirms(ns);
       }
-    }
+    });
     const int64_t now = peers::now_ns();
     cli::bench::stamp(value.data(), value.size(), now);
     amqp_bytes_t body{value.size(), value.data()};

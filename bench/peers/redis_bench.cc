@@ -73,15 +73,14 @@ void produce(peers::run_state& st, redisContext* c) {
   };
   for (uint64_t i = 0; !st.done_sending(i); ++i) {
     // Paced: take replies as they arrive while waiting for the next record's turn.
-    const int64_t until = pace.wait_until(st.start_ns, i);
-    for (int64_t d; until != 0 && (d = until - peers::now_ns()) > 0;) {
+    pace.wait(st.start_ns, i, [&](int64_t ns) {
       if (in_flight.empty()) {
-        std::this_thread::sleep_for(std::chrono::nanoseconds(d));
-      } else if (peers::wait_readable(c->fd, d)) {
+        std::this_thread::sleep_for(std::chrono::nanoseconds(ns));
+      } else if (cli::bench::wait_readable(c->fd, ns)) {
         if (redisBufferRead(c) != REDIS_OK) peers::die("redis_bench: read failed");
         drain(false);
       }
-    }
+    });
     const int64_t now = peers::now_ns();
     cli::bench::stamp(value.data(), value.size(), now);
     argv[4] = reinterpret_cast<const char*>(value.data());

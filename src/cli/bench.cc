@@ -2,7 +2,6 @@
 
 #include <librdkafka/rdkafka.h>
 #include <malloc.h>
-#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -110,14 +109,9 @@ class report_waiter {
   void serve_for(int64_t ns) {
     if (fd_ < 0) {
       std::this_thread::sleep_for(std::chrono::nanoseconds(ns));
-    } else {
-      pollfd p{fd_, POLLIN, 0};
-      const timespec ts{static_cast<time_t>(ns / 1'000'000'000),
-                        static_cast<long>(ns % 1'000'000'000)};
-      if (::ppoll(&p, 1, &ts, nullptr) > 0) {
-        uint64_t v;
-        [[maybe_unused]] auto n = ::read(fd_, &v, sizeof v);
-      }
+    } else if (bench::wait_readable(fd_, ns)) {
+      uint64_t v;
+      [[maybe_unused]] auto n = ::read(fd_, &v, sizeof v);
     }
     rd_kafka_poll(rk_, 0);
   }
@@ -194,9 +188,7 @@ void run_producer(shared_state& st, int index, bench::histogram& ack) {
   uint64_t i = 0;
   while (!(quota != 0 ? i >= quota : now_ns() >= deadline)) {
     if (st.stop_producing.load(std::memory_order_relaxed)) break;
-    if (const int64_t until = pace.wait_until(st.start_ns, i); until != 0) {
-      for (int64_t left; (left = until - now_ns()) > 0;) reports->serve_for(left);
-    }
+    pace.wait(st.start_ns, i, [&](int64_t ns) { reports->serve_for(ns); });
     uint64_t n = 1;
     if (paced) {
       n = pace.due_now(st.start_ns, i, std::min<uint64_t>(burst_cap, keys.size()));

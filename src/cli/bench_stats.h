@@ -4,6 +4,8 @@
 // throughput counters and the JSON / table report. Header-only and free of any client
 // library, so a peer driver can include it without linking Riptide.
 
+#include <poll.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -228,6 +230,13 @@ inline void print_table(std::FILE* out, const report& r) {
   }
 }
 
+// Waits up to `ns` for `fd` to become readable; true if it did.
+inline bool wait_readable(int fd, int64_t ns) {
+  pollfd p{fd, POLLIN, 0};
+  const timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  return ::ppoll(&p, 1, &ts, nullptr) > 0;
+}
+
 // Paces one sender at `per_sec` (0 = flat out): call before each send.
 //
 // A sender may run up to `step_ns` ahead of its schedule: the records due within the
@@ -259,13 +268,20 @@ class pacer {
     while (n < max && static_cast<int64_t>(period_ns_ * static_cast<double>(i + n)) <= horizon) ++n;
     return n;
   }
-  // Sleeping (not spinning) leaves the cores to the system under test; the schedule is
-  // absolute, so oversleeping one step is made up by the next ones. A sender that has
-  // replies to read should wait for them instead, until wait_until().
+  // Waits until record i may go. `wait_for(ns)` waits at most ns and may return early
+  // (a sender with replies to read waits for those, so acknowledgements are timed as
+  // they arrive); it is called again until the record is due. Sleeping (not spinning)
+  // leaves the cores to the system under test; the schedule is absolute, so
+  // oversleeping one step is made up by the next ones.
+  template <typename WaitFor>
+  void wait(int64_t start_ns, uint64_t i, WaitFor&& wait_for) const {
+    const int64_t until = wait_until(start_ns, i);
+    if (until == 0) return;
+    for (int64_t left; (left = until - now_ns()) > 0;) wait_for(left);
+  }
   void wait(int64_t start_ns, uint64_t i) const {
-    if (const int64_t until = wait_until(start_ns, i); until != 0) {
-      std::this_thread::sleep_for(std::chrono::nanoseconds(until - now_ns()));
-    }
+    wait(start_ns, i,
+         [](int64_t ns) { std::this_thread::sleep_for(std::chrono::nanoseconds(ns)); });
   }
 
  private:

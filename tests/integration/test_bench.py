@@ -20,12 +20,16 @@ class BenchTest(ServerTest):
         return self.run_riptide("bench", "--brokers", server.bootstrap, "--quiet", *args,
                                 timeout=timeout)
 
+    def bench_json(self, server, *args):
+        """Runs `riptide bench ... --json`, which must succeed; returns its result."""
+        r = self.bench(server, *args, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
     def test_both_reads_back_every_record_and_reports_latency(self):
         s = self.start()
-        r = self.bench(s, "--topic", "rt", "--partitions", "3", "--count", "3000",
-                       "--record-size", "200", "--keys", "10", "--json")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        out = json.loads(r.stdout)
+        out = self.bench_json(s, "--topic", "rt", "--partitions", "3", "--count", "3000",
+                              "--record-size", "200", "--keys", "10")
         self.assertEqual(out["produce"]["msgs"], 3000)
         self.assertEqual(out["produce"]["bytes"], 3000 * 200)
         self.assertEqual(out["produce"]["errors"], 0)
@@ -40,10 +44,8 @@ class BenchTest(ServerTest):
 
     def test_a_paced_run_times_every_record(self):
         s = self.start()
-        r = self.bench(s, "--topic", "paced", "--partitions", "1", "--count", "1000",
-                       "--rate", "2000", "--linger-ms", "0", "--json")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        out = json.loads(r.stdout)
+        out = self.bench_json(s, "--topic", "paced", "--partitions", "1", "--count", "1000",
+                              "--rate", "2000", "--linger-ms", "0")
         self.assertEqual(out["consume"]["msgs"], 1000)
         self.assertEqual(out["e2e_latency"]["count"], 1000)
         self.assertEqual(out["ack_latency"]["count"], 1000)
@@ -53,11 +55,9 @@ class BenchTest(ServerTest):
     def test_paced_steps_deliver_every_keyed_record(self):
         # 50 ms steps at 4,000/s: each step's ~200 records go to the client in one call.
         s = self.start()
-        r = self.bench(s, "--topic", "steps", "--partitions", "4", "--count", "1200",
-                       "--rate", "4000", "--pace-step-us", "50000", "--keys", "7",
-                       "--record-size", "300", "--linger-ms", "0", "--json")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        out = json.loads(r.stdout)
+        out = self.bench_json(s, "--topic", "steps", "--partitions", "4", "--count", "1200",
+                              "--rate", "4000", "--pace-step-us", "50000", "--keys", "7",
+                              "--record-size", "300", "--linger-ms", "0")
         self.assertEqual(out["produce"]["msgs"], 1200)
         self.assertEqual(out["produce"]["errors"], 0)
         self.assertEqual(out["consume"]["msgs"], 1200)
@@ -84,14 +84,11 @@ class BenchTest(ServerTest):
 
     def test_consume_mode_catches_up_on_the_backlog(self):
         s = self.start()
-        r = self.bench(s, "--topic", "backlog", "--mode", "produce", "--count", "500",
-                       "--record-size", "4096", "--acks", "1",
-                       "--topic-config", "riptide.durability=page_cache", "--json")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(json.loads(r.stdout)["durability"], "page_cache")
-        r = self.bench(s, "--topic", "backlog", "--mode", "consume", "--json")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        out = json.loads(r.stdout)
+        out = self.bench_json(s, "--topic", "backlog", "--mode", "produce", "--count", "500",
+                              "--record-size", "4096", "--acks", "1",
+                              "--topic-config", "riptide.durability=page_cache")
+        self.assertEqual(out["durability"], "page_cache")
+        out = self.bench_json(s, "--topic", "backlog", "--mode", "consume")
         self.assertEqual(out["consume"]["msgs"], 500)
         self.assertEqual(out["consume"]["bytes"], 500 * 4096)
 
