@@ -72,6 +72,23 @@ TEST(BenchPacer, HandsOverWhatIsDueWithinAStepAndWaitsUntilTheNextIsDue) {
   EXPECT_EQ(pacer(0).wait_until(later, 7), 0);  // flat out
 }
 
+TEST(BenchPacer, ASendersOwnWaitIsRepeatedUntilTheRecordIsDue) {
+  pacer pace(1'000, 0);  // 1 ms apart
+  const int64_t start = now_ns();
+  std::vector<int64_t> asked;
+  // A wait that returns at once, as one woken by an acknowledgement would.
+  pace.wait(start, 5, [&](int64_t ns) { asked.push_back(ns); });
+  EXPECT_GE(now_ns(), start + 5'000'000);
+  ASSERT_FALSE(asked.empty());
+  for (int64_t ns : asked) {
+    EXPECT_GT(ns, 0);
+    EXPECT_LE(ns, 5'000'000);
+  }
+  asked.clear();
+  pace.wait(start, 2, [&](int64_t ns) { asked.push_back(ns); });  // already due
+  EXPECT_TRUE(asked.empty());
+}
+
 TEST(BenchPacer, StepZeroWaitsForEachRecordAndFlatOutNever) {
   pacer each(10'000, 0);  // 100 us apart
   const int64_t start = now_ns();
