@@ -1,6 +1,7 @@
 #pragma once
 // CRC-32C (Castagnoli), the checksum of Kafka's RecordBatch v2. Uses the SSE4.2 crc32
-// instruction when the CPU has it and a table-driven implementation otherwise.
+// instruction when the CPU has it (three independent streams at once over inputs of 768
+// bytes and more) and a table-driven implementation otherwise.
 
 #include <cstddef>
 #include <cstdint>
