@@ -68,6 +68,18 @@ constexpr uint32_t x_pow_8n(size_t bytes) {
   return result;
 }
 
+// kPowers[k] = x^(8 * 2^k) mod P: advancing a register over n zero bytes multiplies it by
+// the powers of n's set bits.
+constexpr std::array<uint32_t, 64> make_powers() {
+  std::array<uint32_t, 64> powers{};
+  powers[0] = 1u << (31 - 8);  // x^8
+  for (size_t k = 1; k < powers.size(); ++k) {
+    powers[k] = multiply_mod_p(powers[k - 1], powers[k - 1]);
+  }
+  return powers;
+}
+constexpr auto kPowers = make_powers();
+
 // Tables that advance a CRC register over `Bytes` zero bytes: shift(r) = r * x^(8*Bytes).
 // The product is linear in r, so it is the XOR of the products of r's four bytes.
 template <size_t Bytes>
@@ -151,6 +163,14 @@ bool crc32c_hardware_available() {
   return false;
 }
 #endif
+
+uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b) {
+  // crc(A || B) = crc(A) * x^(8 |B|) xor crc(B): the pre- and post-inversions cancel.
+  for (size_t k = 0; len_b != 0; ++k, len_b >>= 1) {
+    if (len_b & 1) crc_a = multiply_mod_p(kPowers[k], crc_a);
+  }
+  return crc_a ^ crc_b;
+}
 
 uint32_t crc32c_extend(uint32_t crc, const void* data, size_t size) {
   static const bool hardware = crc32c_hardware_available();

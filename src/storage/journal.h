@@ -72,7 +72,8 @@ class journal : public std::enable_shared_from_this<journal> {
   journal(const journal&) = delete;
   journal& operator=(const journal&) = delete;
 
-  // Queues an entry holding `bytes` bytes of stamped batches (`data`) for `log` and
+  // Queues an entry holding `bytes` bytes of stamped batches (`data`: whole batches whose
+  // CRC fields match their bytes, as validated on the way in) for `log` and
   // returns the journal position at its end; the log is told (on_journal_durable) once
   // the journal is durable up to there. nullopt when the journal cannot take it
   // (larger than a file, no file ready yet, failed, stopped): the log then fsyncs its

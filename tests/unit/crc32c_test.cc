@@ -77,6 +77,25 @@ TEST(Crc32c, StripedHardwarePathMatchesPortableAroundEveryBlockSize) {
   }
 }
 
+TEST(Crc32c, CombineEqualsTheChecksumOfTheConcatenation) {
+  std::mt19937 rng(5);
+  std::vector<uint8_t> buf(70000);
+  for (auto& b : buf) b = static_cast<uint8_t>(rng());
+  const uint32_t whole = base::crc32c(buf);
+  for (size_t cut : {size_t{0}, size_t{1}, size_t{7}, size_t{4096}, size_t{65535}, buf.size()}) {
+    const auto a = std::span<const uint8_t>(buf).first(cut);
+    const auto b = std::span<const uint8_t>(buf).subspan(cut);
+    ASSERT_EQ(base::crc32c_combine(base::crc32c(a), base::crc32c(b), b.size()), whole)
+        << "cut " << cut;
+  }
+  // Three parts: combining is associative from the left.
+  const auto p1 = std::span<const uint8_t>(buf).first(100);
+  const auto p2 = std::span<const uint8_t>(buf).subspan(100, 30000);
+  const auto p3 = std::span<const uint8_t>(buf).subspan(30100);
+  uint32_t c = base::crc32c_combine(base::crc32c(p1), base::crc32c(p2), p2.size());
+  EXPECT_EQ(base::crc32c_combine(c, base::crc32c(p3), p3.size()), whole);
+}
+
 TEST(Crc32c, ExtendEqualsOneShot) {
   std::string_view s = "The quick brown fox jumps over the lazy dog";
   for (size_t cut = 0; cut <= s.size(); ++cut) {
