@@ -196,9 +196,12 @@ std::vector<uint8_t>* journal::reserve(uint8_t kind, const ntp& name, size_t pay
     // Start the chunk at its page's first byte, repeating what the last round wrote
     // there: writes then cover whole pages and never make the kernel read a page first.
     chunk c{active_->f, active_->write_offset, {}};
+    // As large as the recent rounds' chunks: under a steady load a round's bytes are
+    // then copied in once, never moved by the vector growing.
+    c.bytes.reserve(std::max(chunk_hint_, kPage + size + kPage));
     if (tail_file_ == active_->f && tail_offset_ + tail_bytes_.size() == c.offset) {
       c.offset = tail_offset_;
-      c.bytes = tail_bytes_;
+      c.bytes.assign(tail_bytes_.begin(), tail_bytes_.end());
     }
     pending_.push_back(std::move(c));
   }
@@ -329,6 +332,8 @@ void journal::hand_off() {
   pending_callbacks_.clear();
   inflight_.push_back(std::move(r));
   ++round_id_;
+  // Follows the largest recent round at once and shrinks slowly after it.
+  chunk_hint_ -= chunk_hint_ / 8;
   for (auto& c : pending_) {
     // Remember the active file's last partial page (the next chunk starts with it), and
     // fill every chunk with zeros to the end of its last page.
@@ -342,6 +347,7 @@ void journal::hand_off() {
     }
     const uint64_t padded = std::min<uint64_t>((end + kPage - 1) & ~(kPage - 1), opts_.file_bytes);
     c.bytes.resize(static_cast<size_t>(padded - c.offset), 0);
+    chunk_hint_ = std::max(chunk_hint_, c.bytes.size());
   }
   {
     std::lock_guard lock(q_mutex_);

@@ -153,6 +153,7 @@ class journal : public std::enable_shared_from_this<journal> {
   std::shared_ptr<base::file> tail_file_;
   uint64_t tail_offset_ = 0;
   std::vector<uint8_t> tail_bytes_;
+  size_t chunk_hint_ = 0;  // bytes to reserve for a new chunk (see reserve())
   bool kick_posted_ = false;
   bool stopped_ = false;
   std::error_code failure_;
