@@ -21,24 +21,56 @@ struct partition_read {
   base::iobuf records;
 };
 
-net::task<partition_read> read_on_owner(broker::broker& b, storage::ntp name, int64_t offset,
-                                        size_t max_bytes) {
+partition_read read_local(broker::broker& b, const storage::ntp& name, int64_t offset,
+                          size_t max_bytes) {
   partition_read out;
   auto log = b.local_log(name);
   if (!log) {
     out.error = error_code::unknown_topic_or_partition;
-    co_return out;
+    return out;
   }
   out.high_watermark = log->high_watermark();
   out.log_start_offset = log->log_start_offset();
-  if (max_bytes == 0 || offset == out.high_watermark) co_return out;
+  if (max_bytes == 0 || offset == out.high_watermark) return out;
   auto r = log->read(offset, max_bytes);
   if (!r) {
     out.error = to_kafka_error(r.error());
-    co_return out;
+    return out;
   }
   out.records = std::move(r->data);
   out.next_offset = r->next_offset;
+  return out;
+}
+
+// One partition of a fetch request, in the group of its owning shard.
+struct part_ref {
+  size_t topic = 0, partition = 0;  // indexes into the request and the response
+  storage::ntp name;
+  int64_t offset = 0;
+  size_t partition_max = 0;
+};
+
+// The fetch's partitions owned by one shard: read (and, for the long poll, waited on)
+// together in one task on that shard, so a fetch costs one hop per shard rather than
+// one per partition.
+struct shard_group {
+  unsigned owner = 0;
+  std::vector<part_ref> parts;
+};
+
+// On the owner: reads the group's partitions in order. The first partition with data
+// may exceed the fetch's max_bytes (one whole batch), so a consumer always makes
+// progress; after that the total, counted from `used`, is capped.
+net::task<std::vector<partition_read>> read_group(broker::broker& b, std::vector<part_ref> parts,
+                                                  size_t used, size_t max_bytes) {
+  std::vector<partition_read> out;
+  out.reserve(parts.size());
+  for (const auto& p : parts) {
+    size_t budget = p.partition_max;
+    if (used > 0) budget = std::min(budget, max_bytes > used ? max_bytes - used : 0);
+    out.push_back(read_local(b, p.name, p.offset, budget));
+    used += out.back().records.size();
+  }
   co_return out;
 }
 
@@ -111,9 +143,16 @@ void park(broker::broker& b, const storage::ntp& name, int64_t offset,
   list.entries.push_back({offset, w});
 }
 
-net::task<void> wait_on_owner(broker::broker& b, storage::ntp name, int64_t offset,
+void park_all(broker::broker& b, const std::vector<std::pair<storage::ntp, int64_t>>& parts,
+              const std::shared_ptr<fetch_wakeup>& w) {
+  for (const auto& [name, offset] : parts) park(b, name, offset, w);
+}
+
+// The caller awaits it, so the last reference to `w` is never dropped on this shard.
+net::task<void> park_on_owner(broker::broker& b,
+                              std::vector<std::pair<storage::ntp, int64_t>> parts,
                               std::shared_ptr<fetch_wakeup> w) {
-  park(b, name, offset, w);
+  park_all(b, parts, w);
   co_return;
 }
 
@@ -128,51 +167,78 @@ net::task<handler_result> fetch(request_context& ctx) {
   const size_t max_bytes = static_cast<size_t>(std::max(req.max_bytes, 0));
   auto& shards = ctx.broker.shards();
   const auto executor = co_await net::asio::this_coro::executor;
-  std::shared_ptr<fetch_wakeup> wakeup;
+  const unsigned here = net::shard_set::current();
 
+  // The response's shape, with the errors that need no read, and the partitions to read
+  // grouped by owning shard, this shard's group first (it needs no hop).
+  protocol::fetch_response shape;
+  shape.session_id = 0;  // no incremental fetch sessions
+  auto snap = ctx.broker.metadata();
+  std::vector<std::shared_ptr<const broker::topic_metadata>> metas;
+  std::vector<shard_group> groups;
+  bool any_error = false;
+  for (const auto& topic : req.topics) {
+    auto& rt = shape.responses.emplace_back();
+    rt.topic = topic.topic;
+    auto t = snap->find(topic.topic);
+    metas.push_back(t);
+    for (const auto& part : topic.partitions) {
+      auto& rp = rt.partitions.emplace_back();
+      rp.partition_index = part.partition;
+      rp.aborted_transactions.emplace();  // none: there are no transactions
+      if (!t || part.partition < 0 || part.partition >= t->partitions) {
+        rp.error_code = code(error_code::unknown_topic_or_partition);
+        any_error = true;
+        continue;
+      }
+      const unsigned owner = ctx.broker.owner(topic.topic, part.partition);
+      auto g = std::find_if(groups.begin(), groups.end(),
+                            [owner](const shard_group& x) { return x.owner == owner; });
+      if (g == groups.end()) {
+        groups.push_back({owner, {}});
+        g = groups.end() - 1;
+      }
+      g->parts.push_back({shape.responses.size() - 1, rt.partitions.size() - 1,
+                          storage::ntp{topic.topic, part.partition}, part.fetch_offset,
+                          static_cast<size_t>(std::max(part.partition_max_bytes, 0))});
+    }
+  }
+  std::stable_partition(groups.begin(), groups.end(),
+                        [here](const shard_group& g) { return g.owner == here; });
+
+  std::shared_ptr<fetch_wakeup> wakeup;
   for (;;) {
-    protocol::fetch_response resp;
-    resp.session_id = 0;  // no incremental fetch sessions
-    auto snap = ctx.broker.metadata();
+    protocol::fetch_response resp = shape;
     size_t used = 0;
-    bool any_error = false;
-    for (const auto& topic : req.topics) {
-      auto& rt = resp.responses.emplace_back();
-      rt.topic = topic.topic;
-      auto t = snap->find(topic.topic);
-      for (const auto& part : topic.partitions) {
-        auto& rp = rt.partitions.emplace_back();
-        rp.partition_index = part.partition;
-        rp.aborted_transactions.emplace();  // none: there are no transactions
-        if (!t || part.partition < 0 || part.partition >= t->partitions) {
-          rp.error_code = code(error_code::unknown_topic_or_partition);
-          any_error = true;
-          continue;
-        }
-        // The first partition with data may exceed max_bytes (one whole batch), so a
-        // consumer always makes progress; after that the total is capped.
-        size_t budget = static_cast<size_t>(std::max(part.partition_max_bytes, 0));
-        if (used > 0) budget = std::min(budget, max_bytes > used ? max_bytes - used : 0);
-        const storage::ntp name{topic.topic, part.partition};
-        auto res =
-            co_await shards.invoke_on(ctx.broker.owner(topic.topic, part.partition),
-                                      read_on_owner(ctx.broker, name, part.fetch_offset, budget));
+    bool read_error = false;
+    for (const auto& g : groups) {
+      std::vector<partition_read> reads;
+      if (g.owner == here) {
+        reads = co_await read_group(ctx.broker, g.parts, used, max_bytes);
+      } else {
+        reads =
+            co_await shards.invoke_on(g.owner, read_group(ctx.broker, g.parts, used, max_bytes));
+      }
+      for (size_t i = 0; i < reads.size(); ++i) {
+        const auto& p = g.parts[i];
+        auto& res = reads[i];
+        auto& rp = resp.responses[p.topic].partitions[p.partition];
         rp.error_code = code(res.error);
         rp.high_watermark = res.high_watermark;
         rp.last_stable_offset = res.high_watermark;
         rp.log_start_offset = res.log_start_offset;
-        if (res.error != error_code::none) any_error = true;
+        if (res.error != error_code::none) read_error = true;
         used += res.records.size();
         if (!res.records.empty()) {
-          t->bytes_out->add(res.records.size());
-          t->records_out->add(
-              static_cast<uint64_t>(std::max<int64_t>(res.next_offset - part.fetch_offset, 0)));
+          metas[p.topic]->bytes_out->add(res.records.size());
+          metas[p.topic]->records_out->add(
+              static_cast<uint64_t>(std::max<int64_t>(res.next_offset - p.offset, 0)));
         }
         rp.records.data = std::move(res.records);
       }
     }
     // Long poll: answer once min_bytes are there, on an error, or at max_wait_ms.
-    if (used >= static_cast<size_t>(std::max(req.min_bytes, 1)) || any_error ||
+    if (used >= static_cast<size_t>(std::max(req.min_bytes, 1)) || any_error || read_error ||
         std::chrono::steady_clock::now() >= deadline) {
       if (wakeup) wakeup->finished = true;
       co_return respond(resp, ctx.api_version);
@@ -180,16 +246,20 @@ net::task<handler_result> fetch(request_context& ctx) {
     if (wakeup) wakeup->finished = true;
     wakeup = std::make_shared<fetch_wakeup>(executor);
     wakeup->timer.expires_at(deadline);
-    for (size_t ti = 0; ti < req.topics.size(); ++ti) {
-      const auto& topic = req.topics[ti];
-      for (size_t pi = 0; pi < topic.partitions.size(); ++pi) {
-        const auto& part = topic.partitions[pi];
-        // Partitions that returned data are not waited on: their data is in `used`.
-        if (!resp.responses[ti].partitions[pi].records.data.empty()) continue;
-        // Named, not a temporary: GCC 12 destroys temporaries of a co_await expression twice.
-        const storage::ntp name{topic.topic, part.partition};
-        co_await shards.invoke_on(ctx.broker.owner(topic.topic, part.partition),
-                                  wait_on_owner(ctx.broker, name, part.fetch_offset, wakeup));
+    // Park on every partition that returned nothing (the others' data is in `used`), one
+    // task per shard.
+    for (const auto& g : groups) {
+      std::vector<std::pair<storage::ntp, int64_t>> empty;
+      for (const auto& p : g.parts) {
+        if (resp.responses[p.topic].partitions[p.partition].records.data.empty()) {
+          empty.emplace_back(p.name, p.offset);
+        }
+      }
+      if (empty.empty()) continue;
+      if (g.owner == here) {
+        park_all(ctx.broker, empty, wakeup);
+      } else {
+        co_await shards.invoke_on(g.owner, park_on_owner(ctx.broker, std::move(empty), wakeup));
       }
     }
     if (!wakeup->woken) {
