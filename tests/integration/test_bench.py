@@ -11,6 +11,7 @@ import time
 import unittest
 
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from harness import RIPTIDE, ServerTest
 
@@ -173,6 +174,34 @@ class FetchLongPollTest(ServerTest):
         self.assertIsNotNone(msg, "the record never arrived")
         self.assertEqual(msg.value(), b"second")
         self.assertLess(waited, 50, "the fetch was answered only at its max wait")
+
+    def test_a_fetch_over_partitions_of_both_shards_wakes_for_each(self):
+        # One fetch covers all eight partitions, spread over the broker's two shards; a
+        # record produced to any of them must end its long poll, not the 60 s max wait.
+        s = self.start()
+        topic = "spread"
+        admin = AdminClient({"bootstrap.servers": s.bootstrap})
+        admin.create_topics([NewTopic(topic, 8, 1)])[topic].result(30)
+        p = Producer({"bootstrap.servers": s.bootstrap, "acks": "all"})
+        c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "unused",
+                      "enable.auto.commit": False, "fetch.wait.max.ms": 60000,
+                      "socket.timeout.ms": 90000, "enable.partition.eof": False})
+        c.assign([TopicPartition(topic, q, 0) for q in range(8)])
+        self.assertIsNone(c.poll(1))  # parked: nothing to read yet
+        for q in (5, 0, 3, 6):
+            value = f"to-{q}".encode()
+            p.produce(topic, value, partition=q)
+            self.assertEqual(p.flush(30), 0)
+            started = time.monotonic()
+            msg = None
+            while msg is None and time.monotonic() - started < 30:
+                msg = c.poll(1)
+                if msg is not None and msg.error():
+                    msg = None
+            # Half the max wait: a fetch answered only when its wait ran out fails here.
+            self.assertIsNotNone(msg, f"partition {q}: no record within 30 s")
+            self.assertEqual((msg.partition(), msg.value()), (q, value))
+        c.close()
 
 
 if __name__ == "__main__":
