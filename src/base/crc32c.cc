@@ -57,19 +57,7 @@ constexpr uint32_t multiply_mod_p(uint32_t a, uint32_t b) {
   return product;
 }
 
-// x^(8 * bytes) mod P.
-constexpr uint32_t x_pow_8n(size_t bytes) {
-  uint32_t result = 1u << 31;        // x^0
-  uint32_t square = 1u << (31 - 8);  // x^8
-  for (; bytes != 0; bytes >>= 1) {
-    if (bytes & 1) result = multiply_mod_p(square, result);
-    square = multiply_mod_p(square, square);
-  }
-  return result;
-}
-
-// kPowers[k] = x^(8 * 2^k) mod P: advancing a register over n zero bytes multiplies it by
-// the powers of n's set bits.
+// kPowers[k] = x^(8 * 2^k) mod P.
 constexpr std::array<uint32_t, 64> make_powers() {
   std::array<uint32_t, 64> powers{};
   powers[0] = 1u << (31 - 8);  // x^8
@@ -79,6 +67,15 @@ constexpr std::array<uint32_t, 64> make_powers() {
   return powers;
 }
 constexpr auto kPowers = make_powers();
+
+// x^(8 * bytes) mod P: the product of the powers of the set bits of `bytes`.
+constexpr uint32_t x_pow_8n(uint64_t bytes) {
+  uint32_t result = 1u << 31;  // x^0
+  for (size_t k = 0; bytes != 0; ++k, bytes >>= 1) {
+    if (bytes & 1) result = multiply_mod_p(kPowers[k], result);
+  }
+  return result;
+}
 
 // Tables that advance a CRC register over `Bytes` zero bytes: shift(r) = r * x^(8*Bytes).
 // The product is linear in r, so it is the XOR of the products of r's four bytes.
@@ -118,11 +115,11 @@ __attribute__((target("sse4.2"))) inline uint64_t crc_word(uint64_t c, const uin
   return __builtin_ia32_crc32di(c, w);
 }
 
-template <size_t Stripe, size_t Bytes>
+template <size_t Stripe>
 __attribute__((target("sse4.2"))) uint64_t crc_three_stripes(uint64_t c, const uint8_t*& p,
                                                              size_t& size,
-                                                             const zero_shift<Bytes>& shift) {
-  static_assert(Stripe == Bytes && Stripe % 8 == 0);
+                                                             const zero_shift<Stripe>& shift) {
+  static_assert(Stripe % 8 == 0);
   while (size >= 3 * Stripe) {
     uint64_t c1 = 0, c2 = 0;
     for (size_t i = 0; i < Stripe; i += 8) {
@@ -144,8 +141,8 @@ __attribute__((target("sse4.2"))) uint32_t crc32c_extend_hardware(uint32_t crc, 
                                                                   size_t size) {
   auto p = static_cast<const uint8_t*>(data);
   uint64_t c = ~crc;
-  c = crc_three_stripes<kLongStripe>(c, p, size, kLongShift);
-  c = crc_three_stripes<kShortStripe>(c, p, size, kShortShift);
+  c = crc_three_stripes(c, p, size, kLongShift);
+  c = crc_three_stripes(c, p, size, kShortShift);
   for (; size >= 8; p += 8, size -= 8) c = crc_word(c, p);
   auto c32 = static_cast<uint32_t>(c);
   while (size--) c32 = __builtin_ia32_crc32qi(c32, *p++);
@@ -166,10 +163,7 @@ bool crc32c_hardware_available() {
 
 uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b) {
   // crc(A || B) = crc(A) * x^(8 |B|) xor crc(B): the pre- and post-inversions cancel.
-  for (size_t k = 0; len_b != 0; ++k, len_b >>= 1) {
-    if (len_b & 1) crc_a = multiply_mod_p(kPowers[k], crc_a);
-  }
-  return crc_a ^ crc_b;
+  return multiply_mod_p(x_pow_8n(len_b), crc_a) ^ crc_b;
 }
 
 uint32_t crc32c_extend(uint32_t crc, const void* data, size_t size) {
