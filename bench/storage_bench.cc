@@ -224,9 +224,8 @@ void BM_Crc32c(benchmark::State& state) {
     benchmark::DoNotOptimize(c);
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * size));
-  state.SetLabel(portable
-                     ? "table-driven"
-                     : (base::crc32c_hardware_available() ? "crc32 instruction" : "table-driven"));
+  const bool hardware = !portable && base::crc32c_hardware_available();
+  state.SetLabel(hardware ? "crc32 instruction" : "table-driven");
 }
 
 void append_args(benchmark::internal::Benchmark* b) {

@@ -248,18 +248,18 @@ void finish_batches_entry(std::vector<uint8_t>& out, size_t at, size_t payload_a
   const uint8_t* const end = out.data() + out.size();
   const uint8_t* q = out.data() + payload_at;
   uint32_t crc = base::crc32c_extend(0, out.data() + at + 8, payload_at - at - 8);
+  // Anything that does not parse as whole batches is checksummed byte by byte.
   while (q != end) {
     const auto left = static_cast<size_t>(end - q);
-    const auto length = left >= batch_length_overhead ? get_i32(q + 8) : -1;
-    if (length < 0 || left - batch_length_overhead < static_cast<size_t>(length) ||
-        static_cast<size_t>(length) + batch_length_overhead < batch_crc_start) {
-      return finish_entry(out, at);  // not whole batches: checksum the bytes
+    if (left < batch_header_size) return finish_entry(out, at);
+    const batch_header h = decode_header(std::span(q, left));
+    if (h.batch_length < 0 || h.size_bytes() < batch_header_size || h.size_bytes() > left) {
+      return finish_entry(out, at);
     }
-    const size_t size = static_cast<size_t>(length) + batch_length_overhead;
+    const size_t size = h.size_bytes();
     if (size - batch_crc_start >= kCombineFrom) {
       crc = base::crc32c_extend(crc, q, batch_crc_start);
-      crc =
-          base::crc32c_combine(crc, static_cast<uint32_t>(get_i32(q + 17)), size - batch_crc_start);
+      crc = base::crc32c_combine(crc, h.crc, size - batch_crc_start);
     } else {
       crc = base::crc32c_extend(crc, q, size);
     }

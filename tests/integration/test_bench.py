@@ -142,6 +142,16 @@ class BenchTest(ServerTest):
         self.assertIn("holds no records", r.stderr)
 
 
+def poll_record(consumer, seconds):
+    """The next record the consumer delivers within `seconds`, or None."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        msg = consumer.poll(1)
+        if msg is not None and not msg.error():
+            return msg
+    return None
+
+
 class FetchLongPollTest(ServerTest):
     def test_a_waiting_fetch_answers_when_data_arrives_not_at_max_wait(self):
         # A consumer parked in a long poll with a 60 s max wait must get a record produced
@@ -164,11 +174,7 @@ class FetchLongPollTest(ServerTest):
 
         threading.Thread(target=produce_later, daemon=True).start()
         started = time.monotonic()
-        msg = None
-        while msg is None and time.monotonic() - started < 50:
-            msg = c.poll(1)
-            if msg is not None and msg.error():
-                msg = None
+        msg = poll_record(c, 50)
         waited = time.monotonic() - started
         c.close()
         self.assertIsNotNone(msg, "the record never arrived")
@@ -193,23 +199,16 @@ class FetchLongPollTest(ServerTest):
                       "enable.auto.commit": False, "fetch.wait.max.ms": 60000,
                       "socket.timeout.ms": 90000, "enable.partition.eof": False})
         c.assign([TopicPartition(topic, q, 0) for q in range(8)])
-        warmed, started = set(), time.monotonic()
-        while len(warmed) < 8 and time.monotonic() - started < 30:
-            msg = c.poll(1)
-            if msg is not None and not msg.error():
-                warmed.add(msg.partition())
+        warmed = set()
+        while len(warmed) < 8 and (msg := poll_record(c, 30)) is not None:
+            warmed.add(msg.partition())
         self.assertEqual(warmed, set(range(8)), "the warm-up records were not all read")
         self.assertIsNone(c.poll(1))  # parked: nothing more to read
         for q in (5, 0, 3, 6):
             value = f"to-{q}".encode()
             p.produce(topic, value, partition=q)
             self.assertEqual(p.flush(30), 0)
-            started = time.monotonic()
-            msg = None
-            while msg is None and time.monotonic() - started < 30:
-                msg = c.poll(1)
-                if msg is not None and msg.error():
-                    msg = None
+            msg = poll_record(c, 30)
             # Half the max wait: a fetch answered only when its wait ran out fails here.
             self.assertIsNotNone(msg, f"partition {q}: no record within 30 s")
             self.assertEqual((msg.partition(), msg.value()), (q, value))

@@ -143,6 +143,31 @@ class Journal : public log_test {
     });
   }
 
+  // Flips a byte `offset` bytes into entry `entry` (counted from 0) of the journal file
+  // in use, as a torn or corrupted write would leave it.
+  void corrupt_entry(int entry, size_t offset, char mask) {
+    fs::path file;
+    for (const auto& e : fs::directory_iterator(journal_dir())) {
+      if (e.path().extension() != ".wal") continue;
+      auto bytes = base::read_whole_file(e.path());
+      ASSERT_TRUE(bytes);
+      if (bytes->compare(0, 7, "RIPTIDE") == 0) file = e.path();
+    }
+    ASSERT_FALSE(file.empty());
+    auto bytes = *base::read_whole_file(file);
+    size_t at = storage::journal::header_bytes;
+    for (int i = 0; i < entry; ++i) {
+      uint32_t size;
+      std::memcpy(&size, bytes.data() + at, 4);
+      at += size;
+    }
+    bytes[at + offset] = static_cast<char>(bytes[at + offset] ^ mask);
+    auto f = base::file::open(file, base::file::mode::read_write);
+    ASSERT_TRUE(f);
+    ASSERT_TRUE((*f)->pwrite_all(
+        std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), 0));
+  }
+
   // Reopens the partitions without a journal and replays the journal files into them.
   std::vector<std::shared_ptr<storage::partition_log>> recover(int partitions) {
     std::vector<std::shared_ptr<storage::partition_log>> logs;
@@ -225,30 +250,7 @@ TEST_F(Journal, ATornEntryEndsTheReplay) {
   const storage::ntp orders0{"orders", 0};
   ASSERT_EQ(contents->batches[orders0].size(), 10u);
 
-  // Flip a byte inside the seventh entry.
-  fs::path file;
-  for (const auto& e : fs::directory_iterator(journal_dir())) {
-    if (e.path().extension() == ".wal" && fs::file_size(e.path()) > 0) {
-      auto bytes = base::read_whole_file(e.path());
-      ASSERT_TRUE(bytes);
-      if (bytes->compare(0, 7, "RIPTIDE") == 0) file = e.path();
-    }
-  }
-  ASSERT_FALSE(file.empty());
-  auto bytes = *base::read_whole_file(file);
-  size_t at = storage::journal::header_bytes;
-  for (int i = 0; i < 6; ++i) {
-    uint32_t size;
-    std::memcpy(&size, bytes.data() + at, 4);
-    at += size;
-  }
-  bytes[at + 40] = static_cast<char>(bytes[at + 40] ^ 0x5a);
-  {
-    auto f = base::file::open(file, base::file::mode::read_write);
-    ASSERT_TRUE(f);
-    ASSERT_TRUE((*f)->pwrite_all(
-        std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), 0));
-  }
+  corrupt_entry(6, 40, 0x5a);  // inside the seventh entry
   contents = storage::read_journals(journal_dir());
   ASSERT_TRUE(contents);
   EXPECT_EQ(contents->batches[orders0].size(), 6u);
@@ -271,28 +273,7 @@ TEST_F(Journal, LargeBatchEntriesCarryTheirBytesChecksum) {
   ASSERT_EQ(contents->batches[orders0].size(), 5u);
   for (const auto& payload : contents->batches[orders0]) EXPECT_GT(payload.size(), 60000u);
 
-  fs::path file;
-  for (const auto& e : fs::directory_iterator(journal_dir())) {
-    if (e.path().extension() != ".wal") continue;
-    auto bytes = base::read_whole_file(e.path());
-    ASSERT_TRUE(bytes);
-    if (bytes->compare(0, 7, "RIPTIDE") == 0) file = e.path();
-  }
-  ASSERT_FALSE(file.empty());
-  auto bytes = *base::read_whole_file(file);
-  size_t at = storage::journal::header_bytes;
-  for (int i = 0; i < 3; ++i) {
-    uint32_t size;
-    std::memcpy(&size, bytes.data() + at, 4);
-    at += size;
-  }
-  bytes[at + 30000] = static_cast<char>(bytes[at + 30000] ^ 0x01);  // inside the fourth
-  {
-    auto f = base::file::open(file, base::file::mode::read_write);
-    ASSERT_TRUE(f);
-    ASSERT_TRUE((*f)->pwrite_all(
-        std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), 0));
-  }
+  corrupt_entry(3, 30000, 0x01);  // inside the fourth entry
   contents = storage::read_journals(journal_dir());
   ASSERT_TRUE(contents);
   EXPECT_EQ(contents->batches[orders0].size(), 3u);
