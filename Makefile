@@ -42,21 +42,23 @@ test-asan: deps $(DEBUG_DIR)/build.ninja
 
 FUZZ_DIR     := build/fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := fuzz_kafka_request fuzz_kafka_response fuzz_record_batch fuzz_partition_open
+FUZZ_TARGETS := fuzz_kafka_request fuzz_kafka_response fuzz_record_batch fuzz_partition_open \
+                fuzz_config
 
 $(FUZZ_DIR)/build.ninja:
 	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRIPTIDE_FUZZ=ON -DRIPTIDE_BENCH=OFF $(CMAKE_FLAGS)
 
-## fuzz: every decoding entry point and the data directory's files under libFuzzer +
-## ASan/UBSan, FUZZ_SECONDS each
+## fuzz: every decoding entry point, the data directory's files and the config file under
+## libFuzzer + ASan/UBSan, FUZZ_SECONDS each
 fuzz: deps $(FUZZ_DIR)/build.ninja
 	ninja -C $(FUZZ_DIR) -j $(JOBS) $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
 	  corpus=$(FUZZ_DIR)/corpus/$$t; mkdir -p $$corpus; seeds=; \
 	  case $$t in fuzz_kafka_request) seeds=tests/fuzz/corpus/request;; \
 	    fuzz_record_batch) seeds=tests/fuzz/corpus/record_batch;; \
-	    fuzz_partition_open) seeds=tests/fuzz/corpus/partition_open;; esac; \
+	    fuzz_partition_open) seeds=tests/fuzz/corpus/partition_open;; \
+	    fuzz_config) seeds=config;; esac; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 	  $(FUZZ_DIR)/tests/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
 	    -print_final_stats=1 $$corpus $$seeds 2>&1 | grep -E "^(stat::number_of_executed_units|#[0-9]+ +DONE)|ERROR|SUMMARY" ; \
