@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -125,8 +126,16 @@ class ServerTest(unittest.TestCase):
         self.servers = []
 
     def tearDown(self):
-        for s in self.servers:
+        result = getattr(self._outcome, "result", None)
+        failed = result is not None and any(
+            t is self for t, _ in (*result.failures, *result.errors))
+        for i, s in enumerate(self.servers):
             s.kill()
+            if failed:
+                # What the broker said is the first thing to read when a test fails.
+                tail = "".join(s.log.splitlines(keepends=True)[-40:])
+                sys.stderr.write(f"\n--- {self.id()}: log of server {i + 1} of "
+                                 f"{len(self.servers)} (last 40 lines) ---\n{tail}")
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def start(self, *args, data_dir=None, env=None, listen="127.0.0.1:0"):
