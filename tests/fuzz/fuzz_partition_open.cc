@@ -106,6 +106,10 @@ struct world {
     const fs::path base = fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
     root = base / ("riptide-fuzz-open-" + std::to_string(::getpid()));
   }
+  ~world() {
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
 };
 
 // Everything the log offers, on its shard; returns the log's close completion.
