@@ -1,8 +1,11 @@
 // libFuzzer target for what a broker reads back from its data directory at start: a
 // partition's segments (.log), their indexes (.index, .timeindex), the recovery point,
 // the producer-state snapshot, and the shard journal replayed into the partition.
-// Whatever the files hold, opening must either fail with an error or give a log whose
-// every batch can be read, appended to and closed, without reading out of bounds.
+// Whatever the files hold, opening must either fail with an error or give a log that can
+// be read, appended to and closed (each call answering with data or an error) without
+// reading out of bounds; its offsets stay ordered (start <= high watermark <= end), an
+// append lands at the end, and once closed the partition opens again cleanly at the same
+// end (std::abort otherwise).
 //
 // Input: one flags byte, then sections [kind u8][length u16 LE][bytes]. The kind's low
 // three bits name the file (0 .log, 1 .index, 2 .timeindex, 3 recovery point,
@@ -112,14 +115,32 @@ struct world {
   }
 };
 
+void check(bool ok) {
+  if (!ok) std::abort();
+}
+
+void check_offsets(const storage::partition_log& log) {
+  check(log.log_start_offset() <= log.high_watermark());
+  check(log.high_watermark() <= log.log_end_offset());
+}
+
+std::future<std::error_code> close(const std::shared_ptr<storage::partition_log>& log) {
+  auto done = std::make_shared<std::promise<std::error_code>>();
+  auto fut = done->get_future();
+  log->close([done](std::error_code ec) { done->set_value(ec); });
+  return fut;
+}
+
 // Everything the log offers, on its shard; returns the log's close completion.
 std::future<std::error_code> exercise(const std::shared_ptr<storage::partition_log>& log,
                                       const fs::path& journal_dir) {
+  check_offsets(*log);
   if (auto j = storage::read_journals(journal_dir)) {
     for (const auto& [name, batches] : j->batches) {
       for (const auto& b : batches) (void)log->replay(b);
     }
   }
+  check_offsets(*log);
   size_t seen = 0;
   (void)log->for_each_batch(log->log_start_offset(), log->log_end_offset(),
                             [&](std::span<const uint8_t> b) { seen += b.size(); });
@@ -131,12 +152,14 @@ std::future<std::error_code> exercise(const std::shared_ptr<storage::partition_l
   (void)log->offset_for_timestamp(INT64_MAX);
   storage::batch_builder b(1'700'000'000'000);
   b.add("k", "v");
-  (void)log->append(b.build());
+  const int64_t end = log->log_end_offset();
+  if (auto a = log->append(b.build())) {
+    check(a->base_offset == end && a->last_offset == end);
+    check(log->log_end_offset() == end + 1);
+  }
   (void)log->apply_retention();
-  auto done = std::make_shared<std::promise<std::error_code>>();
-  auto fut = done->get_future();
-  log->close([done](std::error_code ec) { done->set_value(ec); });
-  return fut;
+  check_offsets(*log);
+  return close(log);
 }
 
 }  // namespace
@@ -196,20 +219,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
 
+  storage::log_config cfg;
+  cfg.segment_bytes = 1 << 20;
+  const storage::log_environment env{&w.shard, &w.flush, nullptr,
+                                     [] { return int64_t{1'700'000'000'000}; }, nullptr};
   std::shared_ptr<storage::partition_log> log;
+  int64_t end = -1;
   auto closed = w.shard.run([&]() -> std::optional<std::future<std::error_code>> {
     storage::recovery_report report;
-    storage::log_config cfg;
-    cfg.segment_bytes = 1 << 20;
-    storage::log_environment env{&w.shard, &w.flush, nullptr,
-                                 [] { return int64_t{1'700'000'000'000}; }, nullptr};
     auto opened = storage::partition_log::open(part, {"orders", 0}, cfg, env, report);
     if (!opened) return std::nullopt;
     (void)report.summary();
     log = *opened;
-    return exercise(log, journal_dir);
+    auto fut = exercise(log, journal_dir);
+    end = log->log_end_offset();
+    return fut;
   });
-  if (closed) (void)closed->get();
+  if (closed && !closed->get()) {
+    // Closed cleanly: the next start finds the partition as it was left, nothing to repair.
+    auto again = w.shard.run([&] {
+      log.reset();
+      storage::recovery_report report;
+      auto reopened = storage::partition_log::open(part, {"orders", 0}, cfg, env, report);
+      check(reopened.has_value());
+      check((*reopened)->log_end_offset() == end);
+      check(report.clean());
+      log = *reopened;
+      return close(log);
+    });
+    (void)again.get();
+  }
   w.shard.run([&] { log.reset(); });  // the log lives and dies on its shard
   return 0;
 }
