@@ -127,10 +127,16 @@ int serve(const serve_options& opts) {
     broker::broker b(shards, bopts);
     auto reports = b.start();
     if (!reports) {
-      log->error(
-          "cannot open data directory {}: {}. Check that it exists and is writable, and "
-          "that no other riptide process uses it.",
-          bopts.data_dir.string(), reports.error().message());
+      if (reports.error() == broker::errc::damaged_metadata) {
+        // The broker has logged which file, what is wrong with it and how to repair it.
+        log->error("cannot open data directory {}: {} (see above).", bopts.data_dir.string(),
+                   reports.error().message());
+      } else {
+        log->error(
+            "cannot open data directory {}: {}. Check that it exists and is writable, and "
+            "that no other riptide process uses it.",
+            bopts.data_dir.string(), reports.error().message());
+      }
       shards.stop();
       return 1;
     }

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+#include <charconv>
 #include <future>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -18,6 +21,7 @@ namespace fs = std::filesystem;
 constexpr const char* kTableFile = "topics";
 constexpr std::string_view kTableMagic = "riptide-topics v1";
 constexpr const char* kProducerIdsFile = "producer-ids";
+constexpr int32_t kMaxPartitions = 100000;
 
 class category final : public std::error_category {
  public:
@@ -74,6 +78,8 @@ class category final : public std::error_category {
         return "coordinator not available";
       case errc::unsupported_transactions:
         return "transactions are not supported";
+      case errc::damaged_metadata:
+        return "a file of the data directory is damaged";
     }
     return "broker error " + std::to_string(ev);
   }
@@ -119,6 +125,18 @@ std::string hex(const std::array<uint8_t, 16>& id) {
   std::string s;
   for (uint8_t b : id) s += fmt::format("{:02x}", b);
   return s;
+}
+
+// The inverse of hex(): exactly 32 hexadecimal digits.
+std::optional<std::array<uint8_t, 16>> parse_id(std::string_view s) {
+  if (s.size() != 32) return std::nullopt;
+  std::array<uint8_t, 16> id{};
+  for (size_t i = 0; i < id.size(); ++i) {
+    const char* first = s.data() + 2 * i;
+    auto [end, ec] = std::from_chars(first, first + 2, id[i], 16);
+    if (ec != std::errc() || end != first + 2) return std::nullopt;
+  }
+  return id;
 }
 
 }  // namespace
@@ -168,36 +186,87 @@ base::status broker::save_table() const {
 }
 
 base::status broker::load_table() {
-  auto content = base::read_whole_file(opts_.data_dir / kTableFile);
+  const auto path = opts_.data_dir / kTableFile;
+  auto content = base::read_whole_file(path);
   if (!content) {
     if (content.error() == std::errc::no_such_file_or_directory) return {};
     return content.error();
   }
+  auto damaged = [&](size_t line_no, std::string_view what) -> base::status {
+    base::logger("broker")->error(
+        "{}, line {}: {}. The topic table is damaged: restore it from a backup, or move it "
+        "aside and start again, and the partition directories found are adopted with the "
+        "default topic settings",
+        path.string(), line_no, what);
+    return errc::damaged_metadata;
+  };
   std::istringstream in(*content);
   std::string line;
-  if (!std::getline(in, line) || line != kTableMagic) return errc::storage_error;
-  while (std::getline(in, line)) {
+  if (!std::getline(in, line) || line != kTableMagic) {
+    return damaged(1, fmt::format("expected \"{}\"", kTableMagic));
+  }
+  for (size_t line_no = 2; std::getline(in, line); ++line_no) {
     std::istringstream fields(line);
     auto t = std::make_shared<topic_metadata>();
-    std::string id, cfg;
-    if (!(fields >> t->name >> t->partitions >> id >> cfg) || id.size() != 32) {
-      return errc::storage_error;
+    std::string id, cfg, extra;
+    if (!(fields >> t->name >> t->partitions >> id >> cfg) || (fields >> extra)) {
+      return damaged(line_no, fmt::format("expected \"<topic> <partitions> <id> <configs>\", "
+                                          "found \"{}\"",
+                                          line));
     }
-    for (size_t i = 0; i < 16; ++i) {
-      t->id[i] = static_cast<uint8_t>(std::stoi(id.substr(i * 2, 2), nullptr, 16));
+    if (auto bad = validate_topic_name(t->name)) return damaged(line_no, *bad);
+    if (t->partitions <= 0 || t->partitions > kMaxPartitions) {
+      return damaged(line_no,
+                     fmt::format("{} partitions is outside 1-{}", t->partitions, kMaxPartitions));
     }
+    auto parsed_id = parse_id(id);
+    if (!parsed_id) {
+      return damaged(line_no, fmt::format("topic id \"{}\" is not 32 hexadecimal digits", id));
+    }
+    t->id = *parsed_id;
     if (cfg != "-") {
       std::istringstream kvs(cfg);
       std::string kv;
       while (std::getline(kvs, kv, ';')) {
         auto eq = kv.find('=');
-        if (eq != std::string::npos) t->configs[kv.substr(0, eq)] = kv.substr(eq + 1);
+        if (eq == std::string::npos) {
+          return damaged(line_no, fmt::format("topic config \"{}\" has no '='", kv));
+        }
+        auto key = kv.substr(0, eq);
+        auto value = kv.substr(eq + 1);
+        if (auto bad = validate_topic_config(key, value)) return damaged(line_no, *bad);
+        t->configs[key] = value;
       }
     }
     t->log = apply_topic_config(opts_.defaults, t->configs);
     attach_counters(*t);
     table_[t->name] = std::move(t);
   }
+  return {};
+}
+
+base::status broker::load_producer_ids() {
+  const auto path = opts_.data_dir / kProducerIdsFile;
+  auto ids = base::read_whole_file(path);
+  if (!ids) {
+    if (ids.error() == std::errc::no_such_file_or_directory) return {};
+    return ids.error();
+  }
+  std::string_view text = *ids;
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  int64_t limit = -1;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+  if (ec != std::errc() || end != text.data() + text.size() || limit < 0) {
+    base::logger("broker")->error(
+        "{}: expected the next free producer id (a decimal number), found \"{}\". Write back a "
+        "number at least as large as the last producer id handed out (a larger one is always "
+        "safe)",
+        path.string(), text.substr(0, 64));
+    return errc::damaged_metadata;
+  }
+  next_producer_id_ = producer_id_limit_ = limit;
   return {};
 }
 
@@ -214,15 +283,7 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
   // Shard 0 owns the table; loading it here, before serving, is the only exception.
   RIPTIDE_TRY(load_table());
   RIPTIDE_TRY(ensure_offsets_topic());
-  if (auto ids = base::read_whole_file(opts_.data_dir / kProducerIdsFile)) {
-    try {
-      next_producer_id_ = producer_id_limit_ = std::stoll(*ids);
-    } catch (const std::exception&) {
-      return errc::storage_error;
-    }
-  } else if (ids.error() != std::errc::no_such_file_or_directory) {
-    return ids.error();
-  }
+  RIPTIDE_TRY(load_producer_ids());
   // Partition directories of topics the table does not know (a table lost or written
   // by an older version) are adopted with default settings rather than ignored.
   std::map<std::string, int32_t> found;
@@ -468,7 +529,7 @@ net::task<std::error_code> broker::do_create_topic(std::string name, int32_t par
                                                    config_map configs, bool validate_only) {
   if (validate_topic_name(name)) co_return errc::invalid_topic_name;
   if (table_.contains(name)) co_return errc::topic_exists;
-  if (partitions <= 0 || partitions > 100000) co_return errc::invalid_partitions;
+  if (partitions <= 0 || partitions > kMaxPartitions) co_return errc::invalid_partitions;
   for (const auto& [k, v] : configs) {
     if (validate_topic_config(k, v)) co_return errc::invalid_config;
   }
@@ -525,7 +586,7 @@ net::task<std::error_code> broker::do_create_partitions(std::string name, int32_
   if (is_internal(name)) co_return errc::internal_topic;  // groups are mapped onto its partitions
   auto it = table_.find(name);
   if (it == table_.end()) co_return errc::unknown_topic;
-  if (total <= it->second->partitions || total > 100000) co_return errc::invalid_partitions;
+  if (total <= it->second->partitions || total > kMaxPartitions) co_return errc::invalid_partitions;
   if (validate_only) co_return std::error_code{};
   auto old = it->second;
   auto t = std::make_shared<topic_metadata>(*old);

@@ -132,6 +132,7 @@ class broker {
  private:
   base::status save_table() const;
   base::status load_table();
+  base::status load_producer_ids();
   net::task<void> publish();
   net::task<std::error_code> open_partitions(std::shared_ptr<const topic_metadata> t, int32_t from);
   // Bodies of the admin operations, run on shard 0.

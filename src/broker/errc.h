@@ -32,6 +32,7 @@ enum class errc {
   member_metadata_too_large,
   coordinator_not_available,
   unsupported_transactions,
+  damaged_metadata,  // a file of the data directory is unreadable; the log says which
 };
 const std::error_category& broker_category();
 inline std::error_code make_error_code(errc e) {

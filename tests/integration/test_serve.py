@@ -65,6 +65,80 @@ class ServeTest(ServerTest):
         self.assertIn("clean (nothing after the recovery point)", s.log)
         self.assertEqual(s.stop(), 0)
 
+    def test_a_damaged_topic_table_or_producer_id_file_is_refused_naming_it_and_the_fix(self):
+        from confluent_kafka import Consumer, Producer, TopicPartition
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        data = os.path.join(self.tmp, "data")
+        s = self.start(data_dir=data)
+        s.wait_for("ready")
+        admin = AdminClient({"bootstrap.servers": s.bootstrap})
+        admin.create_topics([NewTopic("orders", 2, 1, config={"retention.ms": "3600000"})])[
+            "orders"].result(30)
+        p = Producer({"bootstrap.servers": s.bootstrap, "enable.idempotence": True})
+        for i in range(10):
+            p.produce("orders", str(i).encode(), partition=i % 2)
+        self.assertEqual(p.flush(30), 0)
+        self.assertEqual(s.stop(), 0)
+
+        table = os.path.join(data, "topics")
+        with open(table) as f:
+            good = f.read()
+        orders = next(line for line in good.splitlines() if line.startswith("orders "))
+        name, parts, topic_id, cfg = orders.split(" ")
+        line_no = good.splitlines().index(orders) + 1
+        damages = [
+            ("riptide-topics v9\n" + good.split("\n", 1)[1], 1, 'expected "riptide-topics v1"'),
+            (good.replace(orders, f"{name} {parts} {'z' * 32} {cfg}"), line_no,
+             f'topic id "{"z" * 32}" is not 32 hexadecimal digits'),
+            (good.replace(orders, f"{name} {parts} {topic_id} riptide.durability=sometimes"),
+             line_no, 'riptide.durability must be fsync, interval or page_cache, got "sometimes"'),
+            (good.replace(orders, f"{name} -2 {topic_id} {cfg}"), line_no,
+             "-2 partitions is outside 1-100000"),
+            (good.replace(orders, f"{name} {parts}"), line_no, "expected \"<topic> <partitions>"),
+        ]
+        for text, at, what in damages:
+            with open(table, "w") as f:
+                f.write(text)
+            b = self.start(data_dir=data)
+            self.assertEqual(b.wait_exit(), 1, b.log)  # an error, not a crash
+            self.assertIn(f"topics, line {at}: {what}", b.log)
+            self.assertIn("move it aside and start again", b.log)
+        with open(table, "w") as f:
+            f.write(good)
+
+        ids = os.path.join(data, "producer-ids")
+        with open(ids) as f:
+            good_ids = f.read()
+        for bad in ("", "12 apples", "-5"):
+            with open(ids, "w") as f:
+                f.write(bad)
+            b = self.start(data_dir=data)
+            self.assertEqual(b.wait_exit(), 1, b.log)
+            self.assertIn("producer-ids: expected the next free producer id", b.log)
+            self.assertIn("at least as large as the last producer id handed out", b.log)
+        with open(ids, "w") as f:
+            f.write(good_ids)
+
+        # The advice holds: without the table, the partitions are adopted and still read.
+        os.rename(table, table + ".damaged")
+        s = self.start(data_dir=data)
+        s.wait_for("ready")
+        c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "check",
+                      "enable.partition.eof": True})
+        c.assign([TopicPartition("orders", q, 0) for q in (0, 1)])
+        values, at_end = [], set()
+        while len(at_end) < 2:
+            m = c.poll(30)
+            self.assertIsNotNone(m, "the adopted partitions were not read to their end")
+            if m.error():
+                at_end.add(m.partition())
+            else:
+                values.append(int(m.value()))
+        c.close()
+        self.assertEqual(sorted(values), list(range(10)))
+        self.assertEqual(s.stop(), 0)
+
     def test_invalid_values_are_refused_naming_key_source_and_fix(self):
         r = self.run_riptide("serve", "--storage-segment-bytes", "12XB")
         self.assertEqual(r.returncode, 2)

@@ -56,6 +56,7 @@ error_code to_kafka_error(std::error_code ec) {
       case broker::errc::invalid_replication_factor:
         return error_code::invalid_replication_factor;
       case broker::errc::storage_error:
+      case broker::errc::damaged_metadata:
         return error_code::kafka_storage_error;
       case broker::errc::internal_topic:
         return error_code::invalid_topic_exception;
