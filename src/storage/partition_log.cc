@@ -144,6 +144,12 @@ base::result<size_t> partition_log::replay(std::span<const uint8_t> batches) {
       continue;
     }
     if (h->base_offset != log_end_offset()) return errc::invalid_batch;
+    // Only what recovery accepts at the next start (segment::scan): an epoch it would call
+    // corrupt would lose this batch and everything appended after it.
+    if (h->leader_epoch < 0 || h->leader_epoch > cfg_.leader_epoch ||
+        h->next_offset() - active().base_offset() > UINT32_MAX) {
+      return errc::invalid_batch;
+    }
     // No roll here: the segment may pass its size limit; the next append rolls it.
     std::array<iovec, 1> iov{iovec{const_cast<uint8_t*>(batches.data() + pos), size}};
     RIPTIDE_TRY(active().append(iov, size, std::span(&*h, 1), cfg_.index_interval_bytes));

@@ -114,6 +114,34 @@ TEST_F(PartitionLog, InvalidBatchesAreRejectedAndNothingIsStored) {
   EXPECT_FALSE(close(log));
 }
 
+// Replay at start takes only what recovery accepts at the next start: a batch claiming a
+// leader epoch the log does not have would be cut off then, with every batch after it.
+TEST_F(PartitionLog, ReplayRefusesABatchTheNextRecoveryWouldCallCorrupt) {
+  auto log = open();
+  auto with_epoch = [&](int32_t epoch) {
+    auto b = make_batch(2, now_);
+    storage::put_i32(&b[12], epoch);  // partitionLeaderEpoch: outside the CRC
+    return b;
+  };
+  auto replay = [&](const std::vector<uint8_t>& b) {
+    return shard_.run([&] { return log->replay(b); });
+  };
+  EXPECT_EQ(replay(with_epoch(7)).error(), make_error_code(errc::invalid_batch));
+  EXPECT_EQ(replay(with_epoch(-3)).error(), make_error_code(errc::invalid_batch));
+  EXPECT_EQ(log->log_end_offset(), 0);
+  auto ok = replay(with_epoch(0));
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_EQ(*ok, 1u);
+  ASSERT_TRUE(append_durable(log, make_batch(1, now_)));
+  EXPECT_FALSE(close(log));
+
+  storage::recovery_report report;
+  log = open({}, &report);
+  EXPECT_EQ(log->log_end_offset(), 3);
+  EXPECT_TRUE(report.clean()) << report.summary();
+  EXPECT_FALSE(close(log));
+}
+
 TEST_F(PartitionLog, RefusesBatchesAboveMaxBatchBytes) {
   storage::log_config cfg;
   cfg.max_batch_bytes = 2000;
