@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <cctype>
 #include <charconv>
 #include <future>
 #include <optional>
@@ -10,6 +9,7 @@
 #include <sstream>
 
 #include "base/clock.h"
+#include "base/config.h"
 #include "base/file.h"
 #include "base/logging.h"
 #include "net/await.h"
@@ -252,21 +252,16 @@ base::status broker::load_producer_ids() {
     if (ids.error() == std::errc::no_such_file_or_directory) return {};
     return ids.error();
   }
-  std::string_view text = *ids;
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  int64_t limit = -1;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
-  if (ec != std::errc() || end != text.data() + text.size() || limit < 0) {
+  const auto limit = base::parse_integer(*ids);
+  if (!limit || *limit < 0) {
     base::logger("broker")->error(
         "{}: expected the next free producer id (a decimal number), found \"{}\". Write back a "
         "number at least as large as the last producer id handed out (a larger one is always "
         "safe)",
-        path.string(), text.substr(0, 64));
+        path.string(), std::string_view(*ids).substr(0, 64));
     return errc::damaged_metadata;
   }
-  next_producer_id_ = producer_id_limit_ = limit;
+  next_producer_id_ = producer_id_limit_ = *limit;
   return {};
 }
 
