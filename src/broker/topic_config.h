@@ -1,6 +1,9 @@
 #pragma once
-// Topic-level configuration as Kafka names it (retention.ms, segment.bytes, ...),
-// validated, and mapped onto the storage settings of each partition log.
+// Topic-level configuration as Kafka names it (retention.ms, segment.bytes, ...): one
+// table of every topic config Kafka documents, plus Riptide's own, that drives
+// validation, DescribeConfigs, the mapping onto each partition log's storage settings
+// and the reference in docs/configuration.md. A key either takes effect or is accepted,
+// stored and described with `effect` saying why it changes nothing on this broker.
 
 #include <map>
 #include <optional>
@@ -14,12 +17,27 @@ namespace broker {
 
 using config_map = std::map<std::string, std::string>;
 
+// Kafka's ConfigEntry types (DescribeConfigs v3+).
+enum class config_type : int8_t {
+  boolean = 1,
+  string = 2,
+  integer = 3,
+  long_integer = 5,
+  double_number = 6,
+  list = 7
+};
+
 struct topic_config_key {
   std::string_view name;
+  config_type type;
+  std::string_view kafka_default;  // the value when neither topic nor broker sets one
   std::string_view description;
+  // Empty when the key takes effect; otherwise why it does not on this broker.
+  std::string_view no_effect;
 };
-// Every topic config the broker understands, for DescribeConfigs and validation.
+// Every topic config the broker accepts, for validation, DescribeConfigs and the docs.
 const std::vector<topic_config_key>& topic_config_keys();
+const topic_config_key* find_topic_config_key(std::string_view name);
 
 // nullopt if valid, else a message naming the key and the accepted values.
 std::optional<std::string> validate_topic_config(std::string_view key, std::string_view value);
@@ -30,9 +48,8 @@ storage::log_config apply_topic_config(storage::log_config defaults, const confi
 std::string effective_value(const storage::log_config& effective, std::string_view key,
                             const config_map& configs);
 
-bool log_append_time(const config_map& configs);
-// How far a CreateTime timestamp may be from the broker's clock (INT64_MAX: any).
-int64_t timestamp_difference_max_ms(const config_map& configs);
+// min.insync.replicas of a topic (1 unless set).
+int32_t min_insync_replicas(const config_map& configs);
 
 // Kafka's rules: 1-249 characters of [a-zA-Z0-9._-], not "." or "..".
 std::optional<std::string> validate_topic_name(std::string_view name);

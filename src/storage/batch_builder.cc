@@ -1,8 +1,10 @@
 #include "storage/batch_builder.h"
 
 #include <algorithm>
+#include <new>
 
 #include "base/varint.h"
+#include "storage/compression.h"
 #include "storage/record_batch.h"
 
 namespace storage {
@@ -56,14 +58,20 @@ batch_builder& batch_builder::add(
 }
 
 std::vector<uint8_t> batch_builder::build() const {
-  std::vector<uint8_t> b(batch_header_size + records_.size());
+  std::vector<uint8_t> compressed;
+  if (codec_ != compression::none) {
+    // Compressing a buffer in memory fails only on allocation.
+    if (!compress(codec_, records_, compressed)) throw std::bad_alloc();
+  }
+  const auto& records = codec_ == compression::none ? records_ : compressed;
+  std::vector<uint8_t> b(batch_header_size + records.size());
   uint8_t* p = b.data();
   put_i64(p, 0);
   put_i32(p + 8, static_cast<int32_t>(b.size() - batch_length_overhead));
   put_i32(p + 12, -1);
   p[16] = 2;
   p[21] = 0;
-  p[22] = 0;
+  p[22] = static_cast<uint8_t>(codec_);
   put_i32(p + 23, std::max(count_ - 1, 0));
   put_i64(p + 27, base_timestamp_);
   put_i64(p + 35, count_ ? max_timestamp_ : base_timestamp_);
@@ -72,7 +80,7 @@ std::vector<uint8_t> batch_builder::build() const {
   p[52] = static_cast<uint8_t>(producer_epoch_);
   put_i32(p + 53, base_sequence_);
   put_i32(p + 57, count_);
-  std::copy(records_.begin(), records_.end(), b.begin() + batch_header_size);
+  std::copy(records.begin(), records.end(), b.begin() + batch_header_size);
   put_i32(p + 17, static_cast<int32_t>(compute_batch_crc(b)));
   return b;
 }

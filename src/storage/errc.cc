@@ -38,6 +38,10 @@ class category final : public std::error_category {
         return "out of order sequence number from an idempotent producer";
       case errc::invalid_producer_epoch:
         return "producer epoch is older than the partition's";
+      case errc::invalid_record:
+        return "a record of the batch is malformed or does not match the batch header";
+      case errc::invalid_timestamp:
+        return "a record timestamp is outside the topic's accepted range";
     }
     return "unknown storage error " + std::to_string(ev);
   }

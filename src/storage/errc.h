@@ -21,6 +21,8 @@ enum class errc {
   data_dir_locked,         // another process holds the data directory
   out_of_order_sequence,   // an idempotent producer's batch skips or repeats sequences
   invalid_producer_epoch,  // a batch from a producer epoch older than the partition has seen
+  invalid_record,          // a batch's records do not parse or do not match its header
+  invalid_timestamp,       // a record's timestamp is outside what the topic accepts
 };
 
 const std::error_category& storage_category();

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "storage/checkpoint.h"
+#include "storage/compression.h"
 #include "storage/errc.h"
 
 namespace storage {
@@ -180,18 +181,36 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
   if (env_.disk && env_.disk->below_minimum()) return errc::disk_full;
 
   batch_scratch_.clear();
+  max_timestamps_.clear();
+  sources_.clear();
+  recompressed_.clear();
   int64_t records = 0;
+  size_t bytes = 0;
+  const int64_t now = env_.now_ms();
   for (size_t pos = 0; pos < batches.size();) {
     auto h = validate_batch(batches.subspan(pos));
     if (!h) return h.error();
     if (h->size_bytes() > cfg_.max_batch_bytes) return errc::batch_too_large;
     if (h->record_count != h->last_offset_delta + 1) return errc::invalid_batch;
-    records += h->record_count;
-    batch_scratch_.push_back(*h);
+    auto source = batches.subspan(pos, h->size_bytes());
+    auto ts = check_records(source, *h, now);
+    if (!ts) return ts.error();
     pos += h->size_bytes();
+    if (cfg_.compression_codec >= 0 && static_cast<int8_t>(h->codec()) != cfg_.compression_codec) {
+      // compression.type names a codec: store the records compressed with it.
+      auto codec = static_cast<compression>(cfg_.compression_codec);
+      auto packed = recompress_batch(source, *h, codec, compression_level(codec));
+      if (!packed) return errc::invalid_record;
+      source = recompressed_.emplace_back(std::move(*packed));
+      h = decode_header(source);
+    }
+    records += h->record_count;
+    bytes += source.size();
+    batch_scratch_.push_back(*h);
+    max_timestamps_.push_back(*ts);
+    sources_.push_back(source);
   }
 
-  const int64_t now = env_.now_ms();
   if (batch_scratch_.size() == 1 && batch_scratch_[0].producer_id >= 0) {
     auto seen = producers_.check(batch_scratch_[0]);
     if (!seen) return seen.error();
@@ -200,10 +219,12 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
       return append_result{b.first_offset, b.last_offset, batch_scratch_[0].record_count, true};
     }
   }
-  const bool too_big = active().size() + batches.size() > cfg_.segment_bytes;
-  const bool too_old = now - active().created_ms() >= cfg_.segment_ms;
+  const bool too_big = active().size() + bytes > cfg_.segment_bytes;
+  const bool too_old = now - active().created_ms() >= cfg_.segment_ms - segment_jitter();
+  const bool index_full =
+      (active().index().offsets().size() + batch_scratch_.size()) * 8 > cfg_.segment_index_bytes;
   const bool offsets_overflow = log_end_offset() + records - active().base_offset() > INT32_MAX;
-  if (!active().empty() && (too_big || too_old || offsets_overflow)) {
+  if (!active().empty() && (too_big || too_old || index_full || offsets_overflow)) {
     if (auto st = roll(); !st) {
       if (is_out_of_space(st.error())) return errc::disk_full;
       fail(st.error());
@@ -211,36 +232,39 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
     }
   }
 
-  // Stamp offsets and the leader epoch by writing a fresh 16-byte prefix per batch in
-  // front of the producer's bytes: no copy of the batch itself.
+  // Stamp offsets, the leader epoch and (where the producer's differs from the records')
+  // the max timestamp by writing a fresh header per batch in front of the producer's
+  // records: no copy of the records themselves.
   iov_scratch_.clear();
   prefix_scratch_.resize(batch_scratch_.size());
   int64_t next = log_end_offset();
-  const uint8_t* src = batches.data();
   for (size_t i = 0; i < batch_scratch_.size(); ++i) {
+    const uint8_t* src = sources_[i].data();
     auto& h = batch_scratch_[i];
     h.base_offset = next;
     h.leader_epoch = cfg_.leader_epoch;
     next = h.next_offset();
     auto& prefix = prefix_scratch_[i];
+    std::memcpy(prefix.data(), src, prefix.size());
     put_i64(prefix.data(), h.base_offset);
-    std::memcpy(prefix.data() + 8, src + 8, 4);  // batchLength as sent
     put_i32(prefix.data() + 12, h.leader_epoch);
+    if (h.max_timestamp != max_timestamps_[i] || h.log_append_time() != cfg_.log_append_time) {
+      set_max_timestamp(prefix, h, max_timestamps_[i], cfg_.log_append_time);
+      h = decode_header(prefix);
+    }
     iov_scratch_.push_back({prefix.data(), prefix.size()});
     iov_scratch_.push_back(
         {const_cast<uint8_t*>(src) + prefix.size(), h.size_bytes() - prefix.size()});
-    src += h.size_bytes();
   }
   const bool journal_it = journaled();
   if (journal_it) journal_iov_scratch_.assign(iov_scratch_.begin(), iov_scratch_.end());
-  if (auto st =
-          active().append(iov_scratch_, batches.size(), batch_scratch_, cfg_.index_interval_bytes);
+  if (auto st = active().append(iov_scratch_, bytes, batch_scratch_, cfg_.index_interval_bytes);
       !st) {
     if (is_out_of_space(st.error())) return errc::disk_full;
     fail(st.error());
     return errc::log_read_only;
   }
-  size_bytes_ += batches.size();
+  size_bytes_ += bytes;
   for (const auto& h : batch_scratch_) {
     if (h.producer_id >= 0) {
       producers_.record(h, now);
@@ -250,7 +274,7 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
   mark_dirty(active().log_file());
   if (journal_it) {
     const durable_point end{log_end_offset(), active().base_offset(), active().size()};
-    auto pos = env_.shard_journal->append(shared_from_this(), journal_iov_scratch_, batches.size());
+    auto pos = env_.shard_journal->append(shared_from_this(), journal_iov_scratch_, bytes);
     marks_.push_back({end, pos.value_or(0)});
     if (!pos) {
       ++unjournaled_marks_;
@@ -261,7 +285,29 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
   if (cfg_.policy == durability::interval) schedule_interval_flush();
   if (cfg_.policy != durability::fsync && hw_listener_) hw_listener_(log_end_offset());
   return append_result{batch_scratch_.front().base_offset, batch_scratch_.back().last_offset(),
-                       static_cast<int32_t>(records)};
+                       static_cast<int32_t>(records), false,
+                       cfg_.log_append_time ? now : int64_t{-1}};
+}
+
+base::result<int64_t> partition_log::check_records(std::span<const uint8_t> batch,
+                                                   const batch_header& h, int64_t now) {
+  // One scratch buffer per shard thread for decompressed records; a large one is not
+  // kept after use.
+  thread_local std::vector<uint8_t> scratch;
+  auto info = scan_records(batch, h, scratch);
+  if (scratch.capacity() > (8u << 20)) std::vector<uint8_t>().swap(scratch);
+  if (!info) return errc::invalid_record;
+  if (cfg_.log_append_time) return now;
+  if (info->negative_timestamp) return errc::invalid_timestamp;
+  if (info->min_timestamp != INT64_MAX && cfg_.timestamp_before_max_ms != INT64_MAX &&
+      info->min_timestamp < now - cfg_.timestamp_before_max_ms) {
+    return errc::invalid_timestamp;
+  }
+  if (info->max_timestamp >= 0 && cfg_.timestamp_after_max_ms != INT64_MAX &&
+      info->max_timestamp > now + cfg_.timestamp_after_max_ms) {
+    return errc::invalid_timestamp;
+  }
+  return info->max_timestamp;
 }
 
 void partition_log::wait_durable(int64_t end_offset, std::function<void(std::error_code)> done) {
@@ -588,17 +634,34 @@ base::result<partition_log::read_result> partition_log::read(int64_t offset, siz
   return out;
 }
 
-base::result<std::optional<int64_t>> partition_log::offset_for_timestamp(int64_t ts) const {
+base::result<std::optional<timestamp_offset>> partition_log::offset_for_timestamp(
+    int64_t ts) const {
   for (const auto& seg : segments_) {
     if (seg->max_timestamp() < ts) continue;
     auto r = seg->offset_for_timestamp(ts);
     if (!r) return r.error();
     if (*r) {
-      if (**r >= high_watermark()) return std::optional<int64_t>{};
+      if ((*r)->offset >= high_watermark()) return std::optional<timestamp_offset>{};
       return *r;
     }
   }
-  return std::optional<int64_t>{};
+  return std::optional<timestamp_offset>{};
+}
+
+base::result<std::optional<timestamp_offset>> partition_log::max_timestamp_record() const {
+  // The segment holding the largest timestamp (the first such), then the first record
+  // there that reaches it.
+  const segment* best = nullptr;
+  for (const auto& seg : segments_) {
+    if (seg->max_timestamp() >= 0 && (!best || seg->max_timestamp() > best->max_timestamp())) {
+      best = seg.get();
+    }
+  }
+  if (!best) return std::optional<timestamp_offset>{};
+  auto r = best->offset_for_timestamp(best->max_timestamp());
+  if (!r) return r.error();
+  if (*r && (*r)->offset >= high_watermark()) return std::optional<timestamp_offset>{};
+  return *r;
 }
 
 partition_log::retention_result partition_log::apply_retention() {
@@ -609,7 +672,7 @@ partition_log::retention_result partition_log::apply_retention() {
     producer_snapshot_due_ = true;
     maybe_flush();
   }
-  while (segments_.size() > 1 && !closed_) {
+  while (cfg_.cleanup.remove && segments_.size() > 1 && !closed_) {
     const segment& oldest = *segments_.front();
     const bool by_size = cfg_.retention_bytes >= 0 &&
                          size_bytes_ - oldest.size() >= static_cast<uint64_t>(cfg_.retention_bytes);
@@ -619,6 +682,29 @@ partition_log::retention_result partition_log::apply_retention() {
     if (!drop_oldest_segment(r)) break;
   }
   return r;
+}
+
+int partition_log::compression_level(compression codec) const {
+  switch (codec) {
+    case compression::gzip:
+      return cfg_.gzip_level;
+    case compression::lz4:
+      return cfg_.lz4_level;
+    case compression::zstd:
+      return cfg_.zstd_level;
+    default:
+      return default_compression_level;
+  }
+}
+
+int64_t partition_log::segment_jitter() const {
+  if (cfg_.segment_jitter_ms <= 0) return 0;
+  // Fixed per segment (from its base offset and the partition's name), so the roll time
+  // of a segment does not move between appends.
+  const uint64_t h = std::hash<std::string>{}(name_.dir_name()) ^
+                     (static_cast<uint64_t>(active().base_offset()) * 0x9E3779B97F4A7C15ull);
+  const auto jitter = static_cast<int64_t>(h % static_cast<uint64_t>(cfg_.segment_jitter_ms));
+  return std::min(jitter, cfg_.segment_ms - 1);
 }
 
 partition_log::retention_result partition_log::delete_segments_before(int64_t offset) {

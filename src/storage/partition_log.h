@@ -55,10 +55,14 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
     int64_t base_offset;
     int64_t last_offset;
     int32_t record_count;
-    bool duplicate = false;  // a retried idempotent batch: the offsets it got the first time
+    bool duplicate = false;        // a retried idempotent batch: the offsets it got the first time
+    int64_t log_append_time = -1;  // the broker's time stamped on LogAppendTime logs
   };
   // Validates one or more RecordBatch v2 batches, assigns their offsets and writes them
-  // (page cache). Nothing is stored if any batch is invalid. Acknowledge only after
+  // (page cache). Every record is parsed (compressed ones decompressed) and checked
+  // against its batch header and the log's timestamp rules; the stored header carries
+  // the records' max timestamp (the broker's time under LogAppendTime), whatever the
+  // producer wrote there. Nothing is stored if any batch is invalid. Acknowledge only after
   // wait_durable(last_offset + 1, ...) completes. A single batch of an idempotent
   // producer (producerId >= 0) is checked against the producer's sequence: a duplicate
   // is not stored again (its first offsets come back with `duplicate` set), a gap is
@@ -97,8 +101,11 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   // to `end`; returns the first read error (the batches before it were passed on).
   base::status for_each_batch(int64_t from, int64_t end,
                               const std::function<void(std::span<const uint8_t>)>& fn);
-  // The first offset below the high watermark whose timestamp is >= ts.
-  base::result<std::optional<int64_t>> offset_for_timestamp(int64_t ts) const;
+  // The first record below the high watermark whose timestamp is >= ts (its own
+  // timestamp: the batch's for LogAppendTime), looking inside compressed batches.
+  base::result<std::optional<timestamp_offset>> offset_for_timestamp(int64_t ts) const;
+  // The first record holding the largest timestamp below the high watermark.
+  base::result<std::optional<timestamp_offset>> max_timestamp_record() const;
 
   const ntp& name() const { return name_; }
   const std::filesystem::path& dir() const { return dir_; }
@@ -118,7 +125,8 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
     size_t segments_deleted = 0;
     uint64_t bytes_deleted = 0;
   };
-  // Deletes whole segments past retention.bytes / retention.ms; never the active one.
+  // Deletes whole segments past retention.bytes / retention.ms when the cleanup policy
+  // includes delete; never the active one.
   // Also forgets idempotent producers idle for longer than producer_expiry_ms and
   // snapshots the producer state when it changed.
   retention_result apply_retention();
@@ -164,6 +172,11 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
                 std::deque<std::unique_ptr<segment>> segments);
 
   segment& active() { return *segments_.back(); }
+  const segment& active() const { return *segments_.back(); }
+  // What segment.jitter.ms takes off segment.ms for the active segment.
+  int64_t segment_jitter() const;
+  // The level compression.type's codec is used at.
+  int compression_level(compression codec) const;
   base::status roll();
   void mark_dirty(const std::shared_ptr<base::file>& f);
   void maybe_flush();
@@ -182,6 +195,9 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   const segment* segment_for(int64_t offset) const;
   // Removes the oldest segment (never the active one).
   bool drop_oldest_segment(retention_result& r);
+  // Parses the records of one batch of an append; returns the max timestamp to store.
+  base::result<int64_t> check_records(std::span<const uint8_t> batch, const batch_header& h,
+                                      int64_t now);
   // Loads the producer snapshot and replays the batches after it (at open).
   base::status rebuild_producer_state();
 
@@ -221,7 +237,10 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   std::vector<iovec> iov_scratch_;
   std::vector<iovec> journal_iov_scratch_;
   std::vector<batch_header> batch_scratch_;
-  std::vector<std::array<uint8_t, batch_magic_offset>> prefix_scratch_;
+  std::vector<int64_t> max_timestamps_;
+  std::vector<std::span<const uint8_t>> sources_;   // each batch of an append
+  std::vector<std::vector<uint8_t>> recompressed_;  // batches recompressed for compression.type
+  std::vector<std::array<uint8_t, batch_header_size>> prefix_scratch_;
 };
 
 }  // namespace storage

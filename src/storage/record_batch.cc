@@ -1,9 +1,12 @@
 #include "storage/record_batch.h"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "base/crc32c.h"
 #include "base/varint.h"
+#include "storage/compression.h"
 
 namespace storage {
 
@@ -129,15 +132,12 @@ class cursor {
   size_t pos_ = 0;
 };
 
-}  // namespace
-
-base::status for_each_record(std::span<const uint8_t> batch,
-                             const std::function<bool(const record_view&)>& fn) {
-  if (batch.size() < batch_header_size) return errc::invalid_batch;
-  auto h = decode_header(batch);
-  RIPTIDE_TRY(check_header(h, batch.size()));
-  if (h.codec() != compression::none) return errc::invalid_batch;
-  cursor c(batch.subspan(batch_header_size, h.size_bytes() - batch_header_size));
+// Walks the records of `body` (a batch's records, decompressed), checking each against
+// the header: `count` records, offset deltas 0..count-1 in order, lengths consistent,
+// nothing after the last one. Stops early, successfully, when `fn` returns false.
+template <typename Fn>
+base::status walk_records(const batch_header& h, std::span<const uint8_t> body, Fn&& fn) {
+  cursor c(body);
   for (int32_t i = 0; i < h.record_count; ++i) {
     int32_t length;
     if (!c.varint(length) || length < 0 || static_cast<size_t>(length) > c.remaining()) {
@@ -156,14 +156,84 @@ base::status for_each_record(std::span<const uint8_t> batch,
       if (!c.field(hk, false) || !c.field(hv, true)) return errc::invalid_batch;
     }
     if (c.pos() != end) return errc::invalid_batch;
-    if (offset_delta < 0 || offset_delta > h.last_offset_delta) return errc::invalid_batch;
+    if (offset_delta != i || offset_delta > h.last_offset_delta) return errc::invalid_batch;
     r.offset = h.base_offset + offset_delta;  // check_header bounds base + last delta
     // Timestamps wrap like Java's long arithmetic instead of overflowing.
     r.timestamp = static_cast<int64_t>(static_cast<uint64_t>(h.base_timestamp) +
                                        static_cast<uint64_t>(ts_delta));
     if (!fn(r)) return {};
   }
+  if (c.remaining() != 0) return errc::invalid_batch;
   return {};
+}
+
+// The records of a whole, header-checked batch: its own bytes, or decompressed into
+// `scratch`.
+base::result<std::span<const uint8_t>> records_body(std::span<const uint8_t> batch,
+                                                    const batch_header& h,
+                                                    std::vector<uint8_t>& scratch) {
+  auto body = batch.subspan(batch_header_size, h.size_bytes() - batch_header_size);
+  if (h.codec() == compression::none) return body;
+  if (static_cast<uint8_t>(h.codec()) > 4) return errc::invalid_batch;
+  RIPTIDE_TRY(decompress(h.codec(), body, scratch, max_decompressed_batch_bytes));
+  return std::span<const uint8_t>(scratch);
+}
+
+}  // namespace
+
+base::status for_each_record(std::span<const uint8_t> batch,
+                             const std::function<bool(const record_view&)>& fn,
+                             std::vector<uint8_t>& scratch) {
+  if (batch.size() < batch_header_size) return errc::invalid_batch;
+  auto h = decode_header(batch);
+  RIPTIDE_TRY(check_header(h, batch.size()));
+  auto body = records_body(batch, h, scratch);
+  if (!body) return body.error();
+  return walk_records(h, *body, fn);
+}
+
+base::status for_each_record(std::span<const uint8_t> batch,
+                             const std::function<bool(const record_view&)>& fn) {
+  std::vector<uint8_t> scratch;
+  return for_each_record(batch, fn, scratch);
+}
+
+base::result<records_info> scan_records(std::span<const uint8_t> batch, const batch_header& h,
+                                        std::vector<uint8_t>& scratch) {
+  auto body = records_body(batch, h, scratch);
+  if (!body) return body.error();
+  records_info info;
+  int32_t count = 0;
+  RIPTIDE_TRY(walk_records(h, *body, [&](const record_view& r) {
+    if (r.timestamp > info.max_timestamp) {
+      info.max_timestamp = r.timestamp;
+      info.max_timestamp_offset = r.offset;
+    }
+    if (r.timestamp != -1) info.min_timestamp = std::min(info.min_timestamp, r.timestamp);
+    if (r.timestamp < -1) info.negative_timestamp = true;
+    ++count;
+    return true;
+  }));
+  if (count != h.record_count || count != h.last_offset_delta + 1) return errc::invalid_batch;
+  return info;
+}
+
+void set_max_timestamp(std::span<uint8_t> header, const batch_header& h, int64_t max_timestamp,
+                       bool log_append_time) {
+  std::array<uint8_t, batch_header_size - batch_crc_start> before;
+  std::memcpy(before.data(), header.data() + batch_crc_start, before.size());
+  const auto attrs =
+      static_cast<uint16_t>(log_append_time ? (h.attributes | 0x8) : (h.attributes & ~0x8));
+  header[21] = static_cast<uint8_t>(attrs >> 8);
+  header[22] = static_cast<uint8_t>(attrs);
+  put_i64(header.data() + 35, max_timestamp);
+  // The CRC covers bytes 21..end. It is linear: the new value differs from the old by the
+  // CRC of the changed header bytes shifted over the rest of the batch, so the records
+  // need no second pass.
+  const uint32_t delta = base::crc32c_extend(0, before.data(), before.size()) ^
+                         base::crc32c_extend(0, header.data() + batch_crc_start, before.size());
+  const uint32_t crc = h.crc ^ base::crc32c_combine(delta, 0, h.size_bytes() - batch_header_size);
+  put_i32(header.data() + batch_crc_offset, static_cast<int32_t>(crc));
 }
 
 }  // namespace storage

@@ -11,6 +11,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "base/result.h"
 #include "storage/errc.h"
@@ -71,7 +72,11 @@ int64_t get_i64(const uint8_t* p);
 int32_t get_i32(const uint8_t* p);
 int16_t get_i16(const uint8_t* p);
 
-// One record of an uncompressed batch, viewing the batch's bytes.
+// The most a compressed batch's records may take once decompressed; a batch that would
+// take more is refused as invalid (a compression bomb).
+inline constexpr size_t max_decompressed_batch_bytes = 64u << 20;
+
+// One record of a batch, viewing the batch's bytes (or its decompressed records).
 struct record_view {
   int64_t offset;
   int64_t timestamp;
@@ -80,9 +85,31 @@ struct record_view {
   int32_t header_count;
 };
 
-// Walks the records of an uncompressed batch; stops early when `fn` returns false.
-// Errors on a compressed batch or malformed records.
+// Walks the records of a batch, decompressing a compressed one into `scratch`; stops
+// early when `fn` returns false. Errors on malformed records: lengths or varints that do
+// not fit, offset deltas other than 0, 1, 2, ..., bytes after the last record.
+base::status for_each_record(std::span<const uint8_t> batch,
+                             const std::function<bool(const record_view&)>& fn,
+                             std::vector<uint8_t>& scratch);
 base::status for_each_record(std::span<const uint8_t> batch,
                              const std::function<bool(const record_view&)>& fn);
+
+// What a batch's records say about their timestamps.
+struct records_info {
+  int64_t max_timestamp = -1;         // the largest record timestamp (-1: none)
+  int64_t max_timestamp_offset = -1;  // the first record holding it
+  int64_t min_timestamp = INT64_MAX;  // the smallest, ignoring -1 (none)
+  bool negative_timestamp = false;    // a record's timestamp is below -1
+};
+// Parses every record of a whole batch whose header `h` was checked, as for_each_record
+// does, and also that the records number record_count = lastOffsetDelta + 1.
+base::result<records_info> scan_records(std::span<const uint8_t> batch, const batch_header& h,
+                                        std::vector<uint8_t>& scratch);
+
+// Rewrites the header bytes of the batch `h` (header: its first batch_header_size bytes)
+// so that maxTimestamp is `max_timestamp` and the timestamp type is LogAppendTime or
+// CreateTime, and fixes the CRC to match without reading the records.
+void set_max_timestamp(std::span<uint8_t> header, const batch_header& h, int64_t max_timestamp,
+                       bool log_append_time);
 
 }  // namespace storage

@@ -130,33 +130,40 @@ base::result<boundary> segment::boundary_at_or_before(uint64_t limit, boundary f
   return best;
 }
 
-base::result<std::optional<int64_t>> segment::offset_for_timestamp(int64_t ts) const {
-  if (empty() || max_timestamp() < ts) return std::optional<int64_t>{};
+base::result<std::optional<timestamp_offset>> segment::offset_for_timestamp(int64_t ts) const {
+  if (empty() || max_timestamp() < ts) return std::optional<timestamp_offset>{};
   auto loc = locate(base_offset_ + index_.scan_start_for_timestamp(ts));
   if (!loc) return loc.error();
   uint64_t pos = loc->position;
+  std::vector<uint8_t> bytes;
+  std::vector<uint8_t> scratch;
   while (pos < size_) {
     auto h = header_at(pos);
     if (!h) return h.error();
     if (h->max_timestamp >= ts) {
-      if (h->codec() != compression::none || h->log_append_time()) {
-        return std::optional<int64_t>(h->base_offset);
+      // Every record of a LogAppendTime batch carries the batch's time.
+      if (h->log_append_time()) {
+        return std::optional<timestamp_offset>({h->base_offset, h->max_timestamp});
       }
-      std::vector<uint8_t> bytes(h->size_bytes());
+      bytes.resize(h->size_bytes());
       auto n = log_->pread(bytes.data(), bytes.size(), pos);
       if (!n) return n.error();
       if (*n != bytes.size()) return errc::invalid_batch;
-      std::optional<int64_t> found;
-      auto st = for_each_record(bytes, [&](const record_view& r) {
-        if (r.timestamp >= ts) found = r.offset;
-        return !found;
-      });
+      std::optional<timestamp_offset> found;
+      auto st = for_each_record(
+          bytes,
+          [&](const record_view& r) {
+            if (r.timestamp >= ts) found = timestamp_offset{r.offset, r.timestamp};
+            return !found;
+          },
+          scratch);
       if (!st) return st.error();
-      return std::optional<int64_t>(found.value_or(h->base_offset));
+      // The header promised a record at or after `ts`; without one, go on to the next batch.
+      if (found) return found;
     }
     pos += h->size_bytes();
   }
-  return std::optional<int64_t>{};
+  return std::optional<timestamp_offset>{};
 }
 
 base::result<segment::scan_result> segment::scan(boundary from, bool verify_crc,

@@ -34,6 +34,12 @@ struct batch_location {
   batch_header header;
 };
 
+// A record found by timestamp: its offset and its own timestamp.
+struct timestamp_offset {
+  int64_t offset;
+  int64_t timestamp;
+};
+
 struct boundary {
   uint64_t position;
   int64_t offset;  // base offset of the batch starting at `position`
@@ -72,8 +78,8 @@ class segment {
   base::result<batch_location> locate(int64_t offset) const;
   // Last batch boundary at or before `limit`, starting the walk from `from` (a boundary).
   base::result<boundary> boundary_at_or_before(uint64_t limit, boundary from) const;
-  // First offset whose record timestamp is >= ts, if this segment has one.
-  base::result<std::optional<int64_t>> offset_for_timestamp(int64_t ts) const;
+  // The first record whose timestamp is >= ts, if this segment has one.
+  base::result<std::optional<timestamp_offset>> offset_for_timestamp(int64_t ts) const;
 
   // Recovery: walks batches from `from` to the end of the file feeding the index,
   // checking structure (lengths, magic, contiguous offsets) and, with `verify_crc`,

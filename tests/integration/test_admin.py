@@ -312,8 +312,9 @@ class AdminTest(ServerTest):
         client.create_partitions({"kp-grow": KpNewPartitions(4)})
         with self.assertRaises(InvalidPartitionsError):
             client.create_partitions({"kp-grow": KpNewPartitions(1)})
+        # Assignments may only name this node (0).
         with self.assertRaises(InvalidReplicationAssignmentError):
-            client.create_partitions({"kp-grow": KpNewPartitions(6, [[0], [0]])})
+            client.create_partitions({"kp-grow": KpNewPartitions(6, [[1], [1]])})
         md = self.admin().list_topics(topic="kp-grow", timeout=10)
         self.assertEqual(len(md.topics["kp-grow"].partitions), 4)
 
@@ -531,7 +532,7 @@ class AdminTest(ServerTest):
                 self.assertEqual([s[2] for s in seg["synonyms"]], [1, 5])
             if version >= 3:
                 self.assertEqual((seg["type"], ret["type"]), (3, 5))  # INT, LONG
-                self.assertEqual(topic["configs"]["cleanup.policy"]["type"], 2)  # STRING
+                self.assertEqual(topic["configs"]["cleanup.policy"]["type"], 7)  # LIST
                 self.assertIn("segment", seg["doc"])
             self.assertEqual(absent["error"], UNKNOWN_TOPIC_OR_PARTITION)
             self.assertTrue(absent["message"])
@@ -600,6 +601,124 @@ class AdminTest(ServerTest):
         cfg = self.describe("inc")
         self.assertEqual(cfg["retention.ms"].value, "5")
         self.assertEqual(cfg["segment.ms"].value, "3600000")
+
+    # --- Kafka's topic configs and replica assignments ---------------------------------
+
+    def test_every_kafka_topic_config_is_accepted_described_and_kept(self):
+        # The configs a tool copies from a Kafka cluster's topic, with non-default values.
+        configs = {
+            "cleanup.policy": "delete", "compression.type": "producer",
+            "delete.retention.ms": "3600000", "file.delete.delay.ms": "1000",
+            "flush.messages": "100", "index.interval.bytes": "8192",
+            "follower.replication.throttled.replicas": "",
+            "leader.replication.throttled.replicas": "",
+            "local.retention.bytes": "-2", "local.retention.ms": "-2",
+            "max.compaction.lag.ms": "86400000", "max.message.bytes": "2000000",
+            "message.downconversion.enable": "false", "message.format.version": "3.0-IV1",
+            "message.timestamp.after.max.ms": "3600000",
+            "message.timestamp.before.max.ms": "86400000",
+            "message.timestamp.difference.max.ms": "86400000",
+            "message.timestamp.type": "CreateTime", "min.cleanable.dirty.ratio": "0.3",
+            "min.compaction.lag.ms": "1000", "min.insync.replicas": "1", "preallocate": "true",
+            "remote.storage.enable": "false", "retention.bytes": "1000000000",
+            "retention.ms": "86400000", "segment.bytes": "104857600",
+            "segment.index.bytes": "1048576", "segment.jitter.ms": "1000",
+            "segment.ms": "3600000", "unclean.leader.election.enable": "false",
+            "compression.gzip.level": "6", "compression.lz4.level": "9",
+            "compression.zstd.level": "3"}
+        self.create_topic("kafka-configs", config=configs)
+        described = self.describe("kafka-configs")
+        for key, value in configs.items():
+            self.assertEqual(described[key].value, value, key)
+            self.assertEqual(described[key].source, ConfigSource.DYNAMIC_TOPIC_CONFIG.value, key)
+        self.restart()
+        described = self.describe("kafka-configs")
+        self.assertEqual({k: described[k].value for k in configs}, configs)
+        # Values Kafka refuses are refused with the key named.
+        with self.assertRaises(KafkaException) as e:
+            self.create_topic("bad-configs", config={"min.cleanable.dirty.ratio": "2"})
+        self.assertEqual(e.exception.args[0].code(), KafkaError.INVALID_CONFIG)
+        self.assertIn("min.cleanable.dirty.ratio", e.exception.args[0].str())
+
+    def test_replica_assignments_naming_this_node_are_accepted(self):
+        fs = self.admin().create_topics(
+            [NewTopic("assigned", num_partitions=3, replica_assignment=[[0], [0], [0]])])
+        fs["assigned"].result(timeout=30)
+        md = self.admin().list_topics(topic="assigned", timeout=10)
+        self.assertEqual(len(md.topics["assigned"].partitions), 3)
+        self.assertEqual(md.topics["assigned"].partitions[2].replicas, [0])
+        fs = self.admin().create_topics([NewTopic("elsewhere", num_partitions=2,
+                                                   replica_assignment=[[0], [1]])])
+        with self.assertRaises(KafkaException) as e:
+            fs["elsewhere"].result(timeout=30)
+        self.assertEqual(e.exception.args[0].code(), KafkaError.INVALID_REPLICA_ASSIGNMENT)
+        fs = self.admin().create_partitions(
+            [NewPartitions("assigned", 5, replica_assignment=[[0], [0]])])
+        fs["assigned"].result(timeout=30)
+        md = self.admin().list_topics(topic="assigned", timeout=10)
+        self.assertEqual(len(md.topics["assigned"].partitions), 5)
+        fs = self.admin().create_partitions(
+            [NewPartitions("assigned", 6, replica_assignment=[[3]])])
+        with self.assertRaises(KafkaException) as e:
+            fs["assigned"].result(timeout=30)
+        self.assertEqual(e.exception.args[0].code(), KafkaError.INVALID_REPLICA_ASSIGNMENT)
+
+    def test_alter_configs_on_a_missing_topic_says_unknown_topic_first(self):
+        res = ConfigResource("topic", "missing", set_config={"no.such.key": "1"})
+        with self.assertRaises(KafkaException) as e:
+            self.admin().alter_configs([res])[res].result(timeout=30)
+        self.assertEqual(e.exception.args[0].code(), KafkaError.UNKNOWN_TOPIC_OR_PART)
+        res = incremental_alter(self.bootstrap, 1,
+                                [(TOPIC, "missing", [("no.such.key", SET, "1")])])
+        self.assertEqual(res["missing"][0], UNKNOWN_TOPIC_OR_PARTITION)
+
+    def test_incremental_append_and_subtract_on_list_configs(self):
+        self.create_topic("lists")
+        key = "leader.replication.throttled.replicas"
+        res = incremental_alter(self.bootstrap, 1, [(TOPIC, "lists", [(key, APPEND, "0:0,1:0")])])
+        self.assertEqual(res["lists"], (0, None))
+        res = incremental_alter(self.bootstrap, 1, [(TOPIC, "lists", [(key, APPEND, "1:0,2:0")])])
+        self.assertEqual(res["lists"], (0, None))
+        self.assertEqual(self.describe("lists")[key].value, "0:0,1:0,2:0")
+        res = incremental_alter(self.bootstrap, 1, [(TOPIC, "lists", [(key, SUBTRACT, "1:0")])])
+        self.assertEqual(self.describe("lists")[key].value, "0:0,2:0")
+        res = incremental_alter(self.bootstrap, 1,
+                                [(TOPIC, "lists", [("retention.ms", APPEND, "5")])])
+        self.assertEqual(res["lists"][0], INVALID_CONFIG)
+
+    def test_min_insync_replicas_above_one_refuses_acks_all(self):
+        self.create_topic("isr", config={"min.insync.replicas": "2"})
+        errors = []
+        p = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "retries": 0,
+                      "message.timeout.ms": 5000})
+        p.produce("isr", b"x", on_delivery=lambda err, msg: errors.append(err))
+        p.flush(30)
+        self.assertEqual(errors[0].code(), KafkaError.NOT_ENOUGH_REPLICAS)
+        p = Producer({"bootstrap.servers": self.bootstrap, "acks": 1})
+        p.produce("isr", b"y", on_delivery=lambda err, msg: errors.append(err))
+        p.flush(30)
+        self.assertIsNone(errors[1])
+
+    def test_compression_type_stores_batches_with_the_topics_codec(self):
+        self.create_topic("recompressed", config={"compression.type": "gzip"})
+        p = Producer({"bootstrap.servers": self.bootstrap, "compression.type": "lz4",
+                      "linger.ms": 50})
+        for i in range(100):
+            p.produce("recompressed", b"value-%d" % i, key=b"k%d" % i)
+        self.assertEqual(p.flush(30), 0)
+        got = consume(self.bootstrap, "recompressed", 0, 100)
+        self.assertEqual([m.value() for m in got], [b"value-%d" % i for i in range(100)])
+        self.assertEqual([m.key() for m in got], [b"k%d" % i for i in range(100)])
+        # Every stored batch carries gzip (codec 1) in its attributes.
+        self.server.stop()
+        (log,) = glob.glob(os.path.join(self.server.data_dir, "recompressed-0", "*.log"))
+        data = open(log, "rb").read()
+        pos, codecs = 0, set()
+        while pos + 61 <= len(data):
+            length = struct.unpack(">i", data[pos + 8:pos + 12])[0]
+            codecs.add(struct.unpack(">h", data[pos + 21:pos + 23])[0] & 7)
+            pos += 12 + length
+        self.assertEqual(codecs, {1})
 
     # --- Effects of topic configs ----------------------------------------------------
 

@@ -174,7 +174,13 @@ TEST_F(PartitionLog, OffsetForTimestampFindsTheFirstRecordAtOrAfter) {
     for (int k = 0; k < 5; ++k) b.add("k", "v", {}, 1000 + i * 100 + k * 10);
     ASSERT_TRUE(append_durable(log, b.build()));
   }
-  auto at = [&](int64_t ts) { return *shard_.run([&] { return log->offset_for_timestamp(ts); }); };
+  auto at = [&](int64_t ts) -> std::optional<int64_t> {
+    auto r = *shard_.run([&] { return log->offset_for_timestamp(ts); });
+    if (!r) return std::nullopt;
+    // The answer carries the found record's own timestamp, not the query's.
+    EXPECT_EQ(r->timestamp, 1000 + (r->offset / 5) * 100 + (r->offset % 5) * 10);
+    return r->offset;
+  };
   EXPECT_EQ(at(0), 0);
   EXPECT_EQ(at(1000), 0);
   EXPECT_EQ(at(1001), 1);
@@ -182,6 +188,142 @@ TEST_F(PartitionLog, OffsetForTimestampFindsTheFirstRecordAtOrAfter) {
   EXPECT_EQ(at(1341), 4 * 5 + 0);  // batch 3 ends at 1340
   EXPECT_EQ(at(1940), 49);
   EXPECT_EQ(at(1941), std::nullopt);
+  EXPECT_FALSE(close(log));
+}
+
+namespace {
+
+// Rewrites a batch's header max timestamp as a careless producer would, CRC included.
+std::vector<uint8_t> with_header_max_timestamp(std::vector<uint8_t> batch, int64_t max_ts) {
+  storage::put_i64(&batch[35], max_ts);
+  storage::put_i32(&batch[17], static_cast<int32_t>(storage::compute_batch_crc(batch)));
+  return batch;
+}
+
+}  // namespace
+
+// Sarama writes maxTimestamp = -1; other producers may write a value too small. The log
+// stores the records' real maximum, so time lookups see every record.
+TEST_F(PartitionLog, StoredMaxTimestampComesFromTheRecords) {
+  auto log = open();
+  for (int64_t header_ts : {int64_t{-1}, int64_t{1005}}) {
+    storage::batch_builder b(1000);
+    for (int k = 0; k < 4; ++k) b.add("k", "v", {}, 1000 + k * 10 + (header_ts == -1 ? 0 : 100));
+    ASSERT_TRUE(append_durable(log, with_header_max_timestamp(b.build(), header_ts)));
+  }
+  auto got = read_all(log);
+  ASSERT_EQ(got.size(), 2u);
+  auto h0 = storage::decode_header(got[0]);
+  EXPECT_EQ(h0.max_timestamp, 1030);
+  EXPECT_EQ(storage::decode_header(got[1]).max_timestamp, 1130);
+  // The stored CRC matches the corrected header.
+  EXPECT_TRUE(storage::validate_batch(got[0]));
+  EXPECT_TRUE(storage::validate_batch(got[1]));
+  auto at = [&](int64_t ts) { return *shard_.run([&] { return log->offset_for_timestamp(ts); }); };
+  ASSERT_TRUE(at(1015));
+  EXPECT_EQ(at(1015)->offset, 2);
+  EXPECT_EQ(at(1015)->timestamp, 1020);
+  ASSERT_TRUE(at(1125));
+  EXPECT_EQ(at(1125)->offset, 7);
+  EXPECT_EQ(at(1125)->timestamp, 1130);
+  auto max = *shard_.run([&] { return log->max_timestamp_record(); });
+  ASSERT_TRUE(max);
+  EXPECT_EQ(max->offset, 7);
+  EXPECT_EQ(max->timestamp, 1130);
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, OffsetForTimestampLooksInsideCompressedBatches) {
+  for (auto codec : {storage::compression::gzip, storage::compression::snappy,
+                     storage::compression::lz4, storage::compression::zstd}) {
+    SCOPED_TRACE(static_cast<int>(codec));
+    std::filesystem::remove_all(part_dir());
+    auto log = open();
+    for (int i = 0; i < 3; ++i) {
+      storage::batch_builder b(1000 + i * 100);
+      b.codec(codec);
+      for (int k = 0; k < 5; ++k) b.add("key", std::string(200, 'x'), {}, 1000 + i * 100 + k * 10);
+      ASSERT_TRUE(append_durable(log, with_header_max_timestamp(b.build(), -1)));
+    }
+    auto at = [&](int64_t ts) {
+      return *shard_.run([&] { return log->offset_for_timestamp(ts); });
+    };
+    ASSERT_TRUE(at(1125));
+    EXPECT_EQ(at(1125)->offset, 8);  // batch 1, record 3 (1130)
+    EXPECT_EQ(at(1125)->timestamp, 1130);
+    EXPECT_EQ(at(1000)->offset, 0);
+    EXPECT_FALSE(at(1241));
+    auto max = *shard_.run([&] { return log->max_timestamp_record(); });
+    ASSERT_TRUE(max);
+    EXPECT_EQ(max->offset, 14);
+    EXPECT_FALSE(close(log));
+  }
+}
+
+TEST_F(PartitionLog, LogAppendTimeStampsTheBrokerClock) {
+  storage::log_config cfg;
+  cfg.log_append_time = true;
+  auto log = open(cfg);
+  auto r = append_durable(log, make_batch(3, 5));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->log_append_time, now_.load());
+  auto got = read_all(log);
+  ASSERT_EQ(got.size(), 1u);
+  auto h = storage::decode_header(got[0]);
+  EXPECT_TRUE(h.log_append_time());
+  EXPECT_EQ(h.max_timestamp, now_.load());
+  EXPECT_TRUE(storage::validate_batch(got[0]));
+  auto found = *shard_.run([&] { return log->offset_for_timestamp(now_.load()); });
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->offset, 0);
+  EXPECT_EQ(found->timestamp, now_.load());
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, TimestampsOutsideTheTopicsBoundsAreRefused) {
+  storage::log_config cfg;
+  cfg.timestamp_before_max_ms = 1000;
+  cfg.timestamp_after_max_ms = 500;
+  auto log = open(cfg);
+  const int64_t now = now_.load();
+  EXPECT_TRUE(append(log, make_batch(1, now - 1000)));
+  EXPECT_EQ(append(log, make_batch(1, now - 1001)).error(),
+            make_error_code(errc::invalid_timestamp));
+  EXPECT_EQ(append(log, make_batch(1, now + 501)).error(),
+            make_error_code(errc::invalid_timestamp));
+  EXPECT_EQ(append(log, make_batch(1, -5)).error(), make_error_code(errc::invalid_timestamp));
+  EXPECT_FALSE(close(log));
+}
+
+TEST_F(PartitionLog, RecordsThatDoNotMatchTheirHeaderAreRefused) {
+  auto log = open();
+  auto fix_crc = [](std::vector<uint8_t>& b) {
+    storage::put_i32(&b[17], static_cast<int32_t>(storage::compute_batch_crc(b)));
+  };
+  {
+    // Header counts 3 records, the body holds 2.
+    auto b = make_batch(2, now_);
+    storage::put_i32(&b[23], 2);
+    storage::put_i32(&b[57], 3);
+    fix_crc(b);
+    EXPECT_EQ(append(log, b).error(), make_error_code(errc::invalid_record));
+  }
+  {
+    // Bytes after the last record.
+    auto b = make_batch(2, now_);
+    b.push_back(0);
+    storage::put_i32(&b[8], static_cast<int32_t>(b.size() - 12));
+    fix_crc(b);
+    EXPECT_EQ(append(log, b).error(), make_error_code(errc::invalid_record));
+  }
+  {
+    // A compressed batch whose records are not valid for the codec.
+    auto b = make_batch(2, now_);
+    b[22] = static_cast<uint8_t>(storage::compression::zstd);
+    fix_crc(b);
+    EXPECT_EQ(append(log, b).error(), make_error_code(errc::invalid_record));
+  }
+  EXPECT_TRUE(append(log, make_batch(2, now_)));
   EXPECT_FALSE(close(log));
 }
 
@@ -362,3 +504,56 @@ TEST_F(PartitionLog, AppendAfterCloseIsRefused) {
 }
 
 }  // namespace
+
+namespace riptide::testing {
+namespace {
+
+class PartitionLogTopicConfigs : public log_test {};
+
+// compression.type names a codec: batches arriving with another one are stored with it,
+// their records unchanged.
+TEST_F(PartitionLogTopicConfigs, CompressionTypeRecompressesBatches) {
+  storage::log_config cfg;
+  cfg.compression_codec = static_cast<int8_t>(storage::compression::zstd);
+  auto log = open(cfg);
+  storage::batch_builder plain(1000);
+  storage::batch_builder gz(2000);
+  gz.codec(storage::compression::gzip);
+  const std::string value_a(500, 'a'), value_b(500, 'b');
+  const char* plain_keys[] = {"k0", "k1", "k2"};
+  const char* gz_keys[] = {"g0", "g1", "g2"};
+  for (int k = 0; k < 3; ++k) {
+    plain.add(plain_keys[k], value_a, {}, 1000 + k);
+    gz.add(gz_keys[k], value_b, {}, 2000 + k);
+  }
+  ASSERT_TRUE(append_durable(log, plain.build()));
+  ASSERT_TRUE(append_durable(log, gz.build()));
+  auto got = read_all(log);
+  ASSERT_EQ(got.size(), 2u);
+  std::vector<std::string> keys;
+  for (const auto& b : got) {
+    ASSERT_TRUE(storage::validate_batch(b));
+    EXPECT_EQ(storage::decode_header(b).codec(), storage::compression::zstd);
+    EXPECT_LT(b.size(), 200u);
+    ASSERT_TRUE(storage::for_each_record(b, [&](const storage::record_view& r) {
+      keys.emplace_back(r.key->begin(), r.key->end());
+      return true;
+    }));
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"k0", "k1", "k2", "g0", "g1", "g2"}));
+  EXPECT_FALSE(close(log));
+}
+
+// segment.index.bytes: a full offset index rolls the segment.
+TEST_F(PartitionLogTopicConfigs, AFullOffsetIndexRollsTheSegment) {
+  storage::log_config cfg;
+  cfg.index_interval_bytes = 0;    // an entry for every batch
+  cfg.segment_index_bytes = 4096;  // 512 entries
+  auto log = open(cfg);
+  for (int i = 0; i < 1100; ++i) ASSERT_TRUE(append(log, make_batch(1, now_, 10)));
+  EXPECT_EQ(shard_.run([&] { return log->segment_count(); }), 3u);
+  EXPECT_FALSE(close(log));
+}
+
+}  // namespace
+}  // namespace riptide::testing

@@ -35,7 +35,7 @@ refusal build_overrides(const resource& r, broker::config_map& out) {
 // Everything that can be refused before asking the broker; fills `overrides`.
 refusal check_resource(const resource& r,
                        const std::multiset<std::pair<int8_t, std::string>>& resources,
-                       broker::config_map& overrides) {
+                       const broker::metadata_snapshot& snap, broker::config_map& overrides) {
   if (resources.count({r.resource_type, r.resource_name}) > 1) {
     return std::pair{error_code::invalid_request,
                      "Duplicate resource in request: " + r.resource_name};
@@ -49,6 +49,11 @@ refusal check_resource(const resource& r,
   if (r.resource_type != kTopicResource) {
     return std::pair{error_code::invalid_request,
                      "Unsupported resource type " + std::to_string(r.resource_type)};
+  }
+  // As Kafka: a missing topic is reported before anything about its configs.
+  if (!snap.find(r.resource_name)) {
+    return std::pair{error_code::unknown_topic_or_partition,
+                     "Topic '" + r.resource_name + "' does not exist."};
   }
   return build_overrides(r, overrides);
 }
@@ -80,7 +85,7 @@ net::task<handler_result> alter_configs(request_context& ctx) {
     out.resource_name = r.resource_name;
     out.error_message = std::nullopt;
     broker::config_map overrides;
-    auto refused = check_resource(r, resources, overrides);
+    auto refused = check_resource(r, resources, *ctx.broker.metadata(), overrides);
     if (!refused) {
       auto ec = co_await ctx.broker.alter_topic_config(r.resource_name, std::move(overrides),
                                                        req.validate_only);

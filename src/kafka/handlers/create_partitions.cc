@@ -38,9 +38,25 @@ net::task<handler_result> create_partitions(request_context& ctx) {
       continue;
     }
     if (topic.assignments && !topic.assignments->empty()) {
-      rt.error_code = code(error_code::invalid_replica_assignment);
-      rt.error_message = "manual replica assignments are not supported";
-      continue;
+      // Accepted when they place each new partition on this node alone.
+      auto t = ctx.broker.metadata()->find(topic.name);
+      const auto added = t ? topic.count - t->partitions : 0;
+      std::optional<std::string> bad;
+      if (t && static_cast<int64_t>(topic.assignments->size()) != added) {
+        bad = "Increasing the number of partitions by " + std::to_string(added) + " but " +
+              std::to_string(topic.assignments->size()) + " assignments provided.";
+      }
+      for (const auto& a : *topic.assignments) {
+        if (a.broker_ids.size() != 1 || a.broker_ids[0] != ctx.server.node_id) {
+          bad = "a single node can only place one replica of each partition, on broker " +
+                std::to_string(ctx.server.node_id);
+        }
+      }
+      if (bad) {
+        rt.error_code = code(error_code::invalid_replica_assignment);
+        rt.error_message = std::move(*bad);
+        continue;
+      }
     }
     auto ec = co_await ctx.broker.create_partitions(topic.name, topic.count, req.validate_only);
     rt.error_code = code(to_kafka_error(ec));

@@ -4,6 +4,40 @@
 #include "kafka/server/error_codes.h"
 
 namespace kafka::handlers {
+namespace {
+
+using creatable_topic = protocol::create_topics_request::creatable_topic;
+
+// Manual replica assignments are accepted when they describe what this node would do
+// anyway: partitions 0..n-1, each once, each on this node alone.
+std::optional<std::pair<error_code, std::string>> check_assignments(const creatable_topic& topic,
+                                                                    int32_t node_id) {
+  if (topic.num_partitions != -1 || topic.replication_factor != -1) {
+    return std::pair{error_code::invalid_request,
+                     std::string("Both numPartitions or replicationFactor and "
+                                 "replicasAssignments were set. Both cannot be used at the "
+                                 "same time.")};
+  }
+  std::vector<bool> seen(topic.assignments.size());
+  for (const auto& a : topic.assignments) {
+    if (a.partition_index < 0 || static_cast<size_t>(a.partition_index) >= seen.size() ||
+        seen[static_cast<size_t>(a.partition_index)]) {
+      return std::pair{
+          error_code::invalid_replica_assignment,
+          "partitions must be numbered 0 to " + std::to_string(seen.size() - 1) + ", each once"};
+    }
+    seen[static_cast<size_t>(a.partition_index)] = true;
+    if (a.broker_ids.size() != 1 || a.broker_ids[0] != node_id) {
+      return std::pair{error_code::invalid_replica_assignment,
+                       "partition " + std::to_string(a.partition_index) +
+                           ": a single node can only place one replica, on broker " +
+                           std::to_string(node_id)};
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 net::task<handler_result> create_topics(request_context& ctx) {
   protocol::create_topics_request req;
@@ -19,16 +53,23 @@ net::task<handler_result> create_topics(request_context& ctx) {
       if (auto p = broker::validate_topic_config(c.name, *c.value)) problem = p;
       configs[c.name] = *c.value;
     }
-    const int32_t partitions =
+    int32_t partitions =
         topic.num_partitions == -1 ? ctx.broker.options().default_partitions : topic.num_partitions;
     std::error_code ec;
-    if (topic.replication_factor != -1 && topic.replication_factor != 1) {
+    error_code direct = error_code::none;  // a refusal with no broker error behind it
+    if (!topic.assignments.empty()) {
+      partitions = static_cast<int32_t>(topic.assignments.size());
+      if (auto bad = check_assignments(topic, ctx.server.node_id)) {
+        direct = bad->first;
+        problem = std::move(bad->second);
+      }
+    }
+    if (direct != error_code::none) {
+      // already refused
+    } else if (topic.replication_factor != -1 && topic.replication_factor != 1) {
       ec = broker::errc::invalid_replication_factor;
       problem = "replication factor must be 1 on a single node, got " +
                 std::to_string(topic.replication_factor);
-    } else if (!topic.assignments.empty()) {
-      ec = broker::errc::invalid_partitions;
-      problem = "manual replica assignments are not supported";
     } else if (problem) {
       ec = broker::errc::invalid_config;
     } else if (auto bad_name = broker::validate_topic_name(topic.name)) {
@@ -36,6 +77,11 @@ net::task<handler_result> create_topics(request_context& ctx) {
       problem = bad_name;
     } else {
       ec = co_await ctx.broker.create_topic(topic.name, partitions, configs, req.validate_only);
+    }
+    if (direct != error_code::none) {
+      rt.error_code = code(direct);
+      rt.error_message = problem;
+      continue;
     }
     rt.error_code = code(to_kafka_error(ec));
     if (ec) {

@@ -18,16 +18,7 @@ constexpr int8_t kBrokerResource = 4;
 constexpr int8_t kDynamicTopicConfig = 1;
 constexpr int8_t kStaticBrokerConfig = 4;
 constexpr int8_t kDefaultConfig = 5;
-enum class config_type : int8_t { boolean = 1, string = 2, integer = 3, long_integer = 5 };
-
-config_type topic_key_type(std::string_view key) {
-  if (key == "segment.bytes" || key == "max.message.bytes") return config_type::integer;
-  if (key == "retention.ms" || key == "retention.bytes" || key == "segment.ms" ||
-      key == "flush.ms") {
-    return config_type::long_integer;
-  }
-  return config_type::string;  // cleanup.policy (one value only), timestamp type, durability
-}
+using broker::config_type;
 
 // Null or empty means every key, as Kafka's brokers read it.
 bool wanted(const request_resource& r, std::string_view key) {
@@ -65,9 +56,12 @@ void describe_topic(const protocol::describe_configs_request& req, const request
       s.value = broker::effective_value(defaults, key.name, {});
       s.source = kDefaultConfig;
     }
-    e.config_type = static_cast<int8_t>(topic_key_type(key.name));
+    e.config_type = static_cast<int8_t>(key.type);
     if (req.include_documentation) {
-      e.documentation = std::string(key.description);
+      e.documentation = key.no_effect.empty()
+                            ? std::string(key.description)
+                            : std::string(key.description) +
+                                  " (no effect on this broker: " + std::string(key.no_effect) + ")";
     } else {
       e.documentation = std::nullopt;
     }

@@ -1,4 +1,7 @@
+#include <algorithm>
 #include <set>
+#include <string_view>
+#include <vector>
 
 #include "kafka/handlers/handlers.h"
 #include "kafka/protocol/generated/incremental_alter_configs_request.h"
@@ -17,6 +20,18 @@ enum class op : int8_t { set = 0, remove = 1, append = 2, subtract = 3 };
 using resource = protocol::incremental_alter_configs_request::alter_configs_resource;
 // Why a resource is not changed: the Kafka error and its message.
 using refusal = std::optional<std::pair<error_code, std::string>>;
+
+// The items of a list-type config value ("compact,delete").
+std::vector<std::string> split(std::string_view v) {
+  std::vector<std::string> out;
+  while (!v.empty()) {
+    const auto comma = v.find(',');
+    if (comma != 0) out.emplace_back(v.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+  return out;
+}
 
 // Applies the resource's operations to `overrides` (the topic's current ones).
 refusal apply_ops(const resource& r, broker::config_map& overrides) {
@@ -39,13 +54,36 @@ refusal apply_ops(const resource& r, broker::config_map& overrides) {
         overrides.erase(c.name);  // as in Kafka, removing an absent key is no error
         break;
       case op::append:
-      case op::subtract:
-        // Only list-type configs take APPEND/SUBTRACT, and this broker has none
-        // (cleanup.policy accepts the single value "delete").
-        return std::pair{error_code::invalid_config,
-                         std::string(c.config_operation == 2 ? "APPEND" : "SUBTRACT") +
-                             " is only allowed for list-type configs, and " + c.name +
-                             " is not one"};
+      case op::subtract: {
+        const auto* key = broker::find_topic_config_key(c.name);
+        if (!key || key->type != broker::config_type::list) {
+          return std::pair{error_code::invalid_config,
+                           std::string(c.config_operation == 2 ? "APPEND" : "SUBTRACT") +
+                               " is only allowed for list-type configs, and " + c.name +
+                               " is not one"};
+        }
+        if (!c.value) {
+          return std::pair{error_code::invalid_request, "Null value not supported for " + c.name};
+        }
+        auto it = overrides.find(c.name);
+        auto items =
+            split(it != overrides.end() ? it->second : broker::effective_value({}, c.name, {}));
+        for (const auto& v : split(*c.value)) {
+          auto found = std::find(items.begin(), items.end(), v);
+          if (static_cast<op>(c.config_operation) == op::append && found == items.end()) {
+            items.push_back(v);
+          } else if (static_cast<op>(c.config_operation) == op::subtract && found != items.end()) {
+            items.erase(found);
+          }
+        }
+        std::string joined;
+        for (const auto& v : items) joined += (joined.empty() ? "" : ",") + v;
+        if (auto problem = broker::validate_topic_config(c.name, joined)) {
+          return std::pair{error_code::invalid_config, std::move(*problem)};
+        }
+        overrides[c.name] = joined;
+        break;
+      }
       default:
         return std::pair{
             error_code::invalid_request,

@@ -6,8 +6,12 @@
 namespace kafka::handlers {
 namespace {
 
+// Special timestamps of ListOffsets (KIP-734 added max timestamp in v7, KIP-405 the
+// earliest local offset in v8; a single node keeps its whole log locally).
 constexpr int64_t kLatest = -1;
 constexpr int64_t kEarliest = -2;
+constexpr int64_t kMaxTimestamp = -3;
+constexpr int64_t kEarliestLocal = -4;
 
 struct lookup {
   error_code error = error_code::none;
@@ -15,27 +19,32 @@ struct lookup {
   int64_t timestamp = -1;
 };
 
-net::task<lookup> lookup_on_owner(broker::broker& b, storage::ntp name, int64_t ts) {
+net::task<lookup> lookup_on_owner(broker::broker& b, storage::ntp name, int64_t ts,
+                                  int16_t version) {
   lookup out;
   auto log = b.local_log(name);
   if (!log) {
     out.error = error_code::unknown_topic_or_partition;
     co_return out;
   }
-  if (ts == kLatest) {
-    out.offset = log->high_watermark();
-  } else if (ts == kEarliest) {
-    out.offset = log->log_start_offset();
-  } else if (ts < 0) {
-    out.error = error_code::invalid_request;
-  } else {
-    auto r = log->offset_for_timestamp(ts);
+  auto found = [&](const base::result<std::optional<storage::timestamp_offset>>& r) {
     if (!r) {
       out.error = to_kafka_error(r.error());
     } else if (*r) {
-      out.offset = **r;
-      out.timestamp = ts;
+      out.offset = (*r)->offset;
+      out.timestamp = (*r)->timestamp;
     }
+  };
+  if (ts == kLatest) {
+    out.offset = log->high_watermark();
+  } else if (ts == kEarliest || (ts == kEarliestLocal && version >= 8)) {
+    out.offset = log->log_start_offset();
+  } else if (ts == kMaxTimestamp && version >= 7) {
+    found(log->max_timestamp_record());
+  } else if (ts < 0) {
+    out.error = error_code::invalid_request;
+  } else {
+    found(log->offset_for_timestamp(ts));
   }
   co_return out;
 }
@@ -59,9 +68,9 @@ net::task<handler_result> list_offsets(request_context& ctx) {
         continue;
       }
       const storage::ntp name{topic.name, part.partition_index};
-      auto res =
-          co_await ctx.broker.shards().invoke_on(ctx.broker.owner(topic.name, part.partition_index),
-                                                 lookup_on_owner(ctx.broker, name, part.timestamp));
+      auto res = co_await ctx.broker.shards().invoke_on(
+          ctx.broker.owner(topic.name, part.partition_index),
+          lookup_on_owner(ctx.broker, name, part.timestamp, ctx.api_version));
       rp.error_code = code(res.error);
       rp.offset = res.offset;
       rp.timestamp = res.timestamp;

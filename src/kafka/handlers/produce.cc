@@ -1,7 +1,6 @@
 #include <chrono>
 #include <cstring>
 
-#include "base/clock.h"
 #include "base/metrics.h"
 #include "kafka/handlers/handlers.h"
 #include "kafka/protocol/generated/produce_request.h"
@@ -22,9 +21,8 @@ struct partition_outcome {
 };
 
 // Checks what the storage layer does not know about: one v2 batch per partition, and
-// codecs the request version allows.
-error_code check_records(const protocol::records& records, int16_t version,
-                         const broker::config_map& configs) {
+// codecs the request version allows. Records and timestamps are checked by the log.
+error_code check_records(const protocol::records& records, int16_t version) {
   if (records.is_null || records.view.size() < storage::batch_header_size) {
     return error_code::corrupt_message;
   }
@@ -37,43 +35,17 @@ error_code check_records(const protocol::records& records, int16_t version,
     return error_code::unsupported_compression_type;
   }
   if (static_cast<uint8_t>(h.codec()) > 4) return error_code::corrupt_message;
-  // CreateTime timestamps: -1 means none; otherwise within the topic's allowed distance
-  // from the broker's clock (Kafka's message.timestamp.difference.max.ms).
-  if (!broker::log_append_time(configs)) {
-    const int64_t max_diff = broker::timestamp_difference_max_ms(configs);
-    for (int64_t ts : {h.base_timestamp, h.max_timestamp}) {
-      if (ts < -1) return error_code::invalid_timestamp;
-      if (ts != -1 && max_diff != INT64_MAX) {
-        const int64_t now = base::wall_ms();
-        if (ts > now + max_diff || ts < now - max_diff) return error_code::invalid_timestamp;
-      }
-    }
-  }
   return error_code::none;
 }
 
 // Runs on the partition's owner shard: append, then wait until durable (acks != 0).
 net::task<partition_outcome> append_on_owner(broker::broker& b, storage::ntp name,
-                                             std::span<const uint8_t> batch, bool append_time,
-                                             bool wait) {
+                                             std::span<const uint8_t> batch, bool wait) {
   partition_outcome out;
   auto log = b.local_log(name);
   if (!log) {
     out.error = error_code::unknown_topic_or_partition;
     co_return out;
-  }
-  std::vector<uint8_t> stamped;
-  if (append_time) {
-    // LogAppendTime topics: the broker's clock replaces maxTimestamp, and the CRC,
-    // which covers it, is recomputed.
-    out.log_append_time = base::wall_ms();
-    stamped.assign(batch.begin(), batch.end());
-    const auto attrs = static_cast<int16_t>(storage::get_i16(&stamped[21]) | 0x8);
-    stamped[21] = static_cast<uint8_t>(attrs >> 8);
-    stamped[22] = static_cast<uint8_t>(attrs);
-    storage::put_i64(&stamped[35], out.log_append_time);
-    storage::put_i32(&stamped[17], static_cast<int32_t>(storage::compute_batch_crc(stamped)));
-    batch = stamped;
   }
   auto r = log->append(batch);
   if (!r) {
@@ -91,6 +63,7 @@ net::task<partition_outcome> append_on_owner(broker::broker& b, storage::ntp nam
   // counted again.
   out.records = r->duplicate ? 0 : r->record_count;
   out.log_start_offset = log->log_start_offset();
+  out.log_append_time = r->log_append_time;
   if (wait) {
     auto ec = co_await net::await_callback<std::error_code>(
         [&](auto done) { log->wait_durable(r->last_offset + 1, std::move(done)); });
@@ -108,10 +81,9 @@ using partition_response =
 
 // Appends on the owner shard, then fills in the partition's response here.
 net::task<void> produce_partition(broker::broker& b, unsigned owner, storage::ntp name,
-                                  std::span<const uint8_t> batch, bool append_time, bool wait,
+                                  std::span<const uint8_t> batch, bool wait,
                                   const broker::topic_metadata* topic, partition_response& out) {
-  auto res =
-      co_await b.shards().invoke_on(owner, append_on_owner(b, name, batch, append_time, wait));
+  auto res = co_await b.shards().invoke_on(owner, append_on_owner(b, name, batch, wait));
   if (res.error == error_code::none && res.records > 0) {
     topic->bytes_in->add(batch.size());
     topic->records_in->add(static_cast<uint64_t>(res.records));
@@ -134,7 +106,6 @@ net::task<handler_result> produce(request_context& ctx) {
   struct job {
     size_t topic, partition;
     unsigned owner;
-    bool append_time;
     std::span<const uint8_t> batch;
     std::shared_ptr<const broker::topic_metadata> meta;
   };
@@ -156,16 +127,18 @@ net::task<handler_result> produce(request_context& ctx) {
         err = error_code::unknown_topic_or_partition;
       } else if (broker::broker::is_internal(topic.name)) {
         err = to_kafka_error(broker::errc::internal_topic);
+      } else if (req.acks == -1 && broker::min_insync_replicas(t->configs) > 1) {
+        // One node is the whole in-sync replica set.
+        err = error_code::not_enough_replicas;
       } else {
-        err = check_records(part.records, ctx.api_version, t->configs);
+        err = check_records(part.records, ctx.api_version);
       }
       if (err != error_code::none) {
         rp.error_code = code(err);
         continue;
       }
       jobs.push_back({resp.responses.size() - 1, rt.partition_responses.size() - 1,
-                      ctx.broker.owner(topic.name, part.index), broker::log_append_time(t->configs),
-                      part.records.view, t});
+                      ctx.broker.owner(topic.name, part.index), part.records.view, t});
     }
   }
   // Every partition appends and waits concurrently, each on the shard that owns it.
@@ -176,8 +149,7 @@ net::task<handler_result> produce(request_context& ctx) {
     auto& rp = rt.partition_responses[j.partition];
     const storage::ntp name{rt.name, rp.index};
     const broker::topic_metadata* meta = j.meta.get();
-    work.push_back(
-        produce_partition(ctx.broker, j.owner, name, j.batch, j.append_time, wait, meta, rp));
+    work.push_back(produce_partition(ctx.broker, j.owner, name, j.batch, wait, meta, rp));
   }
   co_await net::when_all(std::move(work));
   if (req.acks == 0) co_return handler_result::none();

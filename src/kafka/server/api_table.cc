@@ -12,7 +12,7 @@ namespace {
 constexpr api_entry kApis[] = {
     {0, "Produce", 3, 9, handlers::produce},
     {1, "Fetch", 4, 12, handlers::fetch},
-    {2, "ListOffsets", 0, 6, handlers::list_offsets},
+    {2, "ListOffsets", 0, 8, handlers::list_offsets},
     {3, "Metadata", 0, 12, handlers::metadata},
     {8, "OffsetCommit", 0, 8, handlers::offset_commit},
     {9, "OffsetFetch", 0, 8, handlers::offset_fetch},

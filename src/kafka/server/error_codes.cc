@@ -37,6 +37,10 @@ error_code to_kafka_error(std::error_code ec) {
         return error_code::out_of_order_sequence_number;
       case storage::errc::invalid_producer_epoch:
         return error_code::invalid_producer_epoch;
+      case storage::errc::invalid_record:
+        return error_code::invalid_record;
+      case storage::errc::invalid_timestamp:
+        return error_code::invalid_timestamp;
     }
   }
   if (ec.category() == broker::broker_category()) {
