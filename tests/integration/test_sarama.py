@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 import unittest
+import urllib.request
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -414,6 +415,63 @@ class SaramaTest(ServerTest):
             got = confluent_read(self.bootstrap, "payments", p, 550)
             self.assertEqual([m.value() for m in got], expected, f"partition {p}")
             self.assertEqual(self.list_offsets("payments", [-1], p), {-1: (550, -1)})
+
+    def test_idempotent_producer_retries_after_cut_connections_without_duplicates(self):
+        # A broker that drops the responses in flight: Sarama resends the same batches with
+        # the same sequence numbers, and the broker answers them with their first offsets.
+        server = self.start("--testing-fault-injection", "true",
+                            data_dir=os.path.join(self.tmp, "faults"))
+        server.wait_for("ready")
+        bootstrap = self.bootstrap = server.bootstrap
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin.create_topics([NewTopic("ledger", 2, 1)])["ledger"].result(timeout=30)
+        records = [{"partition": i % 2, "key": None, "value": b"%d" % i,
+                    "timestamp_ms": BASE_TS + i} for i in range(2000)]
+        out = os.path.join(self.tmp, "produce.out")
+        with open(out, "w") as stdout, open(out + ".err", "w") as stderr:
+            # 100 requests of 20 records, 20 ms apart: a cut mostly finds the producer idle,
+            # so the response it loses is the next produce response.
+            proc = subprocess.Popen(
+                [SARAMA, "produce", "-brokers", bootstrap, "-topic", "ledger", "-idempotent",
+                 "-batch", "20", "-pause", "20ms", "-timeout", "30s"],
+                stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, text=True)
+        try:
+            proc.stdin.write(encode_records(records))
+            proc.stdin.close()
+            cuts = 0
+            for _ in range(3):
+                time.sleep(0.4)
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{server.http_port}/v1/faults/cut-kafka-connections",
+                    method="POST")
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    cuts += json.loads(r.read())["cut"]
+            rc = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        with open(out + ".err") as f:
+            self.assertEqual(rc, 0, f.read())
+        with open(out) as f:
+            offsets = json.load(f)["offsets"]
+        self.assertGreater(cuts, 0)
+        self.assertEqual(offsets, [i // 2 for i in range(2000)])
+
+        status, body = server.http_get("/metrics")
+        self.assertEqual(status, 200)
+        duplicates = sum(int(float(line.split()[-1])) for line in body.splitlines()
+                         if line.startswith("riptide_produce_duplicate_batches_total"))
+        self.assertGreater(duplicates, 0, f"no resent batch reached the duplicate check "
+                                          f"({cuts} connections cut)")
+        for p in (0, 1):
+            got = self.sarama_run("consume", "-topic", "ledger", "-partition", str(p),
+                                  "-count", "1000")
+            self.assertEqual(got.returncode, 0, got.stderr)
+            self.assertEqual([base64.b64decode(r["value"]) for r in
+                              json.loads(got.stdout)["records"]],
+                             [b"%d" % i for i in range(p, 2000, 2)], f"partition {p}")
+            self.assertEqual(self.list_offsets("ledger", [-1], p), {-1: (1000, -1)})
 
 
 if __name__ == "__main__":

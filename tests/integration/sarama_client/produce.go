@@ -16,7 +16,8 @@ import (
 // in input order.
 //
 // With -batch N the records go N at a time through SendMessages and the producer flushes
-// exactly N records per request, so each group of N becomes one record batch.
+// exactly N records per request, so each group of N becomes one record batch per
+// partition.
 func runProduce(args []string) error {
 	fs, common := newFlags("produce")
 	topic := fs.String("topic", "", "topic to write to")
@@ -24,6 +25,8 @@ func runProduce(args []string) error {
 	codecName := fs.String("codec", "none", "none, gzip, snappy, lz4 or zstd")
 	batch := fs.Int("batch", 1, "records per record batch")
 	idempotent := fs.Bool("idempotent", false, "idempotent producer (producer id and sequences)")
+	pause := fs.Duration("pause", 0, "wait this long after each request, so a test can act "+
+		"while the producer is idle")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,6 +76,7 @@ func runProduce(args []string) error {
 			producer.Close()
 			return describeProduceError(err)
 		}
+		time.Sleep(*pause)
 	}
 	if err := producer.Close(); err != nil {
 		return err
