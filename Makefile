@@ -37,7 +37,8 @@ test: build
 
 ## test-asan: unit and end-to-end tests under AddressSanitizer and UndefinedBehaviorSanitizer
 test-asan: deps $(DEBUG_DIR)/build.ninja
-	ninja -C $(DEBUG_DIR) -j $(JOBS) unit_tests riptide crash_test rdkafka_roundtrip rdkafka_group
+	ninja -C $(DEBUG_DIR) -j $(JOBS) unit_tests riptide crash_test rdkafka_roundtrip rdkafka_group \
+	  sarama_client
 	ctest --test-dir $(DEBUG_DIR) --output-on-failure -j $(JOBS) -L 'unit|integration'
 
 FUZZ_DIR     := build/fuzz

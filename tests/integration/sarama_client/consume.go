@@ -1,0 +1,56 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/Shopify/sarama"
+)
+
+// runConsume reads one partition from -offset (-2 oldest, -1 newest) with Sarama's
+// partition consumer until -count records arrived, and prints them.
+func runConsume(args []string) error {
+	fs, common := newFlags("consume")
+	topic := fs.String("topic", "", "topic to read")
+	partition := fs.Int("partition", 0, "partition to read")
+	offset := fs.Int64("offset", sarama.OffsetOldest, "first offset (-2 oldest, -1 newest)")
+	count := fs.Int("count", 1, "records to read before exiting")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *topic == "" {
+		return fmt.Errorf("-topic is required")
+	}
+	cfg, err := common.config()
+	if err != nil {
+		return err
+	}
+	cfg.Consumer.Return.Errors = true
+	consumer, err := sarama.NewConsumer(common.brokerList(), cfg)
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", common.brokers, err)
+	}
+	defer consumer.Close()
+	pc, err := consumer.ConsumePartition(*topic, int32(*partition), *offset)
+	if err != nil {
+		return fmt.Errorf("%s/%d from offset %d: %w", *topic, *partition, *offset, err)
+	}
+	defer pc.Close()
+
+	records := []record{}
+	deadline := time.After(common.timeout)
+	for len(records) < *count {
+		select {
+		case m := <-pc.Messages():
+			p := m.Partition
+			records = append(records, record{Partition: &p, Offset: m.Offset, Key: m.Key,
+				Value: m.Value, TimestampMs: millis(m.Timestamp)})
+		case err := <-pc.Errors():
+			return err
+		case <-deadline:
+			return fmt.Errorf("timed out after %v with %d of %d records", common.timeout,
+				len(records), *count)
+		}
+	}
+	return emit(map[string]interface{}{"records": records})
+}

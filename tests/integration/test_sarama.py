@@ -1,0 +1,478 @@
+"""The Sarama Go client (Debian's 1.22 sources, built as tests/sarama/sarama_client)
+against the real broker, cross-checked with confluent-kafka and kafka-python.
+
+Sarama is a client family of its own, not a librdkafka binding: it writes -1 as a record
+batch's max_timestamp, sends Produce v3, Fetch v4 and ListOffsets v1, skips the records of
+a fetched batch before the offset it asked for, and assigns group partitions on the
+client. Keys and values travel to and from sarama_client as base64 in JSON.
+"""
+
+import base64
+import json
+import os
+import subprocess
+import threading
+import time
+import unittest
+import urllib.request
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+from kafka import KafkaConsumer
+from kafka.structs import TopicPartition as KTopicPartition
+
+from harness import RIPTIDE, ServerTest
+
+SARAMA = os.environ.get("TEST_SARAMA_CLIENT_BIN", "build/release/tests/sarama/sarama_client")
+BASE_TS = 1_700_000_000_000
+UNSUPPORTED_COMPRESSION_TYPE = 76
+
+
+def encode_records(records):
+    """JSON lines for `sarama_client produce`: dicts with key, value (bytes or None),
+    timestamp_ms and optionally partition."""
+    lines = []
+    for r in records:
+        d = {k: v for k, v in r.items() if k not in ("key", "value")}
+        for k in ("key", "value"):
+            d[k] = None if r.get(k) is None else base64.b64encode(r[k]).decode()
+        lines.append(json.dumps(d))
+    return "\n".join(lines) + "\n"
+
+
+def decode_record(d):
+    return {"partition": d["partition"], "offset": d["offset"],
+            "key": None if d["key"] is None else base64.b64decode(d["key"]),
+            "value": None if d["value"] is None else base64.b64decode(d["value"]),
+            "timestamp_ms": d["timestamp_ms"]}
+
+
+def confluent_read(bootstrap, topic, partition, count, timeout=30):
+    """`count` records of one partition from offset 0, read by librdkafka."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
+                  "enable.auto.commit": False, "log_level": 0})
+    c.assign([TopicPartition(topic, partition, 0)])
+    out = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(out) < count and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise KafkaException(m.error())
+            out.append(m)
+    finally:
+        c.close()
+    return out
+
+
+class SaramaMember:
+    """One `sarama_client group` process; its JSON events are collected as they come."""
+
+    def __init__(self, bootstrap, topic, group, count):
+        self.proc = subprocess.Popen(
+            [SARAMA, "group", "-brokers", bootstrap, "-topics", topic, "-group", group,
+             "-count", str(count), "-timeout", "60s", "-commit-interval", "200ms"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lock = threading.Lock()
+        self.events = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.lock:
+                self.events.append(json.loads(line))
+
+    def of(self, kind):
+        with self.lock:
+            return [e for e in self.events if e["event"] == kind]
+
+    @property
+    def assignment(self):
+        """(generation, partitions) of the latest generation this member joined."""
+        assigned = self.of("assigned")
+        if not assigned:
+            return None
+        last = assigned[-1]
+        return last["generation"], sorted(p for ps in last["claims"].values() for p in ps)
+
+    def wait(self, timeout=60):
+        """(exit code, stderr) once the process has exited (killed after `timeout`)."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(timeout=5)
+        return self.proc.returncode, self.proc.stderr.read()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(timeout=5)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            stream.close()
+
+
+def wait_until(cond, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class SaramaTest(ServerTest):
+    maxDiff = None
+
+    def setUp(self):
+        super().setUp()
+        self.server = self.start("--groups-initial-rebalance-delay", "100ms")
+        self.server.wait_for("ready")
+        self.bootstrap = self.server.bootstrap
+        self.members = []
+
+    def tearDown(self):
+        for m in self.members:
+            m.kill()
+        super().tearDown()
+
+    def create_topic(self, name, partitions):
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin.create_topics([NewTopic(name, partitions, 1)])[name].result(timeout=30)
+
+    def sarama_run(self, command, *args, stdin=None):
+        return subprocess.run([SARAMA, command, "-brokers", self.bootstrap, "-timeout", "30s",
+                               *args], input=stdin, capture_output=True, text=True, timeout=60)
+
+    def sarama(self, command, *args, stdin=None):
+        """Runs a sarama_client subcommand that must succeed; returns its JSON output."""
+        r = self.sarama_run(command, *args, stdin=stdin)
+        self.assertEqual(r.returncode, 0, f"sarama_client {command} {' '.join(args)}: "
+                                          f"{r.stderr}")
+        return json.loads(r.stdout)
+
+    def produce(self, topic, records, *args):
+        out = self.sarama("produce", "-topic", topic, *args, stdin=encode_records(records))
+        return out["offsets"]
+
+    def consume(self, topic, partition, count, offset=-2):
+        out = self.sarama("consume", "-topic", topic, "-partition", str(partition),
+                          "-offset", str(offset), "-count", str(count))
+        return [decode_record(r) for r in out["records"]]
+
+    def batches(self, topic, partition=0):
+        return self.sarama("batches", "-topic", topic, "-partition", str(partition))["batches"]
+
+    def list_offsets(self, topic, times, partition=0):
+        """{query: (offset, timestamp)} from ListOffsets v1, after checking that Sarama's
+        Client.GetOffset returns the same offset."""
+        out = self.sarama("offsets", "-topic", topic, "-partition", str(partition),
+                          "-times", ",".join(str(t) for t in times))
+        for r in out["results"]:
+            self.assertEqual(r["get_offset"], r["offset"], r)
+        return {r["time"]: (r["offset"], r["timestamp"]) for r in out["results"]}
+
+    def test_every_codec_round_trips_keys_values_and_timestamps(self):
+        # Binary keys and values, a null key and an empty value; 40 records per batch.
+        records = []
+        for i in range(200):
+            key = None if i % 17 == 0 else bytes([i % 256, 0, 255]) + b"k%d" % (i % 13)
+            value = b"" if i == 5 else bytes(range(256))[i % 256:] + b"-%d" % i * (i % 7 + 1)
+            records.append({"key": key, "value": value, "timestamp_ms": BASE_TS + i * 10})
+        for codec in ("none", "gzip", "snappy", "lz4"):
+            with self.subTest(codec=codec):
+                topic = f"codec-{codec}"
+                offsets = self.produce(topic, records, "-codec", codec, "-batch", "40")
+                self.assertEqual(offsets, list(range(200)))
+                self.assertEqual([(b["base_offset"], b["records"], b["codec"])
+                                  for b in self.batches(topic)],
+                                 [(i, 40, codec) for i in range(0, 200, 40)])
+
+                got = self.consume(topic, 0, 200)
+                self.assertEqual([r["offset"] for r in got], list(range(200)))
+                self.assertEqual([(r["key"], r["value"], r["timestamp_ms"]) for r in got],
+                                 [(r["key"], r["value"], r["timestamp_ms"]) for r in records])
+
+                # From the middle of a batch: Sarama drops the records before the offset.
+                got = self.consume(topic, 0, 10, offset=123)
+                self.assertEqual([r["offset"] for r in got], list(range(123, 133)))
+                self.assertEqual([r["value"] for r in got],
+                                 [r["value"] for r in records[123:133]])
+
+                # librdkafka reads the same records from Sarama's batches.
+                got = confluent_read(self.bootstrap, topic, 0, 200)
+                self.assertEqual([(m.offset(), m.key(), m.value(), m.timestamp()[1])
+                                  for m in got],
+                                 [(i, r["key"], r["value"], r["timestamp_ms"])
+                                  for i, r in enumerate(records)])
+
+                self.assertEqual(self.list_offsets(topic, [-2, -1]),
+                                 {-2: (0, -1), -1: (200, -1)})
+
+    def test_zstd_needs_produce_v7_which_sarama_1_22_does_not_send(self):
+        # Sarama 1.22 compresses with zstd when asked but still sends Produce v3. Kafka
+        # accepts zstd batches only in Produce v7 and newer and answers older versions with
+        # UNSUPPORTED_COMPRESSION_TYPE; so must the broker, without appending anything.
+        records = [{"key": b"k%d" % i, "value": b"zstd-%d" % i * 20,
+                    "timestamp_ms": BASE_TS + i} for i in range(20)]
+        r = self.sarama_run("produce", "-topic", "zstd", "-codec", "zstd", "-batch", "10",
+                            stdin=encode_records(records))
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn(f"broker error {UNSUPPORTED_COMPRESSION_TYPE}:", r.stderr)
+        self.assertEqual(self.list_offsets("zstd", [-1]), {-1: (0, -1)})
+
+        # The same records from a client that sends Produce v7+ are accepted, and the
+        # Sarama-compatible codecs still work on the same topic.
+        p = Producer({"bootstrap.servers": self.bootstrap, "compression.type": "zstd",
+                      "linger.ms": 20})
+        for rec in records:
+            p.produce("zstd", rec["value"], rec["key"], partition=0,
+                      timestamp=rec["timestamp_ms"])
+        self.assertEqual(p.flush(30), 0)
+        self.assertEqual(self.produce("zstd", records[:3], "-codec", "lz4", "-batch", "3"),
+                         [20, 21, 22])
+        self.assertEqual({b["codec"] for b in self.batches("zstd")}, {"zstd", "lz4"})
+        got = confluent_read(self.bootstrap, "zstd", 0, 23)
+        self.assertEqual([m.value() for m in got],
+                         [r["value"] for r in records] + [r["value"] for r in records[:3]])
+
+    def test_two_group_members_split_four_partitions_and_commit(self):
+        self.create_topic("jobs", 4)
+        first = SaramaMember(self.bootstrap, "jobs", "workers", 40)
+        self.members.append(first)
+        wait_until(lambda: first.assignment is not None, 30, "the first member's assignment")
+        self.assertEqual(first.assignment[1], [0, 1, 2, 3])
+        second = SaramaMember(self.bootstrap, "jobs", "workers", 40)
+        self.members.append(second)
+
+        def split():
+            a, b = first.assignment, second.assignment
+            return a and b and a[0] == b[0] and len(a[1]) == 2 and len(b[1]) == 2
+        wait_until(split, 30, f"a two-way split (events: {first.events}, {second.events})")
+        halves = {"first": first.assignment[1], "second": second.assignment[1]}
+        self.assertEqual(sorted(halves["first"] + halves["second"]), [0, 1, 2, 3])
+
+        # While both are members the broker describes them with their partitions.
+        r = subprocess.run([RIPTIDE, "group", "describe", "workers", "--json", "--brokers",
+                            self.bootstrap], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = json.loads(r.stdout)
+        self.assertEqual(d["state"], "Stable")
+        self.assertEqual(sorted(m["partitions"] for m in d["members"]), [2, 2])
+
+        records = [{"partition": i % 4, "key": b"job-%d" % i, "value": b"payload-%d" % i,
+                    "timestamp_ms": BASE_TS + i} for i in range(80)]
+        self.produce("jobs", records)
+        results = {}
+        for name, m in (("first", first), ("second", second)):
+            rc, err = m.wait()
+            self.assertEqual(rc, 0, f"{name} member: {err}")
+            self.assertEqual(m.of("done"), [{"event": "done", "records": 40}])
+            got = [decode_record(e["record"]) for e in m.of("record")]
+            self.assertEqual({r["partition"] for r in got}, set(halves[name]), name)
+            results[name] = got
+        everything = results["first"] + results["second"]
+        self.assertEqual(sorted(r["value"] for r in everything),
+                         sorted(r["value"] for r in records))
+        for r in everything:
+            self.assertEqual(r["key"], b"job-" + r["value"].split(b"-")[1])
+
+        # Each member committed what it consumed: 20 records on each of the 4 partitions.
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "workers",
+                      "log_level": 0})
+        try:
+            committed = c.committed([TopicPartition("jobs", p) for p in range(4)], timeout=10)
+        finally:
+            c.close()
+        self.assertEqual({tp.partition: tp.offset for tp in committed}, {0: 20, 1: 20, 2: 20,
+                                                                          3: 20})
+        r = subprocess.run([RIPTIDE, "group", "describe", "workers", "--json", "--brokers",
+                            self.bootstrap], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = json.loads(r.stdout)
+        self.assertEqual(d["members"], [])
+        self.assertEqual([(p["partition"], p["committed"], p["lag"]) for p in d["partitions"]],
+                         [(p, 20, 0) for p in range(4)])
+
+    def check_offsets_for_times(self, codec, writer="sarama"):
+        """ListOffsets by timestamp on batches of 5 records: the answer is the first offset
+        whose record timestamp is >= the query, with that record's own timestamp. Sarama
+        writes -1 as each batch's max_timestamp, so the broker has to read the records;
+        librdkafka's batches (the control) carry their real max_timestamp."""
+        topic = f"times-{codec}"
+        ts = [BASE_TS + i * 1000 for i in range(20)]
+        records = [{"key": b"k%d" % i, "value": b"v%d" % i * 30, "timestamp_ms": t}
+                   for i, t in enumerate(ts)]
+        if writer == "sarama":
+            self.assertEqual(self.produce(topic, records, "-codec", codec, "-batch", "5"),
+                             list(range(20)))
+        else:
+            p = Producer({"bootstrap.servers": self.bootstrap, "compression.type": codec,
+                          "linger.ms": 1000, "batch.num.messages": 5})
+            for r in records:
+                p.produce(topic, r["value"], r["key"], partition=0,
+                          timestamp=r["timestamp_ms"])
+            self.assertEqual(p.flush(30), 0)
+        batches = self.batches(topic)
+        self.assertEqual([(b["base_offset"], b["records"], b["codec"], b["max_timestamp"])
+                          for b in batches],
+                         [(i, 5, codec, -1 if writer == "sarama" else ts[i + 4])
+                          for i in range(0, 20, 5)])
+
+        # query -> offset expected: before every record, each record's own timestamp,
+        # between two batches, between two records inside a batch, after every record.
+        expected = {BASE_TS - 60_000: 0, ts[0]: 0, ts[3]: 3, ts[4] + 500: 5, ts[6] + 1: 7,
+                    ts[12] - 1: 12, ts[19]: 19, ts[19] + 1: -1, BASE_TS + 3_600_000: -1}
+
+        # Sarama (ListOffsets v1) answers an offset and that record's timestamp; -1 for both
+        # when no record is that late.
+        sarama = self.list_offsets(topic, list(expected))
+        # librdkafka answers the offset (one query per call: a request names a partition
+        # once).
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "unused",
+                      "log_level": 0})
+        try:
+            confluent = {q: c.offsets_for_times([TopicPartition(topic, 0, q)],
+                                                timeout=10)[0].offset for q in expected}
+        finally:
+            c.close()
+        # kafka-python answers (offset, timestamp), or None when no record is that late.
+        kc = KafkaConsumer(bootstrap_servers=self.bootstrap, api_version=(2, 1, 0))
+        try:
+            ktp = KTopicPartition(topic, 0)
+            kafka_python = {}
+            for q in expected:
+                got = kc.offsets_for_times({ktp: q})[ktp]
+                kafka_python[q] = None if got is None else (got.offset, got.timestamp)
+        finally:
+            kc.close()
+
+        got = {"sarama": sarama, "confluent-kafka": confluent, "kafka-python": kafka_python}
+        want = {"sarama": {q: (o, ts[o] if o >= 0 else -1) for q, o in expected.items()},
+                "confluent-kafka": expected,
+                "kafka-python": {q: (o, ts[o]) if o >= 0 else None
+                                 for q, o in expected.items()}}
+        wrong = [f"{client}: query {q} answered {got[client][q]}, expected {want[client][q]}"
+                 for client in want for q in expected if got[client][q] != want[client][q]]
+        if wrong:
+            self.fail(f"ListOffsets by timestamp on {writer}'s {codec} batches of 5 records "
+                      f"(record timestamps {ts[0]} + 1000 * offset):\n" + "\n".join(wrong))
+
+        # The record at each found offset carries the timestamp the broker answered.
+        got = self.consume(topic, 0, 20)
+        self.assertEqual([r["timestamp_ms"] for r in got], ts)
+
+    def test_offsets_for_times_uncompressed_batches(self):
+        self.check_offsets_for_times("none")
+
+    def test_offsets_for_times_gzip_batches(self):
+        self.check_offsets_for_times("gzip")
+
+    def test_offsets_for_times_lz4_batches(self):
+        self.check_offsets_for_times("lz4")
+
+    def test_offsets_for_times_zstd_batches_from_librdkafka(self):
+        # zstd: librdkafka 2.0 sends gzip, snappy and lz4 uncompressed to a broker whose
+        # oldest Produce version is above 0.
+        self.check_offsets_for_times("zstd", writer="librdkafka")
+
+    def test_idempotent_producer_writes_each_record_once_in_order(self):
+        self.create_topic("payments", 2)
+        records = [{"partition": i % 2, "key": b"acct-%d" % (i % 7), "value": b"%d" % i,
+                    "timestamp_ms": BASE_TS + i} for i in range(1000)]
+        offsets = self.produce("payments", records, "-idempotent", "-batch", "50",
+                               "-codec", "snappy")
+        self.assertEqual(offsets, [i // 2 for i in range(1000)])
+        # A second producer (a new producer id) continues after the first one's records.
+        more = [{"partition": i % 2, "key": None, "value": b"%d" % i,
+                 "timestamp_ms": BASE_TS + i} for i in range(1000, 1100)]
+        self.assertEqual(self.produce("payments", more, "-idempotent", "-batch", "10"),
+                         [i // 2 for i in range(1000, 1100)])
+
+        for p in (0, 1):
+            # Each request of 50 (then 10) records carries one batch per partition.
+            batches = self.batches("payments", p)
+            self.assertEqual(len(batches), 20 + 10)
+            first_id = batches[0]["producer_id"]
+            second_id = batches[20]["producer_id"]
+            self.assertGreaterEqual(first_id, 0)
+            self.assertNotEqual(first_id, second_id)
+            self.assertEqual([(b["producer_id"], b["first_sequence"]) for b in batches],
+                             [(first_id, 25 * i) for i in range(20)]
+                             + [(second_id, 5 * i) for i in range(10)])
+
+            expected = [str(i).encode() for i in range(p, 1100, 2)]
+            got = self.consume("payments", p, 550)
+            self.assertEqual([r["value"] for r in got], expected, f"partition {p}")
+            self.assertEqual([r["offset"] for r in got], list(range(550)))
+            got = confluent_read(self.bootstrap, "payments", p, 550)
+            self.assertEqual([m.value() for m in got], expected, f"partition {p}")
+            self.assertEqual(self.list_offsets("payments", [-1], p), {-1: (550, -1)})
+
+    def test_idempotent_producer_retries_after_cut_connections_without_duplicates(self):
+        # A broker that drops the responses in flight: Sarama resends the same batches with
+        # the same sequence numbers, and the broker answers them with their first offsets.
+        server = self.start("--testing-fault-injection", "true",
+                            data_dir=os.path.join(self.tmp, "faults"))
+        server.wait_for("ready")
+        bootstrap = self.bootstrap = server.bootstrap
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin.create_topics([NewTopic("ledger", 2, 1)])["ledger"].result(timeout=30)
+        records = [{"partition": i % 2, "key": None, "value": b"%d" % i,
+                    "timestamp_ms": BASE_TS + i} for i in range(2000)]
+        out = os.path.join(self.tmp, "produce.out")
+        with open(out, "w") as stdout, open(out + ".err", "w") as stderr:
+            # 100 requests of 20 records, 20 ms apart: a cut mostly finds the producer idle,
+            # so the response it loses is the next produce response.
+            proc = subprocess.Popen(
+                [SARAMA, "produce", "-brokers", bootstrap, "-topic", "ledger", "-idempotent",
+                 "-batch", "20", "-pause", "20ms", "-timeout", "30s"],
+                stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, text=True)
+        try:
+            proc.stdin.write(encode_records(records))
+            proc.stdin.close()
+            cuts = 0
+            for _ in range(3):
+                time.sleep(0.4)
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{server.http_port}/v1/faults/cut-kafka-connections",
+                    method="POST")
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    cuts += json.loads(r.read())["cut"]
+            rc = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        with open(out + ".err") as f:
+            self.assertEqual(rc, 0, f.read())
+        with open(out) as f:
+            offsets = json.load(f)["offsets"]
+        self.assertGreater(cuts, 0)
+        self.assertEqual(offsets, [i // 2 for i in range(2000)])
+
+        status, body = server.http_get("/metrics")
+        self.assertEqual(status, 200)
+        duplicates = sum(int(float(line.split()[-1])) for line in body.splitlines()
+                         if line.startswith("riptide_produce_duplicate_batches_total"))
+        self.assertGreater(duplicates, 0, f"no resent batch reached the duplicate check "
+                                          f"({cuts} connections cut)")
+        for p in (0, 1):
+            got = self.sarama_run("consume", "-topic", "ledger", "-partition", str(p),
+                                  "-count", "1000")
+            self.assertEqual(got.returncode, 0, got.stderr)
+            self.assertEqual([base64.b64decode(r["value"]) for r in
+                              json.loads(got.stdout)["records"]],
+                             [b"%d" % i for i in range(p, 2000, 2)], f"partition {p}")
+            self.assertEqual(self.list_offsets("ledger", [-1], p), {-1: (1000, -1)})
+
+
+if __name__ == "__main__":
+    unittest.main()
