@@ -1,7 +1,9 @@
 """Real Kafka clients against the real broker: kcat, confluent-kafka (librdkafka) and
 kafka-python, all from Debian packages under /usr/bin/python3."""
 
+import glob
 import os
+import struct
 import subprocess
 import time
 import unittest
@@ -35,6 +37,20 @@ def consume_all(bootstrap, topic, partitions, expected, timeout=60, **conf):
         out.append(m)
     c.close()
     return out
+
+
+def stored_codecs(data_dir, partition_dir):
+    """The codec (attributes & 7) of every batch in a partition's segment files."""
+    codecs = set()
+    for log in glob.glob(os.path.join(data_dir, partition_dir, "*.log")):
+        with open(log, "rb") as f:
+            data = f.read()
+        pos = 0
+        while pos + 61 <= len(data):
+            length = struct.unpack(">i", data[pos + 8:pos + 12])[0]
+            codecs.add(struct.unpack(">h", data[pos + 21:pos + 23])[0] & 7)
+            pos += 12 + length
+    return codecs
 
 
 class KafkaClientsTest(ServerTest):
@@ -118,6 +134,11 @@ class KafkaClientsTest(ServerTest):
             got = consume_all(self.bootstrap, topic, 1, 500)
             self.assertEqual([m.value() for m in got],
                              [f"{codec}-{i}".encode() * 10 for i in range(500)], codec)
+            # The batches were stored compressed with the producer's codec: librdkafka
+            # compresses only for a broker whose ApiVersions lists Produce v0.
+            codes = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+            self.assertEqual(stored_codecs(self.server.data_dir, f"{topic}-0"), {codes[codec]},
+                             codec)
 
     def test_list_offsets_by_timestamp(self):
         p = Producer({"bootstrap.servers": self.bootstrap})

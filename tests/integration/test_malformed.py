@@ -133,6 +133,22 @@ class MalformedInputTest(ServerTest):
             s.sendall(frame(0, 99, 1, b""))
             self.assertTrue(closed_by_peer(s))
 
+    def test_produce_v0_to_v2_are_advertised_but_refused(self):
+        # ApiVersions lists Produce from v0 (librdkafka compresses only for such a broker),
+        # but the old message formats are not served: using them closes the connection.
+        with self.connect() as s:
+            s.sendall(frame(18, 0, 1, b""))
+            resp = read_frame(s)
+            _, error, count = struct.unpack(">ihi", resp[:10])
+            self.assertEqual(error, 0)
+            ranges = {k: (lo, hi) for k, lo, hi in
+                      (struct.unpack(">hhh", resp[10 + 6 * i:16 + 6 * i]) for i in range(count))}
+            self.assertEqual(ranges[0][0], 0)
+        for version in (0, 1, 2):
+            with self.connect() as s:
+                s.sendall(frame(0, version, 1, produce_v3("healthy", record_batch([b"old"]))))
+                self.assertTrue(closed_by_peer(s), version)
+
     def test_api_versions_too_new_answers_unsupported_with_the_list(self):
         with self.connect() as s:
             s.sendall(frame(18, 99, 7, b"\x00garbage"))

@@ -14,7 +14,7 @@ protocol::api_versions_response supported_list() {
   for (const auto& api : supported_apis()) {
     auto& k = r.api_keys.emplace_back();
     k.api_key = api.key;
-    k.min_version = api.min_version;
+    k.min_version = api.advertised_min();
     k.max_version = api.max_version;
   }
   return r;

@@ -10,7 +10,7 @@ namespace {
 // Version ranges: every version listed is implemented. Minimums stay at 0 where
 // librdkafka's feature detection requires it.
 constexpr api_entry kApis[] = {
-    {0, "Produce", 3, 9, handlers::produce},
+    {0, "Produce", 3, 9, handlers::produce, 0},
     {1, "Fetch", 4, 12, handlers::fetch},
     {2, "ListOffsets", 0, 8, handlers::list_offsets},
     {3, "Metadata", 0, 12, handlers::metadata},

@@ -19,6 +19,14 @@ struct api_entry {
   int16_t min_version;
   int16_t max_version;
   handler_fn handler;
+  // The oldest version ApiVersions advertises, when it differs from min_version: librdkafka
+  // (up to 2.8) compresses gzip, snappy and lz4 batches only for a broker that lists
+  // Produce v0, as Kafka 4 does for that reason while refusing v0-2 when they are used.
+  int16_t advertised_min_version = -1;
+
+  int16_t advertised_min() const {
+    return advertised_min_version >= 0 ? advertised_min_version : min_version;
+  }
 };
 
 std::span<const api_entry> supported_apis();
