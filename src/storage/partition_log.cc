@@ -603,6 +603,7 @@ base::result<partition_log::read_result> partition_log::read(int64_t offset, siz
   if (start + max_bytes < stop.position) {
     auto b = seg->boundary_at_or_before(start + max_bytes, {start, loc->header.base_offset});
     if (!b) return b.error();
+    if (b->position <= start && !opts.min_one_batch) return out;
     end = b->position > start
               ? *b
               : boundary{start + loc->header.size_bytes(), loc->header.next_offset()};

@@ -86,13 +86,16 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   struct read_options {
     std::optional<int64_t> max_offset;  // exclusive bound; default the high watermark
     bool copy_bytes = false;            // bytes (each batch's CRC checked) instead of file ranges
+    // Return the first batch even when it is larger than max_bytes (so a consumer always
+    // makes progress); when false such a read returns nothing.
+    bool min_one_batch = true;
   };
   struct read_result {
     base::iobuf data;
     int64_t next_offset;  // offset following the last batch returned
   };
-  // Whole batches from the one holding `offset`, up to about `max_bytes` (at least one
-  // batch, even a larger one, so a consumer always makes progress).
+  // Whole batches from the one holding `offset`, up to `max_bytes` (but see
+  // read_options::min_one_batch).
   base::result<read_result> read(int64_t offset, size_t max_bytes, read_options opts);
   base::result<read_result> read(int64_t offset, size_t max_bytes) {
     return read(offset, max_bytes, read_options{});

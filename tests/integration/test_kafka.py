@@ -3,6 +3,7 @@ kafka-python, all from Debian packages under /usr/bin/python3."""
 
 import glob
 import os
+import socket
 import struct
 import subprocess
 import time
@@ -11,6 +12,7 @@ import unittest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+import test_malformed as wire
 from harness import ServerTest
 
 
@@ -139,6 +141,64 @@ class KafkaClientsTest(ServerTest):
             codes = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
             self.assertEqual(stored_codecs(self.server.data_dir, f"{topic}-0"), {codes[codec]},
                              codec)
+
+    def fetch_v4(self, sock, correlation, max_bytes, partitions, partition_max):
+        """Raw Fetch v4 of `topic` partitions from offset 0; returns {partition: bytes}."""
+        body = struct.pack(">iiiib", -1, 0, 1, max_bytes, 0) + struct.pack(">i", 1)
+        body += wire.string("limits") + struct.pack(">i", len(partitions))
+        for p in partitions:
+            body += struct.pack(">iqi", p, 0, partition_max)
+        sock.sendall(wire.frame(1, 4, correlation, body))
+        resp = wire.read_frame(sock)
+        pos = 4 + 4 + 4  # correlation, throttle, topic count
+        pos += 2 + struct.unpack(">h", resp[pos:pos + 2])[0]
+        (count,) = struct.unpack(">i", resp[pos:pos + 4])
+        pos += 4
+        out = {}
+        for _ in range(count):
+            p, err, _, _, aborted = struct.unpack(">ihqqi", resp[pos:pos + 26])
+            self.assertEqual(err, 0)
+            pos += 26 + 16 * max(aborted, 0)
+            (size,) = struct.unpack(">i", resp[pos:pos + 4])
+            out[p] = resp[pos + 4:pos + 4 + max(size, 0)]
+            pos += 4 + max(size, 0)
+        return out
+
+    def test_fetch_stays_within_max_bytes(self):
+        # KIP-74: a response holds at most the request's max_bytes, except that its first
+        # batch is returned whole even when larger, so a consumer always makes progress.
+        self.create_topic("limits", 2)
+        batch = wire.record_batch([b"x" * 540])  # about 600 bytes
+        with socket.create_connection(("127.0.0.1", self.server.kafka_port), timeout=10) as s:
+            for p in (0, 1):
+                for i in range(5):
+                    body = (struct.pack(">hhi", -1, -1, 5000) + struct.pack(">i", 1) +
+                            wire.string("limits") + struct.pack(">ii", 1, p) +
+                            struct.pack(">i", len(batch)) + batch)
+                    s.sendall(wire.frame(0, 3, i, body))
+                    self.assertIsNotNone(wire.read_frame(s))
+            got = self.fetch_v4(s, 10, 1000, [0, 1], 1 << 20)
+            self.assertEqual((len(got[0]), len(got[1])), (len(batch), 0))
+            got = self.fetch_v4(s, 11, 100, [0, 1], 1 << 20)  # smaller than one batch
+            self.assertEqual((len(got[0]), len(got[1])), (len(batch), 0))
+            got = self.fetch_v4(s, 12, 1 << 20, [0, 1], 1300)  # per-partition limit
+            self.assertEqual((len(got[0]), len(got[1])), (2 * len(batch), 2 * len(batch)))
+            got = self.fetch_v4(s, 13, 2 * len(batch) + 10, [0, 1], 1 << 20)
+            self.assertEqual((len(got[0]), len(got[1])), (2 * len(batch), 0))
+
+    def test_consumer_with_small_fetch_max_and_large_partition_max(self):
+        # The whole fetch stays near fetch.max.bytes even when max.partition.fetch.bytes
+        # is far larger; otherwise the response passes receive.message.max.bytes and
+        # librdkafka refuses it over and over.
+        p = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 5})
+        for i in range(40):
+            p.produce("big-records", bytes([i]) * 400_000)
+        self.assertEqual(p.flush(60), 0)
+        got = consume_all(self.bootstrap, "big-records", 1, 40,
+                          **{"fetch.max.bytes": 1 << 20,
+                             "max.partition.fetch.bytes": 20 << 20,
+                             "receive.message.max.bytes": (1 << 20) + 512})
+        self.assertEqual([m.value()[0] for m in got], list(range(40)))
 
     def test_list_offsets_by_timestamp(self):
         p = Producer({"bootstrap.servers": self.bootstrap})

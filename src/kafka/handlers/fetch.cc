@@ -22,7 +22,7 @@ struct partition_read {
 };
 
 partition_read read_local(broker::broker& b, const storage::ntp& name, int64_t offset,
-                          size_t max_bytes) {
+                          size_t max_bytes, bool min_one_batch) {
   partition_read out;
   auto log = b.local_log(name);
   if (!log) {
@@ -31,8 +31,10 @@ partition_read read_local(broker::broker& b, const storage::ntp& name, int64_t o
   }
   out.high_watermark = log->high_watermark();
   out.log_start_offset = log->log_start_offset();
-  if (max_bytes == 0 || offset == out.high_watermark) return out;
-  auto r = log->read(offset, max_bytes);
+  if ((max_bytes == 0 && !min_one_batch) || offset == out.high_watermark) return out;
+  storage::partition_log::read_options opts;
+  opts.min_one_batch = min_one_batch;
+  auto r = log->read(offset, max_bytes, opts);
   if (!r) {
     out.error = to_kafka_error(r.error());
     return out;
@@ -58,17 +60,17 @@ struct shard_group {
   std::vector<part_ref> parts;
 };
 
-// On the owner: reads the group's partitions in order. The first partition with data
-// may exceed the fetch's max_bytes (one whole batch), so a consumer always makes
-// progress; after that the total, counted from `used`, is capped.
+// On the owner: reads the group's partitions in order, within each partition's
+// max_bytes and the fetch's max_bytes counted from `used` (KIP-74). Only the first batch
+// of the response may exceed them (one whole batch, so a consumer always makes
+// progress); a later partition whose next batch does not fit returns nothing.
 net::task<std::vector<partition_read>> read_group(broker::broker& b, std::vector<part_ref> parts,
                                                   size_t used, size_t max_bytes) {
   std::vector<partition_read> out;
   out.reserve(parts.size());
   for (const auto& p : parts) {
-    size_t budget = p.partition_max;
-    if (used > 0) budget = std::min(budget, max_bytes > used ? max_bytes - used : 0);
-    out.push_back(read_local(b, p.name, p.offset, budget));
+    const size_t budget = std::min(p.partition_max, max_bytes > used ? max_bytes - used : 0);
+    out.push_back(read_local(b, p.name, p.offset, budget, used == 0));
     used += out.back().records.size();
   }
   co_return out;
