@@ -37,11 +37,11 @@ std::string render_config_reference(std::span<const base::config_key> table) {
 
 std::string render_kafka_apis(std::span<const kafka::api_entry> apis) {
   std::string out =
-      "| API | Key | Oldest version | Newest version |\n"
-      "|---|---:|---:|---:|\n";
+      "| API | Key | Oldest version | Newest version | ApiVersions lists from |\n"
+      "|---|---:|---:|---:|---:|\n";
   for (const auto& api : apis) {
-    out +=
-        fmt::format("| {} | {} | {} | {} |\n", api.name, api.key, api.min_version, api.max_version);
+    out += fmt::format("| {} | {} | {} | {} | {} |\n", api.name, api.key, api.min_version,
+                       api.max_version, api.advertised_min());
   }
   return out;
 }

@@ -1,9 +1,10 @@
-// riptide topic create|list|describe|delete|alter-config|add-partitions
+// riptide topic create|list|describe|delete|alter-config|add-partitions|trim
 
 #include <algorithm>
 #include <map>
 #include <memory>
 
+#include "base/config.h"
 #include "cli/client.h"
 
 namespace cli {
@@ -18,6 +19,8 @@ struct topic_options {
   std::vector<std::string> sets;       // alter-config: --set k=v
   std::vector<std::string> deletes;    // alter-config: --delete k
   int32_t count = 0;                   // add-partitions: --count
+  std::string before;                  // trim: an offset, or "end"
+  std::optional<int32_t> partition;    // trim: one partition instead of all
 };
 
 using admin_options_ptr =
@@ -293,6 +296,70 @@ void add_partitions(topic_options& o) {
   }
 }
 
+// DeleteRecords: every record below --before (an offset, or "end" for the high
+// watermark) becomes unreadable and whole segments below it are deleted.
+void trim(topic_options& o) {
+  int64_t before = -1;
+  if (o.before != "end") {
+    auto n = base::parse_integer(o.before);
+    if (!n || *n < 0)
+      usage_error("--before must be an offset (0 or more) or \"end\", got '" + o.before + "'");
+    before = *n;
+  }
+  client c(o.common, RD_KAFKA_PRODUCER);
+  const std::string& name = o.names.front();
+  auto md = c.metadata(&name);
+  const auto& t = c.topic_metadata(*md, name);
+  if (o.partition && (*o.partition < 0 || *o.partition >= t.partition_cnt)) {
+    fail("topic '" + name + "' has no partition " + std::to_string(*o.partition) + " (it has " +
+         std::to_string(t.partition_cnt) + ")");
+  }
+  std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)>
+      offsets(rd_kafka_topic_partition_list_new(t.partition_cnt),
+              rd_kafka_topic_partition_list_destroy);
+  for (int i = 0; i < t.partition_cnt; ++i) {
+    const int32_t p = t.partitions[i].id;
+    if (o.partition && p != *o.partition) continue;
+    rd_kafka_topic_partition_list_add(offsets.get(), name.c_str(), p)->offset = before;
+  }
+  rd_kafka_DeleteRecords_t* del = rd_kafka_DeleteRecords_new(offsets.get());
+  auto opts = admin_opts(c, RD_KAFKA_ADMIN_OP_DELETERECORDS);
+  event_guard ev{
+      c.admin([&](rd_kafka_queue_t* q) { rd_kafka_DeleteRecords(c.get(), &del, 1, opts.get(), q); },
+              "trim topic '" + name + "'")};
+  rd_kafka_DeleteRecords_destroy(del);
+  const auto* res =
+      rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(ev.ev));
+  std::vector<std::pair<int32_t, int64_t>> starts;
+  for (int i = 0; res != nullptr && i < res->cnt; ++i) {
+    const auto& e = res->elems[i];
+    if (e.err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+      auto [lo, hi] = c.watermarks(name, e.partition);
+      fail("cannot trim partition " + std::to_string(e.partition) + " of '" + name +
+           "' before offset " + std::to_string(before) + ": its end is " + std::to_string(hi) +
+           "; give an offset up to it, or --before end");
+    }
+    if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      fail("cannot trim partition " + std::to_string(e.partition) + " of '" + name +
+           "': " + rd_kafka_err2str(e.err));
+    }
+    starts.emplace_back(e.partition, e.offset);
+  }
+  std::sort(starts.begin(), starts.end());
+  if (o.common.json) {
+    auto ps = json::array();
+    for (const auto& [p, start] : starts) {
+      ps.item(json::object().num("partition", p).num("log_start", start).done());
+    }
+    std::puts(json::object().str("topic", name).raw("partitions", ps.done()).done().c_str());
+    return;
+  }
+  for (const auto& [p, start] : starts) {
+    std::printf("topic '%s' partition %d now starts at offset %lld\n", name.c_str(), p,
+                static_cast<long long>(start));
+  }
+}
+
 CLI::App* sub(CLI::App& parent, action& run, const std::shared_ptr<topic_options>& o,
               const char* name, const char* help, void (*fn)(topic_options&), bool many = false) {
   auto* cmd = parent.add_subcommand(name, help);
@@ -332,6 +399,15 @@ void declare_topic(CLI::App& cmd, action& run) {
   a->add_option("--set", o->sets, "Set KEY=VALUE (repeatable).")->type_name("KEY=VALUE");
   a->add_option("--delete", o->deletes, "Remove the override of KEY (repeatable).")
       ->type_name("KEY");
+
+  auto* tr = sub(cmd, run, o, "trim",
+                 "Delete the records below an offset (DeleteRecords) in every partition, or in "
+                 "one with --partition.",
+                 trim);
+  tr->add_option("--before", o->before, "Offset to keep from, or \"end\" to delete everything.")
+      ->required()
+      ->type_name("OFFSET|end");
+  tr->add_option("--partition", o->partition, "Only this partition.");
 
   auto* p = sub(cmd, run, o, "add-partitions", "Grow a topic to a total number of partitions.",
                 add_partitions);

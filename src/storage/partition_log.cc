@@ -40,16 +40,20 @@ base::result<std::shared_ptr<partition_log>> partition_log::open(const std::file
   }
   std::shared_ptr<partition_log> log(
       new partition_log(dir, std::move(name), cfg, std::move(env), std::move(*segments)));
+  if (auto start = read_log_start(dir)) {
+    log->start_offset_ = std::min(*start, log->log_end_offset());
+  }
   RIPTIDE_TRY(log->rebuild_producer_state());
   return log;
 }
 
 base::status partition_log::rebuild_producer_state() {
-  int64_t from = log_start_offset();
+  int64_t from = segments_.front()->base_offset();
   if (auto bytes = base::read_whole_file(dir_ / producer_snapshot_file)) {
     auto loaded = producer_state::parse(
         std::span(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()));
-    if (loaded && loaded->offset >= log_start_offset() && loaded->offset <= log_end_offset()) {
+    if (loaded && loaded->offset >= segments_.front()->base_offset() &&
+        loaded->offset <= log_end_offset()) {
       producers_ = std::move(loaded->state);
       from = loaded->offset;
     } else {
@@ -576,7 +580,10 @@ const segment* partition_log::segment_for(int64_t offset) const {
 
 base::result<partition_log::read_result> partition_log::read(int64_t offset, size_t max_bytes,
                                                              read_options opts) {
-  if (offset < log_start_offset() || offset > log_end_offset()) return errc::offset_out_of_range;
+  // Readers see nothing below the log start; the broker's own replays (copy_bytes) may
+  // read what DeleteRecords left in the first segment.
+  const int64_t first = opts.copy_bytes ? segments_.front()->base_offset() : log_start_offset();
+  if (offset < first || offset > log_end_offset()) return errc::offset_out_of_range;
   const int64_t limit = std::min(opts.max_offset.value_or(high_watermark()), log_end_offset());
   read_result out{{}, offset};
   if (offset >= limit) return out;
@@ -639,7 +646,7 @@ base::result<std::optional<timestamp_offset>> partition_log::offset_for_timestam
     int64_t ts) const {
   for (const auto& seg : segments_) {
     if (seg->max_timestamp() < ts) continue;
-    auto r = seg->offset_for_timestamp(ts);
+    auto r = seg->offset_for_timestamp(ts, log_start_offset());
     if (!r) return r.error();
     if (*r) {
       if ((*r)->offset >= high_watermark()) return std::optional<timestamp_offset>{};
@@ -654,12 +661,15 @@ base::result<std::optional<timestamp_offset>> partition_log::max_timestamp_recor
   // there that reaches it.
   const segment* best = nullptr;
   for (const auto& seg : segments_) {
-    if (seg->max_timestamp() >= 0 && (!best || seg->max_timestamp() > best->max_timestamp())) {
+    if (seg->max_timestamp() >= 0 && seg->next_offset() > log_start_offset() &&
+        (!best || seg->max_timestamp() > best->max_timestamp())) {
       best = seg.get();
     }
   }
   if (!best) return std::optional<timestamp_offset>{};
-  auto r = best->offset_for_timestamp(best->max_timestamp());
+  // (A segment's max may lie below the log start; then this finds the first record at or
+  // after the start that reaches it, or nothing.)
+  auto r = best->offset_for_timestamp(best->max_timestamp(), log_start_offset());
   if (!r) return r.error();
   if (*r && (*r)->offset >= high_watermark()) return std::optional<timestamp_offset>{};
   return *r;
@@ -706,6 +716,27 @@ int64_t partition_log::segment_jitter() const {
                      (static_cast<uint64_t>(active().base_offset()) * 0x9E3779B97F4A7C15ull);
   const auto jitter = static_cast<int64_t>(h % static_cast<uint64_t>(cfg_.segment_jitter_ms));
   return std::min(jitter, cfg_.segment_ms - 1);
+}
+
+void partition_log::delete_records_before(int64_t offset,
+                                          std::function<void(base::result<int64_t>)> done) {
+  if (failure_) return done(errc::log_read_only);
+  if (closing_ || closed_) return done(errc::log_closed);
+  if (offset > high_watermark() || offset < 0) return done(errc::offset_out_of_range);
+  if (offset <= log_start_offset()) return done(log_start_offset());
+  start_offset_ = offset;
+  // Whole segments below the new start go now (never the active one).
+  retention_result r;
+  while (segments_.size() > 1 && segments_.front()->next_offset() <= offset) {
+    if (!drop_oldest_segment(r)) break;
+  }
+  env_.flush->submit([self = shared_from_this(), offset, done = std::move(done)]() mutable {
+    auto st = write_log_start(self->dir_, offset);
+    self->env_.shard->post([offset, st, done = std::move(done)] {
+      if (!st) return done(st.error());
+      done(offset);
+    });
+  });
 }
 
 partition_log::retention_result partition_log::delete_segments_before(int64_t offset) {

@@ -10,6 +10,7 @@
 // watermark is the durable end (what consumers may read and producers are acked
 // for); under the other policies it is the log end.
 
+#include <algorithm>
 #include <deque>
 #include <filesystem>
 #include <functional>
@@ -112,7 +113,11 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
 
   const ntp& name() const { return name_; }
   const std::filesystem::path& dir() const { return dir_; }
-  int64_t log_start_offset() const { return segments_.front()->base_offset(); }
+  // The first offset readers may read: the first segment's base, or higher after
+  // DeleteRecords (delete_records_before).
+  int64_t log_start_offset() const {
+    return std::max(segments_.front()->base_offset(), start_offset_);
+  }
   int64_t log_end_offset() const { return segments_.back()->next_offset(); }
   int64_t high_watermark() const;
   uint64_t size_bytes() const { return size_bytes_; }
@@ -133,6 +138,12 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   // Also forgets idempotent producers idle for longer than producer_expiry_ms and
   // snapshots the producer state when it changed.
   retention_result apply_retention();
+
+  // DeleteRecords: moves the log start offset up to `offset` (at most the high
+  // watermark; a lower one than the current start changes nothing), removes the sealed
+  // segments entirely below it, and calls `done` on the shard with the new log start once
+  // it is on disk, or with an error (errc::offset_out_of_range past the high watermark).
+  void delete_records_before(int64_t offset, std::function<void(base::result<int64_t>)> done);
 
   // Deletes the sealed segments that lie entirely below `offset` (compaction by
   // rewriting: the owner re-appended what it still needs at or after `offset`).
@@ -206,6 +217,7 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
 
   std::filesystem::path dir_;
   ntp name_;
+  int64_t start_offset_ = 0;  // set by DeleteRecords; see log_start_offset()
   log_config cfg_;
   log_environment env_;
   std::deque<std::unique_ptr<segment>> segments_;

@@ -58,6 +58,7 @@ class producer_state {
 
   size_t size() const { return producers_.size(); }
   const producer_entry* find(int64_t producer_id) const;
+  const std::unordered_map<int64_t, producer_entry>& entries() const { return producers_; }
 
  private:
   std::unordered_map<int64_t, producer_entry> producers_;

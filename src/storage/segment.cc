@@ -130,9 +130,12 @@ base::result<boundary> segment::boundary_at_or_before(uint64_t limit, boundary f
   return best;
 }
 
-base::result<std::optional<timestamp_offset>> segment::offset_for_timestamp(int64_t ts) const {
-  if (empty() || max_timestamp() < ts) return std::optional<timestamp_offset>{};
-  auto loc = locate(base_offset_ + index_.scan_start_for_timestamp(ts));
+base::result<std::optional<timestamp_offset>> segment::offset_for_timestamp(
+    int64_t ts, int64_t min_offset) const {
+  if (empty() || max_timestamp() < ts || min_offset >= next_offset_) {
+    return std::optional<timestamp_offset>{};
+  }
+  auto loc = locate(std::max(base_offset_ + index_.scan_start_for_timestamp(ts), min_offset));
   if (!loc) return loc.error();
   uint64_t pos = loc->position;
   std::vector<uint8_t> bytes;
@@ -140,10 +143,11 @@ base::result<std::optional<timestamp_offset>> segment::offset_for_timestamp(int6
   while (pos < size_) {
     auto h = header_at(pos);
     if (!h) return h.error();
-    if (h->max_timestamp >= ts) {
+    if (h->max_timestamp >= ts && h->last_offset() >= min_offset) {
       // Every record of a LogAppendTime batch carries the batch's time.
       if (h->log_append_time()) {
-        return std::optional<timestamp_offset>({h->base_offset, h->max_timestamp});
+        return std::optional<timestamp_offset>(
+            {std::max(h->base_offset, min_offset), h->max_timestamp});
       }
       bytes.resize(h->size_bytes());
       auto n = log_->pread(bytes.data(), bytes.size(), pos);
@@ -153,7 +157,9 @@ base::result<std::optional<timestamp_offset>> segment::offset_for_timestamp(int6
       auto st = for_each_record(
           bytes,
           [&](const record_view& r) {
-            if (r.timestamp >= ts) found = timestamp_offset{r.offset, r.timestamp};
+            if (r.timestamp >= ts && r.offset >= min_offset) {
+              found = timestamp_offset{r.offset, r.timestamp};
+            }
             return !found;
           },
           scratch);

@@ -78,8 +78,10 @@ class segment {
   base::result<batch_location> locate(int64_t offset) const;
   // Last batch boundary at or before `limit`, starting the walk from `from` (a boundary).
   base::result<boundary> boundary_at_or_before(uint64_t limit, boundary from) const;
-  // The first record whose timestamp is >= ts, if this segment has one.
-  base::result<std::optional<timestamp_offset>> offset_for_timestamp(int64_t ts) const;
+  // The first record at or after `min_offset` whose timestamp is >= ts, if this segment
+  // has one.
+  base::result<std::optional<timestamp_offset>> offset_for_timestamp(int64_t ts,
+                                                                     int64_t min_offset) const;
 
   // Recovery: walks batches from `from` to the end of the file feeding the index,
   // checking structure (lengths, magic, contiguous offsets) and, with `verify_crc`,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kafka/protocol/generated/alter_configs_request.h"
+#include "kafka/protocol/generated/alter_replica_log_dirs_request.h"
 #include "kafka/protocol/generated/api_table.h"
 #include "kafka/protocol/generated/api_versions_request.h"
 #include "kafka/protocol/generated/create_partitions_request.h"
@@ -22,6 +23,9 @@
 #include "kafka/protocol/generated/describe_cluster_request.h"
 #include "kafka/protocol/generated/describe_configs_request.h"
 #include "kafka/protocol/generated/describe_groups_request.h"
+#include "kafka/protocol/generated/describe_log_dirs_request.h"
+#include "kafka/protocol/generated/describe_producers_request.h"
+#include "kafka/protocol/generated/elect_leaders_request.h"
 #include "kafka/protocol/generated/fetch_request.h"
 #include "kafka/protocol/generated/find_coordinator_request.h"
 #include "kafka/protocol/generated/heartbeat_request.h"
@@ -35,6 +39,7 @@
 #include "kafka/protocol/generated/offset_commit_request.h"
 #include "kafka/protocol/generated/offset_delete_request.h"
 #include "kafka/protocol/generated/offset_fetch_request.h"
+#include "kafka/protocol/generated/offset_for_leader_epoch_request.h"
 #include "kafka/protocol/generated/produce_request.h"
 #include "kafka/protocol/generated/request_header.h"
 #include "kafka/protocol/generated/sasl_authenticate_request.h"
@@ -136,11 +141,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case init_producer_id_request::api_key:
       decode_and_check<init_producer_id_request>(r, api_version);
       break;
+    case offset_for_leader_epoch_request::api_key:
+      decode_and_check<offset_for_leader_epoch_request>(r, api_version);
+      break;
     case describe_configs_request::api_key:
       decode_and_check<describe_configs_request>(r, api_version);
       break;
     case alter_configs_request::api_key:
       decode_and_check<alter_configs_request>(r, api_version);
+      break;
+    case alter_replica_log_dirs_request::api_key:
+      decode_and_check<alter_replica_log_dirs_request>(r, api_version);
+      break;
+    case describe_log_dirs_request::api_key:
+      decode_and_check<describe_log_dirs_request>(r, api_version);
       break;
     case sasl_authenticate_request::api_key:
       decode_and_check<sasl_authenticate_request>(r, api_version);
@@ -151,6 +165,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case delete_groups_request::api_key:
       decode_and_check<delete_groups_request>(r, api_version);
       break;
+    case elect_leaders_request::api_key:
+      decode_and_check<elect_leaders_request>(r, api_version);
+      break;
     case incremental_alter_configs_request::api_key:
       decode_and_check<incremental_alter_configs_request>(r, api_version);
       break;
@@ -159,6 +176,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case describe_cluster_request::api_key:
       decode_and_check<describe_cluster_request>(r, api_version);
+      break;
+    case describe_producers_request::api_key:
+      decode_and_check<describe_producers_request>(r, api_version);
       break;
     default:
       break;

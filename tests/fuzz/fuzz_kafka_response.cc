@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kafka/protocol/generated/alter_configs_response.h"
+#include "kafka/protocol/generated/alter_replica_log_dirs_response.h"
 #include "kafka/protocol/generated/api_table.h"
 #include "kafka/protocol/generated/api_versions_response.h"
 #include "kafka/protocol/generated/create_partitions_response.h"
@@ -22,6 +23,9 @@
 #include "kafka/protocol/generated/describe_cluster_response.h"
 #include "kafka/protocol/generated/describe_configs_response.h"
 #include "kafka/protocol/generated/describe_groups_response.h"
+#include "kafka/protocol/generated/describe_log_dirs_response.h"
+#include "kafka/protocol/generated/describe_producers_response.h"
+#include "kafka/protocol/generated/elect_leaders_response.h"
 #include "kafka/protocol/generated/fetch_response.h"
 #include "kafka/protocol/generated/find_coordinator_response.h"
 #include "kafka/protocol/generated/heartbeat_response.h"
@@ -35,6 +39,7 @@
 #include "kafka/protocol/generated/offset_commit_response.h"
 #include "kafka/protocol/generated/offset_delete_response.h"
 #include "kafka/protocol/generated/offset_fetch_response.h"
+#include "kafka/protocol/generated/offset_for_leader_epoch_response.h"
 #include "kafka/protocol/generated/produce_response.h"
 #include "kafka/protocol/generated/response_header.h"
 #include "kafka/protocol/generated/sasl_authenticate_response.h"
@@ -137,11 +142,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case init_producer_id_response::api_key:
       decode_and_check<init_producer_id_response>(r, api_version);
       break;
+    case offset_for_leader_epoch_response::api_key:
+      decode_and_check<offset_for_leader_epoch_response>(r, api_version);
+      break;
     case describe_configs_response::api_key:
       decode_and_check<describe_configs_response>(r, api_version);
       break;
     case alter_configs_response::api_key:
       decode_and_check<alter_configs_response>(r, api_version);
+      break;
+    case alter_replica_log_dirs_response::api_key:
+      decode_and_check<alter_replica_log_dirs_response>(r, api_version);
+      break;
+    case describe_log_dirs_response::api_key:
+      decode_and_check<describe_log_dirs_response>(r, api_version);
       break;
     case sasl_authenticate_response::api_key:
       decode_and_check<sasl_authenticate_response>(r, api_version);
@@ -152,6 +166,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case delete_groups_response::api_key:
       decode_and_check<delete_groups_response>(r, api_version);
       break;
+    case elect_leaders_response::api_key:
+      decode_and_check<elect_leaders_response>(r, api_version);
+      break;
     case incremental_alter_configs_response::api_key:
       decode_and_check<incremental_alter_configs_response>(r, api_version);
       break;
@@ -160,6 +177,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case describe_cluster_response::api_key:
       decode_and_check<describe_cluster_response>(r, api_version);
+      break;
+    case describe_producers_response::api_key:
+      decode_and_check<describe_producers_response>(r, api_version);
       break;
     default:
       break;

@@ -4,9 +4,11 @@ kafka-python's admin clients, and by hand-encoded requests for the versions and 
 neither client sends (flexible versions, IncrementalAlterConfigs, DescribeCluster)."""
 
 import glob
+import json
 import os
 import socket
 import struct
+import subprocess
 import time
 import unittest
 
@@ -15,7 +17,7 @@ from confluent_kafka import (TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME, C
 from confluent_kafka.admin import (AdminClient, ConfigResource, ConfigSource, NewPartitions,
                                    NewTopic)
 
-from harness import ServerTest
+from harness import RIPTIDE, ServerTest
 
 SEVEN_DAYS_MS = str(7 * 24 * 3600 * 1000)
 
@@ -49,6 +51,10 @@ class Writer:
 
     def i32(self, v):
         self.out += struct.pack(">i", v)
+        return self
+
+    def i64(self, v):
+        self.out += struct.pack(">q", v)
         return self
 
     def boolean(self, v):
@@ -108,6 +114,9 @@ class Reader:
 
     def i32(self):
         return self._take(">i")
+
+    def i64(self):
+        return self._take(">q")
 
     def boolean(self):
         return self.i8() != 0
@@ -206,7 +215,7 @@ SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 
 def consume(bootstrap, topic, partition, expected, timeout=30):
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
-                  "enable.auto.commit": False})
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     c.assign([TopicPartition(topic, partition, 0)])
     out = []
     deadline = time.monotonic() + timeout
@@ -719,6 +728,231 @@ class AdminTest(ServerTest):
             codecs.add(struct.unpack(">h", data[pos + 21:pos + 23])[0] & 7)
             pos += 12 + length
         self.assertEqual(codecs, {1})
+
+    # --- DeleteRecords and the single-node answers of the replica APIs ------------------
+
+    def riptide(self, *args):
+        return subprocess.run([RIPTIDE, *args, "-b", self.bootstrap], capture_output=True,
+                              text=True, timeout=60)
+
+    def test_trim_deletes_records_below_an_offset(self):
+        # `riptide topic trim` is librdkafka's DeleteRecords (rd_kafka_DeleteRecords).
+        self.create_topic("trimmed", 2, config={"segment.bytes": "16384"})
+        p = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 0,
+                      "batch.num.messages": 1})
+        base = 1_700_000_000_000
+        for i in range(100):
+            for part in (0, 1):
+                p.produce("trimmed", b"%d" % i + b"." * 1000, partition=part,
+                          timestamp=base + i * 1000)
+        self.assertEqual(p.flush(30), 0)
+        segments = lambda: glob.glob(os.path.join(self.server.data_dir, "trimmed-0", "*.log"))
+        before = len(segments())
+        r = self.riptide("topic", "trim", "trimmed", "--partition", "0", "--before", "50")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("partition 0 now starts at offset 50", r.stdout)
+        self.assertLess(len(segments()), before)  # whole segments below 50 are gone
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "unused"})
+        self.addCleanup(c.close)
+        self.assertEqual(c.get_watermark_offsets(TopicPartition("trimmed", 0), timeout=10),
+                         (50, 100))
+        self.assertEqual(c.get_watermark_offsets(TopicPartition("trimmed", 1), timeout=10),
+                         (0, 100))
+        got = consume(self.bootstrap, "trimmed", 0, 50)
+        self.assertEqual([m.offset() for m in got], list(range(50, 100)))
+        # A time lookup into the trimmed part answers the new start.
+        found = c.offsets_for_times([TopicPartition("trimmed", 0, base)], timeout=10)
+        self.assertEqual(found[0].offset, 50)
+
+        # Past the end: refused, naming the end and the fix.
+        r = self.riptide("topic", "trim", "trimmed", "--before", "500")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("its end is 100", r.stderr)
+        # The new start survives a restart; "end" empties every partition.
+        self.restart()
+        r = self.riptide("topic", "trim", "trimmed", "--before", "end", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["partitions"],
+                         [{"partition": 0, "log_start": 100}, {"partition": 1, "log_start": 100}])
+        c2 = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "unused"})
+        self.addCleanup(c2.close)
+        self.assertEqual(c2.get_watermark_offsets(TopicPartition("trimmed", 0), timeout=10),
+                         (100, 100))
+
+        # DeleteRecords v2 (flexible), raw: a missing topic and a lower offset (no change).
+        w = Writer(True)
+        w.array([("trimmed", 0, 10), ("missing", 0, 1)], lambda t: w.string(t[0]).array(
+            [t], lambda q: w.i32(q[1]).i64(q[2]).tags()).tags()).i32(30000).tags()
+        rd = call(self.bootstrap, 21, 2, True, w)
+        rd.i32()
+
+        def part():
+            out = (rd.i32(), rd.i64(), rd.i16())
+            rd.tags()
+            return out
+
+        def topic():
+            name, parts = rd.string(), rd.array(part)
+            rd.tags()
+            return name, parts
+
+        results = dict(rd.array(topic))
+        self.assertEqual(results["trimmed"], [(0, 100, 0)])
+        self.assertEqual(results["missing"], [(0, -1, UNKNOWN_TOPIC_OR_PARTITION)])
+
+    def test_offset_for_leader_epoch_answers_epoch_zero(self):
+        self.create_topic("epochs")
+        p = Producer({"bootstrap.servers": self.bootstrap})
+        for i in range(7):
+            p.produce("epochs", b"x")
+        self.assertEqual(p.flush(30), 0)
+        for version in (0, 2, 4):
+            flex = version >= 4
+            w = Writer(flex)
+            if version >= 3:
+                w.i32(-1)  # replica id: a consumer
+            queries = [(0, -1, 0), (0, -1, 5), (0, 3, 0), (9, -1, 0)]
+
+            def query(q):
+                w.i32(q[0])
+                if version >= 2:
+                    w.i32(q[1])
+                w.i32(q[2]).tags()
+
+            w.array([("epochs", queries)],
+                    lambda t: w.string(t[0]).array(t[1], query).tags()).tags()
+            r = call(self.bootstrap, 23, version, flex, w)
+            if version >= 2:
+                r.i32()
+
+            def result():
+                err, part = r.i16(), r.i32()
+                epoch = r.i32() if version >= 1 else 0
+                out = (part, err, epoch, r.i64())
+                r.tags()
+                return out
+
+            def topic():
+                name, parts = r.string(), r.array(result)
+                r.tags()
+                return parts
+
+            parts = r.array(topic)[0]
+            expected_epoch = 0 if version >= 1 else 0
+            self.assertEqual(parts[0], (0, 0, expected_epoch, 7), version)
+            self.assertEqual(parts[1][1:], (0, -1 if version >= 1 else 0, -1), version)
+            if version >= 2:
+                self.assertEqual(parts[2][1], 75)  # UNKNOWN_LEADER_EPOCH
+            self.assertEqual(parts[3][1], UNKNOWN_TOPIC_OR_PARTITION, version)
+
+    def test_describe_log_dirs_and_producers(self):
+        self.create_topic("dirs", 2)
+        p = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True})
+        for i in range(10):
+            p.produce("dirs", b"y" * 100, partition=0)
+        self.assertEqual(p.flush(30), 0)
+        for version in (0, 4):
+            flex = version >= 2
+            w = Writer(flex)
+            w.array([("dirs", [0, 1])],
+                    lambda t: w.string(t[0]).array(t[1], w.i32).tags()).tags()
+            r = call(self.bootstrap, 35, version, flex, w)
+            r.i32()
+            if version >= 3:
+                self.assertEqual(r.i16(), 0)
+
+            def part():
+                out = (r.i32(), r.i64(), r.i64(), r.boolean())
+                r.tags()
+                return out
+
+            def topic():
+                name, parts = r.string(), r.array(part)
+                r.tags()
+                return name, parts
+
+            def result():
+                err, path, topics = r.i16(), r.string(), dict(r.array(topic))
+                total = usable = None
+                if version >= 4:
+                    total, usable = r.i64(), r.i64()
+                r.tags()
+                return err, path, topics, total, usable
+
+            (err, path, topics, total, usable), = r.array(result)
+            self.assertEqual(err, 0)
+            self.assertEqual(os.path.realpath(path), os.path.realpath(self.server.data_dir))
+            sizes = {q[0]: q[1] for q in topics["dirs"]}
+            self.assertGreater(sizes[0], 1000)
+            self.assertEqual(sizes[1], 0)
+            if version >= 4:
+                self.assertGreater(total, 0)
+                self.assertGreater(usable, 0)
+
+        # DescribeProducers: the idempotent producer and its last sequence.
+        w = Writer(True)
+        w.array([("dirs", [0, 1, 7])], lambda t: w.string(t[0]).array(t[1], w.i32).tags()).tags()
+        r = call(self.bootstrap, 61, 0, True, w)
+        r.i32()
+
+        def producer():
+            out = (r.i64(), r.i32(), r.i32(), r.i64(), r.i32(), r.i64())
+            r.tags()
+            return out
+
+        def dp_part():
+            out = (r.i32(), r.i16(), r.string(), r.array(producer))
+            r.tags()
+            return out
+
+        def dp_topic():
+            name, parts = r.string(), r.array(dp_part)
+            r.tags()
+            return name, parts
+
+        parts = {q[0]: q for q in dict(r.array(dp_topic))["dirs"]}
+        (pid, epoch, last_seq, last_ts, coord, txn), = parts[0][3]
+        self.assertGreaterEqual(pid, 0)
+        self.assertEqual((epoch, last_seq, txn), (0, 9, -1))
+        self.assertEqual(parts[1][3], [])
+        self.assertEqual(parts[7][1], UNKNOWN_TOPIC_OR_PARTITION)
+
+    def test_elect_leaders_and_alter_replica_log_dirs_on_one_node(self):
+        self.create_topic("elect", 2)
+        for version in (0, 2):
+            flex = version >= 2
+            w = Writer(flex)
+            if version >= 1:
+                w.i8(0)  # preferred
+            w.array([("elect", [0, 1, 5])],
+                    lambda t: w.string(t[0]).array(t[1], w.i32).tags()).i32(30000).tags()
+            r = call(self.bootstrap, 43, version, flex, w)
+            r.i32()
+            if version >= 1:
+                self.assertEqual(r.i16(), 0)
+
+            def part():
+                out = (r.i32(), r.i16(), r.string())
+                r.tags()
+                return out
+
+            def topic():
+                name, parts = r.string(), r.array(part)
+                r.tags()
+                return name, parts
+
+            parts = dict(r.array(topic))["elect"]
+            self.assertEqual([(q[0], q[1]) for q in parts],
+                             [(0, 84), (1, 84), (5, UNKNOWN_TOPIC_OR_PARTITION)], version)
+        # AlterReplicaLogDirs v1: to the data directory is a no-op, elsewhere is not found.
+        w = Writer(False)
+        w.array([(self.server.data_dir, "elect"), ("/elsewhere", "elect")],
+                lambda d: w.string(d[0]).array([d[1]], lambda t: w.string(t).array(
+                    [0], w.i32)))
+        r = call(self.bootstrap, 34, 1, False, w)
+        r.i32()
+        results = r.array(lambda: (r.string(), r.array(lambda: (r.i32(), r.i16()))))
+        self.assertEqual(results, [("elect", [(0, 0)]), ("elect", [(0, 57)])])
 
     # --- Effects of topic configs ----------------------------------------------------
 

@@ -95,8 +95,9 @@ class GeneratedDocsTest(ServerTest):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def test_listed_apis_are_what_api_versions_advertises(self):
-        listed = {int(key): (name, int(lo), int(hi))
-                  for name, key, lo, hi in table_rows(printed("serve", "--print-kafka-apis"))}
+        listed = {int(key): (name, int(advertised), int(hi))
+                  for name, key, lo, hi, advertised
+                  in table_rows(printed("serve", "--print-kafka-apis"))}
         self.assertIn(0, listed)  # Produce
         self.assertIn(1, listed)  # Fetch
         s = self.start()

@@ -5,7 +5,7 @@
 // field present in that version with a non-default value (two variants: values only,
 // and nulls wherever the version allows them), encode, decode, encode again, and
 // compare; then check that every truncation of the encoding fails to decode.
-// Covers 58 messages and 351 message versions.
+// Covers 68 messages and 385 message versions.
 
 #include <gtest/gtest.h>
 
@@ -17,6 +17,8 @@
 
 #include "kafka/protocol/generated/alter_configs_request.h"
 #include "kafka/protocol/generated/alter_configs_response.h"
+#include "kafka/protocol/generated/alter_replica_log_dirs_request.h"
+#include "kafka/protocol/generated/alter_replica_log_dirs_response.h"
 #include "kafka/protocol/generated/api_versions_request.h"
 #include "kafka/protocol/generated/api_versions_response.h"
 #include "kafka/protocol/generated/consumer_protocol_assignment.h"
@@ -37,6 +39,12 @@
 #include "kafka/protocol/generated/describe_configs_response.h"
 #include "kafka/protocol/generated/describe_groups_request.h"
 #include "kafka/protocol/generated/describe_groups_response.h"
+#include "kafka/protocol/generated/describe_log_dirs_request.h"
+#include "kafka/protocol/generated/describe_log_dirs_response.h"
+#include "kafka/protocol/generated/describe_producers_request.h"
+#include "kafka/protocol/generated/describe_producers_response.h"
+#include "kafka/protocol/generated/elect_leaders_request.h"
+#include "kafka/protocol/generated/elect_leaders_response.h"
 #include "kafka/protocol/generated/fetch_request.h"
 #include "kafka/protocol/generated/fetch_response.h"
 #include "kafka/protocol/generated/find_coordinator_request.h"
@@ -63,6 +71,8 @@
 #include "kafka/protocol/generated/offset_delete_response.h"
 #include "kafka/protocol/generated/offset_fetch_request.h"
 #include "kafka/protocol/generated/offset_fetch_response.h"
+#include "kafka/protocol/generated/offset_for_leader_epoch_request.h"
+#include "kafka/protocol/generated/offset_for_leader_epoch_response.h"
 #include "kafka/protocol/generated/produce_request.h"
 #include "kafka/protocol/generated/produce_response.h"
 #include "kafka/protocol/generated/request_header.h"
@@ -281,6 +291,16 @@ void fill(delete_records_response::delete_records_topic_result::delete_records_p
           int16_t version, uint32_t seed);
 void fill(init_producer_id_request& x, int16_t version, uint32_t seed);
 void fill(init_producer_id_response& x, int16_t version, uint32_t seed);
+void fill(offset_for_leader_epoch_request& x, int16_t version, uint32_t seed);
+void fill(offset_for_leader_epoch_request::offset_for_leader_topic& x, int16_t version,
+          uint32_t seed);
+void fill(offset_for_leader_epoch_request::offset_for_leader_topic::offset_for_leader_partition& x,
+          int16_t version, uint32_t seed);
+void fill(offset_for_leader_epoch_response& x, int16_t version, uint32_t seed);
+void fill(offset_for_leader_epoch_response::offset_for_leader_topic_result& x, int16_t version,
+          uint32_t seed);
+void fill(offset_for_leader_epoch_response::offset_for_leader_topic_result::epoch_end_offset& x,
+          int16_t version, uint32_t seed);
 void fill(describe_configs_request& x, int16_t version, uint32_t seed);
 void fill(describe_configs_request::describe_configs_resource& x, int16_t version, uint32_t seed);
 void fill(describe_configs_response& x, int16_t version, uint32_t seed);
@@ -297,6 +317,25 @@ void fill(alter_configs_request::alter_configs_resource::alterable_config& x, in
 void fill(alter_configs_response& x, int16_t version, uint32_t seed);
 void fill(alter_configs_response::alter_configs_resource_response& x, int16_t version,
           uint32_t seed);
+void fill(alter_replica_log_dirs_request& x, int16_t version, uint32_t seed);
+void fill(alter_replica_log_dirs_request::alter_replica_log_dir& x, int16_t version, uint32_t seed);
+void fill(alter_replica_log_dirs_request::alter_replica_log_dir::alter_replica_log_dir_topic& x,
+          int16_t version, uint32_t seed);
+void fill(alter_replica_log_dirs_response& x, int16_t version, uint32_t seed);
+void fill(alter_replica_log_dirs_response::alter_replica_log_dir_topic_result& x, int16_t version,
+          uint32_t seed);
+void fill(alter_replica_log_dirs_response::alter_replica_log_dir_topic_result::
+              alter_replica_log_dir_partition_result& x,
+          int16_t version, uint32_t seed);
+void fill(describe_log_dirs_request& x, int16_t version, uint32_t seed);
+void fill(describe_log_dirs_request::describable_log_dir_topic& x, int16_t version, uint32_t seed);
+void fill(describe_log_dirs_response& x, int16_t version, uint32_t seed);
+void fill(describe_log_dirs_response::describe_log_dirs_result& x, int16_t version, uint32_t seed);
+void fill(describe_log_dirs_response::describe_log_dirs_result::describe_log_dirs_topic& x,
+          int16_t version, uint32_t seed);
+void fill(describe_log_dirs_response::describe_log_dirs_result::describe_log_dirs_topic::
+              describe_log_dirs_partition& x,
+          int16_t version, uint32_t seed);
 void fill(sasl_authenticate_request& x, int16_t version, uint32_t seed);
 void fill(sasl_authenticate_response& x, int16_t version, uint32_t seed);
 void fill(create_partitions_request& x, int16_t version, uint32_t seed);
@@ -309,6 +348,12 @@ void fill(create_partitions_response::create_partitions_topic_result& x, int16_t
 void fill(delete_groups_request& x, int16_t version, uint32_t seed);
 void fill(delete_groups_response& x, int16_t version, uint32_t seed);
 void fill(delete_groups_response::deletable_group_result& x, int16_t version, uint32_t seed);
+void fill(elect_leaders_request& x, int16_t version, uint32_t seed);
+void fill(elect_leaders_request::topic_partitions& x, int16_t version, uint32_t seed);
+void fill(elect_leaders_response& x, int16_t version, uint32_t seed);
+void fill(elect_leaders_response::replica_election_result& x, int16_t version, uint32_t seed);
+void fill(elect_leaders_response::replica_election_result::partition_result& x, int16_t version,
+          uint32_t seed);
 void fill(incremental_alter_configs_request& x, int16_t version, uint32_t seed);
 void fill(incremental_alter_configs_request::alter_configs_resource& x, int16_t version,
           uint32_t seed);
@@ -328,6 +373,14 @@ void fill(offset_delete_response::offset_delete_response_topic::offset_delete_re
 void fill(describe_cluster_request& x, int16_t version, uint32_t seed);
 void fill(describe_cluster_response& x, int16_t version, uint32_t seed);
 void fill(describe_cluster_response::describe_cluster_broker& x, int16_t version, uint32_t seed);
+void fill(describe_producers_request& x, int16_t version, uint32_t seed);
+void fill(describe_producers_request::topic_request& x, int16_t version, uint32_t seed);
+void fill(describe_producers_response& x, int16_t version, uint32_t seed);
+void fill(describe_producers_response::topic_response& x, int16_t version, uint32_t seed);
+void fill(describe_producers_response::topic_response::partition_response& x, int16_t version,
+          uint32_t seed);
+void fill(describe_producers_response::topic_response::partition_response::producer_state& x,
+          int16_t version, uint32_t seed);
 void fill(request_header& x, int16_t version, uint32_t seed);
 void fill(response_header& x, int16_t version, uint32_t seed);
 void fill(consumer_protocol_subscription& x, int16_t version, uint32_t seed);
@@ -1778,6 +1831,71 @@ void fill(init_producer_id_response& x, int16_t version, uint32_t seed) {
   x.producer_epoch = pick<int16_t>(448310734u, version, seed, 0);
 }
 
+void fill(offset_for_leader_epoch_request& x, int16_t version, uint32_t seed) {
+  if (version >= 3) {
+    x.replica_id = pick<int32_t>(2631799043u, version, seed, -2);
+  }
+  {
+    auto& v = x.topics;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(offset_for_leader_epoch_request::offset_for_leader_topic& x, int16_t version,
+          uint32_t seed) {
+  x.topic = make_text(507998708u, version, seed);
+  {
+    auto& v = x.partitions;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(offset_for_leader_epoch_request::offset_for_leader_topic::offset_for_leader_partition& x,
+          int16_t version, uint32_t seed) {
+  x.partition = pick<int32_t>(41661417u, version, seed, 0);
+  if (version >= 2) {
+    x.current_leader_epoch = pick<int32_t>(3984805312u, version, seed, -1);
+  }
+  x.leader_epoch = pick<int32_t>(3375740002u, version, seed, 0);
+}
+
+void fill(offset_for_leader_epoch_response& x, int16_t version, uint32_t seed) {
+  if (version >= 2) {
+    x.throttle_time_ms = pick<int32_t>(1282566938u, version, seed, 0);
+  }
+  {
+    auto& v = x.topics;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(offset_for_leader_epoch_response::offset_for_leader_topic_result& x, int16_t version,
+          uint32_t seed) {
+  x.topic = make_text(564583541u, version, seed);
+  {
+    auto& v = x.partitions;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(offset_for_leader_epoch_response::offset_for_leader_topic_result::epoch_end_offset& x,
+          int16_t version, uint32_t seed) {
+  x.error_code = pick<int16_t>(784051366u, version, seed, 0);
+  x.partition = pick<int32_t>(1504605554u, version, seed, 0);
+  if (version >= 1) {
+    x.leader_epoch = pick<int32_t>(696769507u, version, seed, -1);
+  }
+  x.end_offset = pick<int64_t>(1645609449u, version, seed, -1);
+}
+
 void fill(describe_configs_request& x, int16_t version, uint32_t seed) {
   {
     auto& v = x.resources;
@@ -1932,6 +2050,130 @@ void fill(alter_configs_response::alter_configs_resource_response& x, int16_t ve
   x.resource_name = make_text(1630798089u, version, seed);
 }
 
+void fill(alter_replica_log_dirs_request& x, int16_t version, uint32_t seed) {
+  {
+    auto& v = x.dirs;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(alter_replica_log_dirs_request::alter_replica_log_dir& x, int16_t version,
+          uint32_t seed) {
+  x.path = make_text(2073994565u, version, seed);
+  {
+    auto& v = x.topics;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(alter_replica_log_dirs_request::alter_replica_log_dir::alter_replica_log_dir_topic& x,
+          int16_t version, uint32_t seed) {
+  x.name = make_text(1648075385u, version, seed);
+  x.partitions = std::vector<int32_t>{pick<int32_t>(2992250546u, version, seed * 2 + 2, 0),
+                                      pick<int32_t>(2992250546u, version, seed * 2 + 3, 0)};
+}
+
+void fill(alter_replica_log_dirs_response& x, int16_t version, uint32_t seed) {
+  x.throttle_time_ms = pick<int32_t>(1448032791u, version, seed, 0);
+  {
+    auto& v = x.results;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(alter_replica_log_dirs_response::alter_replica_log_dir_topic_result& x, int16_t version,
+          uint32_t seed) {
+  x.topic_name = make_text(106620168u, version, seed);
+  {
+    auto& v = x.partitions;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(alter_replica_log_dirs_response::alter_replica_log_dir_topic_result::
+              alter_replica_log_dir_partition_result& x,
+          int16_t version, uint32_t seed) {
+  x.partition_index = pick<int32_t>(693188722u, version, seed, 0);
+  x.error_code = pick<int16_t>(1554859059u, version, seed, 0);
+}
+
+void fill(describe_log_dirs_request& x, int16_t version, uint32_t seed) {
+  if (seed % 2 == 1) {
+    x.topics.reset();
+  } else {
+    {
+      auto& v = x.topics.emplace();
+      v.resize(2);
+      fill(v[0], version, seed * 2 + 2);
+      fill(v[1], version, seed * 2 + 3);
+    }
+  }
+}
+
+void fill(describe_log_dirs_request::describable_log_dir_topic& x, int16_t version, uint32_t seed) {
+  x.topic = make_text(3640697435u, version, seed);
+  x.partitions = std::vector<int32_t>{pick<int32_t>(560074966u, version, seed * 2 + 2, 0),
+                                      pick<int32_t>(560074966u, version, seed * 2 + 3, 0)};
+}
+
+void fill(describe_log_dirs_response& x, int16_t version, uint32_t seed) {
+  x.throttle_time_ms = pick<int32_t>(2862289873u, version, seed, 0);
+  if (version >= 3) {
+    x.error_code = pick<int16_t>(2658488344u, version, seed, 0);
+  }
+  {
+    auto& v = x.results;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(describe_log_dirs_response::describe_log_dirs_result& x, int16_t version, uint32_t seed) {
+  x.error_code = pick<int16_t>(2790691764u, version, seed, 0);
+  x.log_dir = make_text(3714818621u, version, seed);
+  {
+    auto& v = x.topics;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+  if (version >= 4) {
+    x.total_bytes = pick<int64_t>(3120509519u, version, seed, -1);
+  }
+  if (version >= 4) {
+    x.usable_bytes = pick<int64_t>(1449052695u, version, seed, -1);
+  }
+}
+
+void fill(describe_log_dirs_response::describe_log_dirs_result::describe_log_dirs_topic& x,
+          int16_t version, uint32_t seed) {
+  x.name = make_text(3267682789u, version, seed);
+  {
+    auto& v = x.partitions;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(describe_log_dirs_response::describe_log_dirs_result::describe_log_dirs_topic::
+              describe_log_dirs_partition& x,
+          int16_t version, uint32_t seed) {
+  x.partition_index = pick<int32_t>(2596025045u, version, seed, 0);
+  x.partition_size = pick<int64_t>(3795946878u, version, seed, 0);
+  x.offset_lag = pick<int64_t>(3447936265u, version, seed, 0);
+  x.is_future_key = true;
+}
+
 void fill(sasl_authenticate_request& x, int16_t version, uint32_t seed) {
   x.auth_bytes = make_blob(1730976866u, version, seed);
 }
@@ -2020,6 +2262,63 @@ void fill(delete_groups_response& x, int16_t version, uint32_t seed) {
 void fill(delete_groups_response::deletable_group_result& x, int16_t version, uint32_t seed) {
   x.group_id = make_text(583386168u, version, seed);
   x.error_code = pick<int16_t>(1704728972u, version, seed, 0);
+}
+
+void fill(elect_leaders_request& x, int16_t version, uint32_t seed) {
+  if (version >= 1) {
+    x.election_type = pick<int8_t>(2302503964u, version, seed, 0);
+  }
+  if (seed % 2 == 1) {
+    x.topic_partitions_.reset();
+  } else {
+    {
+      auto& v = x.topic_partitions_.emplace();
+      v.resize(2);
+      fill(v[0], version, seed * 2 + 2);
+      fill(v[1], version, seed * 2 + 3);
+    }
+  }
+  x.timeout_ms = pick<int32_t>(3095712738u, version, seed, 60000);
+}
+
+void fill(elect_leaders_request::topic_partitions& x, int16_t version, uint32_t seed) {
+  x.topic = make_text(2353055148u, version, seed);
+  x.partitions = std::vector<int32_t>{pick<int32_t>(3402725360u, version, seed * 2 + 2, 0),
+                                      pick<int32_t>(3402725360u, version, seed * 2 + 3, 0)};
+}
+
+void fill(elect_leaders_response& x, int16_t version, uint32_t seed) {
+  x.throttle_time_ms = pick<int32_t>(1412060350u, version, seed, 0);
+  if (version >= 1) {
+    x.error_code = pick<int16_t>(985294978u, version, seed, 0);
+  }
+  {
+    auto& v = x.replica_election_results;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(elect_leaders_response::replica_election_result& x, int16_t version, uint32_t seed) {
+  x.topic = make_text(4238550744u, version, seed);
+  {
+    auto& v = x.partition_result_;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(elect_leaders_response::replica_election_result::partition_result& x, int16_t version,
+          uint32_t seed) {
+  x.partition_id = pick<int32_t>(3725832836u, version, seed, 0);
+  x.error_code = pick<int16_t>(1500014431u, version, seed, 0);
+  if (seed % 2 == 1) {
+    x.error_message.reset();
+  } else {
+    x.error_message = make_text(4178802310u, version, seed);
+  }
 }
 
 void fill(incremental_alter_configs_request& x, int16_t version, uint32_t seed) {
@@ -2167,6 +2466,68 @@ void fill(describe_cluster_response::describe_cluster_broker& x, int16_t version
   } else {
     x.rack = make_text(3230260602u, version, seed);
   }
+}
+
+void fill(describe_producers_request& x, int16_t version, uint32_t seed) {
+  {
+    auto& v = x.topics;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(describe_producers_request::topic_request& x, int16_t version, uint32_t seed) {
+  x.name = make_text(676963890u, version, seed);
+  x.partition_indexes = std::vector<int32_t>{pick<int32_t>(3779003944u, version, seed * 2 + 2, 0),
+                                             pick<int32_t>(3779003944u, version, seed * 2 + 3, 0)};
+}
+
+void fill(describe_producers_response& x, int16_t version, uint32_t seed) {
+  x.throttle_time_ms = pick<int32_t>(2438318237u, version, seed, 0);
+  {
+    auto& v = x.topics;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(describe_producers_response::topic_response& x, int16_t version, uint32_t seed) {
+  x.name = make_text(2112797416u, version, seed);
+  {
+    auto& v = x.partitions;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(describe_producers_response::topic_response::partition_response& x, int16_t version,
+          uint32_t seed) {
+  x.partition_index = pick<int32_t>(2866170203u, version, seed, 0);
+  x.error_code = pick<int16_t>(2435859918u, version, seed, 0);
+  if (seed % 2 == 1) {
+    x.error_message.reset();
+  } else {
+    x.error_message = make_text(3351264111u, version, seed);
+  }
+  {
+    auto& v = x.active_producers;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(describe_producers_response::topic_response::partition_response::producer_state& x,
+          int16_t version, uint32_t seed) {
+  x.producer_id = pick<int64_t>(731748056u, version, seed, 0);
+  x.producer_epoch = pick<int32_t>(2177306382u, version, seed, 0);
+  x.last_sequence = pick<int32_t>(1557502769u, version, seed, -1);
+  x.last_timestamp = pick<int64_t>(1488604168u, version, seed, -1);
+  x.coordinator_epoch = pick<int32_t>(4265511807u, version, seed, 0);
+  x.current_txn_start_offset = pick<int64_t>(4065104247u, version, seed, -1);
 }
 
 void fill(request_header& x, int16_t version, uint32_t seed) {
@@ -2612,6 +2973,24 @@ TEST(KafkaCodecRoundtrip, InitProducerIdResponse) {
   }
 }
 
+TEST(KafkaCodecRoundtrip, OffsetForLeaderEpochRequest) {
+  using T = offset_for_leader_epoch_request;
+  for (int16_t v = T::min_version; v <= T::max_version; ++v) {
+    const bool has_fields = true;
+    check_roundtrip<T>(v, 0, has_fields);
+    check_roundtrip<T>(v, 1, false);
+  }
+}
+
+TEST(KafkaCodecRoundtrip, OffsetForLeaderEpochResponse) {
+  using T = offset_for_leader_epoch_response;
+  for (int16_t v = T::min_version; v <= T::max_version; ++v) {
+    const bool has_fields = true;
+    check_roundtrip<T>(v, 0, has_fields);
+    check_roundtrip<T>(v, 1, false);
+  }
+}
+
 TEST(KafkaCodecRoundtrip, DescribeConfigsRequest) {
   using T = describe_configs_request;
   for (int16_t v = T::min_version; v <= T::max_version; ++v) {
@@ -2641,6 +3020,42 @@ TEST(KafkaCodecRoundtrip, AlterConfigsRequest) {
 
 TEST(KafkaCodecRoundtrip, AlterConfigsResponse) {
   using T = alter_configs_response;
+  for (int16_t v = T::min_version; v <= T::max_version; ++v) {
+    const bool has_fields = true;
+    check_roundtrip<T>(v, 0, has_fields);
+    check_roundtrip<T>(v, 1, false);
+  }
+}
+
+TEST(KafkaCodecRoundtrip, AlterReplicaLogDirsRequest) {
+  using T = alter_replica_log_dirs_request;
+  for (int16_t v = T::min_version; v <= T::max_version; ++v) {
+    const bool has_fields = true;
+    check_roundtrip<T>(v, 0, has_fields);
+    check_roundtrip<T>(v, 1, false);
+  }
+}
+
+TEST(KafkaCodecRoundtrip, AlterReplicaLogDirsResponse) {
+  using T = alter_replica_log_dirs_response;
+  for (int16_t v = T::min_version; v <= T::max_version; ++v) {
+    const bool has_fields = true;
+    check_roundtrip<T>(v, 0, has_fields);
+    check_roundtrip<T>(v, 1, false);
+  }
+}
+
+TEST(KafkaCodecRoundtrip, DescribeLogDirsRequest) {
+  using T = describe_log_dirs_request;
+  for (int16_t v = T::min_version; v <= T::max_version; ++v) {
+    const bool has_fields = true;
+    check_roundtrip<T>(v, 0, has_fields);
+    check_roundtrip<T>(v, 1, false);
+  }
+}
+
+TEST(KafkaCodecRoundtrip, DescribeLogDirsResponse) {
+  using T = describe_log_dirs_response;
   for (int16_t v = T::min_version; v <= T::max_version; ++v) {
     const bool has_fields = true;
     check_roundtrip<T>(v, 0, has_fields);
@@ -2702,6 +3117,24 @@ TEST(KafkaCodecRoundtrip, DeleteGroupsResponse) {
   }
 }
 
+TEST(KafkaCodecRoundtrip, ElectLeadersRequest) {
+  using T = elect_leaders_request;
+  for (int16_t v = T::min_version; v <= T::max_version; ++v) {
+    const bool has_fields = true;
+    check_roundtrip<T>(v, 0, has_fields);
+    check_roundtrip<T>(v, 1, false);
+  }
+}
+
+TEST(KafkaCodecRoundtrip, ElectLeadersResponse) {
+  using T = elect_leaders_response;
+  for (int16_t v = T::min_version; v <= T::max_version; ++v) {
+    const bool has_fields = true;
+    check_roundtrip<T>(v, 0, has_fields);
+    check_roundtrip<T>(v, 1, false);
+  }
+}
+
 TEST(KafkaCodecRoundtrip, IncrementalAlterConfigsRequest) {
   using T = incremental_alter_configs_request;
   for (int16_t v = T::min_version; v <= T::max_version; ++v) {
@@ -2749,6 +3182,24 @@ TEST(KafkaCodecRoundtrip, DescribeClusterRequest) {
 
 TEST(KafkaCodecRoundtrip, DescribeClusterResponse) {
   using T = describe_cluster_response;
+  for (int16_t v = T::min_version; v <= T::max_version; ++v) {
+    const bool has_fields = true;
+    check_roundtrip<T>(v, 0, has_fields);
+    check_roundtrip<T>(v, 1, false);
+  }
+}
+
+TEST(KafkaCodecRoundtrip, DescribeProducersRequest) {
+  using T = describe_producers_request;
+  for (int16_t v = T::min_version; v <= T::max_version; ++v) {
+    const bool has_fields = true;
+    check_roundtrip<T>(v, 0, has_fields);
+    check_roundtrip<T>(v, 1, false);
+  }
+}
+
+TEST(KafkaCodecRoundtrip, DescribeProducersResponse) {
+  using T = describe_producers_response;
   for (int16_t v = T::min_version; v <= T::max_version; ++v) {
     const bool has_fields = true;
     check_roundtrip<T>(v, 0, has_fields);

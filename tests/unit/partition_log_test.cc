@@ -557,3 +557,54 @@ TEST_F(PartitionLogTopicConfigs, AFullOffsetIndexRollsTheSegment) {
 
 }  // namespace
 }  // namespace riptide::testing
+
+namespace riptide::testing {
+namespace {
+
+class PartitionLogDeleteRecords : public log_test {
+ protected:
+  base::result<int64_t> delete_before(const std::shared_ptr<storage::partition_log>& log,
+                                      int64_t offset) {
+    std::promise<base::result<int64_t>> done;
+    shard_.run([&] {
+      log->delete_records_before(offset, [&](base::result<int64_t> r) { done.set_value(r); });
+      return 0;
+    });
+    return done.get_future().get();
+  }
+};
+
+TEST_F(PartitionLogDeleteRecords, MovesTheLogStartAndKeepsItAcrossARestart) {
+  storage::log_config cfg;
+  cfg.segment_bytes = 16384;
+  auto log = open(cfg);
+  for (int i = 0; i < 60; ++i) ASSERT_TRUE(append_durable(log, make_batch(1, 1000 + i, 1000)));
+  const auto segments = shard_.run([&] { return log->segment_count(); });
+  auto r = delete_before(log, 35);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, 35);
+  EXPECT_EQ(shard_.run([&] { return log->log_start_offset(); }), 35);
+  EXPECT_LT(shard_.run([&] { return log->segment_count(); }), segments);
+  // Reads below the start are out of range; a time lookup finds nothing below it.
+  auto below = shard_.run([&] { return log->read(34, 1 << 20); });
+  EXPECT_EQ(below.error(), make_error_code(errc::offset_out_of_range));
+  auto found = *shard_.run([&] { return log->offset_for_timestamp(0); });
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->offset, 35);
+  EXPECT_EQ(found->timestamp, 1035);
+  // Lower than the start: no change. Past the high watermark: refused.
+  EXPECT_EQ(*delete_before(log, 10), 35);
+  EXPECT_EQ(delete_before(log, 61).error(), make_error_code(errc::offset_out_of_range));
+  EXPECT_FALSE(close(log));
+
+  log = open(cfg);
+  EXPECT_EQ(shard_.run([&] { return log->log_start_offset(); }), 35);
+  EXPECT_EQ(read_all(log, 35).size(), 25u);  // 35..59, one record per batch
+  EXPECT_EQ(*delete_before(log, 60), 60);    // everything
+  EXPECT_EQ(shard_.run([&] { return log->log_start_offset(); }), 60);
+  EXPECT_TRUE(append_durable(log, make_batch(1, 2000)));
+  EXPECT_FALSE(close(log));
+}
+
+}  // namespace
+}  // namespace riptide::testing

@@ -29,6 +29,12 @@ net::task<handler_result> describe_groups(request_context& ctx);
 net::task<handler_result> delete_groups(request_context& ctx);
 net::task<handler_result> offset_delete(request_context& ctx);
 net::task<handler_result> init_producer_id(request_context& ctx);
+net::task<handler_result> delete_records(request_context& ctx);
+net::task<handler_result> offset_for_leader_epoch(request_context& ctx);
+net::task<handler_result> alter_replica_log_dirs(request_context& ctx);
+net::task<handler_result> describe_log_dirs(request_context& ctx);
+net::task<handler_result> elect_leaders(request_context& ctx);
+net::task<handler_result> describe_producers(request_context& ctx);
 
 // The ApiVersions answer to a version this broker does not support: a v0-format body
 // with UNSUPPORTED_VERSION and the supported list (clients retry with a lower version).

@@ -26,14 +26,20 @@ constexpr api_entry kApis[] = {
     {18, "ApiVersions", 0, 3, handlers::api_versions},
     {19, "CreateTopics", 0, 7, handlers::create_topics},
     {20, "DeleteTopics", 0, 6, handlers::delete_topics},
+    {21, "DeleteRecords", 0, 2, handlers::delete_records},
     {22, "InitProducerId", 0, 4, handlers::init_producer_id},
+    {23, "OffsetForLeaderEpoch", 0, 4, handlers::offset_for_leader_epoch},
     {32, "DescribeConfigs", 0, 4, handlers::describe_configs},
     {33, "AlterConfigs", 0, 2, handlers::alter_configs},
+    {34, "AlterReplicaLogDirs", 0, 2, handlers::alter_replica_log_dirs},
+    {35, "DescribeLogDirs", 0, 4, handlers::describe_log_dirs},
     {37, "CreatePartitions", 0, 3, handlers::create_partitions},
     {42, "DeleteGroups", 0, 2, handlers::delete_groups},
+    {43, "ElectLeaders", 0, 2, handlers::elect_leaders},
     {44, "IncrementalAlterConfigs", 0, 1, handlers::incremental_alter_configs},
     {47, "OffsetDelete", 0, 0, handlers::offset_delete},
     {60, "DescribeCluster", 0, 1, handlers::describe_cluster},
+    {61, "DescribeProducers", 0, 0, handlers::describe_producers},
 };
 
 }  // namespace

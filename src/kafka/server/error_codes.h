@@ -56,6 +56,10 @@ enum class error_code : int16_t {
   fenced_instance_id = 82,
   group_subscribed_to_topic = 86,
   kafka_storage_error = 56,
+  log_dir_not_found = 57,
+  fenced_leader_epoch = 74,
+  unknown_leader_epoch = 75,
+  election_not_needed = 84,
   unsupported_compression_type = 76,
   unknown_topic_id = 100,
 };

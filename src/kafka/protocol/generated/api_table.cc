@@ -25,14 +25,19 @@ constexpr api_schema apis[] = {
     {20, "DeleteTopics", 0, 6, 4},
     {21, "DeleteRecords", 0, 2, 2},
     {22, "InitProducerId", 0, 5, 2},
+    {23, "OffsetForLeaderEpoch", 0, 4, 4},
     {32, "DescribeConfigs", 0, 4, 4},
     {33, "AlterConfigs", 0, 2, 2},
+    {34, "AlterReplicaLogDirs", 0, 2, 2},
+    {35, "DescribeLogDirs", 0, 4, 2},
     {36, "SaslAuthenticate", 0, 2, 2},
     {37, "CreatePartitions", 0, 3, 2},
     {42, "DeleteGroups", 0, 2, 2},
+    {43, "ElectLeaders", 0, 2, 2},
     {44, "IncrementalAlterConfigs", 0, 1, 1},
     {47, "OffsetDelete", 0, 0, -1},
     {60, "DescribeCluster", 0, 1, 0},
+    {61, "DescribeProducers", 0, 0, 0},
 };
 
 constexpr int16_t controlled_shutdown_key = 7;
@@ -79,9 +84,15 @@ int16_t first_flexible_version(int16_t api_key) {
       return 2;
     case 22:
       return 2;
+    case 23:
+      return 4;
     case 32:
       return 4;
     case 33:
+      return 2;
+    case 34:
+      return 2;
+    case 35:
       return 2;
     case 36:
       return 2;
@@ -89,11 +100,15 @@ int16_t first_flexible_version(int16_t api_key) {
       return 2;
     case 42:
       return 2;
+    case 43:
+      return 2;
     case 44:
       return 1;
     case 47:
       return -1;
     case 60:
+      return 0;
+    case 61:
       return 0;
     default:
       return -1;
