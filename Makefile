@@ -38,7 +38,7 @@ test: build
 ## test-asan: unit and end-to-end tests under AddressSanitizer and UndefinedBehaviorSanitizer
 test-asan: deps $(DEBUG_DIR)/build.ninja
 	ninja -C $(DEBUG_DIR) -j $(JOBS) unit_tests riptide crash_test rdkafka_roundtrip rdkafka_group \
-	  sarama_client
+	  sarama_client io_shim
 	ctest --test-dir $(DEBUG_DIR) --output-on-failure -j $(JOBS) -L 'unit|integration'
 
 FUZZ_DIR     := build/fuzz

@@ -33,21 +33,6 @@ sigset_t block_shutdown_signals() {
   return set;
 }
 
-// The cluster id: made once, kept in the data directory.
-std::string cluster_id(const std::filesystem::path& data_dir) {
-  const auto path = data_dir / "cluster-id";
-  if (auto s = base::read_whole_file(path); s && s->size() > 1) return s->substr(0, s->size() - 1);
-  static constexpr char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::random_device rd;
-  std::string id;
-  for (int i = 0; i < 22; ++i) id += alphabet[rd() % 64];
-  auto line = id + "\n";
-  (void)base::write_file_atomically(
-      path, std::span(reinterpret_cast<const uint8_t*>(line.data()), line.size()));
-  return id;
-}
-
 }  // namespace
 
 int serve(const serve_options& opts) {
@@ -155,8 +140,8 @@ int serve(const serve_options& opts) {
     kafka::kafka_server_options kopts;
     kopts.listen = *listen;
     kopts.max_request_bytes = static_cast<uint32_t>(cfg.get_int("kafka.max_request_bytes"));
-    kopts.info.node_id = 0;
-    kopts.info.cluster_id = cluster_id(bopts.data_dir);
+    kopts.info.node_id = b.node_id();
+    kopts.info.cluster_id = b.identity().cluster_id;
     kopts.info.advertised_host = cfg.get_string("kafka_advertised_host");
     if (kopts.info.advertised_host.empty()) {
       kopts.info.advertised_host = listen->host == "0.0.0.0" || listen->host == "::"

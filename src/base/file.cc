@@ -150,6 +150,23 @@ status fsync_directory(const std::filesystem::path& dir) {
   return {};
 }
 
+result<bool> create_directories_durably(const std::filesystem::path& dir) {
+  std::error_code ec;
+  const auto full = std::filesystem::absolute(dir, ec);
+  if (ec) return ec;
+  // Top down: each missing component is made, then its parent fsynced.
+  std::filesystem::path at;
+  bool created = false;
+  for (const auto& part : full) {
+    at /= part;
+    if (std::filesystem::is_directory(at, ec)) continue;
+    if (!std::filesystem::create_directory(at, ec) && ec) return ec;
+    created = true;
+    RIPTIDE_TRY(fsync_directory(at.parent_path()));
+  }
+  return created;
+}
+
 status write_file_atomically(const std::filesystem::path& path, std::span<const uint8_t> data) {
   auto tmp = path;
   tmp += ".tmp";

@@ -53,6 +53,11 @@ class file {
 
 status fsync_directory(const std::filesystem::path& dir);
 
+// Creates `dir` and any missing parents, fsyncing the parent of each directory it
+// creates, so that the new directory survives a power failure along with what is later
+// written (and fsynced) inside it. Returns whether anything was created.
+result<bool> create_directories_durably(const std::filesystem::path& dir);
+
 // Replaces `path` with `data` so that a crash leaves either the old or the new content:
 // write a temp file, fsync it, rename over `path`, fsync the directory.
 status write_file_atomically(const std::filesystem::path& path, std::span<const uint8_t> data);

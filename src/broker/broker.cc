@@ -12,6 +12,7 @@
 #include "base/config.h"
 #include "base/file.h"
 #include "base/logging.h"
+#include "broker/identity.h"
 #include "net/await.h"
 
 namespace broker {
@@ -267,14 +268,31 @@ base::status broker::load_producer_ids() {
 
 base::result<std::vector<storage::recovery_report>> broker::start() {
   std::error_code ec;
-  fs::create_directories(opts_.data_dir, ec);
-  if (ec) return ec;
+  auto made_dir = base::create_directories_durably(opts_.data_dir);
+  if (!made_dir) return made_dir.error();
   for (unsigned i = 0; i < shards_.size(); ++i) {
     managers_.push_back(std::make_unique<storage::log_manager>(
         opts_.data_dir, opts_.defaults,
         storage::log_environment{&shards_[i], flusher_.get(), &disk_, base::wall_ms, nullptr}));
   }
   RIPTIDE_TRY(managers_[0]->lock_directory());
+  {
+    // Anything but the lock file means the directory held data before.
+    bool empty = true;
+    for (const auto& entry : fs::directory_iterator(opts_.data_dir, ec)) {
+      if (entry.path().filename() != ".lock") empty = false;
+    }
+    auto id = load_or_create_identity(opts_.data_dir, node_id_);
+    if (!id) return id.error();
+    identity_ = *id;
+    if (*made_dir || (id->created && empty)) {
+      base::logger("broker")->warn(
+          "{} the data directory {}: it is new and empty (cluster id {}). If this broker had "
+          "data, it is not here: stop it and check data_dir and that its disk is mounted.",
+          *made_dir ? "created" : "starting on", fs::absolute(opts_.data_dir).string(),
+          id->cluster_id);
+    }
+  }
   // Shard 0 owns the table; loading it here, before serving, is the only exception.
   RIPTIDE_TRY(load_table());
   RIPTIDE_TRY(ensure_offsets_topic());
@@ -636,7 +654,7 @@ net::task<std::vector<partition_stats>> broker::local_partition_stats() {
   std::vector<partition_stats> out;
   for (const auto& log : managers_[net::shard_set::current()]->logs()) {
     out.push_back({log->name(), log->size_bytes(), log->log_start_offset(), log->high_watermark(),
-                   log->log_end_offset()});
+                   log->log_end_offset(), log->failure() ? log->failure().message() : ""});
   }
   co_return out;
 }

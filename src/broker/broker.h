@@ -17,6 +17,7 @@
 #include "base/result.h"
 #include "broker/errc.h"
 #include "broker/group_coordinator.h"
+#include "broker/identity.h"
 #include "broker/topic_config.h"
 #include "net/asio.h"
 #include "net/shard.h"
@@ -46,6 +47,7 @@ struct partition_stats {
   int64_t log_start;
   int64_t high_watermark;
   int64_t log_end;
+  std::string failure;  // why the log is read-only (empty: it is writable)
 };
 
 struct metadata_snapshot {
@@ -92,6 +94,9 @@ class broker {
   void housekeeping();
 
   const broker_options& options() const { return opts_; }
+  // The data directory's cluster id and node id (after start()).
+  const data_dir_identity& identity() const { return identity_; }
+  int32_t node_id() const { return node_id_; }
   unsigned owner(std::string_view topic, int32_t partition) const;
   // The calling shard's snapshot of the topic table.
   std::shared_ptr<const metadata_snapshot> metadata() const;
@@ -158,6 +163,8 @@ class broker {
 
   net::shard_set& shards_;
   broker_options opts_;
+  int32_t node_id_ = 0;  // a single node is node 0
+  data_dir_identity identity_;
   storage::disk_space disk_;
   std::unique_ptr<storage::flusher> flusher_;
   std::vector<std::unique_ptr<storage::log_manager>> managers_;  // index: shard

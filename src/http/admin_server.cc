@@ -25,7 +25,9 @@ struct route {
 constexpr route kRoutes[] = {
     {"/metrics", "Prometheus metrics"},
     {"/healthz", "200 while the process serves HTTP"},
-    {"/readyz", "200 once the data directory is open and the Kafka listener is up"},
+    {"/readyz",
+     "200 once the data directory is open and the Kafka listener is up; 503 naming any "
+     "partition an I/O error made read-only"},
     {"/v1/faults/cut-kafka-connections",
      "POST: every Kafka connection closes instead of sending its next response "
      "(only with testing.fault_injection)"},
@@ -62,6 +64,18 @@ void admin_server::stop() {
   tcp_.reset();
 }
 
+net::task<std::string> admin_server::read_only_partitions() {
+  std::string out;
+  for (unsigned i = 0; i < broker_.shards().size(); ++i) {
+    for (const auto& p : co_await broker_.shards().invoke_on(i, broker_.local_partition_stats())) {
+      if (p.failure.empty()) continue;
+      out += fmt::format(R"({}{{"partition":"{}","error":"{}"}})", out.empty() ? "" : ",",
+                         json_escape(p.name.dir_name()), json_escape(p.failure));
+    }
+  }
+  co_return out;
+}
+
 net::task<std::string> admin_server::render_metrics() {
   std::string out = base::metrics::registry::global().render();
   std::vector<broker::partition_stats> all;
@@ -87,6 +101,9 @@ net::task<std::string> admin_server::render_metrics() {
         [](const broker::partition_stats& p) { return p.high_watermark; });
   gauge("riptide_partition_log_end_offset", "Offset the next record will get",
         [](const broker::partition_stats& p) { return p.log_end; });
+  gauge("riptide_partition_read_only",
+        "1 when an I/O error made the partition refuse writes until the broker restarts",
+        [](const broker::partition_stats& p) { return p.failure.empty() ? 0 : 1; });
 
   // Consumer group lag: committed offset against the partition's readable end.
   std::map<std::pair<std::string, int32_t>, int64_t> end;
@@ -161,10 +178,13 @@ net::task<void> admin_server::serve(net::tcp::socket socket) {
     } else if (path == "/healthz") {
       json(bhttp::status::ok, R"({"status":"ok"})");
     } else if (path == "/readyz") {
-      if (ready_.load()) {
-        json(bhttp::status::ok, R"({"status":"ready"})");
-      } else {
+      if (!ready_.load()) {
         json(bhttp::status::service_unavailable, R"({"status":"starting"})");
+      } else if (auto failed = co_await read_only_partitions(); !failed.empty()) {
+        json(bhttp::status::service_unavailable,
+             fmt::format(R"({{"status":"degraded","read_only_partitions":[{}]}})", failed));
+      } else {
+        json(bhttp::status::ok, R"({"status":"ready"})");
       }
     } else {
       std::string known;

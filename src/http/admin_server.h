@@ -1,6 +1,7 @@
 #pragma once
 // The HTTP admin listener: /metrics (Prometheus text format), /healthz (the process
-// serves HTTP) and /readyz (the data directory is open and the Kafka listener is up).
+// serves HTTP) and /readyz (the data directory is open, the Kafka listener is up and no
+// partition was made read-only by an I/O error).
 // Runs on shard 0; metrics owned by other shards are gathered from them per scrape.
 
 #include <atomic>
@@ -26,6 +27,8 @@ class admin_server {
  private:
   net::task<void> serve(net::tcp::socket socket);
   net::task<std::string> render_metrics();
+  // JSON objects naming each read-only partition and its error, comma-separated.
+  net::task<std::string> read_only_partitions();
 
   broker::broker& broker_;
   net::listen_address addr_;

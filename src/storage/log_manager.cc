@@ -27,9 +27,7 @@ log_manager::~log_manager() {
 
 base::status log_manager::lock_directory() {
   if (lock_fd_ >= 0) return {};
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) return ec;
+  RIPTIDE_TRY(base::create_directories_durably(dir_));
   const auto path = dir_ / ".lock";
   lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock_fd_ < 0) return base::last_system_error();

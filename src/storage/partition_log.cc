@@ -28,9 +28,9 @@ base::result<std::shared_ptr<partition_log>> partition_log::open(const std::file
                                                                  ntp name, log_config cfg,
                                                                  log_environment env,
                                                                  recovery_report& report) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return ec;
+  // The partition's directory entry must survive a power failure with the records
+  // acknowledged into it.
+  RIPTIDE_TRY(base::create_directories_durably(dir));
   report.partition = name;
   auto segments = recover_segments(dir, cfg, env.now_ms(), report);
   if (!segments) return segments.error();
