@@ -49,6 +49,9 @@ int main(int argc, char** argv) {
                   "Print every configuration key as a markdown table, and exit.");
   serve->add_flag("--print-kafka-apis", opts.print_kafka_apis,
                   "Print the Kafka APIs and versions served as a markdown table, and exit.");
+  serve->add_flag("--print-topic-configs", opts.print_topic_configs,
+                  "Print the topic configs and dynamic broker configs as markdown tables, and "
+                  "exit.");
   add_config_flags(*serve, given);
 
   cli::action run;

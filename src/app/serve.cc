@@ -51,6 +51,10 @@ int serve(const serve_options& opts) {
     std::fputs(render_kafka_apis(kafka::supported_apis()).c_str(), stdout);
     return 0;
   }
+  if (opts.print_topic_configs) {
+    std::fputs(render_topic_configs().c_str(), stdout);
+    return 0;
+  }
   auto loaded = base::load(server_config_keys(), inputs);
   if (!loaded) {
     std::fprintf(stderr, "riptide: invalid configuration:\n%s\n", loaded.error().message.c_str());
@@ -90,6 +94,7 @@ int serve(const serve_options& opts) {
   bopts.min_free_bytes = static_cast<uint64_t>(cfg.get_int("storage.min_free_bytes"));
   bopts.journal = cfg.get_bool("storage.journal");
   bopts.journal_file_bytes = static_cast<uint64_t>(cfg.get_int("storage.journal_file_bytes"));
+  bopts.log_level = cfg.get_string("log.level");
   bopts.groups.offsets_partitions = static_cast<int32_t>(cfg.get_int("groups.offsets_partitions"));
   bopts.groups.offsets_retention_ms = cfg.get_int("groups.offsets_retention");
   bopts.groups.limits.min_session_timeout_ms =

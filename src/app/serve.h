@@ -15,6 +15,7 @@ struct serve_options {
   bool print_example = false;
   bool print_config_reference = false;  // markdown table of every key
   bool print_kafka_apis = false;        // markdown table of the Kafka APIs served
+  bool print_topic_configs = false;     // markdown tables of topic and dynamic broker configs
   std::vector<std::pair<std::string, std::string>> flags;  // config key -> value
   std::string version;
 };

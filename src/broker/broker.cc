@@ -12,6 +12,7 @@
 #include "base/config.h"
 #include "base/file.h"
 #include "base/logging.h"
+#include "broker/broker_config.h"
 #include "broker/identity.h"
 #include "net/await.h"
 
@@ -239,7 +240,7 @@ base::status broker::load_table() {
         t->configs[key] = value;
       }
     }
-    t->log = apply_topic_config(opts_.defaults, t->configs);
+    fill_config(*t);
     attach_counters(*t);
     table_[t->name] = std::move(t);
   }
@@ -277,6 +278,12 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
   }
   RIPTIDE_TRY(managers_[0]->lock_directory());
   {
+    auto dynamic = load_broker_configs(opts_.data_dir);
+    if (!dynamic) return dynamic.error();
+    dynamic_ = std::move(*dynamic);
+    apply_logger_levels(dynamic_, opts_.log_level);
+  }
+  {
     // Anything but the lock file means the directory held data before.
     bool empty = true;
     for (const auto& entry : fs::directory_iterator(opts_.data_dir, ec)) {
@@ -311,7 +318,7 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
     t->name = name;
     t->partitions = partitions;
     t->id = random_id();
-    t->log = opts_.defaults;
+    fill_config(*t);
     attach_counters(*t);
     table_[name] = t;
     base::logger("broker")->warn(
@@ -354,6 +361,7 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
   RIPTIDE_TRY(replay_journals(all));
   auto snap = std::make_shared<metadata_snapshot>();
   snap->topics.insert(table_.begin(), table_.end());
+  snap->broker_configs = dynamic_;
   for (unsigned i = 0; i < shards_.size(); ++i) run_on(shards_[i], [&] { snapshots_[i] = snap; });
   // Consumer groups: each shard replays the offsets partitions it owns.
   for (unsigned i = 0; i < shards_.size(); ++i) {
@@ -437,7 +445,7 @@ base::status broker::ensure_offsets_topic() {
   // Commits must outlive any time or size retention; groups expire them instead.
   t->configs = {{"retention.ms", "-1"}, {"retention.bytes", "-1"}, {"segment.bytes", "67108864"}};
   t->id = random_id();
-  t->log = apply_topic_config(opts_.defaults, t->configs);
+  fill_config(*t);
   attach_counters(*t);
   table_[t->name] = t;
   offsets_partitions_ = t->partitions;
@@ -516,6 +524,7 @@ void broker::housekeeping() {
 net::task<void> broker::publish() {
   auto building = std::make_shared<metadata_snapshot>();
   building->topics.insert(table_.begin(), table_.end());
+  building->broker_configs = dynamic_;
   const std::shared_ptr<const metadata_snapshot> snap = std::move(building);
   for (unsigned i = 0; i < shards_.size(); ++i) {
     co_await shards_.invoke_on(i, set_snapshot(i, snap));
@@ -552,7 +561,7 @@ net::task<std::error_code> broker::do_create_topic(std::string name, int32_t par
   t->partitions = partitions;
   t->configs = std::move(configs);
   t->id = random_id();
-  t->log = apply_topic_config(opts_.defaults, t->configs);
+  fill_config(*t);
   attach_counters(*t);
   table_[name] = t;
   if (auto st = save_table(); !st) {
@@ -632,7 +641,7 @@ net::task<std::error_code> broker::do_alter_topic_config(std::string name, confi
   auto old = it->second;
   auto t = std::make_shared<topic_metadata>(*old);
   t->configs = configs;
-  t->log = apply_topic_config(opts_.defaults, t->configs);
+  fill_config(*t);
   it->second = t;
   if (auto st = save_table(); !st) {
     it->second = old;
@@ -681,6 +690,45 @@ net::task<void> broker::configure_log(unsigned shard, std::shared_ptr<const topi
                                       int32_t partition) {
   if (auto log = managers_[shard]->get({t->name, partition})) log->set_config(t->log);
   co_return;
+}
+
+void broker::fill_config(topic_metadata& t) const {
+  t.inherited = inherited_topic_configs(dynamic_);
+  t.effective = t.inherited;
+  for (const auto& [k, v] : t.configs) t.effective[k] = v;
+  t.log = apply_topic_config(opts_.defaults, t.effective);
+}
+
+net::task<std::error_code> broker::alter_broker_config(config_map dynamic, bool validate_only) {
+  co_return co_await shards_.invoke_on(0,
+                                       do_alter_broker_config(std::move(dynamic), validate_only));
+}
+
+net::task<std::error_code> broker::do_alter_broker_config(config_map dynamic, bool validate_only) {
+  for (const auto& [k, v] : dynamic) {
+    if (validate_broker_config(k, v)) co_return errc::invalid_config;
+  }
+  if (validate_only) co_return std::error_code{};
+  if (auto st = save_broker_configs(opts_.data_dir, dynamic); !st) co_return st.error();
+  dynamic_ = std::move(dynamic);
+  apply_logger_levels(dynamic_, opts_.log_level);
+  // Every topic's settings follow the new defaults, unless it overrides them.
+  for (auto& [name, old] : table_) {
+    auto t = std::make_shared<topic_metadata>(*old);
+    fill_config(*t);
+    old = t;
+    for (int32_t p = 0; p < t->partitions; ++p) {
+      const unsigned o = owner(name, p);
+      co_await shards_.invoke_on(o, configure_log(o, t, p));
+    }
+  }
+  co_await publish();
+  base::logger("broker")->info("dynamic broker configs are now: {}", [&] {
+    std::string all;
+    for (const auto& [k, v] : dynamic_) all += (all.empty() ? "" : ", ") + k + "=" + v;
+    return all.empty() ? std::string("(none)") : all;
+  }());
+  co_return std::error_code{};
 }
 
 }  // namespace broker

@@ -30,7 +30,11 @@ namespace broker {
 struct topic_metadata {
   std::string name;
   int32_t partitions = 0;
-  config_map configs;
+  config_map configs;  // this topic's own overrides
+  // The topic configs the dynamic broker configs set as defaults (topic keys), and those
+  // with `configs` over them: what applies to the topic.
+  config_map inherited;
+  config_map effective;
   std::array<uint8_t, 16> id{};
   storage::log_config log;  // broker defaults with this topic's overrides applied
   // Traffic counters (owned by the metrics registry, shared by every shard).
@@ -52,6 +56,7 @@ struct partition_stats {
 
 struct metadata_snapshot {
   std::map<std::string, std::shared_ptr<const topic_metadata>, std::less<>> topics;
+  config_map broker_configs;  // the dynamic broker configs and logger levels
   std::shared_ptr<const topic_metadata> find(std::string_view name) const {
     auto it = topics.find(name);
     return it == topics.end() ? nullptr : it->second;
@@ -70,6 +75,7 @@ struct broker_options {
   uint64_t min_free_bytes = 64ull << 20;
   group_options groups;
   bool fault_injection = false;
+  std::string log_level = "info";  // the level loggers without a dynamic level use
 };
 
 // Fault injection for tests of client retries; refused unless enabled in the
@@ -111,6 +117,9 @@ class broker {
                                                bool validate_only = false);
   net::task<std::error_code> alter_topic_config(std::string name, config_map configs,
                                                 bool validate_only = false);
+  // Replaces the dynamic broker configs and logger levels (see broker_config.h), persists
+  // them and applies them to every topic that does not override them.
+  net::task<std::error_code> alter_broker_config(config_map dynamic, bool validate_only = false);
 
   net::shard_set& shards() { return shards_; }
   fault_switch& faults() { return faults_; }
@@ -148,6 +157,10 @@ class broker {
                                                   bool validate_only);
   net::task<std::error_code> do_alter_topic_config(std::string name, config_map configs,
                                                    bool validate_only);
+  net::task<std::error_code> do_alter_broker_config(config_map dynamic, bool validate_only);
+  // Sets a topic's inherited and effective configs and its log settings from the broker
+  // defaults, the dynamic broker configs and its own overrides (on shard 0).
+  void fill_config(topic_metadata& t) const;
   // Per-shard steps, run on the shard named.
   net::task<int64_t> do_allocate_producer_id();
   base::status ensure_offsets_topic();
@@ -164,6 +177,7 @@ class broker {
   net::shard_set& shards_;
   broker_options opts_;
   int32_t node_id_ = 0;  // a single node is node 0
+  config_map dynamic_;   // dynamic broker configs: touched only on shard 0
   data_dir_identity identity_;
   storage::disk_space disk_;
   std::unique_ptr<storage::flusher> flusher_;

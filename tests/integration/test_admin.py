@@ -393,7 +393,8 @@ class AdminTest(ServerTest):
         res = ConfigResource("broker", "0")
         broker = self.admin().describe_configs([res])[res].result(timeout=30)
         self.assertEqual(broker["log.retention.ms"].value, SEVEN_DAYS_MS)
-        self.assertTrue(broker["log.retention.ms"].is_read_only)
+        self.assertFalse(broker["log.retention.ms"].is_read_only)  # a dynamic broker config
+        self.assertTrue(broker["num.partitions"].is_read_only)
 
     def test_invalid_values_are_refused_and_change_nothing(self):
         self.create_topic("strict", config={"retention.ms": "60000"})
@@ -417,11 +418,13 @@ class AdminTest(ServerTest):
             self.assertTrue(res["strict"][1], op)
         self.assertEqual(self.describe("strict")["retention.ms"].value, "60000")
 
-        # Broker configs are read-only at runtime.
-        res = ConfigResource("broker", "0", set_config={"log.retention.ms": "1000"})
-        with self.assertRaises(KafkaException) as e:
-            self.admin().alter_configs([res])[res].result(timeout=30)
-        self.assertEqual(e.exception.args[0].code(), KafkaError.INVALID_REQUEST)
+        # Broker configs: invalid values and static settings are refused.
+        for bad in ({"log.retention.ms": "abc"}, {"num.partitions": "3"}):
+            res = ConfigResource("broker", "0", set_config=bad)
+            with self.assertRaises(KafkaException, msg=str(bad)) as e:
+                self.admin().alter_configs([res])[res].result(timeout=30)
+            self.assertEqual(e.exception.args[0].code(), KafkaError.INVALID_CONFIG, bad)
+            self.assertIn(list(bad)[0], e.exception.args[0].str())
 
     def admin_error(self, topic, configs):
         try:
@@ -547,7 +550,7 @@ class AdminTest(ServerTest):
             self.assertTrue(absent["message"])
             self.assertEqual(broker["error"], 0)
             self.assertEqual(list(broker["configs"]), ["message.max.bytes"])
-            self.assertTrue(broker["configs"]["message.max.bytes"]["read_only"])
+            self.assertFalse(broker["configs"]["message.max.bytes"]["read_only"])
             self.assertEqual(group["error"], INVALID_REQUEST)
             self.assertTrue(group["message"])
 
@@ -583,10 +586,12 @@ class AdminTest(ServerTest):
                 (TOPIC, "inc", [("message.timestamp.type", SET, "LogAppendTime"),
                                 ("segment.ms", DELETE, None)]),
                 (TOPIC, "missing", [("retention.ms", SET, "1")]),
-                (BROKER, "0", [("log.retention.ms", SET, "1")])])
+                (BROKER, "0", [("log.retention.ms", SET, "abc")]),
+                (BROKER, "7", [("log.retention.ms", SET, "1")])])
             self.assertEqual(res["inc"], (0, None), version)
             self.assertEqual(res["missing"][0], UNKNOWN_TOPIC_OR_PARTITION)
-            self.assertEqual(res["0"][0], INVALID_REQUEST)
+            self.assertEqual(res["0"][0], INVALID_CONFIG)
+            self.assertEqual(res["7"][0], INVALID_REQUEST)  # another broker's id
             cfg = self.describe("inc")
             # Untouched keys keep their overrides; deleted ones return to the default.
             self.assertEqual(cfg["retention.ms"].value, "60000")
@@ -953,6 +958,68 @@ class AdminTest(ServerTest):
         r.i32()
         results = r.array(lambda: (r.string(), r.array(lambda: (r.i32(), r.i16()))))
         self.assertEqual(results, [("elect", [(0, 0)]), ("elect", [(0, 57)])])
+
+    # --- Dynamic broker configs --------------------------------------------------------
+
+    def test_dynamic_broker_configs_apply_to_topics_and_survive_restart(self):
+        self.create_topic("inherits")
+        self.create_topic("overrides", config={"retention.ms": "60000"})
+        res = incremental_alter(self.bootstrap, 1, [
+            (BROKER, "", [("log.retention.ms", SET, "3600000"),
+                          ("min.insync.replicas", SET, "2"),
+                          ("log.cleanup.policy", APPEND, "delete")]),
+            (8, "0", [("storage", SET, "DEBUG"), ("nosuch", SET, "INFO")])])
+        self.assertEqual(res[""], (0, None))
+        self.assertEqual(res["0"][0], INVALID_CONFIG)  # an unknown logger
+        res = incremental_alter(self.bootstrap, 1, [(8, "0", [("storage", SET, "DEBUG")])])
+        self.assertEqual(res["0"], (0, None))
+
+        def check():
+            inherits, overrides = self.describe("inherits"), self.describe("overrides")
+            self.assertEqual(inherits["retention.ms"].value, "3600000")
+            self.assertEqual(inherits["retention.ms"].source,
+                             ConfigSource.DYNAMIC_BROKER_CONFIG.value)
+            self.assertEqual(overrides["retention.ms"].value, "60000")
+            self.assertEqual(overrides["retention.ms"].source,
+                             ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
+            broker = ConfigResource("broker", "0")
+            got = self.admin().describe_configs([broker])[broker].result(timeout=30)
+            self.assertEqual(got["log.retention.ms"].value, "3600000")
+            self.assertEqual(got["log.retention.ms"].source,
+                             ConfigSource.DYNAMIC_BROKER_CONFIG.value)
+            # Inherited min.insync.replicas=2 refuses acks=all on one node.
+            errors = []
+            p = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "retries": 0})
+            p.produce("inherits", b"x", on_delivery=lambda err, msg: errors.append(err))
+            p.flush(30)
+            self.assertEqual(errors[0].code(), KafkaError.NOT_ENOUGH_REPLICAS)
+            # The logger level, on the BROKER_LOGGER resource (DescribeConfigs v1).
+            w = Writer(False)
+            w.array([(8, "0", ["storage", "kafka"])],
+                    lambda q: w.i8(q[0]).string(q[1]).array(q[2], w.string)).boolean(False)
+            r = call(self.bootstrap, 32, 1, False, w)
+            r.i32()
+
+            def entry():
+                e = (r.string(), r.string(), r.boolean(), r.i8(), r.boolean())
+                r.array(lambda: (r.string(), r.string(), r.i8()))
+                return e
+
+            (err, _, _, _, entries), = r.array(
+                lambda: (r.i16(), r.string(), r.i8(), r.string(), r.array(entry)))
+            self.assertEqual(err, 0)
+            levels = {e[0]: (e[1], e[3]) for e in entries}
+            self.assertEqual(levels["storage"], ("DEBUG", 6))  # DYNAMIC_BROKER_LOGGER_CONFIG
+            self.assertEqual(levels["kafka"][0], "INFO")
+
+        check()
+        self.restart()
+        check()
+        # Removing the broker config returns topics to the static default.
+        res = incremental_alter(self.bootstrap, 1, [(BROKER, "0", [("log.retention.ms", DELETE,
+                                                                    None)])])
+        self.assertEqual(res["0"], (0, None))
+        self.assertEqual(self.describe("inherits")["retention.ms"].value, SEVEN_DAYS_MS)
 
     # --- Effects of topic configs ----------------------------------------------------
 

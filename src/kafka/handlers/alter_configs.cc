@@ -1,5 +1,6 @@
 #include <set>
 
+#include "broker/broker_config.h"
 #include "kafka/handlers/handlers.h"
 #include "kafka/protocol/generated/alter_configs_request.h"
 #include "kafka/protocol/generated/alter_configs_response.h"
@@ -35,16 +36,36 @@ refusal build_overrides(const resource& r, broker::config_map& out) {
 // Everything that can be refused before asking the broker; fills `overrides`.
 refusal check_resource(const resource& r,
                        const std::multiset<std::pair<int8_t, std::string>>& resources,
-                       const broker::metadata_snapshot& snap, broker::config_map& overrides) {
+                       const broker::metadata_snapshot& snap, int32_t node_id,
+                       broker::config_map& overrides) {
   if (resources.count({r.resource_type, r.resource_name}) > 1) {
     return std::pair{error_code::invalid_request,
                      "Duplicate resource in request: " + r.resource_name};
   }
   if (r.resource_type == kBrokerResource) {
-    return std::pair{
-        error_code::invalid_request,
-        std::string(
-            "broker configs cannot be changed at runtime; set them when starting the broker")};
+    // The configs given become the whole set of dynamic broker configs; logger levels
+    // (the BROKER_LOGGER resource) are kept.
+    if (!r.resource_name.empty() && r.resource_name != std::to_string(node_id)) {
+      return std::pair{error_code::invalid_request,
+                       "Unexpected broker id, expected " + std::to_string(node_id) +
+                           " or empty string, but received " + r.resource_name};
+    }
+    for (const auto& [k, v] : snap.broker_configs) {
+      if (k.starts_with(broker::logger_prefix)) overrides[k] = v;
+    }
+    std::set<std::string> seen;
+    for (const auto& c : r.configs) {
+      if (!seen.insert(c.name).second) {
+        return std::pair{error_code::invalid_request, "Duplicate config key " + c.name};
+      }
+      if (!c.value) continue;
+      auto problem = c.name.starts_with(broker::logger_prefix)
+                         ? std::optional<std::string>(c.name + ": not a broker config")
+                         : broker::validate_broker_config(c.name, *c.value);
+      if (problem) return std::pair{error_code::invalid_config, std::move(*problem)};
+      overrides[c.name] = *c.value;
+    }
+    return std::nullopt;
   }
   if (r.resource_type != kTopicResource) {
     return std::pair{error_code::invalid_request,
@@ -85,10 +106,16 @@ net::task<handler_result> alter_configs(request_context& ctx) {
     out.resource_name = r.resource_name;
     out.error_message = std::nullopt;
     broker::config_map overrides;
-    auto refused = check_resource(r, resources, *ctx.broker.metadata(), overrides);
+    auto refused =
+        check_resource(r, resources, *ctx.broker.metadata(), ctx.server.node_id, overrides);
     if (!refused) {
-      auto ec = co_await ctx.broker.alter_topic_config(r.resource_name, std::move(overrides),
-                                                       req.validate_only);
+      std::error_code ec;
+      if (r.resource_type == kBrokerResource) {
+        ec = co_await ctx.broker.alter_broker_config(std::move(overrides), req.validate_only);
+      } else {
+        ec = co_await ctx.broker.alter_topic_config(r.resource_name, std::move(overrides),
+                                                    req.validate_only);
+      }
       refused = refusal_of(ec, r.resource_name);
     }
     if (refused) {

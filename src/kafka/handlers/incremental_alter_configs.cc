@@ -1,8 +1,10 @@
 #include <algorithm>
+#include <functional>
 #include <set>
 #include <string_view>
 #include <vector>
 
+#include "broker/broker_config.h"
 #include "kafka/handlers/handlers.h"
 #include "kafka/protocol/generated/incremental_alter_configs_request.h"
 #include "kafka/protocol/generated/incremental_alter_configs_response.h"
@@ -13,6 +15,7 @@ namespace {
 
 constexpr int8_t kTopicResource = 2;
 constexpr int8_t kBrokerResource = 4;
+constexpr int8_t kBrokerLoggerResource = 8;
 
 // Kafka's AlterConfigOp.OpType.
 enum class op : int8_t { set = 0, remove = 1, append = 2, subtract = 3 };
@@ -20,6 +23,14 @@ enum class op : int8_t { set = 0, remove = 1, append = 2, subtract = 3 };
 using resource = protocol::incremental_alter_configs_request::alter_configs_resource;
 // Why a resource is not changed: the Kafka error and its message.
 using refusal = std::optional<std::pair<error_code, std::string>>;
+
+// How the keys of one resource type are checked: a message when a value is refused,
+// and the current value of a list-type key (nullopt: the key is not a list).
+struct key_rules {
+  std::function<std::optional<std::string>(std::string_view, std::string_view)> validate;
+  std::function<std::optional<std::string>(std::string_view)> list_default;
+  std::string stored_prefix;  // added to the key in the stored map (logger levels)
+};
 
 // The items of a list-type config value ("compact,delete").
 std::vector<std::string> split(std::string_view v) {
@@ -33,30 +44,31 @@ std::vector<std::string> split(std::string_view v) {
   return out;
 }
 
-// Applies the resource's operations to `overrides` (the topic's current ones).
-refusal apply_ops(const resource& r, broker::config_map& overrides) {
+// Applies the resource's operations to `overrides` (the current ones).
+refusal apply_ops(const resource& r, const key_rules& rules, broker::config_map& overrides) {
   std::set<std::string> seen;
   for (const auto& c : r.configs) {
     if (!seen.insert(c.name).second) {
       return std::pair{error_code::invalid_request, "Duplicate config key " + c.name};
     }
+    const std::string key = rules.stored_prefix + c.name;
     switch (static_cast<op>(c.config_operation)) {
       case op::set:
         if (!c.value) {
           return std::pair{error_code::invalid_request, "Null value not supported for " + c.name};
         }
-        if (auto problem = broker::validate_topic_config(c.name, *c.value)) {
+        if (auto problem = rules.validate(c.name, *c.value)) {
           return std::pair{error_code::invalid_config, std::move(*problem)};
         }
-        overrides[c.name] = *c.value;
+        overrides[key] = *c.value;
         break;
       case op::remove:
-        overrides.erase(c.name);  // as in Kafka, removing an absent key is no error
+        overrides.erase(key);  // as in Kafka, removing an absent key is no error
         break;
       case op::append:
       case op::subtract: {
-        const auto* key = broker::find_topic_config_key(c.name);
-        if (!key || key->type != broker::config_type::list) {
+        auto current_default = rules.list_default(c.name);
+        if (!current_default) {
           return std::pair{error_code::invalid_config,
                            std::string(c.config_operation == 2 ? "APPEND" : "SUBTRACT") +
                                " is only allowed for list-type configs, and " + c.name +
@@ -65,9 +77,8 @@ refusal apply_ops(const resource& r, broker::config_map& overrides) {
         if (!c.value) {
           return std::pair{error_code::invalid_request, "Null value not supported for " + c.name};
         }
-        auto it = overrides.find(c.name);
-        auto items =
-            split(it != overrides.end() ? it->second : broker::effective_value({}, c.name, {}));
+        auto it = overrides.find(key);
+        auto items = split(it != overrides.end() ? it->second : *current_default);
         for (const auto& v : split(*c.value)) {
           auto found = std::find(items.begin(), items.end(), v);
           if (static_cast<op>(c.config_operation) == op::append && found == items.end()) {
@@ -78,10 +89,10 @@ refusal apply_ops(const resource& r, broker::config_map& overrides) {
         }
         std::string joined;
         for (const auto& v : items) joined += (joined.empty() ? "" : ",") + v;
-        if (auto problem = broker::validate_topic_config(c.name, joined)) {
+        if (auto problem = rules.validate(c.name, joined)) {
           return std::pair{error_code::invalid_config, std::move(*problem)};
         }
-        overrides[c.name] = joined;
+        overrides[key] = joined;
         break;
       }
       default:
@@ -93,19 +104,63 @@ refusal apply_ops(const resource& r, broker::config_map& overrides) {
   return std::nullopt;
 }
 
+std::optional<std::string> topic_list_default(std::string_view key) {
+  const auto* k = broker::find_topic_config_key(key);
+  if (!k || k->type != broker::config_type::list) return std::nullopt;
+  return std::string(k->kafka_default);
+}
+
+const key_rules& topic_rules() {
+  static const key_rules rules{broker::validate_topic_config, topic_list_default, ""};
+  return rules;
+}
+
+const key_rules& broker_rules() {
+  static const key_rules rules{
+      [](std::string_view key, std::string_view value) -> std::optional<std::string> {
+        if (key.starts_with(broker::logger_prefix)) {
+          return std::string(key) + ": set logger levels on the BROKER_LOGGER resource";
+        }
+        return broker::validate_broker_config(key, value);
+      },
+      [](std::string_view key) -> std::optional<std::string> {
+        for (const auto& k : broker::dynamic_broker_keys()) {
+          if (k.name == key) return topic_list_default(k.topic_key);
+        }
+        return std::nullopt;
+      },
+      ""};
+  return rules;
+}
+
+const key_rules& logger_rules() {
+  static const key_rules rules{broker::validate_logger_level,
+                               [](std::string_view) { return std::optional<std::string>(); },
+                               std::string(broker::logger_prefix)};
+  return rules;
+}
+
 // Everything that can be refused before asking the broker; fills `overrides` with the
-// topic's overrides after the operations.
+// resource's configs after the operations.
 refusal check_resource(const resource& r,
                        const std::multiset<std::pair<int8_t, std::string>>& resources,
-                       const broker::metadata_snapshot& snap, broker::config_map& overrides) {
+                       const broker::metadata_snapshot& snap, int32_t node_id,
+                       broker::config_map& overrides) {
   if (resources.count({r.resource_type, r.resource_name}) > 1) {
     return std::pair{error_code::invalid_request,
                      "Duplicate resource in request: " + r.resource_name};
   }
-  if (r.resource_type == kBrokerResource) {
-    return std::pair{error_code::invalid_request,
-                     std::string("broker configs cannot be changed at runtime; set them when "
-                                 "starting the broker")};
+  if (r.resource_type == kBrokerResource || r.resource_type == kBrokerLoggerResource) {
+    // The cluster default ("") and this node's own configs are the same on one node.
+    const bool logger = r.resource_type == kBrokerLoggerResource;
+    if ((logger || !r.resource_name.empty()) && r.resource_name != std::to_string(node_id)) {
+      return std::pair{error_code::invalid_request, "Unexpected broker id, expected " +
+                                                        std::to_string(node_id) +
+                                                        (logger ? "" : " or empty string") +
+                                                        ", but received " + r.resource_name};
+    }
+    overrides = snap.broker_configs;
+    return apply_ops(r, logger ? logger_rules() : broker_rules(), overrides);
   }
   if (r.resource_type != kTopicResource) {
     return std::pair{error_code::invalid_request,
@@ -117,7 +172,7 @@ refusal check_resource(const resource& r,
                      "Topic '" + r.resource_name + "' does not exist."};
   }
   overrides = t->configs;
-  return apply_ops(r, overrides);
+  return apply_ops(r, topic_rules(), overrides);
 }
 
 refusal refusal_of(std::error_code ec, const std::string& topic) {
@@ -131,8 +186,10 @@ refusal refusal_of(std::error_code ec, const std::string& topic) {
 
 }  // namespace
 
-// The operations are applied to the topic's current overrides and the result replaces
-// them. Two concurrent requests for the same topic may each miss the other's change.
+// The operations are applied to the resource's current configs and the result replaces
+// them: a topic's overrides, the dynamic broker configs (BROKER) or the logger levels
+// (BROKER_LOGGER), the last two kept in the data directory. Two concurrent requests for
+// the same resource may each miss the other's change.
 net::task<handler_result> incremental_alter_configs(request_context& ctx) {
   protocol::incremental_alter_configs_request req;
   if (!req.decode(ctx.body, ctx.api_version)) co_return handler_result::close();
@@ -147,10 +204,16 @@ net::task<handler_result> incremental_alter_configs(request_context& ctx) {
     out.resource_name = r.resource_name;
     out.error_message = std::nullopt;
     broker::config_map overrides;
-    auto refused = check_resource(r, resources, *ctx.broker.metadata(), overrides);
+    auto refused =
+        check_resource(r, resources, *ctx.broker.metadata(), ctx.server.node_id, overrides);
     if (!refused) {
-      auto ec = co_await ctx.broker.alter_topic_config(r.resource_name, std::move(overrides),
-                                                       req.validate_only);
+      std::error_code ec;
+      if (r.resource_type == kTopicResource) {
+        ec = co_await ctx.broker.alter_topic_config(r.resource_name, std::move(overrides),
+                                                    req.validate_only);
+      } else {
+        ec = co_await ctx.broker.alter_broker_config(std::move(overrides), req.validate_only);
+      }
       refused = refusal_of(ec, r.resource_name);
     }
     if (refused) {

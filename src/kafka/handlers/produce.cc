@@ -127,7 +127,7 @@ net::task<handler_result> produce(request_context& ctx) {
         err = error_code::unknown_topic_or_partition;
       } else if (broker::broker::is_internal(topic.name)) {
         err = to_kafka_error(broker::errc::internal_topic);
-      } else if (req.acks == -1 && broker::min_insync_replicas(t->configs) > 1) {
+      } else if (req.acks == -1 && broker::min_insync_replicas(t->effective) > 1) {
         // One node is the whole in-sync replica set.
         err = error_code::not_enough_replicas;
       } else {
