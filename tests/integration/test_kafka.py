@@ -200,6 +200,51 @@ class KafkaClientsTest(ServerTest):
                              "receive.message.max.bytes": (1 << 20) + 512})
         self.assertEqual([m.value()[0] for m in got], list(range(40)))
 
+    def test_list_offsets_when_the_batch_header_understates_its_max_timestamp(self):
+        # A producer that writes a max timestamp smaller than its records' (here the first
+        # record's): the broker stores the real one, so time lookups see every record.
+        base = 1_700_000_000_000
+        records = b""
+        for i in range(3):
+            body = (b"\x00" + wire.varint(i * 1000) + wire.varint(i) + wire.varint(-1) +
+                    wire.varint(1) + b"%d" % i + wire.varint(0))
+            records += wire.varint(len(body)) + body
+        after_crc = struct.pack(">hiqqqhii", 0, 2, base, base, -1, -1, -1, 3) + records
+        rest = struct.pack(">ibI", -1, 2, wire.crc32c(after_crc)) + after_crc
+        batch = struct.pack(">qi", 0, len(rest)) + rest
+        self.create_topic("understated", 1)
+        with socket.create_connection(("127.0.0.1", self.server.kafka_port), timeout=10) as s:
+            s.sendall(wire.frame(0, 3, 1, wire.produce_v3("understated", batch)))
+            resp = wire.read_frame(s)
+        name_len = struct.unpack(">h", resp[8:10])[0]
+        error = struct.unpack(">h", resp[10 + name_len + 8:10 + name_len + 10])[0]
+        self.assertEqual(error, 0)
+        from kafka import KafkaConsumer, TopicPartition as KTopicPartition
+        kc = KafkaConsumer(bootstrap_servers=self.bootstrap, api_version=(2, 1, 0))
+        self.addCleanup(kc.close)
+        tp = KTopicPartition("understated", 0)
+        found = kc.offsets_for_times({tp: base + 1500})[tp]
+        self.assertEqual((found.offset, found.timestamp), (2, base + 2000))
+        found = kc.offsets_for_times({tp: base + 1})[tp]
+        self.assertEqual((found.offset, found.timestamp), (1, base + 1000))
+        self.assertIsNone(kc.offsets_for_times({tp: base + 2001})[tp])
+
+    def test_list_offsets_on_a_log_append_time_topic(self):
+        self.create_topic("appended", 1, {"message.timestamp.type": "LogAppendTime"})
+        p = Producer({"bootstrap.servers": self.bootstrap, "compression.type": "gzip"})
+        before = int(time.time() * 1000)
+        for i in range(5):
+            p.produce("appended", b"v%d" % i, timestamp=1_000_000)  # replaced by the broker
+        self.assertEqual(p.flush(30), 0)
+        from kafka import KafkaConsumer, TopicPartition as KTopicPartition
+        kc = KafkaConsumer(bootstrap_servers=self.bootstrap, api_version=(2, 1, 0))
+        self.addCleanup(kc.close)
+        tp = KTopicPartition("appended", 0)
+        found = kc.offsets_for_times({tp: before - 1000})[tp]
+        self.assertEqual(found.offset, 0)
+        self.assertGreaterEqual(found.timestamp, before - 1000)
+        self.assertLess(abs(found.timestamp - before), 60_000)
+
     def test_list_offsets_by_timestamp(self):
         p = Producer({"bootstrap.servers": self.bootstrap})
         base = 1_700_000_000_000
