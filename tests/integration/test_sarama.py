@@ -4,7 +4,10 @@ against the real broker, cross-checked with confluent-kafka and kafka-python.
 Sarama is a client family of its own, not a librdkafka binding: it writes -1 as a record
 batch's max_timestamp, sends Produce v3, Fetch v4 and ListOffsets v1, skips the records of
 a fetched batch before the offset it asked for, and assigns group partitions on the
-client. Keys and values travel to and from sarama_client as base64 in JSON.
+client. Its ClusterAdmin sends CreateTopics v2, DescribeConfigs v0 (is_default rather than
+a config source), the legacy AlterConfigs and DeleteRecords v0, and keeps only the error
+message of a refused AlterConfigs. Keys and values travel to and from sarama_client as
+base64 in JSON.
 """
 
 import base64
@@ -25,6 +28,15 @@ from harness import RIPTIDE, ServerTest
 
 SARAMA = os.environ.get("TEST_SARAMA_CLIENT_BIN", "build/release/tests/sarama/sarama_client")
 BASE_TS = 1_700_000_000_000
+# Kafka error codes the tests expect.
+UNKNOWN_TOPIC_OR_PARTITION = 3
+NOT_ENOUGH_REPLICAS = 19
+INVALID_TIMESTAMP = 32
+TOPIC_ALREADY_EXISTS = 36
+INVALID_PARTITIONS = 37
+INVALID_REPLICATION_FACTOR = 38
+INVALID_REPLICA_ASSIGNMENT = 39
+INVALID_CONFIG = 40
 UNSUPPORTED_COMPRESSION_TYPE = 76
 
 
@@ -119,6 +131,15 @@ class SaramaMember:
             stream.close()
 
 
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def config_flags(configs):
+    """`-config key=value` flags for sarama_client's admin subcommands."""
+    return [flag for k, v in configs.items() for flag in ("-config", f"{k}={v}")]
+
+
 def wait_until(cond, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -157,6 +178,14 @@ class SaramaTest(ServerTest):
         self.assertEqual(r.returncode, 0, f"sarama_client {command} {' '.join(args)}: "
                                           f"{r.stderr}")
         return json.loads(r.stdout)
+
+    def sarama_refused(self, code, command, *args, stdin=None):
+        """Runs a sarama_client subcommand that must fail with Kafka error `code`."""
+        r = self.sarama_run(command, *args, stdin=stdin)
+        self.assertNotEqual(r.returncode, 0, f"sarama_client {command} {' '.join(args)} "
+                                             f"succeeded: {r.stdout}")
+        self.assertIn(f"broker error {code}:", r.stderr)
+        return r.stderr
 
     def produce(self, topic, records, *args):
         out = self.sarama("produce", "-topic", topic, *args, stdin=encode_records(records))
@@ -473,6 +502,110 @@ class SaramaTest(ServerTest):
                               json.loads(got.stdout)["records"]],
                              [b"%d" % i for i in range(p, 2000, 2)], f"partition {p}")
             self.assertEqual(self.list_offsets("ledger", [-1], p), {-1: (1000, -1)})
+
+    def test_cluster_admin_manages_topics_and_their_configs(self):
+        configs = {"retention.ms": "3600000", "cleanup.policy": "delete",
+                   "compression.type": "gzip", "min.insync.replicas": "2",
+                   "segment.index.bytes": "4096",
+                   "message.timestamp.difference.max.ms": "3600000"}
+        self.sarama("create-topic", "-topic", "orders", "-partitions", "3",
+                    "-replication-factor", "1", *config_flags(configs))
+        self.sarama_refused(TOPIC_ALREADY_EXISTS, "create-topic", "-topic", "orders",
+                            "-partitions", "1")
+        self.sarama_refused(INVALID_REPLICATION_FACTOR, "create-topic", "-topic", "mirrored",
+                            "-partitions", "1", "-replication-factor", "2")
+        self.sarama_refused(INVALID_CONFIG, "create-topic", "-topic", "misconfigured",
+                            "-partitions", "1", "-config", "cleanup.policy=shred")
+        # A replica assignment may name this node, and only this node (node id 0).
+        self.sarama("create-topic", "-topic", "placed", "-partitions", "-1",
+                    "-replication-factor", "-1", "-assignment", '{"0": [0], "1": [0]}')
+        self.sarama_refused(INVALID_REPLICA_ASSIGNMENT, "create-topic", "-topic", "elsewhere",
+                            "-partitions", "-1", "-replication-factor", "-1",
+                            "-assignment", '{"0": [0], "1": [1]}')
+
+        # ListTopics: partitions, replicas and the non-default configs (from DescribeConfigs
+        # v0's is_default flag) of exactly the topics created.
+        topics = self.sarama("list-topics")["topics"]
+        self.assertEqual(set(topics) - {"__consumer_offsets"}, {"orders", "placed"})
+        self.assertEqual(topics["orders"], {"partitions": 3, "replication_factor": 1,
+                                            "replicas": {"0": [0], "1": [0], "2": [0]},
+                                            "configs": configs})
+        self.assertEqual(topics["placed"], {"partitions": 2, "replication_factor": 1,
+                                            "replicas": {"0": [0], "1": [0]}, "configs": {}})
+
+        # DescribeConfig: every Kafka topic config, the ones set as given and not default.
+        described = self.sarama("describe-config", "-topic", "orders")["configs"]
+        for key in ("cleanup.policy", "compression.type", "delete.retention.ms",
+                    "max.message.bytes", "message.timestamp.type", "min.insync.replicas",
+                    "retention.bytes", "retention.ms", "segment.bytes", "segment.index.bytes",
+                    "segment.ms", "unclean.leader.election.enable"):
+            self.assertIn(key, described)
+        self.assertEqual({k: e["value"] for k, e in described.items() if not e["default"]},
+                         configs)
+        self.assertEqual(described["message.timestamp.type"]["value"], "CreateTime")
+        self.assertFalse(any(e["sensitive"] for e in described.values()))
+
+        # The configs apply to what Sarama produces: a timestamp more than an hour old is
+        # refused, acks=all wants two in-sync replicas, lz4 batches are stored gzipped.
+        now = now_ms()
+        records = [{"partition": 1, "key": b"o%d" % i, "value": b"order-%d" % i * 50,
+                    "timestamp_ms": now + i} for i in range(10)]
+        self.sarama_refused(INVALID_TIMESTAMP, "produce", "-topic", "orders", "-acks", "local",
+                            stdin=encode_records([dict(records[0], timestamp_ms=BASE_TS)]))
+        self.sarama_refused(NOT_ENOUGH_REPLICAS, "produce", "-topic", "orders",
+                            stdin=encode_records(records))
+        self.assertEqual(self.produce("orders", records, "-acks", "local", "-codec", "lz4",
+                                      "-batch", "10"), list(range(10)))
+        self.assertEqual([(b["records"], b["codec"]) for b in self.batches("orders", 1)],
+                         [(10, "gzip")])
+        self.assertEqual([r["value"] for r in self.consume("orders", 1, 10)],
+                         [r["value"] for r in records])
+
+        # AlterConfig (the legacy API) replaces the whole set of overrides.
+        self.sarama("alter-config", "-topic", "orders", "-config", "retention.ms=7200000")
+        described = self.sarama("describe-config", "-topic", "orders")["configs"]
+        self.assertEqual({k: e["value"] for k, e in described.items() if not e["default"]},
+                         {"retention.ms": "7200000"})
+        self.assertEqual(described["min.insync.replicas"]["value"], "1")
+        self.sarama_refused(INVALID_CONFIG, "alter-config", "-topic", "orders",
+                            "-config", "retention.ms=soon")
+        self.sarama_refused(UNKNOWN_TOPIC_OR_PARTITION, "alter-config", "-topic", "missing",
+                            "-config", "retention.ms=1000")
+        r = self.sarama_run("describe-config", "-topic", "missing")
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertEqual(self.sarama("list-topics")["topics"]["orders"]["configs"],
+                         {"retention.ms": "7200000"})
+
+        # CreatePartitions grows a topic and never shrinks it.
+        self.sarama("create-partitions", "-topic", "orders", "-count", "5")
+        self.sarama_refused(INVALID_PARTITIONS, "create-partitions", "-topic", "orders",
+                            "-count", "4")
+        self.assertEqual(self.sarama("list-topics")["topics"]["orders"]["partitions"], 5)
+        self.assertEqual(self.produce("orders", [dict(records[0], partition=4)]), [0])
+
+        # DeleteTopic, once.
+        self.sarama("delete-topic", "-topic", "placed")
+        self.sarama_refused(UNKNOWN_TOPIC_OR_PARTITION, "delete-topic", "-topic", "placed")
+        self.assertEqual(set(self.sarama("list-topics")["topics"]) - {"__consumer_offsets"},
+                         {"orders"})
+
+    def test_min_insync_replicas_above_one_refuses_acks_all_but_not_acks_leader(self):
+        self.sarama("create-topic", "-topic", "guarded", "-partitions", "1",
+                    "-config", "min.insync.replicas=2")
+        records = [{"key": None, "value": b"entry-%d" % i, "timestamp_ms": BASE_TS + i}
+                   for i in range(5)]
+        # Sarama retries NOT_ENOUGH_REPLICAS, then gives up with it; nothing was appended.
+        self.sarama_refused(NOT_ENOUGH_REPLICAS, "produce", "-topic", "guarded",
+                            "-acks", "all", stdin=encode_records(records))
+        self.assertEqual(self.list_offsets("guarded", [-1]), {-1: (0, -1)})
+        # WaitForLocal needs only the leader.
+        self.assertEqual(self.produce("guarded", records, "-acks", "local"), list(range(5)))
+        # Lowered to 1, acks=all goes through again.
+        self.sarama("alter-config", "-topic", "guarded", "-config", "min.insync.replicas=1")
+        self.assertEqual(self.produce("guarded", records, "-acks", "all"), list(range(5, 10)))
+        self.assertEqual([r["value"] for r in self.consume("guarded", 0, 10)],
+                         [r["value"] for r in records] * 2)
+
 
 
 if __name__ == "__main__":
