@@ -19,7 +19,8 @@ import time
 import unittest
 import urllib.request
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (TIMESTAMP_LOG_APPEND_TIME, Consumer, KafkaError, KafkaException,
+                             Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition as KTopicPartition
@@ -502,6 +503,47 @@ class SaramaTest(ServerTest):
                               json.loads(got.stdout)["records"]],
                              [b"%d" % i for i in range(p, 2000, 2)], f"partition {p}")
             self.assertEqual(self.list_offsets("ledger", [-1], p), {-1: (1000, -1)})
+
+    def test_log_append_time_topic_stamps_records_with_the_broker_clock(self):
+        # Created through Sarama's ClusterAdmin; the producer still writes 2023 timestamps.
+        self.sarama("create-topic", "-topic", "stamped", "-partitions", "1",
+                    "-config", "message.timestamp.type=LogAppendTime")
+        records = [{"key": b"k%d" % i, "value": b"v%d" % i, "timestamp_ms": BASE_TS + i}
+                   for i in range(10)]
+        first = self.sarama("produce", "-topic", "stamped", "-batch", "5",
+                            stdin=encode_records(records[:5]))
+        time.sleep(0.01)
+        second = self.sarama("produce", "-topic", "stamped", "-batch", "5", "-codec", "gzip",
+                             stdin=encode_records(records[5:]))
+        self.assertEqual(first["offsets"] + second["offsets"], list(range(10)))
+
+        # Each Produce response carries the broker's append time of its batch, which Sarama
+        # hands back as the timestamp of the batch's messages.
+        t1, t2 = first["timestamps"][0], second["timestamps"][0]
+        self.assertEqual(first["timestamps"] + second["timestamps"], [t1] * 5 + [t2] * 5)
+        self.assertLess(t1, t2)
+        for t in (t1, t2):
+            self.assertLess(abs(t - now_ms()), 60_000, f"append time {t} is not the broker's")
+
+        # Stored batches say LogAppendTime and carry that time, compressed ones too.
+        self.assertEqual([(b["base_offset"], b["codec"], b["log_append_time"], b["max_timestamp"])
+                          for b in self.batches("stamped")],
+                         [(0, "none", True, t1), (5, "gzip", True, t2)])
+        # Consumers see the broker's time, not the producer's.
+        got = self.consume("stamped", 0, 10)
+        self.assertEqual([(r["value"], r["timestamp_ms"]) for r in got],
+                         [(r["value"], t) for r, t in zip(records, [t1] * 5 + [t2] * 5)])
+        got = confluent_read(self.bootstrap, "stamped", 0, 10)
+        self.assertEqual([m.timestamp() for m in got],
+                         [(TIMESTAMP_LOG_APPEND_TIME, t1)] * 5
+                         + [(TIMESTAMP_LOG_APPEND_TIME, t2)] * 5)
+
+        # ListOffsets by timestamp searches the broker's times: a producer's timestamp
+        # (BASE_TS + 7 would find offset 7 on a CreateTime topic) finds the first record.
+        self.assertEqual(self.list_offsets("stamped", [BASE_TS, BASE_TS + 7, t1, t1 + 1, t2,
+                                                       t2 + 1]),
+                         {BASE_TS: (0, t1), BASE_TS + 7: (0, t1), t1: (0, t1), t1 + 1: (5, t2),
+                          t2: (5, t2), t2 + 1: (-1, -1)})
 
     def test_cluster_admin_manages_topics_and_their_configs(self):
         configs = {"retention.ms": "3600000", "cleanup.policy": "delete",

@@ -40,6 +40,7 @@ func runBatches(args []string) error {
 		Codec          string `json:"codec"`
 		FirstTimestamp int64  `json:"first_timestamp"`
 		MaxTimestamp   int64  `json:"max_timestamp"`
+		LogAppendTime  bool   `json:"log_append_time"`
 		ProducerID     int64  `json:"producer_id"`
 		FirstSequence  int32  `json:"first_sequence"`
 	}
@@ -70,7 +71,8 @@ func runBatches(args []string) error {
 			batches = append(batches, batchHeader{BaseOffset: b.FirstOffset,
 				Records: len(b.Records), LastOffset: b.LastOffset(), Codec: b.Codec.String(),
 				FirstTimestamp: millis(b.FirstTimestamp), MaxTimestamp: millis(b.MaxTimestamp),
-				ProducerID: b.ProducerID, FirstSequence: b.FirstSequence})
+				LogAppendTime: b.LogAppendTime, ProducerID: b.ProducerID,
+				FirstSequence: b.FirstSequence})
 			next = b.LastOffset() + 1
 		}
 		if next >= block.HighWaterMarkOffset {

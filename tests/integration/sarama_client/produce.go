@@ -12,8 +12,9 @@ import (
 
 // runProduce sends the records given on stdin, one JSON object per line
 // ({"key": base64|null, "value": base64, "timestamp_ms": n, "partition": p}), with a sync
-// producer (acks=all unless -acks says otherwise), and prints the offset and partition
-// each record was written at, in input order.
+// producer (acks=all unless -acks says otherwise), and prints the offset, partition and
+// timestamp of each record in input order. The timestamp is the broker's append time
+// when the Produce response carried one (a LogAppendTime topic), else the record's own.
 //
 // With -batch N the records go N at a time through SendMessages and the producer flushes
 // exactly N records per request, so each group of N becomes one record batch per
@@ -92,12 +93,15 @@ func runProduce(args []string) error {
 
 	offsets := make([]int64, len(msgs))
 	partitions := make([]int32, len(msgs))
+	timestamps := make([]int64, len(msgs))
 	for i, m := range msgs {
 		offsets[i] = m.Offset
 		partitions[i] = m.Partition
+		timestamps[i] = millis(m.Timestamp)
 	}
 	return emit(map[string]interface{}{
 		"topic": *topic, "codec": *codecName, "offsets": offsets, "partitions": partitions,
+		"timestamps": timestamps,
 	})
 }
 
