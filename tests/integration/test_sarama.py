@@ -648,6 +648,46 @@ class SaramaTest(ServerTest):
         self.assertEqual([r["value"] for r in self.consume("guarded", 0, 10)],
                          [r["value"] for r in records] * 2)
 
+    def test_delete_records_moves_the_log_start_offset_for_good(self):
+        self.sarama("create-topic", "-topic", "trimmed", "-partitions", "2")
+        # Batches of 5 records per partition: offsets 0-4, 5-9, 10-14 and 15-19.
+        records = [{"partition": i % 2, "key": None, "value": b"%d" % i,
+                    "timestamp_ms": BASE_TS + i} for i in range(40)]
+        self.produce("trimmed", records, "-batch", "10")
+        # Sarama 1.22's DeleteRecords drops the broker's answer; its effect is checked below.
+        self.sarama("delete-records", "-topic", "trimmed", "-offsets", "0=7,1=15")
+
+        def check():
+            for p, start in ((0, 7), (1, 15)):
+                self.assertEqual(self.list_offsets("trimmed", [-2, -1], p),
+                                 {-2: (start, -1), -1: (20, -1)}, f"partition {p}")
+                # From the oldest offset, Sarama starts at the log start offset, also inside a
+                # batch (7).
+                got = self.consume("trimmed", p, 20 - start)
+                self.assertEqual([(r["offset"], r["value"]) for r in got],
+                                 [(o, b"%d" % (2 * o + p)) for o in range(start, 20)])
+                # Below it, Sarama refuses to start.
+                r = self.sarama_run("consume", "-topic", "trimmed", "-partition", str(p),
+                                    "-offset", str(start - 1))
+                self.assertNotEqual(r.returncode, 0, r.stdout)
+                self.assertIn("outside the range of offsets", r.stderr)
+            c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "unused",
+                          "log_level": 0})
+            try:
+                self.assertEqual([c.get_watermark_offsets(TopicPartition("trimmed", p),
+                                                          timeout=10) for p in (0, 1)],
+                                 [(7, 20), (15, 20)])
+            finally:
+                c.close()
+
+        check()
+        # The log start offsets are persisted: a restart on the same data directory keeps them.
+        self.assertEqual(self.server.stop(), 0)
+        self.server = self.start()
+        self.server.wait_for("ready")
+        self.bootstrap = self.server.bootstrap
+        check()
+
 
 
 if __name__ == "__main__":
