@@ -8,6 +8,9 @@ client. Its ClusterAdmin sends CreateTopics v2, DescribeConfigs v0 (is_default r
 a config source), the legacy AlterConfigs and DeleteRecords v0, and keeps only the error
 message of a refused AlterConfigs. Keys and values travel to and from sarama_client as
 base64 in JSON.
+
+Sarama 1.22 encodes ListOffsets v0 and v1 only, so it cannot ask for the offset of the
+max timestamp (v7, timestamp -3), and its Fetch max_bytes is sarama.MaxResponseSize.
 """
 
 import base64
@@ -688,6 +691,44 @@ class SaramaTest(ServerTest):
         self.bootstrap = self.server.bootstrap
         check()
 
+    def test_large_records_under_small_fetch_limits(self):
+        # Partition 0: twelve batches of one 100 kB record. Partition 1: two batches of three.
+        self.sarama("create-topic", "-topic", "large", "-partitions", "2")
+        singles = [{"partition": 0, "key": None, "value": bytes([i]) * 100_000,
+                    "timestamp_ms": BASE_TS + i} for i in range(12)]
+        triples = [{"partition": 1, "key": None, "value": bytes([i]) * 100_000,
+                    "timestamp_ms": BASE_TS + i} for i in range(6)]
+        self.assertEqual(self.produce("large", singles), list(range(12)))
+        self.assertEqual(self.produce("large", triples, "-batch", "3"), list(range(6)))
+
+        # Sarama 1.22 has two fetch limits. The partition's max_bytes is
+        # Consumer.Fetch.Default, doubled up to Consumer.Fetch.Max while the broker answers
+        # with only part of a batch. Both below one record: the broker answers with the first
+        # whole batch (KIP-74), so Sarama neither gives up (ErrMessageTooLarge) nor stalls.
+        for p, records in ((0, singles), (1, triples)):
+            out = self.sarama("consume", "-topic", "large", "-partition", str(p),
+                              "-count", str(len(records)), "-fetch-default", "16384",
+                              "-fetch-max", "32768")
+            got = [decode_record(r) for r in out["records"]]
+            self.assertEqual([(r["offset"], r["value"]) for r in got],
+                             [(o, r["value"]) for o, r in enumerate(records)], f"partition {p}")
+        # The request's max_bytes is sarama.MaxResponseSize, also the largest response Sarama
+        # decodes: at 250 000 bytes, every response has to stay within it.
+        out = self.sarama("consume", "-topic", "large", "-partition", "0", "-count", "12",
+                          "-max-response-size", "250000")
+        self.assertEqual([base64.b64decode(r["value"]) for r in out["records"]],
+                         [r["value"] for r in singles])
+
+        # The same limits on Fetch v4 requests, counting the whole batches of each response:
+        # two under a 250 000 byte request limit, one when the partition's limit is smaller
+        # than a batch, and still one when the request's limit is.
+        def per_fetch(p, *limits):
+            return self.sarama("batches", "-topic", "large", "-partition", str(p),
+                               *limits)["batches_per_fetch"]
+        self.assertEqual(per_fetch(0, "-max-bytes", "250000"), [2] * 6)
+        self.assertEqual(per_fetch(0, "-partition-max-bytes", "16384"), [1] * 12)
+        self.assertEqual(per_fetch(0, "-max-bytes", "1000"), [1] * 12)
+        self.assertEqual(per_fetch(1, "-max-bytes", "16384"), [1, 1])
 
 
 if __name__ == "__main__":
