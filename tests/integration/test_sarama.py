@@ -4,7 +4,13 @@ against the real broker, cross-checked with confluent-kafka and kafka-python.
 Sarama is a client family of its own, not a librdkafka binding: it writes -1 as a record
 batch's max_timestamp, sends Produce v3, Fetch v4 and ListOffsets v1, skips the records of
 a fetched batch before the offset it asked for, and assigns group partitions on the
-client. Keys and values travel to and from sarama_client as base64 in JSON.
+client. Its ClusterAdmin sends CreateTopics v2, DescribeConfigs v0 (is_default rather than
+a config source), the legacy AlterConfigs and DeleteRecords v0, and keeps only the error
+message of a refused AlterConfigs. Keys and values travel to and from sarama_client as
+base64 in JSON.
+
+Sarama 1.22 encodes ListOffsets v0 and v1 only, so it cannot ask for the offset of the
+max timestamp (v7, timestamp -3), and its Fetch max_bytes is sarama.MaxResponseSize.
 """
 
 import base64
@@ -16,7 +22,8 @@ import time
 import unittest
 import urllib.request
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (TIMESTAMP_LOG_APPEND_TIME, Consumer, KafkaError, KafkaException,
+                             Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition as KTopicPartition
@@ -25,6 +32,15 @@ from harness import RIPTIDE, ServerTest
 
 SARAMA = os.environ.get("TEST_SARAMA_CLIENT_BIN", "build/release/tests/sarama/sarama_client")
 BASE_TS = 1_700_000_000_000
+# Kafka error codes the tests expect.
+UNKNOWN_TOPIC_OR_PARTITION = 3
+NOT_ENOUGH_REPLICAS = 19
+INVALID_TIMESTAMP = 32
+TOPIC_ALREADY_EXISTS = 36
+INVALID_PARTITIONS = 37
+INVALID_REPLICATION_FACTOR = 38
+INVALID_REPLICA_ASSIGNMENT = 39
+INVALID_CONFIG = 40
 UNSUPPORTED_COMPRESSION_TYPE = 76
 
 
@@ -119,6 +135,15 @@ class SaramaMember:
             stream.close()
 
 
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def config_flags(configs):
+    """`-config key=value` flags for sarama_client's admin subcommands."""
+    return [flag for k, v in configs.items() for flag in ("-config", f"{k}={v}")]
+
+
 def wait_until(cond, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -157,6 +182,14 @@ class SaramaTest(ServerTest):
         self.assertEqual(r.returncode, 0, f"sarama_client {command} {' '.join(args)}: "
                                           f"{r.stderr}")
         return json.loads(r.stdout)
+
+    def sarama_refused(self, code, command, *args, stdin=None):
+        """Runs a sarama_client subcommand that must fail with Kafka error `code`."""
+        r = self.sarama_run(command, *args, stdin=stdin)
+        self.assertNotEqual(r.returncode, 0, f"sarama_client {command} {' '.join(args)} "
+                                             f"succeeded: {r.stdout}")
+        self.assertIn(f"broker error {code}:", r.stderr)
+        return r.stderr
 
     def produce(self, topic, records, *args):
         out = self.sarama("produce", "-topic", topic, *args, stdin=encode_records(records))
@@ -314,8 +347,13 @@ class SaramaTest(ServerTest):
             self.assertEqual(self.produce(topic, records, "-codec", codec, "-batch", "5"),
                              list(range(20)))
         else:
+            # librdkafka sends a record that waited for the topic's metadata in a batch of
+            # its own when the metadata arrives in the middle of the produce calls: the
+            # topic exists and its partition is known before the first record.
+            self.create_topic(topic, 1)
             p = Producer({"bootstrap.servers": self.bootstrap, "compression.type": codec,
                           "linger.ms": 1000, "batch.num.messages": 5})
+            p.list_topics(topic, timeout=10)
             for r in records:
                 p.produce(topic, r["value"], r["key"], partition=0,
                           timestamp=r["timestamp_ms"])
@@ -473,6 +511,229 @@ class SaramaTest(ServerTest):
                               json.loads(got.stdout)["records"]],
                              [b"%d" % i for i in range(p, 2000, 2)], f"partition {p}")
             self.assertEqual(self.list_offsets("ledger", [-1], p), {-1: (1000, -1)})
+
+    def test_log_append_time_topic_stamps_records_with_the_broker_clock(self):
+        # Created through Sarama's ClusterAdmin; the producer still writes 2023 timestamps.
+        self.sarama("create-topic", "-topic", "stamped", "-partitions", "1",
+                    "-config", "message.timestamp.type=LogAppendTime")
+        records = [{"key": b"k%d" % i, "value": b"v%d" % i, "timestamp_ms": BASE_TS + i}
+                   for i in range(10)]
+        first = self.sarama("produce", "-topic", "stamped", "-batch", "5",
+                            stdin=encode_records(records[:5]))
+        time.sleep(0.01)
+        second = self.sarama("produce", "-topic", "stamped", "-batch", "5", "-codec", "gzip",
+                             stdin=encode_records(records[5:]))
+        self.assertEqual(first["offsets"] + second["offsets"], list(range(10)))
+
+        # Each Produce response carries the broker's append time of its batch, which Sarama
+        # hands back as the timestamp of the batch's messages.
+        t1, t2 = first["timestamps"][0], second["timestamps"][0]
+        self.assertEqual(first["timestamps"] + second["timestamps"], [t1] * 5 + [t2] * 5)
+        self.assertLess(t1, t2)
+        for t in (t1, t2):
+            self.assertLess(abs(t - now_ms()), 60_000, f"append time {t} is not the broker's")
+
+        # Stored batches say LogAppendTime and carry that time, compressed ones too.
+        self.assertEqual([(b["base_offset"], b["codec"], b["log_append_time"], b["max_timestamp"])
+                          for b in self.batches("stamped")],
+                         [(0, "none", True, t1), (5, "gzip", True, t2)])
+        # Consumers see the broker's time, not the producer's.
+        got = self.consume("stamped", 0, 10)
+        self.assertEqual([(r["value"], r["timestamp_ms"]) for r in got],
+                         [(r["value"], t) for r, t in zip(records, [t1] * 5 + [t2] * 5)])
+        got = confluent_read(self.bootstrap, "stamped", 0, 10)
+        self.assertEqual([m.timestamp() for m in got],
+                         [(TIMESTAMP_LOG_APPEND_TIME, t1)] * 5
+                         + [(TIMESTAMP_LOG_APPEND_TIME, t2)] * 5)
+
+        # ListOffsets by timestamp searches the broker's times: a producer's timestamp
+        # (BASE_TS + 7 would find offset 7 on a CreateTime topic) finds the first record.
+        self.assertEqual(self.list_offsets("stamped", [BASE_TS, BASE_TS + 7, t1, t1 + 1, t2,
+                                                       t2 + 1]),
+                         {BASE_TS: (0, t1), BASE_TS + 7: (0, t1), t1: (0, t1), t1 + 1: (5, t2),
+                          t2: (5, t2), t2 + 1: (-1, -1)})
+
+    def test_cluster_admin_manages_topics_and_their_configs(self):
+        configs = {"retention.ms": "3600000", "cleanup.policy": "delete",
+                   "compression.type": "gzip", "min.insync.replicas": "2",
+                   "segment.index.bytes": "4096",
+                   "message.timestamp.difference.max.ms": "3600000"}
+        self.sarama("create-topic", "-topic", "orders", "-partitions", "3",
+                    "-replication-factor", "1", *config_flags(configs))
+        self.sarama_refused(TOPIC_ALREADY_EXISTS, "create-topic", "-topic", "orders",
+                            "-partitions", "1")
+        self.sarama_refused(INVALID_REPLICATION_FACTOR, "create-topic", "-topic", "mirrored",
+                            "-partitions", "1", "-replication-factor", "2")
+        self.sarama_refused(INVALID_CONFIG, "create-topic", "-topic", "misconfigured",
+                            "-partitions", "1", "-config", "cleanup.policy=shred")
+        # A replica assignment may name this node, and only this node (node id 0).
+        self.sarama("create-topic", "-topic", "placed", "-partitions", "-1",
+                    "-replication-factor", "-1", "-assignment", '{"0": [0], "1": [0]}')
+        self.sarama_refused(INVALID_REPLICA_ASSIGNMENT, "create-topic", "-topic", "elsewhere",
+                            "-partitions", "-1", "-replication-factor", "-1",
+                            "-assignment", '{"0": [0], "1": [1]}')
+
+        # ListTopics: partitions, replicas and the non-default configs (from DescribeConfigs
+        # v0's is_default flag) of exactly the topics created.
+        topics = self.sarama("list-topics")["topics"]
+        self.assertEqual(set(topics) - {"__consumer_offsets"}, {"orders", "placed"})
+        self.assertEqual(topics["orders"], {"partitions": 3, "replication_factor": 1,
+                                            "replicas": {"0": [0], "1": [0], "2": [0]},
+                                            "configs": configs})
+        self.assertEqual(topics["placed"], {"partitions": 2, "replication_factor": 1,
+                                            "replicas": {"0": [0], "1": [0]}, "configs": {}})
+
+        # DescribeConfig: every Kafka topic config, the ones set as given and not default.
+        described = self.sarama("describe-config", "-topic", "orders")["configs"]
+        for key in ("cleanup.policy", "compression.type", "delete.retention.ms",
+                    "max.message.bytes", "message.timestamp.type", "min.insync.replicas",
+                    "retention.bytes", "retention.ms", "segment.bytes", "segment.index.bytes",
+                    "segment.ms", "unclean.leader.election.enable"):
+            self.assertIn(key, described)
+        self.assertEqual({k: e["value"] for k, e in described.items() if not e["default"]},
+                         configs)
+        self.assertEqual(described["message.timestamp.type"]["value"], "CreateTime")
+        self.assertFalse(any(e["sensitive"] for e in described.values()))
+
+        # The configs apply to what Sarama produces: a timestamp more than an hour old is
+        # refused, acks=all wants two in-sync replicas, lz4 batches are stored gzipped.
+        now = now_ms()
+        records = [{"partition": 1, "key": b"o%d" % i, "value": b"order-%d" % i * 50,
+                    "timestamp_ms": now + i} for i in range(10)]
+        self.sarama_refused(INVALID_TIMESTAMP, "produce", "-topic", "orders", "-acks", "local",
+                            stdin=encode_records([dict(records[0], timestamp_ms=BASE_TS)]))
+        self.sarama_refused(NOT_ENOUGH_REPLICAS, "produce", "-topic", "orders",
+                            stdin=encode_records(records))
+        self.assertEqual(self.produce("orders", records, "-acks", "local", "-codec", "lz4",
+                                      "-batch", "10"), list(range(10)))
+        self.assertEqual([(b["records"], b["codec"]) for b in self.batches("orders", 1)],
+                         [(10, "gzip")])
+        self.assertEqual([r["value"] for r in self.consume("orders", 1, 10)],
+                         [r["value"] for r in records])
+
+        # AlterConfig (the legacy API) replaces the whole set of overrides.
+        self.sarama("alter-config", "-topic", "orders", "-config", "retention.ms=7200000")
+        described = self.sarama("describe-config", "-topic", "orders")["configs"]
+        self.assertEqual({k: e["value"] for k, e in described.items() if not e["default"]},
+                         {"retention.ms": "7200000"})
+        self.assertEqual(described["min.insync.replicas"]["value"], "1")
+        self.sarama_refused(INVALID_CONFIG, "alter-config", "-topic", "orders",
+                            "-config", "retention.ms=soon")
+        self.sarama_refused(UNKNOWN_TOPIC_OR_PARTITION, "alter-config", "-topic", "missing",
+                            "-config", "retention.ms=1000")
+        r = self.sarama_run("describe-config", "-topic", "missing")
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertEqual(self.sarama("list-topics")["topics"]["orders"]["configs"],
+                         {"retention.ms": "7200000"})
+
+        # CreatePartitions grows a topic and never shrinks it.
+        self.sarama("create-partitions", "-topic", "orders", "-count", "5")
+        self.sarama_refused(INVALID_PARTITIONS, "create-partitions", "-topic", "orders",
+                            "-count", "4")
+        self.assertEqual(self.sarama("list-topics")["topics"]["orders"]["partitions"], 5)
+        self.assertEqual(self.produce("orders", [dict(records[0], partition=4)]), [0])
+
+        # DeleteTopic, once.
+        self.sarama("delete-topic", "-topic", "placed")
+        self.sarama_refused(UNKNOWN_TOPIC_OR_PARTITION, "delete-topic", "-topic", "placed")
+        self.assertEqual(set(self.sarama("list-topics")["topics"]) - {"__consumer_offsets"},
+                         {"orders"})
+
+    def test_min_insync_replicas_above_one_refuses_acks_all_but_not_acks_leader(self):
+        self.sarama("create-topic", "-topic", "guarded", "-partitions", "1",
+                    "-config", "min.insync.replicas=2")
+        records = [{"key": None, "value": b"entry-%d" % i, "timestamp_ms": BASE_TS + i}
+                   for i in range(5)]
+        # Sarama retries NOT_ENOUGH_REPLICAS, then gives up with it; nothing was appended.
+        self.sarama_refused(NOT_ENOUGH_REPLICAS, "produce", "-topic", "guarded",
+                            "-acks", "all", stdin=encode_records(records))
+        self.assertEqual(self.list_offsets("guarded", [-1]), {-1: (0, -1)})
+        # WaitForLocal needs only the leader.
+        self.assertEqual(self.produce("guarded", records, "-acks", "local"), list(range(5)))
+        # Lowered to 1, acks=all goes through again.
+        self.sarama("alter-config", "-topic", "guarded", "-config", "min.insync.replicas=1")
+        self.assertEqual(self.produce("guarded", records, "-acks", "all"), list(range(5, 10)))
+        self.assertEqual([r["value"] for r in self.consume("guarded", 0, 10)],
+                         [r["value"] for r in records] * 2)
+
+    def test_delete_records_moves_the_log_start_offset_for_good(self):
+        self.sarama("create-topic", "-topic", "trimmed", "-partitions", "2")
+        # Batches of 5 records per partition: offsets 0-4, 5-9, 10-14 and 15-19.
+        records = [{"partition": i % 2, "key": None, "value": b"%d" % i,
+                    "timestamp_ms": BASE_TS + i} for i in range(40)]
+        self.produce("trimmed", records, "-batch", "10")
+        # Sarama 1.22's DeleteRecords drops the broker's answer; its effect is checked below.
+        self.sarama("delete-records", "-topic", "trimmed", "-offsets", "0=7,1=15")
+
+        def check():
+            for p, start in ((0, 7), (1, 15)):
+                self.assertEqual(self.list_offsets("trimmed", [-2, -1], p),
+                                 {-2: (start, -1), -1: (20, -1)}, f"partition {p}")
+                # From the oldest offset, Sarama starts at the log start offset, also inside a
+                # batch (7).
+                got = self.consume("trimmed", p, 20 - start)
+                self.assertEqual([(r["offset"], r["value"]) for r in got],
+                                 [(o, b"%d" % (2 * o + p)) for o in range(start, 20)])
+                # Below it, Sarama refuses to start.
+                r = self.sarama_run("consume", "-topic", "trimmed", "-partition", str(p),
+                                    "-offset", str(start - 1))
+                self.assertNotEqual(r.returncode, 0, r.stdout)
+                self.assertIn("outside the range of offsets", r.stderr)
+            c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "unused",
+                          "log_level": 0})
+            try:
+                self.assertEqual([c.get_watermark_offsets(TopicPartition("trimmed", p),
+                                                          timeout=10) for p in (0, 1)],
+                                 [(7, 20), (15, 20)])
+            finally:
+                c.close()
+
+        check()
+        # The log start offsets are persisted: a restart on the same data directory keeps them.
+        self.assertEqual(self.server.stop(), 0)
+        self.server = self.start()
+        self.server.wait_for("ready")
+        self.bootstrap = self.server.bootstrap
+        check()
+
+    def test_large_records_under_small_fetch_limits(self):
+        # Partition 0: twelve batches of one 100 kB record. Partition 1: two batches of three.
+        self.sarama("create-topic", "-topic", "large", "-partitions", "2")
+        singles = [{"partition": 0, "key": None, "value": bytes([i]) * 100_000,
+                    "timestamp_ms": BASE_TS + i} for i in range(12)]
+        triples = [{"partition": 1, "key": None, "value": bytes([i]) * 100_000,
+                    "timestamp_ms": BASE_TS + i} for i in range(6)]
+        self.assertEqual(self.produce("large", singles), list(range(12)))
+        self.assertEqual(self.produce("large", triples, "-batch", "3"), list(range(6)))
+
+        # Sarama 1.22 has two fetch limits. The partition's max_bytes is
+        # Consumer.Fetch.Default, doubled up to Consumer.Fetch.Max while the broker answers
+        # with only part of a batch. Both below one record: the broker answers with the first
+        # whole batch (KIP-74), so Sarama neither gives up (ErrMessageTooLarge) nor stalls.
+        for p, records in ((0, singles), (1, triples)):
+            out = self.sarama("consume", "-topic", "large", "-partition", str(p),
+                              "-count", str(len(records)), "-fetch-default", "16384",
+                              "-fetch-max", "32768")
+            got = [decode_record(r) for r in out["records"]]
+            self.assertEqual([(r["offset"], r["value"]) for r in got],
+                             [(o, r["value"]) for o, r in enumerate(records)], f"partition {p}")
+        # The request's max_bytes is sarama.MaxResponseSize, also the largest response Sarama
+        # decodes: at 250 000 bytes, every response has to stay within it.
+        out = self.sarama("consume", "-topic", "large", "-partition", "0", "-count", "12",
+                          "-max-response-size", "250000")
+        self.assertEqual([base64.b64decode(r["value"]) for r in out["records"]],
+                         [r["value"] for r in singles])
+
+        # The same limits on Fetch v4 requests, counting the whole batches of each response:
+        # two under a 250 000 byte request limit, one when the partition's limit is smaller
+        # than a batch, and still one when the request's limit is.
+        def per_fetch(p, *limits):
+            return self.sarama("batches", "-topic", "large", "-partition", str(p),
+                               *limits)["batches_per_fetch"]
+        self.assertEqual(per_fetch(0, "-max-bytes", "250000"), [2] * 6)
+        self.assertEqual(per_fetch(0, "-partition-max-bytes", "16384"), [1] * 12)
+        self.assertEqual(per_fetch(0, "-max-bytes", "1000"), [1] * 12)
+        self.assertEqual(per_fetch(1, "-max-bytes", "16384"), [1, 1])
 
 
 if __name__ == "__main__":

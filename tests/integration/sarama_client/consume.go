@@ -9,12 +9,22 @@ import (
 
 // runConsume reads one partition from -offset (-2 oldest, -1 newest) with Sarama's
 // partition consumer until -count records arrived, and prints them.
+//
+// The fetch size flags are the limits Sarama 1.22 has: each Fetch asks for
+// -fetch-default bytes of the partition, doubled up to -fetch-max while the broker
+// returns only a partial record batch (then Sarama gives up on the record with
+// ErrMessageTooLarge); the request's own max_bytes is sarama.MaxResponseSize, which is
+// also the largest response Sarama accepts.
 func runConsume(args []string) error {
 	fs, common := newFlags("consume")
 	topic := fs.String("topic", "", "topic to read")
 	partition := fs.Int("partition", 0, "partition to read")
 	offset := fs.Int64("offset", sarama.OffsetOldest, "first offset (-2 oldest, -1 newest)")
 	count := fs.Int("count", 1, "records to read before exiting")
+	fetchDefault := fs.Int("fetch-default", 0, "Consumer.Fetch.Default (0: Sarama's 1 MiB)")
+	fetchMax := fs.Int("fetch-max", 0, "Consumer.Fetch.Max (0: no limit)")
+	maxResponse := fs.Int("max-response-size", 0,
+		"sarama.MaxResponseSize, the Fetch max_bytes (0: Sarama's 100 MiB)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -26,6 +36,13 @@ func runConsume(args []string) error {
 		return err
 	}
 	cfg.Consumer.Return.Errors = true
+	if *fetchDefault > 0 {
+		cfg.Consumer.Fetch.Default = int32(*fetchDefault)
+	}
+	cfg.Consumer.Fetch.Max = int32(*fetchMax)
+	if *maxResponse > 0 {
+		sarama.MaxResponseSize = int32(*maxResponse)
+	}
 	consumer, err := sarama.NewConsumer(common.brokerList(), cfg)
 	if err != nil {
 		return fmt.Errorf("connecting to %s: %w", common.brokers, err)

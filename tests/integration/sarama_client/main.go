@@ -1,7 +1,8 @@
 // Command sarama_client drives a Kafka-protocol broker with the Sarama Go client, so the
 // integration tests cover a client family that encodes requests and record batches
 // differently from librdkafka: Sarama leaves a batch's max_timestamp at -1, sends
-// ListOffsets v1 and Produce v3, and balances consumer groups on the client side.
+// ListOffsets v1 and Produce v3, and balances consumer groups on the client side. The
+// admin subcommands (create-topic to delete-records) go through Sarama's ClusterAdmin.
 //
 // Each subcommand prints one JSON document on stdout (the group subcommand prints one
 // JSON object per line as events happen) and, on failure, a message on stderr and a
@@ -32,6 +33,14 @@ var commands = map[string]command{
 	"group":   {runGroup, "join a consumer group, consume and commit, leave after N records"},
 	"offsets": {runOffsets, "ListOffsets by timestamp (or -1 newest, -2 oldest)"},
 	"batches": {runBatches, "fetch a partition and describe its record batch headers"},
+
+	"create-topic":      {runCreateTopic, "ClusterAdmin.CreateTopic with counts or an assignment"},
+	"describe-config":   {runDescribeConfig, "ClusterAdmin.DescribeConfig of a topic"},
+	"alter-config":      {runAlterConfig, "ClusterAdmin.AlterConfig: replace a topic's overrides"},
+	"delete-topic":      {runDeleteTopic, "ClusterAdmin.DeleteTopic"},
+	"create-partitions": {runCreatePartitions, "ClusterAdmin.CreatePartitions: grow a topic"},
+	"list-topics":       {runListTopics, "ClusterAdmin.ListTopics: partitions, replicas, overrides"},
+	"delete-records":    {runDeleteRecords, "ClusterAdmin.DeleteRecords: move log start offsets"},
 }
 
 func usage() {
@@ -42,7 +51,7 @@ func usage() {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		fmt.Fprintf(os.Stderr, "  %-8s %s\n", name, commands[name].summary)
+		fmt.Fprintf(os.Stderr, "  %-17s %s\n", name, commands[name].summary)
 	}
 }
 

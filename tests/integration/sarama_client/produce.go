@@ -12,8 +12,9 @@ import (
 
 // runProduce sends the records given on stdin, one JSON object per line
 // ({"key": base64|null, "value": base64, "timestamp_ms": n, "partition": p}), with a sync
-// producer and acks=all, and prints the offset and partition each record was written at,
-// in input order.
+// producer (acks=all unless -acks says otherwise), and prints the offset, partition and
+// timestamp of each record in input order. The timestamp is the broker's append time
+// when the Produce response carried one (a LogAppendTime topic), else the record's own.
 //
 // With -batch N the records go N at a time through SendMessages and the producer flushes
 // exactly N records per request, so each group of N becomes one record batch per
@@ -25,6 +26,7 @@ func runProduce(args []string) error {
 	codecName := fs.String("codec", "none", "none, gzip, snappy, lz4 or zstd")
 	batch := fs.Int("batch", 1, "records per record batch")
 	idempotent := fs.Bool("idempotent", false, "idempotent producer (producer id and sequences)")
+	acks := fs.String("acks", "all", "all (every in-sync replica) or local (the leader)")
 	pause := fs.Duration("pause", 0, "wait this long after each request, so a test can act "+
 		"while the producer is idle")
 	if err := fs.Parse(args); err != nil {
@@ -46,7 +48,14 @@ func runProduce(args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	switch *acks {
+	case "all":
+		cfg.Producer.RequiredAcks = sarama.WaitForAll
+	case "local":
+		cfg.Producer.RequiredAcks = sarama.WaitForLocal
+	default:
+		return fmt.Errorf("-acks: %q is neither all nor local", *acks)
+	}
 	cfg.Producer.Return.Successes = true
 	cfg.Producer.Partitioner = sarama.NewManualPartitioner
 	cfg.Producer.Compression = codec
@@ -84,12 +93,15 @@ func runProduce(args []string) error {
 
 	offsets := make([]int64, len(msgs))
 	partitions := make([]int32, len(msgs))
+	timestamps := make([]int64, len(msgs))
 	for i, m := range msgs {
 		offsets[i] = m.Offset
 		partitions[i] = m.Partition
+		timestamps[i] = millis(m.Timestamp)
 	}
 	return emit(map[string]interface{}{
 		"topic": *topic, "codec": *codecName, "offsets": offsets, "partitions": partitions,
+		"timestamps": timestamps,
 	})
 }
 
