@@ -114,7 +114,7 @@ base::result<std::vector<uint8_t>> rebuild_batch(std::span<const uint8_t> origin
   }
   std::vector<uint8_t> b(batch_header_size + body.size());
   std::memcpy(b.data(), original.data(), batch_header_size);
-  std::memcpy(b.data() + batch_header_size, body.data(), body.size());
+  if (!body.empty()) std::memcpy(b.data() + batch_header_size, body.data(), body.size());
   uint8_t* p = b.data();
   put_i32(p + batch_length_offset, static_cast<int32_t>(b.size() - batch_length_overhead));
   if (count == 0) {
