@@ -95,6 +95,7 @@ int serve(const serve_options& opts) {
   bopts.journal = cfg.get_bool("storage.journal");
   bopts.journal_file_bytes = static_cast<uint64_t>(cfg.get_int("storage.journal_file_bytes"));
   bopts.log_level = cfg.get_string("log.level");
+  bopts.cleaner = cleaner_options_from(cfg);
   bopts.groups.offsets_partitions = static_cast<int32_t>(cfg.get_int("groups.offsets_partitions"));
   bopts.groups.offsets_retention_ms = cfg.get_int("groups.offsets_retention");
   bopts.groups.limits.min_session_timeout_ms =

@@ -149,9 +149,24 @@ const config_key kKeys[] = {
     {.name = "storage.housekeeping_interval",
      .type = config_type::duration,
      .default_value = "10s",
-     .description = "How often retention is applied.",
+     .description = "How often retention is applied and compacted topics are checked for "
+                    "cleaning.",
      .min = 100,
      .max = kDay},
+    {.name = "storage.cleaner_buffer_bytes",
+     .type = config_type::size,
+     .default_value = "32MiB",
+     .description = "Memory of the log cleaner's offset map (24 bytes per key) for compacted "
+                    "topics; a partition with more keys in its uncleaned part is cleaned over "
+                    "several rounds.",
+     .min = 64 * KiB,
+     .max = 16 * GiB},
+    {.name = "storage.cleaner_io_bytes_per_second",
+     .type = config_type::size,
+     .default_value = "100MiB",
+     .description = "Most the log cleaner reads plus writes per second, over all partitions; "
+                    "0: no limit.",
+     .min = 0},
     {.name = "storage.producer_expiry",
      .type = config_type::duration,
      .default_value = "1d",
@@ -227,6 +242,13 @@ storage::log_config log_config_from(const base::config& cfg) {
   c.max_batch_bytes = static_cast<uint32_t>(cfg.get_int("storage.max_batch_bytes"));
   c.index_interval_bytes = static_cast<uint32_t>(cfg.get_int("storage.index_interval_bytes"));
   c.producer_expiry_ms = cfg.get_int("storage.producer_expiry");
+  return c;
+}
+
+storage::cleaner_options cleaner_options_from(const base::config& cfg) {
+  storage::cleaner_options c;
+  c.buffer_bytes = static_cast<uint64_t>(cfg.get_int("storage.cleaner_buffer_bytes"));
+  c.io_bytes_per_second = static_cast<uint64_t>(cfg.get_int("storage.cleaner_io_bytes_per_second"));
   return c;
 }
 

@@ -6,6 +6,7 @@
 #include <span>
 
 #include "base/config.h"
+#include "storage/cleaner_thread.h"
 #include "storage/log_config.h"
 
 namespace app {
@@ -19,5 +20,7 @@ base::config_inputs server_config_inputs_from_environ();
 
 // The storage defaults every partition starts from.
 storage::log_config log_config_from(const base::config& cfg);
+// The log cleaner's memory and I/O bounds.
+storage::cleaner_options cleaner_options_from(const base::config& cfg);
 
 }  // namespace app

@@ -153,6 +153,7 @@ broker::broker(net::shard_set& shards, broker_options opts)
       opts_(std::move(opts)),
       disk_(opts_.data_dir, opts_.min_free_bytes),
       flusher_(std::make_unique<storage::flusher>(opts_.flush_threads)),
+      cleaner_(std::make_unique<storage::cleaner_thread>(opts_.cleaner)),
       snapshots_(shards.size(), std::make_shared<metadata_snapshot>()) {
   faults_.enabled = opts_.fault_injection;
 }
@@ -274,7 +275,8 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
   for (unsigned i = 0; i < shards_.size(); ++i) {
     managers_.push_back(std::make_unique<storage::log_manager>(
         opts_.data_dir, opts_.defaults,
-        storage::log_environment{&shards_[i], flusher_.get(), &disk_, base::wall_ms, nullptr}));
+        storage::log_environment{&shards_[i], flusher_.get(), &disk_, base::wall_ms, nullptr},
+        cleaner_.get(), i));
   }
   RIPTIDE_TRY(managers_[0]->lock_directory());
   {
@@ -437,13 +439,23 @@ base::status broker::replay_journals(std::vector<storage::recovery_report>& repo
 base::status broker::ensure_offsets_topic() {
   if (auto it = table_.find(offsets_topic); it != table_.end()) {
     offsets_partitions_ = it->second->partitions;
-    return {};
+    if (it->second->configs.contains("cleanup.policy")) return {};
+    // Made before the offsets topic was compacted by the log cleaner: it is now.
+    auto t = std::make_shared<topic_metadata>(*it->second);
+    t->configs["cleanup.policy"] = "compact";
+    t->log = apply_topic_config(opts_.defaults, t->configs);
+    it->second = t;
+    return save_table();
   }
   auto t = std::make_shared<topic_metadata>();
   t->name = offsets_topic;
   t->partitions = std::max<int32_t>(1, opts_.groups.offsets_partitions);
-  // Commits must outlive any time or size retention; groups expire them instead.
-  t->configs = {{"retention.ms", "-1"}, {"retention.bytes", "-1"}, {"segment.bytes", "67108864"}};
+  // The latest commit per group and partition is kept by compaction; commits must
+  // outlive any time or size retention (groups expire them with tombstones instead).
+  t->configs = {{"cleanup.policy", "compact"},
+                {"retention.ms", "-1"},
+                {"retention.bytes", "-1"},
+                {"segment.bytes", "67108864"}};
   t->id = random_id();
   fill_config(*t);
   attach_counters(*t);

@@ -21,6 +21,7 @@
 #include "broker/topic_config.h"
 #include "net/asio.h"
 #include "net/shard.h"
+#include "storage/cleaner_thread.h"
 #include "storage/disk_space.h"
 #include "storage/flusher.h"
 #include "storage/log_manager.h"
@@ -73,6 +74,7 @@ struct broker_options {
   bool journal = true;
   uint64_t journal_file_bytes = 16ull << 20;
   uint64_t min_free_bytes = 64ull << 20;
+  storage::cleaner_options cleaner;  // compaction of cleanup.policy=compact topics
   group_options groups;
   bool fault_injection = false;
   std::string log_level = "info";  // the level loggers without a dynamic level use
@@ -96,7 +98,7 @@ class broker {
   base::result<std::vector<storage::recovery_report>> start();
   // Closes every log (durable, recovery points written). Not from a shard thread.
   std::error_code stop();
-  // Periodic retention on every shard. Not from a shard thread.
+  // Periodic retention and compaction on every shard. Not from a shard thread.
   void housekeeping();
 
   const broker_options& options() const { return opts_; }
@@ -181,6 +183,8 @@ class broker {
   data_dir_identity identity_;
   storage::disk_space disk_;
   std::unique_ptr<storage::flusher> flusher_;
+  // Before the managers: their cleaners must be gone before the thread they use.
+  std::unique_ptr<storage::cleaner_thread> cleaner_;
   std::vector<std::unique_ptr<storage::log_manager>> managers_;  // index: shard
   std::vector<std::shared_ptr<storage::journal>> journals_;      // index: shard
   // The table itself: touched only on shard 0.

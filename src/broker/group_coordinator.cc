@@ -105,7 +105,6 @@ void group_coordinator::tick() {
   if (wall - last_expiry_check_ >= kExpiryCheckMs) {
     last_expiry_check_ = wall;
     expire_offsets(wall);
-    compact_offsets();
   }
 }
 
@@ -138,47 +137,6 @@ void group_coordinator::expire_offsets(int64_t now_wall) {
     base::logger("groups")->info("group {}: committed offsets expired after {} ms without members",
                                  id, opts_.offsets_retention_ms);
     groups_.erase(id);
-  }
-}
-
-void group_coordinator::compact_offsets() {
-  if (writes_in_flight_ > 0 || stopping_) return;
-  for (const auto& log : broker_.local_offsets_logs()) {
-    if (log->segment_count() < 2 || log->failure()) continue;
-    const int32_t partition = log->name().partition;
-    const int64_t start = log->log_end_offset();
-    int64_t end = start;
-    std::vector<std::pair<offset_key, std::optional<committed_offset>>> live;
-    auto flush = [&]() -> bool {
-      if (live.empty()) return true;
-      auto e = append_records(live.front().first.group, live);
-      live.clear();
-      if (!e) {
-        base::logger("groups")->warn("{}: compaction stopped: {}", log->name().dir_name(),
-                                     e.error().message());
-        return false;
-      }
-      end = *e;
-      return true;
-    };
-    bool ok = true;
-    for (const auto& [id, e] : groups_) {
-      if (broker_.offsets_partition(id) != partition) continue;
-      for (const auto& [tp, v] : e.offsets) {
-        live.push_back({{id, tp.first, tp.second}, v});
-        if (live.size() >= 256 && !(ok = flush())) break;
-      }
-      if (!ok) break;
-    }
-    if (!ok || !flush()) continue;
-    log->wait_durable(end, [log, start](std::error_code ec) {
-      if (ec) return;
-      auto r = log->delete_segments_before(start);
-      if (r.segments_deleted > 0) {
-        base::logger("groups")->debug("{}: compacted {} segment(s), {} bytes",
-                                      log->name().dir_name(), r.segments_deleted, r.bytes_deleted);
-      }
-    });
   }
 }
 
@@ -318,9 +276,7 @@ net::task<std::vector<std::error_code>> group_coordinator::commit(commit_request
   }
   if (records.empty()) co_return out;
   auto end = append_records(r.group_id, records);
-  ++writes_in_flight_;
   std::error_code ec = end ? co_await wait_durable(r.group_id, *end) : end.error();
-  --writes_in_flight_;
   if (ec) {
     for (size_t i : included) out[i] = ec;
     co_return out;
@@ -394,9 +350,7 @@ net::task<std::error_code> group_coordinator::delete_group(std::string group_id)
   if (!tombstones.empty()) {
     auto end = append_records(group_id, tombstones);
     if (!end) co_return end.error();
-    ++writes_in_flight_;
     auto ec = co_await wait_durable(group_id, *end);
-    --writes_in_flight_;
     if (ec) co_return ec;
   }
   it = groups_.find(group_id);
@@ -434,9 +388,7 @@ group_coordinator::delete_offsets(std::string group_id,
   }
   if (tombstones.empty()) co_return out;
   auto end = append_records(group_id, tombstones);
-  ++writes_in_flight_;
   std::error_code ec = end ? co_await wait_durable(group_id, *end) : end.error();
-  --writes_in_flight_;
   if (ec) {
     out.first = ec;
     co_return out;

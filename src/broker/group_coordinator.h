@@ -9,7 +9,10 @@
 //
 // A commit is answered only once its record is durable under the broker's durability
 // policy; the offsets topic is replayed at start. Offsets of a group that has had no
-// members for offsets_retention_ms are deleted (tombstones are appended).
+// members for offsets_retention_ms are deleted (tombstones are appended). The offsets
+// topic is compacted by the log cleaner like any cleanup.policy=compact topic: it keeps
+// the latest record per (group, topic, partition), and tombstones for
+// delete.retention.ms, so a replay still sees every deletion it must.
 
 #include <map>
 #include <memory>
@@ -136,9 +139,6 @@ class group_coordinator {
   net::task<std::error_code> wait_durable(std::string group_id, int64_t end_offset);
   void tick();
   void expire_offsets(int64_t now_wall);
-  // Once an offsets partition has rolled a segment: re-appends the offsets still
-  // committed there and, when that is durable, deletes the segments before it.
-  void compact_offsets();
 
   broker& broker_;
   unsigned shard_;
@@ -147,7 +147,6 @@ class group_coordinator {
   std::unique_ptr<net::asio::steady_timer> timer_;
   bool stopping_ = false;
   int64_t last_expiry_check_ = 0;
-  int writes_in_flight_ = 0;  // offset records appended, not yet durable and applied
 };
 
 }  // namespace broker

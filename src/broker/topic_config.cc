@@ -181,9 +181,7 @@ std::optional<std::string> validate_topic_config(std::string_view key, std::stri
   const auto* k = find_topic_config_key(key);
   if (!k) return "unknown topic config " + std::string(key);
   if (key == "cleanup.policy") {
-    auto p = parse_cleanup_policy(value);
-    if (p && !p->compact) return std::nullopt;
-    if (p) return "cleanup.policy=compact is not supported yet; use delete";
+    if (parse_cleanup_policy(value)) return std::nullopt;
     return one_of(key, "delete, compact or \"compact,delete\"", value);
   }
   if (key == "compression.type") {

@@ -18,8 +18,12 @@ namespace storage {
 
 namespace fs = std::filesystem;
 
-log_manager::log_manager(fs::path data_dir, log_config defaults, log_environment env)
-    : dir_(std::move(data_dir)), defaults_(defaults), env_(std::move(env)) {}
+log_manager::log_manager(fs::path data_dir, log_config defaults, log_environment env,
+                         cleaner_thread* cleaner, unsigned shard_id)
+    : dir_(std::move(data_dir)), defaults_(defaults), env_(std::move(env)) {
+  if (cleaner)
+    cleaner_ = std::make_unique<log_cleaner>(*cleaner, env_.shard, env_.now_ms, shard_id);
+}
 
 log_manager::~log_manager() {
   if (lock_fd_ >= 0) ::close(lock_fd_);
@@ -109,6 +113,19 @@ void log_manager::remove(const ntp& name, std::function<void(std::error_code)> d
   if (it == logs_.end()) return done(errc::partition_not_found);
   auto log = std::move(it->second);
   logs_.erase(it);
+  if (cleaner_) {
+    // The cleaner must be done with the directory before it goes.
+    auto* raw = log.get();
+    cleaner_->release(raw, [this, log, done = std::move(done)]() mutable {
+      close_and_delete(log, std::move(done));
+    });
+    return;
+  }
+  close_and_delete(log, std::move(done));
+}
+
+void log_manager::close_and_delete(const std::shared_ptr<partition_log>& log,
+                                   std::function<void(std::error_code)> done) {
   log->close([this, log, done = std::move(done)](std::error_code) mutable {
     if (!env_.shard_journal) return delete_directory(log, std::move(done));
     // Journal entries of the partition must never be replayed into a partition of the
@@ -155,9 +172,18 @@ void log_manager::housekeeping() {
           r.segments_deleted, r.bytes_deleted, log->log_start_offset());
     }
   }
+  if (cleaner_) cleaner_->maybe_clean(logs());
 }
 
 void log_manager::close_all(std::function<void(std::error_code)> done) {
+  if (cleaner_) {
+    cleaner_->stop([this, done = std::move(done)]() mutable { close_logs(std::move(done)); });
+    return;
+  }
+  close_logs(std::move(done));
+}
+
+void log_manager::close_logs(std::function<void(std::error_code)> done) {
   if (logs_.empty()) return done({});
   struct state {
     size_t left;

@@ -1,7 +1,8 @@
 #pragma once
 // log_manager: the partitions of one data directory. Opens every partition found at
 // start (running recovery and reporting, per partition, what it found), creates and
-// removes partitions, runs retention, and closes everything at shutdown.
+// removes partitions, runs retention and compaction (its shard's log_cleaner, when given
+// a cleaner thread), and closes everything at shutdown.
 //
 // One instance per shard: it holds the logs that shard owns (open_all's filter picks
 // them) and every call is made on that shard. The data directory is locked against a
@@ -15,13 +16,15 @@
 #include <vector>
 
 #include "base/result.h"
+#include "storage/log_cleaner.h"
 #include "storage/partition_log.h"
 
 namespace storage {
 
 class log_manager {
  public:
-  log_manager(std::filesystem::path data_dir, log_config defaults, log_environment env);
+  log_manager(std::filesystem::path data_dir, log_config defaults, log_environment env,
+              cleaner_thread* cleaner = nullptr, unsigned shard_id = 0);
   ~log_manager();
   log_manager(const log_manager&) = delete;
   log_manager& operator=(const log_manager&) = delete;
@@ -42,10 +45,13 @@ class log_manager {
   // Gives every log (and those created later) the shard's journal.
   void attach_journal(std::shared_ptr<journal> j);
 
-  // Periodic work: retention on every log.
+  // Periodic work: retention on every log, then compaction of the one most in need.
   void housekeeping();
-  // Closes every log (each makes its data durable and writes its recovery point).
+  // Stops compaction, then closes every log (each makes its data durable and writes its
+  // recovery point).
   void close_all(std::function<void(std::error_code)> done);
+  // The shard's compaction (nullptr without a cleaner thread).
+  log_cleaner* cleaner() { return cleaner_.get(); }
 
   // Takes the data directory's lock (errc::data_dir_locked if another process has it).
   base::status lock_directory();
@@ -54,14 +60,18 @@ class log_manager {
   const log_config& defaults() const { return defaults_; }
 
  private:
+  void close_and_delete(const std::shared_ptr<partition_log>& log,
+                        std::function<void(std::error_code)> done);
   void delete_directory(const std::shared_ptr<partition_log>& log,
                         std::function<void(std::error_code)> done);
+  void close_logs(std::function<void(std::error_code)> done);
 
   std::filesystem::path dir_;
   log_config defaults_;
   log_environment env_;
   int lock_fd_ = -1;
   std::map<ntp, std::shared_ptr<partition_log>> logs_;
+  std::unique_ptr<log_cleaner> cleaner_;
 };
 
 }  // namespace storage

@@ -43,6 +43,8 @@ base::result<std::shared_ptr<partition_log>> partition_log::open(const std::file
   if (auto start = read_log_start(dir)) {
     log->start_offset_ = std::min(*start, log->log_end_offset());
   }
+  // Recovery has already warned about a damaged checkpoint; the cleaner starts afresh.
+  if (auto c = read_cleaner_checkpoint(dir); c && *c) log->cleaner_ = std::move(**c);
   RIPTIDE_TRY(log->rebuild_producer_state());
   return log;
 }
@@ -112,6 +114,8 @@ partition_log::partition_log(std::filesystem::path dir, ntp name, log_config cfg
       segments_(std::move(segments)) {
   for (const auto& s : segments_) size_bytes_ += s->size();
   durable_ = {log_end_offset(), active().base_offset(), active().size()};
+  // Recovery wrote (or found) the indexes of every segment but the active one.
+  sealed_through_ = active().base_offset();
 }
 
 partition_log::~partition_log() = default;
@@ -301,6 +305,9 @@ base::result<int64_t> partition_log::check_records(std::span<const uint8_t> batc
   auto info = scan_records(batch, h, scratch);
   if (scratch.capacity() > (8u << 20)) std::vector<uint8_t>().swap(scratch);
   if (!info) return errc::invalid_record;
+  // Compaction keeps the latest record per key: a record without one has no place there
+  // (Kafka: "Compacted topic cannot accept message without key").
+  if (cfg_.cleanup.compact && info->null_key) return errc::invalid_record;
   if (cfg_.log_append_time) return now;
   if (info->negative_timestamp) return errc::invalid_timestamp;
   if (info->min_timestamp != INT64_MAX && cfg_.timestamp_before_max_ms != INT64_MAX &&
@@ -479,6 +486,9 @@ void partition_log::on_flushed(const flush_job& job, std::error_code ec) {
     fail(ec);
   } else {
     set_durable(job.target);
+    if (job.checkpoint && !job.closing) {
+      sealed_through_ = std::max(sealed_through_, *job.checkpoint);
+    }
   }
   for (const auto& done : job.journal_syncs) done(ec);
   if (job.closing || (closing_ && failure_)) {
@@ -683,7 +693,7 @@ partition_log::retention_result partition_log::apply_retention() {
     producer_snapshot_due_ = true;
     maybe_flush();
   }
-  while (cfg_.cleanup.remove && segments_.size() > 1 && !closed_) {
+  while (cfg_.cleanup.remove && !cleaning_ && segments_.size() > 1 && !closed_) {
     const segment& oldest = *segments_.front();
     const bool by_size = cfg_.retention_bytes >= 0 &&
                          size_bytes_ - oldest.size() >= static_cast<uint64_t>(cfg_.retention_bytes);
@@ -739,13 +749,36 @@ void partition_log::delete_records_before(int64_t offset,
   });
 }
 
-partition_log::retention_result partition_log::delete_segments_before(int64_t offset) {
-  retention_result r;
-  while (segments_.size() > 1 && !closed_ && segments_.front()->next_offset() <= offset &&
-         segments_[1]->base_offset() <= durable_.offset) {
-    if (!drop_oldest_segment(r)) break;
+std::vector<partition_log::sealed_segment> partition_log::sealed_segments() const {
+  std::vector<sealed_segment> out;
+  for (size_t i = 0; i + 1 < segments_.size(); ++i) {
+    const segment& s = *segments_[i];
+    if (s.next_offset() > sealed_through_) break;
+    out.push_back({&s, s.base_offset(), s.next_offset(), s.size(), s.max_timestamp(),
+                   s.index().offsets().size(), s.log_file()});
   }
-  return r;
+  return out;
+}
+
+base::status partition_log::replace_segments(std::unique_ptr<segment> cleaned, int64_t end) {
+  auto first = std::find_if(segments_.begin(), segments_.end(), [&](const auto& s) {
+    return s->base_offset() == cleaned->base_offset();
+  });
+  auto last = first;
+  uint64_t replaced_bytes = 0;
+  while (last != segments_.end() && (*last)->base_offset() < end) {
+    replaced_bytes += (*last)->size();
+    ++last;
+  }
+  if (first == segments_.end() || last == segments_.end() || first == last ||
+      (*std::prev(last))->next_offset() != end || cleaned->next_offset() != end ||
+      (*std::prev(last))->next_offset() > sealed_through_) {
+    return errc::invalid_batch;
+  }
+  size_bytes_ = size_bytes_ - replaced_bytes + cleaned->size();
+  *first = std::move(cleaned);
+  segments_.erase(std::next(first), last);
+  return {};
 }
 
 bool partition_log::drop_oldest_segment(retention_result& r) {

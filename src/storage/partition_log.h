@@ -22,6 +22,7 @@
 #include "base/executor.h"
 #include "base/iobuf.h"
 #include "base/result.h"
+#include "storage/cleaner_checkpoint.h"
 #include "storage/disk_space.h"
 #include "storage/flusher.h"
 #include "storage/journal.h"
@@ -134,7 +135,7 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
     uint64_t bytes_deleted = 0;
   };
   // Deletes whole segments past retention.bytes / retention.ms when the cleanup policy
-  // includes delete; never the active one.
+  // includes delete; never the active one, and none while a cleaner rewrites segments.
   // Also forgets idempotent producers idle for longer than producer_expiry_ms and
   // snapshots the producer state when it changed.
   retention_result apply_retention();
@@ -145,9 +146,29 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   // it is on disk, or with an error (errc::offset_out_of_range past the high watermark).
   void delete_records_before(int64_t offset, std::function<void(base::result<int64_t>)> done);
 
-  // Deletes the sealed segments that lie entirely below `offset` (compaction by
-  // rewriting: the owner re-appended what it still needs at or after `offset`).
-  retention_result delete_segments_before(int64_t offset);
+  // Compaction (log_cleaner). The segments a cleaner may rewrite: sealed ones (never the
+  // active one) whose flush, index and recovery point have been written. `seg` is for
+  // use on the shard only; `file` may be read anywhere.
+  struct sealed_segment {
+    const segment* seg;
+    int64_t base_offset;
+    int64_t next_offset;
+    uint64_t size;
+    int64_t max_timestamp;
+    size_t index_entries;
+    std::shared_ptr<base::file> file;
+  };
+  std::vector<sealed_segment> sealed_segments() const;
+  // While set, retention deletes no segment: a cleaner is rewriting them.
+  void set_cleaning(bool on) { cleaning_ = on; }
+  bool cleaning() const { return cleaning_; }
+  // Puts `cleaned`, whose files have already replaced theirs on disk, in place of the
+  // sealed segments from its base offset up to `end`; errc::invalid_batch (changing
+  // nothing) unless those are exactly the segments it replaces.
+  base::status replace_segments(std::unique_ptr<segment> cleaned, int64_t end);
+  // What the cleaner has done (loaded at open from the cleaner-checkpoint file).
+  const cleaner_checkpoint& cleaner_state() const { return cleaner_; }
+  void set_cleaner_state(cleaner_checkpoint c) { cleaner_ = std::move(c); }
 
   const producer_state& producers() const { return producers_; }
 
@@ -256,6 +277,10 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   std::vector<std::span<const uint8_t>> sources_;   // each batch of an append
   std::vector<std::vector<uint8_t>> recompressed_;  // batches recompressed for compression.type
   std::vector<std::array<uint8_t, batch_header_size>> prefix_scratch_;
+  // Every segment below this offset is sealed and its flush job done (cleanable).
+  int64_t sealed_through_ = 0;
+  bool cleaning_ = false;
+  cleaner_checkpoint cleaner_;
 };
 
 }  // namespace storage

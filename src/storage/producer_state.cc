@@ -53,6 +53,14 @@ const producer_entry* producer_state::find(int64_t producer_id) const {
   return it == producers_.end() ? nullptr : &it->second;
 }
 
+std::unordered_map<int64_t, int64_t> producer_state::last_batch_offsets() const {
+  std::unordered_map<int64_t, int64_t> out;
+  for (const auto& [id, e] : producers_) {
+    if (!e.batches.empty()) out[id] = e.batches.back().first_offset;
+  }
+  return out;
+}
+
 base::result<std::optional<producer_batch>> producer_state::check(const batch_header& h) const {
   using none = std::optional<producer_batch>;
   auto it = producers_.find(h.producer_id);
@@ -81,7 +89,9 @@ void producer_state::record(const batch_header& h, int64_t now_ms) {
     e.epoch = h.producer_epoch;
     e.batches.clear();
   }
-  e.batches.push_back({h.base_sequence, last_sequence(h.base_sequence, h.record_count),
+  // From lastOffsetDelta, not the record count: compaction may leave a batch with fewer
+  // records (or none) that still spans its sequences.
+  e.batches.push_back({h.base_sequence, last_sequence(h.base_sequence, h.last_offset_delta + 1),
                        h.base_offset, h.last_offset()});
   while (e.batches.size() > producer_batches_kept) e.batches.pop_front();
   e.last_write_ms = std::max(e.last_write_ms, now_ms);

@@ -59,6 +59,8 @@ class producer_state {
   size_t size() const { return producers_.size(); }
   const producer_entry* find(int64_t producer_id) const;
   const std::unordered_map<int64_t, producer_entry>& entries() const { return producers_; }
+  // Producer id -> base offset of its last batch (the cleaner keeps that batch).
+  std::unordered_map<int64_t, int64_t> last_batch_offsets() const;
 
  private:
   std::unordered_map<int64_t, producer_entry> producers_;

@@ -133,12 +133,15 @@ class cursor {
 };
 
 // Walks the records of `body` (a batch's records, decompressed), checking each against
-// the header: `count` records, offset deltas 0..count-1 in order, lengths consistent,
-// nothing after the last one. Stops early, successfully, when `fn` returns false.
+// the header: `count` records, offset deltas increasing from 0 up to at most
+// lastOffsetDelta, lengths consistent, nothing after the last one. Stops early,
+// successfully, when `fn` returns false.
 template <typename Fn>
 base::status walk_records(const batch_header& h, std::span<const uint8_t> body, Fn&& fn) {
   cursor c(body);
+  int32_t previous_delta = -1;
   for (int32_t i = 0; i < h.record_count; ++i) {
+    const size_t start = c.pos();
     int32_t length;
     if (!c.varint(length) || length < 0 || static_cast<size_t>(length) > c.remaining()) {
       return errc::invalid_batch;
@@ -156,7 +159,11 @@ base::status walk_records(const batch_header& h, std::span<const uint8_t> body, 
       if (!c.field(hk, false) || !c.field(hv, true)) return errc::invalid_batch;
     }
     if (c.pos() != end) return errc::invalid_batch;
-    if (offset_delta != i || offset_delta > h.last_offset_delta) return errc::invalid_batch;
+    if (offset_delta <= previous_delta || offset_delta > h.last_offset_delta) {
+      return errc::invalid_batch;
+    }
+    previous_delta = offset_delta;
+    r.bytes = body.subspan(start, end - start);
     r.offset = h.base_offset + offset_delta;  // check_header bounds base + last delta
     // Timestamps wrap like Java's long arithmetic instead of overflowing.
     r.timestamp = static_cast<int64_t>(static_cast<uint64_t>(h.base_timestamp) +
@@ -211,6 +218,7 @@ base::result<records_info> scan_records(std::span<const uint8_t> batch, const ba
     }
     if (r.timestamp != -1) info.min_timestamp = std::min(info.min_timestamp, r.timestamp);
     if (r.timestamp < -1) info.negative_timestamp = true;
+    if (!r.key) info.null_key = true;
     ++count;
     return true;
   }));

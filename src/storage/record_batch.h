@@ -83,11 +83,15 @@ struct record_view {
   std::optional<std::span<const uint8_t>> key;
   std::optional<std::span<const uint8_t>> value;
   int32_t header_count;
+  // The whole record as stored, its length prefix included: offset and timestamp are
+  // deltas from the batch's base, so a batch with the same base can carry it unchanged.
+  std::span<const uint8_t> bytes;
 };
 
 // Walks the records of a batch, decompressing a compressed one into `scratch`; stops
 // early when `fn` returns false. Errors on malformed records: lengths or varints that do
-// not fit, offset deltas other than 0, 1, 2, ..., bytes after the last record.
+// not fit, offset deltas that do not increase or pass lastOffsetDelta, bytes after the
+// last record. (Compaction leaves gaps between the offsets of a batch's records.)
 base::status for_each_record(std::span<const uint8_t> batch,
                              const std::function<bool(const record_view&)>& fn,
                              std::vector<uint8_t>& scratch);
@@ -100,9 +104,11 @@ struct records_info {
   int64_t max_timestamp_offset = -1;  // the first record holding it
   int64_t min_timestamp = INT64_MAX;  // the smallest, ignoring -1 (none)
   bool negative_timestamp = false;    // a record's timestamp is below -1
+  bool null_key = false;              // a record has no key
 };
 // Parses every record of a whole batch whose header `h` was checked, as for_each_record
-// does, and also that the records number record_count = lastOffsetDelta + 1.
+// does, and also that the records number record_count = lastOffsetDelta + 1 (so their
+// offset deltas are exactly 0, 1, 2, ...).
 base::result<records_info> scan_records(std::span<const uint8_t> batch, const batch_header& h,
                                         std::vector<uint8_t>& scratch);
 

@@ -9,7 +9,10 @@
 #include <vector>
 
 #include "base/file.h"
+#include "base/logging.h"
 #include "storage/checkpoint.h"
+#include "storage/cleaned_files.h"
+#include "storage/cleaner_checkpoint.h"
 #include "storage/errc.h"
 
 namespace storage {
@@ -55,7 +58,7 @@ base::result<std::vector<int64_t>> list_segments(const fs::path& dir) {
 
 // A segment the recovery point vouches for: its saved indexes load, the walk from the
 // last index entry reaches the end of the file cleanly, and it ends where it must.
-bool open_trusted(segment& seg, int64_t must_end_at, const log_config& cfg) {
+bool open_trusted(segment& seg, int64_t must_end_at, const log_config& cfg, bool allow_gaps) {
   auto offsets = base::read_whole_file(seg.offsets_path());
   auto times = base::read_whole_file(seg.times_path());
   auto size = seg.log_file()->size();
@@ -68,7 +71,8 @@ bool open_trusted(segment& seg, int64_t must_end_at, const log_config& cfg) {
   if (auto last = seg.index().pop_last()) {
     from = {last->position, seg.base_offset() + last->relative_offset};
   }
-  auto r = seg.scan(from, /*verify_crc=*/false, cfg.index_interval_bytes, cfg.leader_epoch);
+  auto r =
+      seg.scan(from, /*verify_crc=*/false, cfg.index_interval_bytes, cfg.leader_epoch, allow_gaps);
   if (!r || r->reason || r->valid_bytes != *size || r->next_offset != must_end_at) return false;
   return static_cast<bool>(seg.set_extent(*size, r->next_offset));
 }
@@ -98,6 +102,10 @@ std::string recovery_report::summary() const {
                      truncated_at.value_or(log_end), truncation_reason);
   }
   if (segments_dropped) s += fmt::format(", dropped {} later segment(s)", segments_dropped);
+  if (swaps_completed) s += fmt::format(", finished {} cleaned segment swap(s)", swaps_completed);
+  if (cleanings_rolled_back) {
+    s += fmt::format(", removed {} unfinished cleaned file(s)", cleanings_rolled_back);
+  }
   if (journal_batches) {
     s += fmt::format(", re-appended {} batch(es) from the journal", journal_batches);
   }
@@ -110,6 +118,22 @@ base::result<std::deque<std::unique_ptr<segment>>> recover_segments(const fs::pa
                                                                     int64_t now_ms,
                                                                     recovery_report& report) {
   const auto started = std::chrono::steady_clock::now();
+  auto swaps = finish_interrupted_swaps(dir);
+  if (!swaps) return swaps.error();
+  report.swaps_completed = swaps->completed;
+  report.cleanings_rolled_back = swaps->rolled_back;
+  // Where the cleaner may have left gaps between batches. Without a readable checkpoint,
+  // every segment but the last (the cleaner never rewrites the active one) may have them.
+  int64_t gaps_below = 0;
+  bool gaps_in_last = true;
+  if (auto c = read_cleaner_checkpoint(dir); !c) {
+    base::logger("storage")->warn("{}: damaged {} ({}); accepting offset gaps in sealed segments",
+                                  dir.string(), cleaner_checkpoint_file, c.error().message());
+    gaps_below = INT64_MAX;
+    gaps_in_last = false;
+  } else if (*c) {
+    gaps_below = (*c)->rewritten_below;
+  }
   auto bases = list_segments(dir);
   if (!bases) return bases.error();
   report.recovery_point = read_recovery_point(dir);
@@ -136,11 +160,12 @@ base::result<std::deque<std::unique_ptr<segment>>> recover_segments(const fs::pa
     }
     auto seg = segment::open(dir, base, now_ms);
     if (!seg) return seg.error();
+    const bool allow_gaps = base < gaps_below && (gaps_in_last || i + 1 < bases->size());
     if (!validating) {
       // Trusted only if it ends at the next segment's base (for the last segment: at
       // the recovery point) and that lies within the recovery point.
       const int64_t must_end = next_base.value_or(*rp);
-      if (must_end <= *rp && open_trusted(**seg, must_end, cfg)) {
+      if (must_end <= *rp && open_trusted(**seg, must_end, cfg, allow_gaps)) {
         segments.push_back(std::move(*seg));
         continue;
       }
@@ -148,8 +173,8 @@ base::result<std::deque<std::unique_ptr<segment>>> recover_segments(const fs::pa
     }
     if (!report.validated_from) report.validated_from = base;
     (*seg)->index().clear();
-    auto r =
-        (*seg)->scan({0, base}, /*verify_crc=*/true, cfg.index_interval_bytes, cfg.leader_epoch);
+    auto r = (*seg)->scan({0, base}, /*verify_crc=*/true, cfg.index_interval_bytes,
+                          cfg.leader_epoch, allow_gaps);
     if (!r) return r.error();
     ++report.indexes_rebuilt;
     report.bytes_validated += r->valid_bytes;

@@ -1,8 +1,10 @@
 #pragma once
-// Opening a partition directory: find its segments, trust what the recovery point
-// vouches for (after checking its indexes against the log), and re-validate
-// everything after it — length, magic, contiguous offsets and CRC-32C of every batch —
-// truncating the first torn or corrupt tail and dropping any segment after it.
+// Opening a partition directory: finish or roll back a cleaner's interrupted segment swap
+// (cleaned_files.h), find its segments, trust what the recovery point vouches for (after
+// checking its indexes against the log), and re-validate everything after it — length,
+// magic, contiguous offsets (increasing ones where the cleaner rewrote segments) and
+// CRC-32C of every batch — truncating the first torn or corrupt tail and dropping any
+// segment after it.
 
 #include <cstdint>
 #include <deque>
@@ -31,7 +33,9 @@ struct recovery_report {
   std::string truncation_reason;
   size_t segments_dropped = 0;  // whole segments removed after a truncation
   size_t indexes_rebuilt = 0;
-  size_t journal_batches = 0;  // batches re-appended from the journal
+  size_t journal_batches = 0;        // batches re-appended from the journal
+  size_t swaps_completed = 0;        // cleaned segments a crash left half swapped in, finished
+  size_t cleanings_rolled_back = 0;  // unfinished cleaned files removed
   int64_t took_ms = 0;
 
   bool clean() const { return bytes_truncated == 0 && segments_dropped == 0; }

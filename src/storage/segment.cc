@@ -73,6 +73,17 @@ base::result<std::unique_ptr<segment>> segment::open(const std::filesystem::path
   return std::unique_ptr<segment>(new segment(dir, base_offset, std::move(*f), now_ms));
 }
 
+base::result<std::unique_ptr<segment>> segment::open_cleaned(const std::filesystem::path& dir,
+                                                             int64_t base_offset,
+                                                             segment_index index, uint64_t size,
+                                                             int64_t next_offset, int64_t now_ms) {
+  auto seg = open(dir, base_offset, now_ms);
+  if (!seg) return seg.error();
+  (*seg)->index_ = std::move(index);
+  RIPTIDE_TRY((*seg)->set_extent(size, next_offset));
+  return seg;
+}
+
 base::status segment::append(std::span<iovec> iov, size_t bytes,
                              std::span<const batch_header> batches, uint32_t index_interval) {
   const uint64_t start = size_;
@@ -173,8 +184,8 @@ base::result<std::optional<timestamp_offset>> segment::offset_for_timestamp(
 }
 
 base::result<segment::scan_result> segment::scan(boundary from, bool verify_crc,
-                                                 uint32_t index_interval,
-                                                 int32_t max_leader_epoch) {
+                                                 uint32_t index_interval, int32_t max_leader_epoch,
+                                                 bool allow_gaps) {
   scan_result r;
   auto fsize = log_->size();
   if (!fsize) return fsize.error();
@@ -194,8 +205,9 @@ base::result<segment::scan_result> segment::scan(boundary from, bool verify_crc,
       r.reason = st.error();
       break;
     }
-    if (h.base_offset != next || h.next_offset() - base_offset_ > UINT32_MAX ||
-        h.leader_epoch < 0 || h.leader_epoch > max_leader_epoch) {
+    const bool offset_ok = allow_gaps ? h.base_offset >= next : h.base_offset == next;
+    if (!offset_ok || h.next_offset() - base_offset_ > UINT32_MAX || h.leader_epoch < 0 ||
+        h.leader_epoch > max_leader_epoch) {
       r.reason = errc::invalid_batch;  // offsets must continue where the last batch ended
       break;
     }

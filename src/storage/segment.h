@@ -53,6 +53,12 @@ class segment {
                                                        int64_t base_offset, int64_t now_ms);
   static base::result<std::unique_ptr<segment>> open(const std::filesystem::path& dir,
                                                      int64_t base_offset, int64_t now_ms);
+  // A segment the cleaner rewrote (its file already in place): the index built while
+  // writing it, its size and the offset after its last batch. Blocking; any thread.
+  static base::result<std::unique_ptr<segment>> open_cleaned(const std::filesystem::path& dir,
+                                                             int64_t base_offset,
+                                                             segment_index index, uint64_t size,
+                                                             int64_t next_offset, int64_t now_ms);
 
   int64_t base_offset() const { return base_offset_; }
   int64_t next_offset() const { return next_offset_; }
@@ -84,8 +90,9 @@ class segment {
                                                                      int64_t min_offset) const;
 
   // Recovery: walks batches from `from` to the end of the file feeding the index,
-  // checking structure (lengths, magic, contiguous offsets) and, with `verify_crc`,
-  // each batch's CRC. Stops at the first bad batch; `reason` says why.
+  // checking structure (lengths, magic, contiguous offsets — with `allow_gaps`, only
+  // increasing ones, as the cleaner leaves them) and, with `verify_crc`, each batch's
+  // CRC. Stops at the first bad batch; `reason` says why.
   struct scan_result {
     uint64_t valid_bytes = 0;  // end of the last good batch
     int64_t next_offset = 0;
@@ -93,7 +100,7 @@ class segment {
     std::error_code reason;  // empty when the walk reached the end of the file cleanly
   };
   base::result<scan_result> scan(boundary from, bool verify_crc, uint32_t index_interval,
-                                 int32_t max_leader_epoch);
+                                 int32_t max_leader_epoch, bool allow_gaps = false);
   // Sets the segment's extent after recovery, truncating the file if it is longer.
   base::status set_extent(uint64_t size, int64_t next_offset);
 

@@ -95,7 +95,9 @@ bool segment_index::load(std::span<const uint8_t> offsets, std::span<const uint8
                               e.position <= offsets_.back().position)) {
       return false;
     }
-    if (offsets_.empty() && (e.relative_offset != 0 || e.position != 0)) return false;
+    // The first batch starts the file; after compaction its offset may follow the
+    // segment's base offset.
+    if (offsets_.empty() && e.position != 0) return false;
     offsets_.push_back(e);
   }
   for (size_t i = 0; i < times.size(); i += 12) {

@@ -398,13 +398,13 @@ class AdminTest(ServerTest):
 
     def test_invalid_values_are_refused_and_change_nothing(self):
         self.create_topic("strict", config={"retention.ms": "60000"})
-        for bad in ({"retention.ms": "abc"}, {"cleanup.policy": "compact"},
+        for bad in ({"retention.ms": "abc"}, {"cleanup.policy": "shred"},
                     {"no.such.key": "1"}, {"segment.bytes": "10"},
                     {"retention.ms": "120000", "message.timestamp.type": "Sometimes"}):
             with self.assertRaises(KafkaException, msg=str(bad)) as e:
                 self.alter("strict", bad)
             self.assertEqual(e.exception.args[0].code(), KafkaError.INVALID_CONFIG, bad)
-        self.assertIn("cleanup.policy", self.admin_error("strict", {"cleanup.policy": "compact"}))
+        self.assertIn("cleanup.policy", self.admin_error("strict", {"cleanup.policy": "shred"}))
         cfg = self.describe("strict")
         self.assertEqual(cfg["retention.ms"].value, "60000")
         self.assertEqual(cfg["cleanup.policy"].value, "delete")

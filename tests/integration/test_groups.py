@@ -260,9 +260,10 @@ class GroupTest(GroupFixture):
                        listen=f"127.0.0.1:{port}")
         self.create_topic(s, "ticks", 2)
         admin = AdminClient({"bootstrap.servers": s.bootstrap})
+        # AlterConfigs replaces a topic's configs, so cleanup.policy is given again.
         res = ConfigResource("topic", "__consumer_offsets",
-                             set_config={"segment.bytes": "16384", "retention.ms": "-1",
-                                         "retention.bytes": "-1"})
+                             set_config={"cleanup.policy": "compact", "segment.bytes": "16384",
+                                         "retention.ms": "-1", "retention.bytes": "-1"})
         for f in admin.alter_configs([res]).values():
             f.result(30)
         c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "ticker",

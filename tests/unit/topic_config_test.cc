@@ -25,7 +25,10 @@ TEST(TopicConfig, ValuesAreValidatedWithAMessageNamingTheKey) {
   auto bad = broker::validate_topic_config("retention.ms", "abc");
   ASSERT_TRUE(bad);
   EXPECT_NE(bad->find("retention.ms"), std::string::npos);
-  EXPECT_TRUE(broker::validate_topic_config("cleanup.policy", "compact"));
+  EXPECT_FALSE(broker::validate_topic_config("cleanup.policy", "compact"));
+  EXPECT_FALSE(broker::validate_topic_config("cleanup.policy", "compact,delete"));
+  EXPECT_TRUE(broker::validate_topic_config("cleanup.policy", "compact,compact"));
+  EXPECT_TRUE(broker::validate_topic_config("cleanup.policy", "shred"));
   EXPECT_TRUE(broker::validate_topic_config("segment.bytes", "100"));  // below 16 KiB
   EXPECT_TRUE(broker::validate_topic_config("no.such.key", "1"));
   EXPECT_TRUE(broker::validate_topic_config("message.timestamp.type", "Sometime"));
