@@ -1,7 +1,8 @@
 #include <vector>
 // libFuzzer target for RecordBatch v2 parsing: batch validation (lengths, magic, CRC)
 // and record iteration must reject malformed input without reading out of bounds.
-// A batch that validates is also walked record by record.
+// A batch that validates is also walked record by record, decompressed for every codec
+// (bounded: a bomb is refused), and checked as an append checks it (scan_records).
 
 #include <cstddef>
 #include <cstdint>
@@ -25,12 +26,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto h = storage::validate_batch(bytes);
   if (h) {
+    const auto batch = std::span<const uint8_t>(bytes).first(h->size_bytes());
     size_t seen = 0;
-    (void)storage::for_each_record(std::span(bytes).first(h->size_bytes()),
-                                   [&](const storage::record_view& r) {
-                                     seen += r.key ? r.key->size() : 0;
-                                     return true;
-                                   });
+    std::vector<uint8_t> scratch;
+    (void)storage::for_each_record(
+        batch,
+        [&](const storage::record_view& r) {
+          seen += r.key ? r.key->size() : 0;
+          return true;
+        },
+        scratch);
+    auto info = storage::scan_records(batch, *h, scratch);
+    // What an append accepts has exactly record_count records whose offsets are
+    // base..base+lastOffsetDelta.
+    if (info && h->record_count != h->last_offset_delta + 1) __builtin_trap();
+    if (info && info->max_timestamp_offset >= 0 &&
+        (info->max_timestamp_offset < h->base_offset ||
+         info->max_timestamp_offset > h->last_offset())) {
+      __builtin_trap();
+    }
   }
   return 0;
 }
