@@ -693,6 +693,7 @@ partition_log::retention_result partition_log::apply_retention() {
     producer_snapshot_due_ = true;
     maybe_flush();
   }
+  drop_segments_below_start(r);
   while (cfg_.cleanup.remove && !cleaning_ && segments_.size() > 1 && !closed_) {
     const segment& oldest = *segments_.front();
     const bool by_size = cfg_.retention_bytes >= 0 &&
@@ -728,6 +729,15 @@ int64_t partition_log::segment_jitter() const {
   return std::min(jitter, cfg_.segment_ms - 1);
 }
 
+void partition_log::drop_segments_below_start(retention_result& r) {
+  // Never the active segment, nor while the cleaner rewrites segments (the next
+  // housekeeping does it then).
+  while (!cleaning_ && !closed_ && segments_.size() > 1 &&
+         segments_.front()->next_offset() <= start_offset_) {
+    if (!drop_oldest_segment(r)) break;
+  }
+}
+
 void partition_log::delete_records_before(int64_t offset,
                                           std::function<void(base::result<int64_t>)> done) {
   if (failure_) return done(errc::log_read_only);
@@ -735,11 +745,8 @@ void partition_log::delete_records_before(int64_t offset,
   if (offset > high_watermark() || offset < 0) return done(errc::offset_out_of_range);
   if (offset <= log_start_offset()) return done(log_start_offset());
   start_offset_ = offset;
-  // Whole segments below the new start go now (never the active one).
   retention_result r;
-  while (segments_.size() > 1 && segments_.front()->next_offset() <= offset) {
-    if (!drop_oldest_segment(r)) break;
-  }
+  drop_segments_below_start(r);
   env_.flush->submit([self = shared_from_this(), offset, done = std::move(done)]() mutable {
     auto st = write_log_start(self->dir_, offset);
     self->env_.shard->post([offset, st, done = std::move(done)] {

@@ -228,6 +228,8 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   void schedule_interval_flush();
   void set_durable(const durable_point& p);
   const segment* segment_for(int64_t offset) const;
+  // Removes the sealed segments that lie entirely below the DeleteRecords log start.
+  void drop_segments_below_start(retention_result& r);
   // Removes the oldest segment (never the active one).
   bool drop_oldest_segment(retention_result& r);
   // Parses the records of one batch of an append; returns the max timestamp to store.
