@@ -275,7 +275,7 @@ void log_cleaner::start(std::shared_ptr<partition_log> log,
   st->cancel = std::make_shared<std::atomic<bool>>(false);
   log->set_cleaning(true);
   auto* shard = shard_;
-  auto finish = [st, log, shard, done = std::move(done), this_cleaner = this](
+  auto finish = [st, log, done = std::move(done), this_cleaner = this](
                     base::result<cleaning_result> r, double seconds) {
     log->set_cleaning(false);
     st->running = nullptr;
