@@ -805,6 +805,47 @@ class AdminTest(ServerTest):
         self.assertEqual(results["trimmed"], [(0, 100, 0)])
         self.assertEqual(results["missing"], [(0, -1, UNKNOWN_TOPIC_OR_PARTITION)])
 
+    def test_list_offsets_v7_max_timestamp_and_v8_earliest_local(self):
+        self.create_topic("maxts")
+        base = 1_700_000_000_000
+        p = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 0,
+                      "batch.num.messages": 1, "compression.type": "lz4"})
+        for ts in (5000, 9000, 1000, 9000):  # the largest first at offset 1
+            p.produce("maxts", b"x", timestamp=base + ts)
+            p.flush(30)
+        r = self.riptide("topic", "trim", "maxts", "--before", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for version in (7, 8):
+            w = Writer(True)
+            queries = [-3, -4, -2, -1] if version == 8 else [-3]
+
+            def query(ts):
+                w.i32(0).i32(-1).i64(ts).tags()
+
+            w.i32(-1).i8(0).array(
+                [("maxts", q) for q in queries],
+                lambda t: w.string(t[0]).array([t[1]], query).tags()).tags()
+            resp = call(self.bootstrap, 2, version, True, w)
+            resp.i32()
+
+            def part():
+                out = (resp.i32(), resp.i16(), resp.i64(), resp.i64(), resp.i32())
+                resp.tags()
+                return out
+
+            def topic():
+                name, parts = resp.string(), resp.array(part)
+                resp.tags()
+                return parts[0]
+
+            answers = dict(zip(queries, resp.array(topic)))
+            # (partition, error, timestamp, offset, leader epoch)
+            self.assertEqual(answers[-3], (0, 0, base + 9000, 1, 0), version)
+            if version == 8:
+                self.assertEqual(answers[-4][1:4:2], (0, 1))  # earliest local: the log start
+                self.assertEqual(answers[-2][1:4:2], (0, 1))
+                self.assertEqual(answers[-1][1:4:2], (0, 4))
+
     def test_offset_for_leader_epoch_answers_epoch_zero(self):
         self.create_topic("epochs")
         p = Producer({"bootstrap.servers": self.bootstrap})
