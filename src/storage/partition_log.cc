@@ -228,7 +228,12 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
     }
   }
   const bool too_big = active().size() + bytes > cfg_.segment_bytes;
-  const bool too_old = now - active().created_ms() >= cfg_.segment_ms - segment_jitter();
+  // A compacted log also rolls by max.compaction.lag.ms, so that no record waits in the
+  // active segment, where the cleaner never goes, for longer than that (as in Kafka).
+  const int64_t max_age = cfg_.cleanup.compact && cfg_.max_compaction_lag_ms > 0
+                              ? std::min(cfg_.segment_ms, cfg_.max_compaction_lag_ms)
+                              : cfg_.segment_ms;
+  const bool too_old = now - active().created_ms() >= max_age - segment_jitter();
   const bool index_full =
       (active().index().offsets().size() + batch_scratch_.size()) * 8 > cfg_.segment_index_bytes;
   const bool offsets_overflow = log_end_offset() + records - active().base_offset() > INT32_MAX;

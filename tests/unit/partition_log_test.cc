@@ -608,3 +608,27 @@ TEST_F(PartitionLogDeleteRecords, MovesTheLogStartAndKeepsItAcrossARestart) {
 
 }  // namespace
 }  // namespace riptide::testing
+
+namespace riptide::testing {
+namespace {
+
+class PartitionLogCompactedRoll : public log_test {};
+
+// A compacted log rolls by max.compaction.lag.ms, so the cleaner can reach its records.
+TEST_F(PartitionLogCompactedRoll, MaxCompactionLagRollsTheActiveSegment) {
+  storage::log_config cfg;
+  cfg.cleanup = {true, true};
+  cfg.max_compaction_lag_ms = 1000;
+  auto log = open(cfg);
+  ASSERT_TRUE(append(log, make_batch(1, now_)));
+  now_ += 999;
+  ASSERT_TRUE(append(log, make_batch(1, now_)));
+  EXPECT_EQ(shard_.run([&] { return log->segment_count(); }), 1u);
+  now_ += 1;
+  ASSERT_TRUE(append(log, make_batch(1, now_)));
+  EXPECT_EQ(shard_.run([&] { return log->segment_count(); }), 2u);
+  EXPECT_FALSE(close(log));
+}
+
+}  // namespace
+}  // namespace riptide::testing
