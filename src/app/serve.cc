@@ -146,6 +146,9 @@ int serve(const serve_options& opts) {
     kafka::kafka_server_options kopts;
     kopts.listen = *listen;
     kopts.max_request_bytes = static_cast<uint32_t>(cfg.get_int("kafka.max_request_bytes"));
+    kopts.request_timeout = cfg.get_duration("kafka.request_timeout");
+    kopts.info.fetch_max_wait_ms =
+        static_cast<int32_t>(cfg.get_duration("kafka.fetch_max_wait").count());
     kopts.info.node_id = b.node_id();
     kopts.info.cluster_id = b.identity().cluster_id;
     kopts.info.advertised_host = cfg.get_string("kafka_advertised_host");

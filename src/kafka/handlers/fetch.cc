@@ -165,7 +165,8 @@ net::task<handler_result> fetch(request_context& ctx) {
   if (!req.decode(ctx.body, ctx.api_version)) co_return handler_result::close();
 
   const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(req.max_wait_ms, 0));
+      std::chrono::steady_clock::now() +
+      std::chrono::milliseconds(std::clamp(req.max_wait_ms, 0, ctx.server.fetch_max_wait_ms));
   const size_t max_bytes = static_cast<size_t>(std::max(req.max_bytes, 0));
   auto& shards = ctx.broker.shards();
   const auto executor = co_await net::asio::this_coro::executor;

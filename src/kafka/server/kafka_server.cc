@@ -180,8 +180,21 @@ net::task<void> connection::read_loop() {
     // Not zero-filled: the read overwrites every byte (zeroing was 6-8% of the broker's
     // CPU under small-record produce load).
     std::shared_ptr<uint8_t[]> buffer = std::make_shared_for_overwrite<uint8_t[]>(size);
+    // The body must follow its size promptly: a client that sends prefixes and stops
+    // would otherwise hold the shard's request memory for as long as it likes.
+    idle_.expires_after(opts_.request_timeout);
+    idle_.async_wait([self, size, timeout = opts_.request_timeout](boost::system::error_code e) {
+      if (!e) {
+        self->warn(
+            fmt::format("the body of a {}-byte request did not arrive within {} ms "
+                        "(kafka.request_timeout); closing the connection",
+                        size, timeout.count()));
+        self->close();
+      }
+    });
     auto [rec, rn] = co_await net::asio::async_read(socket_, net::asio::buffer(buffer.get(), size),
                                                     as_tuple(use_awaitable));
+    idle_.cancel();
     const std::shared_ptr<const uint8_t[]> frame = std::move(buffer);
     const std::span<const uint8_t> bytes(frame.get(), size);
     if (rec) {

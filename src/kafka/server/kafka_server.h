@@ -21,6 +21,8 @@ struct kafka_server_options {
   uint64_t shard_memory_budget = 256ull << 20;
   uint32_t max_in_flight_per_connection = 256;
   std::chrono::milliseconds idle_timeout{600'000};
+  // Once a request's size prefix has arrived, its body must arrive within this long.
+  std::chrono::milliseconds request_timeout{30'000};
 };
 
 class connection;

@@ -21,6 +21,7 @@ struct server_info {
   std::string advertised_host;
   int32_t advertised_port = 0;
   std::string cluster_id;
+  int32_t fetch_max_wait_ms = 30'000;  // the longest a Fetch long poll waits
 };
 
 struct request_context {

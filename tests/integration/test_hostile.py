@@ -1,0 +1,91 @@
+"""Hostile and careless clients against the real broker, with raw sockets: what one client
+can make the broker hold is bounded in time, and a well-behaved client keeps working
+during the attack.
+
+Covered so far: connections that send a request's size prefix and never its body, and
+Fetch long polls asking to wait for days."""
+
+import socket
+import struct
+import time
+import unittest
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+import test_malformed as wire
+from harness import ServerTest
+
+
+def closed_within(sock, timeout):
+    """True when the broker closes `sock` within `timeout` seconds."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+class HostileClientsTest(ServerTest):
+    def produce_and_consume(self, bootstrap, topic, count):
+        """A normal client's round trip; returns the values read back."""
+        p = Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                      "message.timeout.ms": 30000})
+        for i in range(count):
+            p.produce(topic, b"normal-%d" % i)
+        self.assertEqual(p.flush(40), 0, "the normal producer's records were not acknowledged")
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": "normal",
+                      "auto.offset.reset": "earliest"})
+        c.assign([TopicPartition(topic, 0, 0)])
+        out = []
+        deadline = time.monotonic() + 40
+        while len(out) < count and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                out.append(m.value())
+        c.close()
+        return out
+
+    def test_size_prefixes_without_bodies_are_cut_off(self):
+        # 300 connections each announce a 4 MiB request and send nothing more: together
+        # far more than a shard's request memory (256 MiB), which they would hold for as
+        # long as they stay connected. With the body deadline they are closed.
+        s = self.start("--kafka-request-timeout", "1s")
+        s.wait_for("ready")
+        attackers = []
+        for _ in range(300):
+            a = socket.create_connection(("127.0.0.1", s.kafka_port), timeout=10)
+            a.sendall(struct.pack(">i", 4 << 20))
+            attackers.append(a)
+        try:
+            # A normal client gets through during the attack.
+            self.assertEqual(self.produce_and_consume(s.bootstrap, "during", 10),
+                             [b"normal-%d" % i for i in range(10)])
+            # Every attacker was disconnected.
+            self.assertTrue(all(closed_within(a, 15) for a in attackers))
+        finally:
+            for a in attackers:
+                a.close()
+        s.wait_for("did not arrive within 1000 ms (kafka.request_timeout)")
+        self.assertIsNone(s.proc.poll())
+        self.assertEqual(s.stop(), 0)
+
+    def test_a_fetch_asking_to_wait_for_weeks_is_answered_within_the_cap(self):
+        s = self.start("--kafka-fetch-max-wait", "1s")
+        s.wait_for("ready")
+        self.assertEqual(self.produce_and_consume(s.bootstrap, "quiet", 1), [b"normal-0"])
+        with socket.create_connection(("127.0.0.1", s.kafka_port), timeout=10) as sock:
+            # Fetch v4 from the end of the partition: nothing to return, so it long-polls.
+            body = (struct.pack(">iiiib", -1, 0x7FFFFFFF, 1, 1 << 20, 0) +
+                    struct.pack(">i", 1) + wire.string("quiet") + struct.pack(">i", 1) +
+                    struct.pack(">iqi", 0, 1, 1 << 20))
+            sock.sendall(wire.frame(1, 4, 9, body))
+            resp = wire.read_frame(sock, timeout=20)
+        self.assertIsNotNone(resp, "no answer to the long poll")
+        self.assertEqual(struct.unpack(">i", resp[:4])[0], 9)
+        self.assertEqual(s.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
