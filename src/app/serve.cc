@@ -102,6 +102,8 @@ int serve(const serve_options& opts) {
       static_cast<int32_t>(cfg.get_int("groups.min_session_timeout"));
   bopts.groups.limits.max_session_timeout_ms =
       static_cast<int32_t>(cfg.get_int("groups.max_session_timeout"));
+  bopts.groups.limits.max_rebalance_timeout_ms =
+      static_cast<int32_t>(cfg.get_int("groups.max_rebalance_timeout"));
   bopts.groups.limits.initial_rebalance_delay_ms = cfg.get_int("groups.initial_rebalance_delay");
   bopts.groups.limits.max_members = static_cast<size_t>(cfg.get_int("groups.max_members"));
   bopts.fault_injection = cfg.get_bool("testing.fault_injection");

@@ -216,6 +216,14 @@ const config_key kKeys[] = {
                     "(INVALID_SESSION_TIMEOUT above it).",
      .min = 1,
      .max = kDay},
+    {.name = "groups.max_rebalance_timeout",
+     .type = config_type::duration,
+     .default_value = "30m",
+     .description = "Longest a rebalance waits for members to rejoin, whatever rebalance "
+                    "timeout (max.poll.interval.ms) they ask for; a member that has not "
+                    "rejoined by then leaves the group.",
+     .min = 1,
+     .max = kDay},
     {.name = "groups.initial_rebalance_delay",
      .type = config_type::duration,
      .default_value = "3s",

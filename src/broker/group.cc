@@ -130,7 +130,7 @@ void group::update_member(member& m, const join_request& r, int64_t now) {
   m.client_id = r.client_id;
   m.client_host = r.client_host;
   m.session_timeout_ms = r.session_timeout_ms;
-  m.rebalance_timeout_ms = r.rebalance_timeout_ms;
+  m.rebalance_timeout_ms = std::min(r.rebalance_timeout_ms, limits_->max_rebalance_timeout_ms);
   m.protocol_type = r.protocol_type;
   m.protocols = r.protocols;
   m.deadline = now + r.session_timeout_ms;

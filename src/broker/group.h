@@ -29,6 +29,9 @@ std::string_view to_string(group_state s);
 struct group_limits {
   int32_t min_session_timeout_ms = 6000;
   int32_t max_session_timeout_ms = 1800000;
+  // The longest a rebalance waits for members to rejoin and sync, whatever rebalance
+  // timeout (max.poll.interval.ms) a member asks for.
+  int32_t max_rebalance_timeout_ms = 1800000;
   int64_t initial_rebalance_delay_ms = 3000;
   size_t max_members = 1000;
   size_t max_member_metadata_bytes = 1 << 20;

@@ -153,6 +153,37 @@ TEST_F(group_test, silent_member_is_removed_after_its_session_timeout) {
   EXPECT_EQ(b2.result->leader, b_id);
 }
 
+// A member asking for a rebalance timeout of weeks cannot hold a rebalance that long: it
+// waits at most max_rebalance_timeout_ms for the member to rejoin.
+TEST_F(group_test, a_rebalance_waits_at_most_the_rebalance_timeout_cap) {
+  limits_.max_rebalance_timeout_ms = 60000;
+  auto slow = [&](std::string id) {
+    auto r = join_req(std::move(id));
+    r.session_timeout_ms = 1000000;
+    r.rebalance_timeout_ms = INT32_MAX;
+    return r;
+  };
+  captured_join a_id_answer, a;
+  g_.join(slow(""), now_, a_id_answer.cb());
+  ASSERT_TRUE(a_id_answer.result);
+  const auto a_id = a_id_answer.result->member_id;
+  g_.join(slow(a_id), now_, a.cb());
+  ASSERT_TRUE(a.result);
+  captured_sync as;
+  sync(a_id, 1, as, {{a_id, {1}}});
+  captured_join b;
+  const auto b_id = first_join(b);
+  EXPECT_FALSE(b.result);  // waits for a, which does not rejoin
+  now_ += 59000;
+  g_.tick(now_);
+  EXPECT_FALSE(b.result);
+  now_ += 1001;
+  g_.tick(now_);
+  ASSERT_TRUE(b.result);  // a was dropped at the cap, not after INT32_MAX ms
+  EXPECT_EQ(g_.member_count(), 1u);
+  EXPECT_EQ(b.result->leader, b_id);
+}
+
 TEST_F(group_test, last_member_leaving_empties_the_group) {
   captured_join a;
   const auto a_id = first_join(a);
