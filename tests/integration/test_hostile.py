@@ -2,8 +2,8 @@
 can make the broker hold is bounded in time, and a well-behaved client keeps working
 during the attack.
 
-Covered so far: connections that send a request's size prefix and never its body, and
-Fetch long polls asking to wait for days."""
+Covered so far: connections that send a request's size prefix and never its body, Fetch
+long polls asking to wait for days, and long polls pending at shutdown."""
 
 import socket
 import struct
@@ -85,6 +85,38 @@ class HostileClientsTest(ServerTest):
         self.assertIsNotNone(resp, "no answer to the long poll")
         self.assertEqual(struct.unpack(">i", resp[:4])[0], 9)
         self.assertEqual(s.stop(), 0)
+
+    def test_shutdown_does_not_wait_for_long_polls(self):
+        # Long polls asking for 25 s (under the 30 s cap) are answered at SIGTERM instead
+        # of holding the shutdown until they expire.
+        s = self.start()
+        s.wait_for("ready")
+        self.assertEqual(self.produce_and_consume(s.bootstrap, "idle", 1), [b"normal-0"])
+        polls = []
+        for i in range(3):
+            sock = socket.create_connection(("127.0.0.1", s.kafka_port), timeout=10)
+            body = (struct.pack(">iiiib", -1, 25000, 1, 1 << 20, 0) +
+                    struct.pack(">i", 1) + wire.string("idle") + struct.pack(">i", 1) +
+                    struct.pack(">iqi", 0, 1, 1 << 20))
+            sock.sendall(wire.frame(1, 4, 20 + i, body))
+            polls.append(sock)
+        time.sleep(0.5)  # the polls are waiting
+        started = time.monotonic()
+        try:
+            self.assertEqual(s.stop(timeout=15), 0)
+            stopped_after = time.monotonic() - started
+            for sock in polls:
+                # Answered (empty) or closed, not left hanging.
+                sock.settimeout(5)
+                try:
+                    sock.recv(4)
+                except ConnectionResetError:
+                    pass
+        finally:
+            for sock in polls:
+                sock.close()
+        self.assertLess(stopped_after, 15)
+        self.assertIn("stopped; everything acknowledged is durable", s.log)
 
 
 if __name__ == "__main__":

@@ -97,6 +97,11 @@ struct fetch_wakeup {
   }
 };
 
+// This shard's long polls now waiting (so shutdown can end them), and whether the
+// server is stopping (then nothing waits any more).
+thread_local std::vector<std::weak_ptr<fetch_wakeup>> long_polls;
+thread_local bool stopping = false;
+
 // The fetches waiting on one partition, kept on the partition's owning shard.
 struct partition_waiters {
   std::weak_ptr<storage::partition_log> log;  // the log whose listener feeds this list
@@ -242,13 +247,18 @@ net::task<handler_result> fetch(request_context& ctx) {
     }
     // Long poll: answer once min_bytes are there, on an error, or at max_wait_ms.
     if (used >= static_cast<size_t>(std::max(req.min_bytes, 1)) || any_error || read_error ||
-        std::chrono::steady_clock::now() >= deadline) {
+        stopping || std::chrono::steady_clock::now() >= deadline) {
       if (wakeup) wakeup->finished = true;
       co_return respond(resp, ctx.api_version);
     }
     if (wakeup) wakeup->finished = true;
     wakeup = std::make_shared<fetch_wakeup>(executor);
     wakeup->timer.expires_at(deadline);
+    std::erase_if(long_polls, [](const std::weak_ptr<fetch_wakeup>& w) {
+      auto live = w.lock();
+      return !live || live->finished.load(std::memory_order_relaxed);
+    });
+    long_polls.push_back(wakeup);
     // Park on every partition that returned nothing (the others' data is in `used`), one
     // task per shard.
     for (const auto& g : groups) {
@@ -269,6 +279,14 @@ net::task<handler_result> fetch(request_context& ctx) {
       co_await wakeup->timer.async_wait(net::asio::as_tuple(net::asio::use_awaitable));
     }
   }
+}
+
+void end_long_polls() {
+  stopping = true;
+  for (const auto& w : long_polls) {
+    if (auto live = w.lock()) fetch_wakeup::wake(live);
+  }
+  long_polls.clear();
 }
 
 }  // namespace kafka::handlers

@@ -36,6 +36,10 @@ net::task<handler_result> describe_log_dirs(request_context& ctx);
 net::task<handler_result> elect_leaders(request_context& ctx);
 net::task<handler_result> describe_producers(request_context& ctx);
 
+// On the calling shard: answers every Fetch long poll now waiting, and lets none wait
+// from now on (the server is stopping).
+void end_long_polls();
+
 // The ApiVersions answer to a version this broker does not support: a v0-format body
 // with UNSUPPORTED_VERSION and the supported list (clients retry with a lower version).
 base::iobuf api_versions_unsupported();

@@ -369,6 +369,7 @@ void kafka_server::stop() {
       auto& st = *shards_[i];
       st.stopping = true;
       st.released.cancel();
+      handlers::end_long_polls();
       for (auto& w : st.connections) {
         if (auto c = w.lock()) c->close();
       }
