@@ -35,6 +35,13 @@ sigset_t block_shutdown_signals() {
 
 }  // namespace
 
+bool is_loopback_host(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
 int serve(const serve_options& opts) {
   auto inputs = server_config_inputs_from_environ();
   if (!opts.config_file.empty()) inputs.file = opts.config_file;
@@ -183,6 +190,16 @@ int serve(const serve_options& opts) {
     } else {
       log->info("Kafka listener on {}:{} (advertised as {}:{})", listen->host, *port,
                 kopts.info.advertised_host, *port);
+      // Nothing authenticates clients yet: say so when the network can reach a listener.
+      for (const auto& [what, host] :
+           {std::pair{"Kafka", listen->host}, std::pair{"HTTP admin", http_listen->host}}) {
+        if (is_loopback_host(host)) continue;
+        log->warn(
+            "the {} listener binds {}, reachable from the network, and authenticates no one: "
+            "anyone who can connect may produce, consume and create or delete topics. Bind "
+            "127.0.0.1 (kafka_listen, http_listen), or restrict access with a firewall",
+            what, host);
+      }
       admin.set_ready(true);
       log->info("ready. Stop with SIGINT or SIGTERM.");
       const auto tick = cfg.get_duration("storage.housekeeping_interval");

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -22,5 +23,9 @@ struct serve_options {
 
 // Returns the process exit code.
 int serve(const serve_options& opts);
+
+// Whether a listen host only accepts connections from this machine (127.0.0.0/8, ::1,
+// localhost). Any other host is reachable from the network.
+bool is_loopback_host(std::string_view host);
 
 }  // namespace app

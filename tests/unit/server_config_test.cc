@@ -1,4 +1,5 @@
 #include "app/server_config.h"
+#include "app/serve.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -71,6 +72,19 @@ TEST(ServerConfig, TooSmallSegmentIsRefusedWithTheFix) {
   ASSERT_FALSE(cfg);
   EXPECT_NE(cfg.error().message.find("storage.segment_bytes"), std::string::npos);
   EXPECT_NE(cfg.error().message.find("between 1MiB and 2GiB"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Serve, LoopbackHostsAreTheOnlyOnesNotWarnedAbout) {
+  for (const char* host : {"127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"}) {
+    EXPECT_TRUE(app::is_loopback_host(host)) << host;
+  }
+  for (const char* host : {"0.0.0.0", "::", "[::]", "10.0.0.5", "broker.example.com", ""}) {
+    EXPECT_FALSE(app::is_loopback_host(host)) << host;
+  }
 }
 
 }  // namespace
