@@ -125,6 +125,8 @@ class broker {
 
   net::shard_set& shards() { return shards_; }
   fault_switch& faults() { return faults_; }
+  // The data directory's free-space guard (any thread).
+  storage::disk_space& disk() { return disk_; }
 
   // Consumer groups: the partition of the offsets topic a group's commits go to, and
   // the shard that owns that partition and therefore the group.

@@ -27,7 +27,7 @@ constexpr route kRoutes[] = {
     {"/healthz", "200 while the process serves HTTP"},
     {"/readyz",
      "200 once the data directory is open and the Kafka listener is up; 503 naming any "
-     "partition an I/O error made read-only"},
+     "partition an I/O error made read-only, or while the disk is full"},
     {"/v1/faults/cut-kafka-connections",
      "POST: every Kafka connection closes instead of sending its next response "
      "(only with testing.fault_injection)"},
@@ -101,6 +101,14 @@ net::task<std::string> admin_server::render_metrics() {
         [](const broker::partition_stats& p) { return p.high_watermark; });
   gauge("riptide_partition_log_end_offset", "Offset the next record will get",
         [](const broker::partition_stats& p) { return p.log_end; });
+  out += fmt::format(
+      "# HELP riptide_disk_full 1 while writes are refused for lack of space in the data "
+      "directory\n# TYPE riptide_disk_full gauge\nriptide_disk_full {}\n"
+      "# HELP riptide_disk_full_refusals_total Appends refused for lack of space\n"
+      "# TYPE riptide_disk_full_refusals_total counter\nriptide_disk_full_refusals_total {}\n"
+      "# HELP riptide_disk_free_bytes Free bytes of the data directory's file system\n"
+      "# TYPE riptide_disk_free_bytes gauge\nriptide_disk_free_bytes {}\n",
+      broker_.disk().full() ? 1 : 0, broker_.disk().refusals(), broker_.disk().free_bytes());
   gauge("riptide_partition_read_only",
         "1 when an I/O error made the partition refuse writes until the broker restarts",
         [](const broker::partition_stats& p) { return p.failure.empty() ? 0 : 1; });
@@ -178,11 +186,19 @@ net::task<void> admin_server::serve(net::tcp::socket socket) {
     } else if (path == "/healthz") {
       json(bhttp::status::ok, R"({"status":"ok"})");
     } else if (path == "/readyz") {
+      std::string failed;
+      if (ready_.load()) failed = co_await read_only_partitions();
+      const bool disk_full = ready_.load() && broker_.disk().full();
       if (!ready_.load()) {
         json(bhttp::status::service_unavailable, R"({"status":"starting"})");
-      } else if (auto failed = co_await read_only_partitions(); !failed.empty()) {
-        json(bhttp::status::service_unavailable,
-             fmt::format(R"({{"status":"degraded","read_only_partitions":[{}]}})", failed));
+      } else if (!failed.empty() || disk_full) {
+        std::string why;
+        if (disk_full) {
+          why += fmt::format(R"(,"disk_full":{{"free_bytes":{},"min_free_bytes":{}}})",
+                             broker_.disk().free_bytes(), broker_.disk().min_free_bytes());
+        }
+        if (!failed.empty()) why += fmt::format(R"(,"read_only_partitions":[{}])", failed);
+        json(bhttp::status::service_unavailable, fmt::format(R"({{"status":"degraded"{}}})", why));
       } else {
         json(bhttp::status::ok, R"({"status":"ready"})");
       }

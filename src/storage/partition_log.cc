@@ -186,7 +186,10 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
   if (closing_ || closed_) return errc::log_closed;
   if (failure_) return errc::log_read_only;
   if (batches.empty()) return errc::invalid_batch;
-  if (env_.disk && env_.disk->below_minimum()) return errc::disk_full;
+  if (env_.disk && env_.disk->below_minimum()) {
+    env_.disk->note_refusal(false);
+    return errc::disk_full;
+  }
 
   batch_scratch_.clear();
   max_timestamps_.clear();
@@ -239,7 +242,7 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
   const bool offsets_overflow = log_end_offset() + records - active().base_offset() > INT32_MAX;
   if (!active().empty() && (too_big || too_old || index_full || offsets_overflow)) {
     if (auto st = roll(); !st) {
-      if (is_out_of_space(st.error())) return errc::disk_full;
+      if (is_out_of_space(st.error())) return refuse_out_of_space();
       fail(st.error());
       return errc::log_read_only;
     }
@@ -273,7 +276,7 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
   if (journal_it) journal_iov_scratch_.assign(iov_scratch_.begin(), iov_scratch_.end());
   if (auto st = active().append(iov_scratch_, bytes, batch_scratch_, cfg_.index_interval_bytes);
       !st) {
-    if (is_out_of_space(st.error())) return errc::disk_full;
+    if (is_out_of_space(st.error())) return refuse_out_of_space();
     fail(st.error());
     return errc::log_read_only;
   }
@@ -709,6 +712,11 @@ partition_log::retention_result partition_log::apply_retention() {
     if (!drop_oldest_segment(r)) break;
   }
   return r;
+}
+
+errc partition_log::refuse_out_of_space() {
+  if (env_.disk) env_.disk->note_refusal(true);
+  return errc::disk_full;
 }
 
 int partition_log::compression_level(compression codec) const {

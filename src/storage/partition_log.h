@@ -210,6 +210,8 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   const segment& active() const { return *segments_.back(); }
   // What segment.jitter.ms takes off segment.ms for the active segment.
   int64_t segment_jitter() const;
+  // An append refused on ENOSPC/EDQUOT: noted on the disk guard, errc::disk_full.
+  errc refuse_out_of_space();
   // The level compression.type's codec is used at.
   int compression_level(compression codec) const;
   base::status roll();

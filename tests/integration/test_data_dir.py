@@ -1,7 +1,7 @@
 """The data directory's durability edges, seen from outside the real binary: new
 directories fsynced into their parents, the identity written into a new directory and the
-loud warning that goes with it, and a partition turned read-only by a failing disk
-reported by /readyz and /metrics.
+loud warning that goes with it, a partition turned read-only by a failing disk and a full
+disk, each reported by /readyz, /metrics and the log.
 
 An LD_PRELOAD shim (io_shim.c) logs every mkdir, fsync and fdatasync with its path, and
 fails writes to chosen files while a trigger file exists."""
@@ -111,6 +111,29 @@ class DataDirTest(ServerTest):
         self.assertIn('riptide_partition_read_only{topic="sturdy",partition="0"} 0', metrics)
         # The other partition keeps working.
         self.assertEqual(produce(s.bootstrap, "sturdy", [b"fine"]), [None])
+
+    def test_a_full_disk_is_logged_counted_and_reported_by_readyz(self):
+        # A minimum free space no file system has: every append is refused as disk full.
+        s = self.start("--storage-min-free-bytes", str(1 << 60))
+        s.wait_for("ready")
+        admin = AdminClient({"bootstrap.servers": s.bootstrap})
+        admin.create_topics([NewTopic("spill", 1, 1)])["spill"].result(timeout=30)
+        errors = produce(s.bootstrap, "spill", [b"a", b"b"])
+        self.assertEqual([e.code() for e in errors], [KafkaError.KAFKA_STORAGE_ERROR] * 2)
+        s.wait_for("disk full: refusing writes to")
+        self.assertIn("below storage.min_free_bytes = 1152921504606846976", s.log)
+        status, body = s.http_get("/readyz")
+        self.assertEqual(status, 503)
+        report = json.loads(body)
+        self.assertEqual(report["status"], "degraded")
+        self.assertEqual(report["disk_full"]["min_free_bytes"], 1 << 60)
+        self.assertNotIn("read_only_partitions", report)  # full, not failed
+        _, metrics = s.http_get("/metrics")
+        self.assertIn("riptide_disk_full 1\n", metrics)
+        refused = [line for line in metrics.splitlines()
+                   if line.startswith("riptide_disk_full_refusals_total ")]
+        self.assertGreaterEqual(int(refused[0].split()[1]), 1)
+        self.assertEqual(s.stop(), 0)
 
 
 if __name__ == "__main__":
