@@ -202,7 +202,7 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
     auto h = validate_batch(batches.subspan(pos));
     if (!h) return h.error();
     if (h->size_bytes() > cfg_.max_batch_bytes) return errc::batch_too_large;
-    if (h->record_count != h->last_offset_delta + 1) return errc::invalid_batch;
+    if (h->record_count != int64_t{h->last_offset_delta} + 1) return errc::invalid_batch;
     auto source = batches.subspan(pos, h->size_bytes());
     auto ts = check_records(source, *h, now);
     if (!ts) return ts.error();

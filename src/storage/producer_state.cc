@@ -43,7 +43,7 @@ class cursor {
 
 }  // namespace
 
-int32_t last_sequence(int32_t base_sequence, int32_t record_count) {
+int32_t last_sequence(int32_t base_sequence, int64_t record_count) {
   const int64_t last = static_cast<int64_t>(base_sequence) + record_count - 1;
   return static_cast<int32_t>(last > INT32_MAX ? last - INT32_MAX - 1 : last);
 }
@@ -91,7 +91,8 @@ void producer_state::record(const batch_header& h, int64_t now_ms) {
   }
   // From lastOffsetDelta, not the record count: compaction may leave a batch with fewer
   // records (or none) that still spans its sequences.
-  e.batches.push_back({h.base_sequence, last_sequence(h.base_sequence, h.last_offset_delta + 1),
+  e.batches.push_back({h.base_sequence,
+                       last_sequence(h.base_sequence, int64_t{h.last_offset_delta} + 1),
                        h.base_offset, h.last_offset()});
   while (e.batches.size() > producer_batches_kept) e.batches.pop_front();
   e.last_write_ms = std::max(e.last_write_ms, now_ms);

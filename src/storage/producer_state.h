@@ -36,7 +36,7 @@ struct producer_entry {
 };
 
 // The last sequence of a batch, wrapping past INT32_MAX to 0 as Kafka's sequences do.
-int32_t last_sequence(int32_t base_sequence, int32_t record_count);
+int32_t last_sequence(int32_t base_sequence, int64_t record_count);
 
 class producer_state {
  public:

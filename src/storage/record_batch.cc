@@ -222,7 +222,9 @@ base::result<records_info> scan_records(std::span<const uint8_t> batch, const ba
     ++count;
     return true;
   }));
-  if (count != h.record_count || count != h.last_offset_delta + 1) return errc::invalid_batch;
+  if (count != h.record_count || count != int64_t{h.last_offset_delta} + 1) {
+    return errc::invalid_batch;
+  }
   return info;
 }
 

@@ -92,4 +92,15 @@ TEST(RecordBatch, MalformedRecordsAreAnErrorNotACrash) {
   EXPECT_FALSE(storage::for_each_record(b, [](const auto&) { return true; }));
 }
 
+// lastOffsetDelta at INT32_MAX: the count check must not overflow (UBSan catches it).
+TEST(RecordBatch, LargestLastOffsetDeltaIsRefusedWithoutOverflow) {
+  auto b = sample();
+  storage::put_i32(b.data() + 23, INT32_MAX);
+  storage::put_i32(b.data() + 17, static_cast<int32_t>(storage::compute_batch_crc(b)));
+  auto h = storage::validate_batch(b);
+  ASSERT_TRUE(h);
+  std::vector<uint8_t> scratch;
+  EXPECT_FALSE(storage::scan_records(b, *h, scratch));
+}
+
 }  // namespace
