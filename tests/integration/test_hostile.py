@@ -3,7 +3,8 @@ can make the broker hold is bounded in time, and a well-behaved client keeps wor
 during the attack.
 
 Covered so far: connections that send a request's size prefix and never its body, Fetch
-long polls asking to wait for days, and long polls pending at shutdown."""
+long polls asking to wait for days, long polls pending at shutdown, and compression
+bombs."""
 
 import socket
 import struct
@@ -117,6 +118,39 @@ class HostileClientsTest(ServerTest):
                 sock.close()
         self.assertLess(stopped_after, 15)
         self.assertIn("stopped; everything acknowledged is durable", s.log)
+
+    def test_compression_bombs_are_refused_and_stored_nowhere(self):
+        # A 61-byte header over a few hundred KiB of gzip and zstd that inflate to 256 MiB
+        # of records: the broker stops decompressing at its 64 MiB bound and refuses it.
+        import gzip
+        import zstandard
+        s = self.start()
+        s.wait_for("ready")
+        self.assertEqual(self.produce_and_consume(s.bootstrap, "bombed", 1), [b"normal-0"])
+        zeros = bytes(256 << 20)
+        for codec, packed in ((1, gzip.compress(zeros, 9)),
+                              (4, zstandard.ZstdCompressor(level=19).compress(zeros))):
+            after_crc = struct.pack(">hiqqqhii", codec, 0, 1000, 1000, -1, -1, -1, 1) + packed
+            rest = struct.pack(">ibI", -1, 2, wire.crc32c(after_crc)) + after_crc
+            batch = struct.pack(">qi", 0, len(rest)) + rest
+            body = (struct.pack(">h", -1) + struct.pack(">hi", -1, 5000) + struct.pack(">i", 1) +
+                    wire.string("bombed") + struct.pack(">ii", 1, 0) +
+                    struct.pack(">i", len(batch)) + batch)
+            with socket.create_connection(("127.0.0.1", s.kafka_port), timeout=30) as sock:
+                sock.sendall(wire.frame(0, 7, 5, body))
+                resp = wire.read_frame(sock, timeout=30)
+            self.assertIsNotNone(resp, f"codec {codec}: no answer")
+            name_len = struct.unpack(">h", resp[8:10])[0]
+            _, error = struct.unpack(">ih", resp[14 + name_len:14 + name_len + 6])
+            self.assertEqual(error, 87, f"codec {codec}")  # INVALID_RECORD
+        # Nothing was stored, and the broker still serves.
+        c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "x"})
+        self.assertEqual(c.get_watermark_offsets(TopicPartition("bombed", 0), timeout=10),
+                         (0, 1))
+        c.close()
+        self.assertEqual(self.produce_and_consume(s.bootstrap, "bombed", 2),
+                         [b"normal-0", b"normal-0"])
+        self.assertEqual(s.stop(), 0)
 
 
 if __name__ == "__main__":
