@@ -112,24 +112,13 @@ std::optional<double> parse_double(std::string_view v) {
   return d;
 }
 
-std::vector<std::string_view> split_list(std::string_view v) {
-  std::vector<std::string_view> out;
-  while (!v.empty()) {
-    const auto comma = v.find(',');
-    auto item = v.substr(0, comma);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    out.push_back(item);
-    if (comma == std::string_view::npos) break;
-    v.remove_prefix(comma + 1);
-  }
-  return out;
-}
-
 std::optional<storage::cleanup_policy> parse_cleanup_policy(std::string_view v) {
   storage::cleanup_policy p{false, false};
-  auto items = split_list(v);
-  if (items.empty()) return std::nullopt;
+  auto items = split_config_list(v);
+  if (items.empty() ||
+      items.size() != static_cast<size_t>(std::count(v.begin(), v.end(), ',') + 1)) {
+    return std::nullopt;  // an empty item ("delete,")
+  }
   for (auto item : items) {
     if (item == "delete" && !p.remove) {
       p.remove = true;
@@ -286,6 +275,20 @@ std::string effective_value(const storage::log_config& c, std::string_view key,
   if (key == "flush.ms") return std::to_string(c.flush_interval_ms);
   if (const auto* k = find_topic_config_key(key)) return std::string(k->kafka_default);
   return {};
+}
+
+std::vector<std::string> split_config_list(std::string_view v) {
+  std::vector<std::string> out;
+  while (!v.empty()) {
+    const auto comma = v.find(',');
+    auto item = v.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+  return out;
 }
 
 int32_t min_insync_replicas(const config_map& configs) {

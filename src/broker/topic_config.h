@@ -48,6 +48,10 @@ storage::log_config apply_topic_config(storage::log_config defaults, const confi
 std::string effective_value(const storage::log_config& effective, std::string_view key,
                             const config_map& configs);
 
+// The items of a list-type config value ("compact,delete"), spaces around them trimmed,
+// empty items dropped.
+std::vector<std::string> split_config_list(std::string_view value);
+
 // min.insync.replicas of a topic (1 unless set).
 int32_t min_insync_replicas(const config_map& configs);
 

@@ -32,18 +32,6 @@ struct key_rules {
   std::string stored_prefix;  // added to the key in the stored map (logger levels)
 };
 
-// The items of a list-type config value ("compact,delete").
-std::vector<std::string> split(std::string_view v) {
-  std::vector<std::string> out;
-  while (!v.empty()) {
-    const auto comma = v.find(',');
-    if (comma != 0) out.emplace_back(v.substr(0, comma));
-    if (comma == std::string_view::npos) break;
-    v.remove_prefix(comma + 1);
-  }
-  return out;
-}
-
 // Applies the resource's operations to `overrides` (the current ones).
 refusal apply_ops(const resource& r, const key_rules& rules, broker::config_map& overrides) {
   std::set<std::string> seen;
@@ -78,8 +66,9 @@ refusal apply_ops(const resource& r, const key_rules& rules, broker::config_map&
           return std::pair{error_code::invalid_request, "Null value not supported for " + c.name};
         }
         auto it = overrides.find(key);
-        auto items = split(it != overrides.end() ? it->second : *current_default);
-        for (const auto& v : split(*c.value)) {
+        auto items =
+            broker::split_config_list(it != overrides.end() ? it->second : *current_default);
+        for (const auto& v : broker::split_config_list(*c.value)) {
           auto found = std::find(items.begin(), items.end(), v);
           if (static_cast<op>(c.config_operation) == op::append && found == items.end()) {
             items.push_back(v);
