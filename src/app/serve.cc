@@ -113,6 +113,7 @@ int serve(const serve_options& opts) {
       static_cast<int32_t>(cfg.get_int("groups.max_rebalance_timeout"));
   bopts.groups.limits.initial_rebalance_delay_ms = cfg.get_int("groups.initial_rebalance_delay");
   bopts.groups.limits.max_members = static_cast<size_t>(cfg.get_int("groups.max_members"));
+  bopts.groups.max_groups = static_cast<size_t>(cfg.get_int("groups.max_groups"));
   bopts.fault_injection = cfg.get_bool("testing.fault_injection");
   unsigned shard_count = static_cast<unsigned>(cfg.get_int("shards"));
   if (shard_count == 0) shard_count = std::max(1u, std::thread::hardware_concurrency());
@@ -156,6 +157,12 @@ int serve(const serve_options& opts) {
     kopts.listen = *listen;
     kopts.max_request_bytes = static_cast<uint32_t>(cfg.get_int("kafka.max_request_bytes"));
     kopts.request_timeout = cfg.get_duration("kafka.request_timeout");
+    kopts.write_timeout = cfg.get_duration("kafka.write_timeout");
+    kopts.shard_memory_budget = static_cast<uint64_t>(cfg.get_int("kafka.memory_budget"));
+    kopts.max_connections = static_cast<uint32_t>(cfg.get_int("kafka.max_connections"));
+    kopts.max_connections_per_ip =
+        static_cast<uint32_t>(cfg.get_int("kafka.max_connections_per_ip"));
+    kopts.info.fetch_max_bytes = static_cast<int32_t>(cfg.get_int("kafka.fetch_max_bytes"));
     kopts.info.fetch_max_wait_ms =
         static_cast<int32_t>(cfg.get_duration("kafka.fetch_max_wait").count());
     kopts.info.node_id = b.node_id();

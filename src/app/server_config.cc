@@ -74,6 +74,43 @@ const config_key kKeys[] = {
                     "for (clients ask 500 ms by default).",
      .min = 0,
      .max = kDay},
+    {.name = "kafka.fetch_max_bytes",
+     .type = config_type::size,
+     .default_value = "55MiB",
+     .description = "Most record bytes one Fetch response carries, whatever max_bytes it asks "
+                    "for (the first batch may exceed it, as in Kafka).",
+     .min = 1 * KiB,
+     .max = 1 * GiB},
+    {.name = "kafka.memory_budget",
+     .type = config_type::size,
+     .default_value = "256MiB",
+     .description = "Per shard: memory for Kafka requests being read and handled, their decoded "
+                    "form and responses not yet read by their clients. New requests wait when "
+                    "it is spent; one connection may hold an eighth of it before it is no "
+                    "longer read, and one request may decode into at most an eighth.",
+     .min = 1 * MiB,
+     .max = 64 * GiB},
+    {.name = "kafka.write_timeout",
+     .type = config_type::duration,
+     .default_value = "60s",
+     .description = "Longest a client may take to read one response; a slower one is "
+                    "disconnected and the memory its responses held freed.",
+     .min = 100,
+     .max = kDay},
+    {.name = "kafka.max_connections",
+     .type = config_type::integer,
+     .default_value = "10000",
+     .description = "Kafka connections open at once; more are closed as they arrive. Each "
+                    "holds a file descriptor.",
+     .min = 1,
+     .max = 10000000},
+    {.name = "kafka.max_connections_per_ip",
+     .type = config_type::integer,
+     .default_value = "1000",
+     .description = "Kafka connections open at once from one client address; more are closed "
+                    "as they arrive.",
+     .min = 1,
+     .max = 10000000},
     {.name = "log.format",
      .type = config_type::choice,
      .default_value = "text",
@@ -125,6 +162,13 @@ const config_key kKeys[] = {
      .default_value = "1048588",
      .description = "Largest record batch accepted (Kafka's max.message.bytes).",
      .min = 1 * KiB,
+     .max = 1 * GiB},
+    {.name = "storage.max_decompressed_batch_bytes",
+     .type = config_type::size,
+     .default_value = "64MiB",
+     .description = "Most a compressed batch's records may take once decompressed; a batch "
+                    "that would take more is refused (INVALID_RECORD) as a compression bomb.",
+     .min = 1 * MiB,
      .max = 1 * GiB},
     {.name = "storage.index_interval_bytes",
      .type = config_type::size,
@@ -231,6 +275,13 @@ const config_key kKeys[] = {
                     "rebalance completes (Kafka's group.initial.rebalance.delay.ms).",
      .min = 0,
      .max = 300000},
+    {.name = "groups.max_groups",
+     .type = config_type::integer,
+     .default_value = "100000",
+     .description = "Consumer groups the broker keeps (members or committed offsets); a new "
+                    "one beyond is refused with POLICY_VIOLATION.",
+     .min = 1,
+     .max = 100000000},
     {.name = "groups.max_members",
      .type = config_type::integer,
      .default_value = "1000",
@@ -262,6 +313,8 @@ storage::log_config log_config_from(const base::config& cfg) {
   c.retention_bytes = cfg.get_int("storage.retention_bytes");
   c.retention_ms = cfg.get_int("storage.retention");
   c.max_batch_bytes = static_cast<uint32_t>(cfg.get_int("storage.max_batch_bytes"));
+  c.max_decompressed_batch_bytes =
+      static_cast<uint64_t>(cfg.get_int("storage.max_decompressed_batch_bytes"));
   c.index_interval_bytes = static_cast<uint32_t>(cfg.get_int("storage.index_interval_bytes"));
   c.producer_expiry_ms = cfg.get_int("storage.producer_expiry");
   return c;

@@ -82,6 +82,8 @@ class category final : public std::error_category {
         return "transactions are not supported";
       case errc::damaged_metadata:
         return "a file of the data directory is damaged";
+      case errc::too_many_groups:
+        return "the broker holds as many consumer groups as groups.max_groups allows";
     }
     return "broker error " + std::to_string(ev);
   }

@@ -33,6 +33,7 @@ enum class errc {
   coordinator_not_available,
   unsupported_transactions,
   damaged_metadata,  // a file of the data directory is unreadable; the log says which
+  too_many_groups,   // groups.max_groups reached
 };
 const std::error_category& broker_category();
 inline std::error_code make_error_code(errc e) {

@@ -70,10 +70,12 @@ std::error_code group::check_join(const join_request& r, const member* self) con
   if (r.rebalance_timeout_ms <= 0 || r.protocol_type.empty() || r.protocols.empty()) {
     return errc::inconsistent_group_protocol;
   }
+  // What the member's protocols cost in memory, each entry's own overhead included (a
+  // list of many empty protocols is not free).
   size_t bytes = 0;
   for (const auto& p : r.protocols) {
     if (p.first.empty()) return errc::inconsistent_group_protocol;
-    bytes += p.first.size() + p.second.size();
+    bytes += sizeof(p) + p.first.size() + p.second.size();
   }
   if (bytes > limits_->max_member_metadata_bytes) return errc::member_metadata_too_large;
   const size_t others = members_.size() - (self ? 1 : 0);

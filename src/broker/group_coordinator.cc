@@ -29,6 +29,21 @@ group_coordinator::group_coordinator(broker& b, unsigned shard, const group_opti
 
 group_coordinator::~group_coordinator() = default;
 
+bool group_coordinator::room_for_group(const std::string& group_id) const {
+  if (groups_.contains(group_id)) return true;
+  const size_t shards = std::max<size_t>(broker_.shards().size(), 1);
+  const size_t share = (opts_.max_groups + shards - 1) / shards;
+  if (groups_.size() < share) return true;
+  static base::log_rate_limiter limiter(5, std::chrono::seconds(10));
+  if (auto note = limiter.allow()) {
+    base::logger("groups")->warn(
+        "refusing new group {}: this shard keeps {} groups, its share of groups.max_groups = "
+        "{}{}",
+        group_id, groups_.size(), opts_.max_groups, *note);
+  }
+  return false;
+}
+
 group_coordinator::entry& group_coordinator::get_or_create(const std::string& group_id) {
   auto& e = groups_[group_id];
   if (!e.g) e.g = std::make_unique<group>(group_id, opts_.limits);
@@ -182,6 +197,9 @@ net::task<join_result> group_coordinator::join(join_request r) {
   if (it == groups_.end() && !r.member_id.empty()) {
     co_return join_result::failed(errc::unknown_member_id);
   }
+  if (it == groups_.end() && !room_for_group(r.group_id)) {
+    co_return join_result::failed(errc::too_many_groups);
+  }
   auto& e = it == groups_.end() ? get_or_create(r.group_id) : it->second;
   group* g = e.g.get();
   const std::string id = r.group_id;
@@ -253,6 +271,7 @@ net::task<std::vector<std::error_code>> group_coordinator::commit(commit_request
   } else {
     top = it->second.g->check_commit(r.member_id, r.instance_id, r.generation);
   }
+  if (!top && it == groups_.end() && !room_for_group(r.group_id)) top = errc::too_many_groups;
   if (top) {
     fill(top);
     co_return out;

@@ -39,6 +39,8 @@ struct group_options {
   int32_t offsets_partitions = 8;
   int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
   size_t max_offset_metadata_bytes = 4096;
+  // Groups the broker keeps (each shard keeps its share: groups spread over shards by id).
+  size_t max_groups = 100'000;
 };
 
 struct commit_request {
@@ -131,6 +133,8 @@ class group_coordinator {
     int64_t empty_since_wall = -1;
   };
   entry& get_or_create(const std::string& group_id);
+  // False (and a log line) when a new group would pass this shard's share of max_groups.
+  bool room_for_group(const std::string& group_id) const;
   std::shared_ptr<storage::partition_log> offsets_log(const std::string& group_id) const;
   // Appends offset records (nullopt value: delete); the callback runs once durable.
   base::result<int64_t> append_records(

@@ -224,7 +224,8 @@ base::result<std::vector<uint8_t>> recompress_batch(std::span<const uint8_t> bat
   if (h.codec() == compression::none) {
     plain.assign(body.begin(), body.end());
   } else {
-    RIPTIDE_TRY(decompress(h.codec(), body, plain, max_decompressed_batch_bytes));
+    // The batch passed the append's bound already.
+    RIPTIDE_TRY(decompress(h.codec(), body, plain, decompressed_batch_bytes_ceiling));
   }
   std::vector<uint8_t> packed;
   RIPTIDE_TRY(compress(to, plain, packed, level));

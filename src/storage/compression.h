@@ -33,8 +33,7 @@ base::status compress(compression codec, std::span<const uint8_t> in, std::vecto
                       int level = default_compression_level);
 
 // A copy of the whole, checked batch `batch` (header `h`) whose records are compressed
-// with `to` instead (decompressed with at most max_decompressed_batch_bytes), CRC and
-// length updated.
+// with `to` instead (for a batch scan_records accepted), CRC and length updated.
 base::result<std::vector<uint8_t>> recompress_batch(std::span<const uint8_t> batch,
                                                     const batch_header& h, compression to,
                                                     int level = default_compression_level);

@@ -32,6 +32,8 @@ struct log_config {
   int64_t retention_ms = 7LL * 24 * 3600 * 1000;  // -1: unlimited
   uint32_t index_interval_bytes = 4096;           // bytes between sparse index entries
   uint32_t max_batch_bytes = 1048588;             // Kafka's default max.message.bytes
+  // A compressed batch whose records would decompress into more is refused (a bomb).
+  uint64_t max_decompressed_batch_bytes = 64ull << 20;
   durability policy = durability::fsync;
   int64_t flush_interval_ms = 1000;  // for durability::interval
   // Idempotent producers silent for this long are forgotten (Kafka's

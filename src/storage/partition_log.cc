@@ -310,7 +310,7 @@ base::result<int64_t> partition_log::check_records(std::span<const uint8_t> batc
   // One scratch buffer per shard thread for decompressed records; a large one is not
   // kept after use.
   thread_local std::vector<uint8_t> scratch;
-  auto info = scan_records(batch, h, scratch);
+  auto info = scan_records(batch, h, scratch, cfg_.max_decompressed_batch_bytes);
   if (scratch.capacity() > (8u << 20)) std::vector<uint8_t>().swap(scratch);
   if (!info) return errc::invalid_record;
   // Compaction keeps the latest record per key: a record without one has no place there

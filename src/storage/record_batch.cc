@@ -178,11 +178,12 @@ base::status walk_records(const batch_header& h, std::span<const uint8_t> body, 
 // `scratch`.
 base::result<std::span<const uint8_t>> records_body(std::span<const uint8_t> batch,
                                                     const batch_header& h,
-                                                    std::vector<uint8_t>& scratch) {
+                                                    std::vector<uint8_t>& scratch,
+                                                    size_t max_decompressed) {
   auto body = batch.subspan(batch_header_size, h.size_bytes() - batch_header_size);
   if (h.codec() == compression::none) return body;
   if (static_cast<uint8_t>(h.codec()) > 4) return errc::invalid_batch;
-  RIPTIDE_TRY(decompress(h.codec(), body, scratch, max_decompressed_batch_bytes));
+  RIPTIDE_TRY(decompress(h.codec(), body, scratch, max_decompressed));
   return std::span<const uint8_t>(scratch);
 }
 
@@ -194,7 +195,7 @@ base::status for_each_record(std::span<const uint8_t> batch,
   if (batch.size() < batch_header_size) return errc::invalid_batch;
   auto h = decode_header(batch);
   RIPTIDE_TRY(check_header(h, batch.size()));
-  auto body = records_body(batch, h, scratch);
+  auto body = records_body(batch, h, scratch, decompressed_batch_bytes_ceiling);
   if (!body) return body.error();
   return walk_records(h, *body, fn);
 }
@@ -206,8 +207,8 @@ base::status for_each_record(std::span<const uint8_t> batch,
 }
 
 base::result<records_info> scan_records(std::span<const uint8_t> batch, const batch_header& h,
-                                        std::vector<uint8_t>& scratch) {
-  auto body = records_body(batch, h, scratch);
+                                        std::vector<uint8_t>& scratch, size_t max_decompressed) {
+  auto body = records_body(batch, h, scratch, max_decompressed);
   if (!body) return body.error();
   records_info info;
   int32_t count = 0;

@@ -72,9 +72,12 @@ int64_t get_i64(const uint8_t* p);
 int32_t get_i32(const uint8_t* p);
 int16_t get_i16(const uint8_t* p);
 
-// The most a compressed batch's records may take once decompressed; a batch that would
-// take more is refused as invalid (a compression bomb).
+// The most a compressed batch's records may take once decompressed when it is appended
+// (log_config::max_decompressed_batch_bytes; this is its default): a batch that would take
+// more is refused as invalid (a compression bomb). Stored batches passed that check, so
+// reading them back is bounded by the largest value it may be configured to.
 inline constexpr size_t max_decompressed_batch_bytes = 64u << 20;
+inline constexpr size_t decompressed_batch_bytes_ceiling = 1u << 30;
 
 // One record of a batch, viewing the batch's bytes (or its decompressed records).
 struct record_view {
@@ -109,8 +112,10 @@ struct records_info {
 // Parses every record of a whole batch whose header `h` was checked, as for_each_record
 // does, and also that the records number record_count = lastOffsetDelta + 1 (so their
 // offset deltas are exactly 0, 1, 2, ...).
+// `max_decompressed` bounds a compressed batch's records once decompressed.
 base::result<records_info> scan_records(std::span<const uint8_t> batch, const batch_header& h,
-                                        std::vector<uint8_t>& scratch);
+                                        std::vector<uint8_t>& scratch,
+                                        size_t max_decompressed = max_decompressed_batch_bytes);
 
 // Rewrites the header bytes of the batch `h` (header: its first batch_header_size bytes)
 // so that maxTimestamp is `max_timestamp` and the timestamp type is LogAppendTime or

@@ -816,29 +816,31 @@ class AdminTest(ServerTest):
         r = self.riptide("topic", "trim", "maxts", "--before", "1")
         self.assertEqual(r.returncode, 0, r.stderr)
         for version in (7, 8):
-            w = Writer(True)
             queries = [-3, -4, -2, -1] if version == 8 else [-3]
 
-            def query(ts):
-                w.i32(0).i32(-1).i64(ts).tags()
+            def ask(q):
+                # One query per request: a partition named twice is INVALID_REQUEST.
+                w = Writer(True)
+                w.i32(-1).i8(0).array(
+                    [("maxts", q)],
+                    lambda t: w.string(t[0]).array(
+                        [t[1]], lambda ts: w.i32(0).i32(-1).i64(ts).tags()).tags()).tags()
+                resp = call(self.bootstrap, 2, version, True, w)
+                resp.i32()
 
-            w.i32(-1).i8(0).array(
-                [("maxts", q) for q in queries],
-                lambda t: w.string(t[0]).array([t[1]], query).tags()).tags()
-            resp = call(self.bootstrap, 2, version, True, w)
-            resp.i32()
+                def part():
+                    out = (resp.i32(), resp.i16(), resp.i64(), resp.i64(), resp.i32())
+                    resp.tags()
+                    return out
 
-            def part():
-                out = (resp.i32(), resp.i16(), resp.i64(), resp.i64(), resp.i32())
-                resp.tags()
-                return out
+                def topic():
+                    name, parts = resp.string(), resp.array(part)
+                    resp.tags()
+                    return parts[0]
 
-            def topic():
-                name, parts = resp.string(), resp.array(part)
-                resp.tags()
-                return parts[0]
+                return resp.array(topic)[0]
 
-            answers = dict(zip(queries, resp.array(topic)))
+            answers = {q: ask(q) for q in queries}
             # (partition, error, timestamp, offset, leader epoch)
             self.assertEqual(answers[-3], (0, 0, base + 9000, 1, 0), version)
             if version == 8:

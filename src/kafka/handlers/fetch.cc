@@ -3,6 +3,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "kafka/handlers/handlers.h"
@@ -172,7 +173,8 @@ net::task<handler_result> fetch(request_context& ctx) {
   const auto deadline =
       std::chrono::steady_clock::now() +
       std::chrono::milliseconds(std::clamp(req.max_wait_ms, 0, ctx.server.fetch_max_wait_ms));
-  const size_t max_bytes = static_cast<size_t>(std::max(req.max_bytes, 0));
+  const size_t max_bytes =
+      static_cast<size_t>(std::clamp(req.max_bytes, 0, ctx.server.fetch_max_bytes));
   auto& shards = ctx.broker.shards();
   const auto executor = co_await net::asio::this_coro::executor;
   const unsigned here = net::shard_set::current();
@@ -185,12 +187,15 @@ net::task<handler_result> fetch(request_context& ctx) {
   std::vector<std::shared_ptr<const broker::topic_metadata>> metas;
   std::vector<shard_group> groups;
   bool any_error = false;
+  // A partition named more than once is read and answered once.
+  std::set<std::pair<std::string_view, int32_t>> named;
   for (const auto& topic : req.topics) {
     auto& rt = shape.responses.emplace_back();
     rt.topic = topic.topic;
     auto t = snap->find(topic.topic);
     metas.push_back(t);
     for (const auto& part : topic.partitions) {
+      if (!named.emplace(topic.topic, part.partition).second) continue;
       auto& rp = rt.partitions.emplace_back();
       rp.partition_index = part.partition;
       rp.aborted_transactions.emplace();  // none: there are no transactions

@@ -1,3 +1,5 @@
+#include <map>
+
 #include "kafka/handlers/handlers.h"
 #include "kafka/protocol/generated/list_offsets_request.h"
 #include "kafka/protocol/generated/list_offsets_response.h"
@@ -56,6 +58,11 @@ net::task<handler_result> list_offsets(request_context& ctx) {
   if (!req.decode(ctx.body, ctx.api_version)) co_return handler_result::close();
   protocol::list_offsets_response resp;
   auto snap = ctx.broker.metadata();
+  // A partition named twice is answered INVALID_REQUEST each time, as Kafka does.
+  std::map<std::pair<std::string_view, int32_t>, int> named;
+  for (const auto& topic : req.topics) {
+    for (const auto& part : topic.partitions) ++named[{topic.name, part.partition_index}];
+  }
   for (const auto& topic : req.topics) {
     auto& rt = resp.topics.emplace_back();
     rt.name = topic.name;
@@ -63,6 +70,10 @@ net::task<handler_result> list_offsets(request_context& ctx) {
     for (const auto& part : topic.partitions) {
       auto& rp = rt.partitions.emplace_back();
       rp.partition_index = part.partition_index;
+      if (named[{topic.name, part.partition_index}] > 1) {
+        rp.error_code = code(error_code::invalid_request);
+        continue;
+      }
       if (!t || part.partition_index < 0 || part.partition_index >= t->partitions) {
         rp.error_code = code(error_code::unknown_topic_or_partition);
         continue;

@@ -1,3 +1,6 @@
+#include <map>
+#include <set>
+
 #include "kafka/handlers/handlers.h"
 #include "kafka/protocol/generated/metadata_request.h"
 #include "kafka/protocol/generated/metadata_response.h"
@@ -47,14 +50,24 @@ net::task<handler_result> metadata(request_context& ctx) {
   }
   const bool may_create = ctx.broker.options().auto_create_topics &&
                           (ctx.api_version < 4 || req.allow_auto_topic_creation);
+  // A topic named more than once is described once (a request cannot make the response
+  // larger than the topics it names). Topic ids are looked up through a map built once.
+  std::set<std::string_view> seen_names;
+  std::set<protocol::uuid> seen_ids;
+  std::map<protocol::uuid, std::shared_ptr<const broker::topic_metadata>> by_id;
   for (const auto& want : *req.topics) {
+    if (want.name ? !seen_names.insert(*want.name).second
+                  : !seen_ids.insert(want.topic_id).second) {
+      continue;
+    }
     std::shared_ptr<const broker::topic_metadata> t;
     if (want.name) {
       t = snap->find(*want.name);
     } else {
-      for (const auto& [_, candidate] : snap->topics) {
-        if (candidate->id == want.topic_id) t = candidate;
+      if (by_id.empty()) {
+        for (const auto& [_, candidate] : snap->topics) by_id.emplace(candidate->id, candidate);
       }
+      if (auto it = by_id.find(want.topic_id); it != by_id.end()) t = it->second;
     }
     if (!t && want.name && may_create) {
       auto ec =

@@ -316,9 +316,21 @@ std::span<const uint8_t> reader::read_raw(size_t n) {
   return {p, n};
 }
 
+bool reader::charge(uint64_t bytes) {
+  if (!account_ || !ok_) return ok_;
+  if (account_->charged + bytes > account_->limit) {
+    account_->over_limit = true;
+    ok_ = false;
+    return false;
+  }
+  account_->charged += bytes;
+  if (account_->shared) *account_->shared += bytes;
+  return true;
+}
+
 reader reader::sub_reader(size_t n) {
   auto bytes = read_raw(n);
-  reader sub(bytes);
+  reader sub(bytes, account_);
   if (!ok_) sub.fail();
   return sub;
 }

@@ -45,9 +45,22 @@ struct records {
   bool operator==(const records& other) const;
 };
 
+// The memory a decoded request costs beyond its wire bytes (the elements of its arrays),
+// charged as the decoder allocates them. A request whose decoded form would pass `limit`
+// fails to decode instead of allocating; `shared`, when set, is the account of every
+// request on the shard, raised by the same amounts (the owner of the account gives
+// `charged` back when the request is done).
+struct decode_account {
+  uint64_t limit = UINT64_MAX;
+  uint64_t charged = 0;
+  uint64_t* shared = nullptr;
+  bool over_limit = false;
+};
+
 class reader {
  public:
-  explicit reader(std::span<const uint8_t> in) : in_(in) {}
+  explicit reader(std::span<const uint8_t> in, decode_account* account = nullptr)
+      : in_(in), account_(account) {}
 
   bool ok() const { return ok_; }
   // Puts the reader in the failed state (used by decoders for semantic violations,
@@ -93,6 +106,14 @@ class reader {
   // count that cannot fit: count * max(1, min_element_size) > remaining().
   int32_t read_array_count(size_t min_element_size = 1);
   int32_t read_compact_array_count(size_t min_element_size = 1);
+  // Makes room for `n` decoded elements in `v`, charging them to the decode account;
+  // fails instead when the account's limit would be passed.
+  template <typename Vector>
+  void reserve_elements(Vector& v, int32_t n) {
+    if (n <= 0 || !charge(static_cast<uint64_t>(n) * sizeof(typename Vector::value_type))) return;
+    v.reserve(static_cast<size_t>(n));
+  }
+  decode_account* account() const { return account_; }
 
   // The next `n` bytes as a view; fails (returning an empty span) if fewer remain.
   std::span<const uint8_t> read_raw(size_t n);
@@ -108,8 +129,11 @@ class reader {
   const uint8_t* take(size_t n);
   // Checks a decoded length against remaining(); fails and returns false if too long.
   bool fits(uint64_t n);
+  // Adds `bytes` to the decode account (if any); false (and failed) over its limit.
+  bool charge(uint64_t bytes);
 
   std::span<const uint8_t> in_;
+  decode_account* account_ = nullptr;
   size_t pos_ = 0;
   bool ok_ = true;
 };

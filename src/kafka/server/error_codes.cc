@@ -96,6 +96,8 @@ error_code to_kafka_error(std::error_code ec) {
         return error_code::coordinator_not_available;
       case broker::errc::unsupported_transactions:
         return error_code::transactional_id_authorization_failed;
+      case broker::errc::too_many_groups:
+        return error_code::policy_violation;
     }
   }
   if (ec.category() == std::system_category() || ec.category() == std::generic_category()) {

@@ -1,10 +1,12 @@
 #include "kafka/server/kafka_server.h"
 
 #include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
 
 #include <fmt/format.h>
-#include <future>
-#include <thread>
 
 #include "base/logging.h"
 #include "base/metrics.h"
@@ -20,16 +22,24 @@ namespace kafka {
 using net::asio::as_tuple;
 using net::asio::use_awaitable;
 
-// Memory reserved by request bodies on one shard; waiting readers are woken by a
-// timer cancel whenever memory is released.
+// One shard's memory account (request bodies, their decoded structures, responses not
+// yet taken by their clients) and its connections. Readers waiting for memory are woken
+// by a timer cancel whenever some is released.
 struct kafka_server::shard_state {
   explicit shard_state(net::asio::io_context& io) : released(io) {
     released.expires_at(std::chrono::steady_clock::time_point::max());
   }
   uint64_t used = 0;
   net::asio::steady_timer released;
-  std::list<std::weak_ptr<connection>> connections;
+  std::list<connection*> connections;  // each removes itself when it is destroyed
   bool stopping = false;
+};
+
+// Open connections per client address, for the per-address cap (touched on accept and
+// close only).
+struct kafka_server::connection_counts {
+  std::mutex mu;
+  std::unordered_map<std::string, uint32_t> by_address;
 };
 
 namespace {
@@ -57,6 +67,21 @@ const api_metrics& metrics_for(int16_t key) {
 }
 
 std::atomic<int64_t> g_open_connections{0};
+std::atomic<uint64_t> g_memory_used{0};  // every shard's account, for /metrics
+
+base::metrics::counter& refused_counter(std::string_view reason) {
+  return base::metrics::registry::global().get_counter(
+      "riptide_kafka_connections_refused_total",
+      "Kafka connections closed at once because a connection cap was reached",
+      {{"limit", std::string(reason)}});
+}
+
+base::metrics::counter& closed_counter(std::string_view reason) {
+  return base::metrics::registry::global().get_counter(
+      "riptide_kafka_connections_closed_total",
+      "Kafka connections the broker closed because a client broke a limit",
+      {{"reason", std::string(reason)}});
+}
 
 }  // namespace
 
@@ -71,17 +96,26 @@ class connection : public std::enable_shared_from_this<connection> {
         state_(st),
         wake_(socket_.get_executor()),
         idle_(socket_.get_executor()),
+        write_deadline_(socket_.get_executor()),
         cuts_seen_(b.faults().cut_connections.load(std::memory_order_relaxed)) {
     wake_.expires_at(std::chrono::steady_clock::time_point::max());
     boost::system::error_code ec;
     auto peer = socket_.remote_endpoint(ec);
     if (!ec) peer_host_ = fmt::format("/{}", peer.address().to_string());
+    listed_ = state_.connections.insert(state_.connections.end(), this);
   }
+  ~connection() { state_.connections.erase(listed_); }
 
   net::task<void> run();
+  // Stops reading requests; responses still go out.
   void close() {
     boost::system::error_code ignored;
     socket_.shutdown(net::tcp::socket::shutdown_receive, ignored);
+  }
+  // Ends the connection, responses included (a client that does not read them).
+  void abort() {
+    boost::system::error_code ignored;
+    socket_.shutdown(net::tcp::socket::shutdown_both, ignored);
   }
 
  private:
@@ -90,16 +124,24 @@ class connection : public std::enable_shared_from_this<connection> {
     int16_t response_header_version = 0;
     bool done = false;
     handler_result result;
-    uint64_t reserved = 0;
+    uint64_t reserved = 0;             // the request's bytes, until it is handled
+    protocol::decode_account decoded;  // its decoded structures, until it is handled
+    uint64_t response_bytes = 0;       // its response, until the client has taken it
   };
 
   net::task<void> read_loop();
   net::task<void> write_loop();
   net::task<void> handle(std::shared_ptr<slot> s, const api_entry* api, request_context ctx);
   net::task<bool> reserve(uint64_t bytes);
+  // Charges memory the shard already uses (decoded structures, built responses).
+  void charge(uint64_t bytes) {
+    state_.used += bytes;
+    g_memory_used.fetch_add(bytes, std::memory_order_relaxed);
+  }
   void release(uint64_t bytes);
   void wake() { wake_.cancel(); }
   void warn(std::string_view what);
+  uint64_t connection_limit() const { return std::max<uint64_t>(opts_.shard_memory_budget / 8, 1); }
 
   net::tcp::socket socket_;
   unsigned shard_;
@@ -109,10 +151,14 @@ class connection : public std::enable_shared_from_this<connection> {
   std::deque<std::shared_ptr<slot>> slots_;  // in request order
   net::asio::steady_timer wake_;
   net::asio::steady_timer idle_;
+  net::asio::steady_timer write_deadline_;
   uint64_t cuts_seen_;  // the fault switch's count when this connection opened
   std::string peer_host_;
+  std::list<connection*>::iterator listed_;
+  uint64_t held_ = 0;  // request bytes and unsent responses of this connection
   bool reading_done_ = false;
   bool closing_ = false;
+  bool writer_done_ = false;
 };
 
 void connection::warn(std::string_view what) {
@@ -132,12 +178,14 @@ net::task<bool> connection::reserve(uint64_t bytes) {
     co_await state_.released.async_wait(as_tuple(use_awaitable));
     if (state_.stopping) co_return false;
   }
-  state_.used += bytes;
+  charge(bytes);
   co_return true;
 }
 
 void connection::release(uint64_t bytes) {
+  if (bytes == 0) return;
   state_.used -= bytes;
+  g_memory_used.fetch_sub(bytes, std::memory_order_relaxed);
   state_.released.cancel();
   state_.released.expires_at(std::chrono::steady_clock::time_point::max());
 }
@@ -153,6 +201,13 @@ net::task<void> connection::run() {
 net::task<void> connection::read_loop() {
   auto self = shared_from_this();
   for (;;) {
+    // Backpressure: a connection that holds its share of the shard's memory (requests
+    // being handled, responses it has not read) is not read until it holds less.
+    while (held_ > connection_limit() && !closing_) {
+      co_await wake_.async_wait(as_tuple(use_awaitable));
+      wake_.expires_at(std::chrono::steady_clock::time_point::max());
+    }
+    if (closing_) co_return;
     // Idle timeout: close a connection that sends nothing for too long.
     idle_.expires_after(opts_.idle_timeout);
     idle_.async_wait([self](boost::system::error_code ec) {
@@ -172,11 +227,13 @@ net::task<void> connection::read_loop() {
       warn(fmt::format("request size {} outside [8, {}]", size, opts_.max_request_bytes));
       co_return;
     }
-    while (slots_.size() >= opts_.max_in_flight_per_connection) {
+    while (slots_.size() >= opts_.max_in_flight_per_connection && !closing_) {
       co_await wake_.async_wait(as_tuple(use_awaitable));
       wake_.expires_at(std::chrono::steady_clock::time_point::max());
     }
+    if (closing_) co_return;
     if (!co_await reserve(size)) co_return;
+    held_ += size;
     // Not zero-filled: the read overwrites every byte (zeroing was 6-8% of the broker's
     // CPU under small-record produce load).
     std::shared_ptr<uint8_t[]> buffer = std::make_shared_for_overwrite<uint8_t[]>(size);
@@ -199,6 +256,7 @@ net::task<void> connection::read_loop() {
     const std::span<const uint8_t> bytes(frame.get(), size);
     if (rec) {
       release(size);
+      held_ -= size;
       co_return;
     }
     protocol::reader r(bytes);
@@ -207,6 +265,7 @@ net::task<void> connection::read_loop() {
     const api_entry* api = find_api(api_key);
     if (!api) {
       release(size);
+      held_ -= size;
       warn(fmt::format("unknown API key {}", api_key));
       co_return;
     }
@@ -214,6 +273,7 @@ net::task<void> connection::read_loop() {
     const bool api_versions = api_key == 18;
     if (!supported && !api_versions) {
       release(size);
+      held_ -= size;
       warn(fmt::format("unsupported {} version {}", api->name, api_version));
       co_return;
     }
@@ -225,6 +285,7 @@ net::task<void> connection::read_loop() {
         protocol::request_header_version(api_key, supported ? api_version : api->max_version);
     if (!header.decode(hr, header_version)) {
       release(size);
+      held_ -= size;
       warn("malformed request header");
       co_return;
     }
@@ -237,6 +298,7 @@ net::task<void> connection::read_loop() {
       s->result = handler_result{handlers::api_versions_unsupported(), false};
       s->done = true;
       release(size);
+      held_ -= size;
       s->reserved = 0;
       wake();
       continue;
@@ -251,7 +313,9 @@ net::task<void> connection::read_loop() {
                         header.client_id,
                         peer_host_,
                         frame,
-                        protocol::reader(hr.rest())};
+                        protocol::reader(hr.rest(), &s->decoded)};
+    s->decoded.limit = connection_limit();
+    s->decoded.shared = &state_.used;
     net::asio::co_spawn(socket_.get_executor(), handle(s, api, std::move(ctx)),
                         net::asio::detached);
   }
@@ -273,9 +337,25 @@ net::task<void> connection::handle(std::shared_ptr<slot> s, const api_entry* api
     m.latency->observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
+  if (s->decoded.over_limit) {
+    warn(
+        fmt::format("a {} request would decode into more than {} bytes (an eighth of "
+                    "kafka.memory_budget)",
+                    api->name, s->decoded.limit));
+    closed_counter("decoded_size").add();
+  }
   s->done = true;
-  release(s->reserved);
+  g_memory_used.fetch_add(s->decoded.charged, std::memory_order_relaxed);  // via `shared`
+  release(s->reserved + s->decoded.charged);
+  held_ -= s->reserved;
   s->reserved = 0;
+  s->decoded.charged = 0;
+  // The response is held until the client has taken it.
+  if (s->result.body && !writer_done_) {
+    s->response_bytes = s->result.body->size();
+    charge(s->response_bytes);
+    held_ += s->response_bytes;
+  }
   wake();
 }
 
@@ -285,14 +365,21 @@ net::task<void> connection::write_loop() {
     while (!slots_.empty() && slots_.front()->done) {
       auto s = std::move(slots_.front());
       slots_.pop_front();
-      wake();  // room for the reader
+      const uint64_t response_bytes = std::exchange(s->response_bytes, 0);
       if (s->result.close_connection) {
+        release(response_bytes);
+        held_ -= response_bytes;
         closing_ = true;
         break;
       }
-      if (!s->result.body) continue;  // acks=0: no response at all
+      if (!s->result.body) {  // acks=0: no response at all
+        wake();               // room for the reader
+        continue;
+      }
       if (broker_.faults().cut_connections.load(std::memory_order_relaxed) != cuts_seen_) {
         // Fault injection: the connection dies with this response unsent.
+        release(response_bytes);
+        held_ -= response_bytes;
         closing_ = true;
         break;
       }
@@ -303,14 +390,41 @@ net::task<void> connection::write_loop() {
         protocol::response_header h;
         h.correlation_id = s->correlation_id;
         h.encode(w, s->response_header_version);
-        const uint32_t size = static_cast<uint32_t>(header.size() + s->result.body->size());
+        const uint64_t size = header.size() + s->result.body->size();
+        if (size > static_cast<uint64_t>(INT32_MAX)) {
+          base::logger("kafka")->error(
+              "a response of {} bytes cannot be framed; closing the connection", size);
+          release(response_bytes);
+          held_ -= response_bytes;
+          closing_ = true;
+          break;
+        }
         const uint8_t be[4] = {static_cast<uint8_t>(size >> 24), static_cast<uint8_t>(size >> 16),
                                static_cast<uint8_t>(size >> 8), static_cast<uint8_t>(size)};
         frame.append(std::span<const uint8_t>(be, 4));
         frame.append(std::move(header));
         frame.append(std::move(*s->result.body));
       }
-      if (auto ec = co_await net::send_iobuf(socket_, frame)) {
+      // A client that does not take its responses is cut off: what they hold is freed.
+      write_deadline_.expires_after(opts_.write_timeout);
+      write_deadline_.async_wait(
+          [self, timeout = opts_.write_timeout, bytes = frame.size()](boost::system::error_code e) {
+            if (!e) {
+              self->warn(
+                  fmt::format("a {}-byte response was not read within {} ms (kafka.write_timeout)",
+                              bytes, timeout.count()));
+              closed_counter("write_timeout").add();
+              self->abort();
+            }
+          });
+      auto ec = co_await net::send_iobuf(socket_, frame);
+      write_deadline_.cancel();
+      frame.clear();
+      s.reset();
+      release(response_bytes);
+      held_ -= response_bytes;
+      wake();  // room for the reader
+      if (ec) {
         closing_ = true;
         break;
       }
@@ -319,6 +433,15 @@ net::task<void> connection::write_loop() {
     co_await wake_.async_wait(as_tuple(use_awaitable));
     wake_.expires_at(std::chrono::steady_clock::time_point::max());
   }
+  closing_ = true;
+  writer_done_ = true;
+  // Responses built but never to be sent give their memory back.
+  for (auto& s : slots_) {
+    const uint64_t response_bytes = std::exchange(s->response_bytes, 0);
+    release(response_bytes);
+    held_ -= response_bytes;
+  }
+  wake();  // a reader waiting for room sees closing_
   // Wait for in-flight handlers before the socket goes away (they hold `self`).
   boost::system::error_code ignored;
   socket_.shutdown(net::tcp::socket::shutdown_both, ignored);
@@ -326,10 +449,17 @@ net::task<void> connection::write_loop() {
 }
 
 kafka_server::kafka_server(broker::broker& b, kafka_server_options opts)
-    : broker_(b), opts_(std::move(opts)) {
-  connections_gauge_ = base::metrics::registry::global().add_gauge(
-      "riptide_kafka_connections", "Open Kafka client connections", [](auto& out) {
+    : broker_(b), opts_(std::move(opts)), counts_(std::make_unique<connection_counts>()) {
+  auto& reg = base::metrics::registry::global();
+  connections_gauge_ =
+      reg.add_gauge("riptide_kafka_connections", "Open Kafka client connections", [](auto& out) {
         out.push_back({{}, static_cast<double>(g_open_connections.load())});
+      });
+  memory_gauge_ = reg.add_gauge(
+      "riptide_kafka_memory_bytes",
+      "Memory held by Kafka requests, their decoded form and unsent responses (all shards)",
+      [](auto& out) {
+        out.push_back({{}, static_cast<double>(g_memory_used.load())});
       });
   for (unsigned i = 0; i < b.shards().size(); ++i) {
     shards_.push_back(std::make_unique<shard_state>(b.shards()[i].io()));
@@ -352,12 +482,52 @@ base::result<uint16_t> kafka_server::start() {
 net::task<void> kafka_server::serve(net::tcp::socket socket, unsigned shard) {
   auto& st = *shards_[shard];
   if (st.stopping) co_return;
-  auto c = std::make_shared<connection>(std::move(socket), shard, broker_, opts_, st);
-  g_open_connections.fetch_add(1, std::memory_order_relaxed);
-  st.connections.remove_if([](const auto& w) { return w.expired(); });
-  st.connections.push_back(c);
-  co_await c->run();
+  boost::system::error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  if (ec) co_return;  // already gone
+  const std::string address = peer.address().to_string();
+  // Connection caps: over one, the connection is closed at once (as Kafka does).
+  const char* refused = nullptr;
+  uint32_t from_address = 0;
+  {
+    std::lock_guard lock(counts_->mu);
+    auto& n = counts_->by_address[address];
+    if (g_open_connections.load(std::memory_order_relaxed) >= opts_.max_connections) {
+      refused = "kafka.max_connections";
+    } else if (n >= opts_.max_connections_per_ip) {
+      refused = "kafka.max_connections_per_ip";
+    } else {
+      ++n;
+      g_open_connections.fetch_add(1, std::memory_order_relaxed);
+    }
+    from_address = n;
+    if (n == 0) counts_->by_address.erase(address);
+  }
+  if (refused) {
+    refused_counter(refused).add();
+    static base::log_rate_limiter limiter(5, std::chrono::seconds(10));
+    if (auto note = limiter.allow()) {
+      base::logger("kafka")->warn(
+          "refusing a connection from {}: {} connection(s) open from it, {} in all; the "
+          "limit is {} = {}{}",
+          address, from_address, g_open_connections.load(), refused,
+          refused == std::string_view("kafka.max_connections") ? opts_.max_connections
+                                                               : opts_.max_connections_per_ip,
+          *note);
+    }
+    socket.close(ec);
+    co_return;
+  }
+  {
+    auto c = std::make_shared<connection>(std::move(socket), shard, broker_, opts_, st);
+    co_await c->run();
+  }
   g_open_connections.fetch_sub(1, std::memory_order_relaxed);
+  std::lock_guard lock(counts_->mu);
+  if (auto it = counts_->by_address.find(address);
+      it != counts_->by_address.end() && --it->second == 0) {
+    counts_->by_address.erase(it);
+  }
 }
 
 void kafka_server::stop() {
@@ -370,9 +540,7 @@ void kafka_server::stop() {
       st.stopping = true;
       st.released.cancel();
       handlers::end_long_polls();
-      for (auto& w : st.connections) {
-        if (auto c = w.lock()) c->close();
-      }
+      for (auto* c : st.connections) c->close();
       done.set_value();
     });
     done.get_future().wait();
@@ -384,14 +552,21 @@ void kafka_server::stop() {
     for (unsigned i = 0; i < shards_.size(); ++i) {
       std::promise<size_t> n;
       // A connection is gone once its last coroutine (reader, writer, handlers) ended.
-      broker_.shards()[i].post([&, i] {
-        auto& conns = shards_[i]->connections;
-        conns.remove_if([](const auto& w) { return w.expired(); });
-        n.set_value(conns.size());
-      });
+      broker_.shards()[i].post([&, i] { n.set_value(shards_[i]->connections.size()); });
       open += n.get_future().get();
     }
     if (open == 0) break;
+    if (attempt == 200) {
+      // Five seconds on: what is left are responses no client reads. Cut them.
+      for (unsigned i = 0; i < shards_.size(); ++i) {
+        std::promise<void> done;
+        broker_.shards()[i].post([&, i] {
+          for (auto* c : shards_[i]->connections) c->abort();
+          done.set_value();
+        });
+        done.get_future().wait();
+      }
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   tcp_.reset();

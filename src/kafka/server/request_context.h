@@ -22,6 +22,7 @@ struct server_info {
   int32_t advertised_port = 0;
   std::string cluster_id;
   int32_t fetch_max_wait_ms = 30'000;  // the longest a Fetch long poll waits
+  int32_t fetch_max_bytes = 55 << 20;  // the most record bytes in one Fetch response
 };
 
 struct request_context {

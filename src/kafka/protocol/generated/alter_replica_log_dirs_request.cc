@@ -18,7 +18,7 @@ bool alter_replica_log_dirs_request::alter_replica_log_dir::alter_replica_log_di
     } else {
       auto& v = partitions;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.push_back(r.read_int32());
       }
@@ -54,7 +54,7 @@ bool alter_replica_log_dirs_request::alter_replica_log_dir::decode(reader& r, in
     } else {
       auto& v = topics;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -93,7 +93,7 @@ bool alter_replica_log_dirs_request::decode(reader& r, int16_t version) {
     } else {
       auto& v = dirs;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

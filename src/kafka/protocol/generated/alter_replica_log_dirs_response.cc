@@ -39,7 +39,7 @@ bool alter_replica_log_dirs_response::alter_replica_log_dir_topic_result::decode
     } else {
       auto& v = partitions;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -80,7 +80,7 @@ bool alter_replica_log_dirs_response::decode(reader& r, int16_t version) {
     } else {
       auto& v = results;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

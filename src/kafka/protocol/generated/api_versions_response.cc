@@ -72,7 +72,7 @@ bool api_versions_response::decode(reader& r, int16_t version) {
     } else {
       auto& v = api_keys;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -96,7 +96,7 @@ bool api_versions_response::decode(reader& r, int16_t version) {
             } else {
               auto& v = supported_features;
               v.clear();
-              v.reserve(static_cast<size_t>(n));
+              sub.reserve_elements(v, n);
               for (int32_t i = 0; i < n && sub.ok(); ++i) {
                 v.emplace_back().decode(sub, version);
               }
@@ -124,7 +124,7 @@ bool api_versions_response::decode(reader& r, int16_t version) {
             } else {
               auto& v = finalized_features;
               v.clear();
-              v.reserve(static_cast<size_t>(n));
+              sub.reserve_elements(v, n);
               for (int32_t i = 0; i < n && sub.ok(); ++i) {
                 v.emplace_back().decode(sub, version);
               }

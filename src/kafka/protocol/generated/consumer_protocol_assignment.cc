@@ -16,7 +16,7 @@ bool consumer_protocol_assignment::topic_partition::decode(reader& r, int16_t /*
     } else {
       auto& v = partitions;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.push_back(r.read_int32());
       }
@@ -46,7 +46,7 @@ bool consumer_protocol_assignment::decode(reader& r, int16_t version) {
     } else {
       auto& v = assigned_partitions;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

@@ -16,7 +16,7 @@ bool create_partitions_request::create_partitions_topic::create_partitions_assig
     } else {
       auto& v = broker_ids;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.push_back(r.read_int32());
       }
@@ -52,7 +52,7 @@ bool create_partitions_request::create_partitions_topic::decode(reader& r, int16
     } else {
       auto& v = assignments.emplace();
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -96,7 +96,7 @@ bool create_partitions_request::decode(reader& r, int16_t version) {
     } else {
       auto& v = topics;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

@@ -38,7 +38,7 @@ bool create_topics_request::creatable_topic::creatable_replica_assignment::decod
     } else {
       auto& v = broker_ids;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.push_back(r.read_int32());
       }
@@ -76,7 +76,7 @@ bool create_topics_request::creatable_topic::decode(reader& r, int16_t version) 
     } else {
       auto& v = assignments;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -89,7 +89,7 @@ bool create_topics_request::creatable_topic::decode(reader& r, int16_t version) 
     } else {
       auto& v = configs;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -134,7 +134,7 @@ bool create_topics_request::decode(reader& r, int16_t version) {
     } else {
       auto& v = topics;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

@@ -20,7 +20,7 @@ bool delete_groups_request::decode(reader& r, int16_t version) {
     } else {
       auto& v = groups_names;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.push_back(flexible ? r.read_compact_string() : r.read_string());
       }

@@ -34,7 +34,7 @@ bool delete_topics_request::decode(reader& r, int16_t version) {
       } else {
         auto& v = topics;
         v.clear();
-        v.reserve(static_cast<size_t>(n));
+        r.reserve_elements(v, n);
         for (int32_t i = 0; i < n && r.ok(); ++i) {
           v.emplace_back().decode(r, version);
         }
@@ -49,7 +49,7 @@ bool delete_topics_request::decode(reader& r, int16_t version) {
       } else {
         auto& v = topic_names;
         v.clear();
-        v.reserve(static_cast<size_t>(n));
+        r.reserve_elements(v, n);
         for (int32_t i = 0; i < n && r.ok(); ++i) {
           v.push_back(flexible ? r.read_compact_string() : r.read_string());
         }

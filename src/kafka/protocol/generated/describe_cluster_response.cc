@@ -45,7 +45,7 @@ bool describe_cluster_response::decode(reader& r, int16_t version) {
     } else {
       auto& v = brokers;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

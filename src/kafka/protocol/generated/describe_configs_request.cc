@@ -17,7 +17,7 @@ bool describe_configs_request::describe_configs_resource::decode(reader& r, int1
     } else {
       auto& v = configuration_keys.emplace();
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.push_back(flexible ? r.read_compact_string() : r.read_string());
       }
@@ -61,7 +61,7 @@ bool describe_configs_request::decode(reader& r, int16_t version) {
     } else {
       auto& v = resources;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

@@ -50,7 +50,7 @@ bool describe_configs_response::describe_configs_result::describe_configs_resour
       } else {
         auto& v = synonyms;
         v.clear();
-        v.reserve(static_cast<size_t>(n));
+        r.reserve_elements(v, n);
         for (int32_t i = 0; i < n && r.ok(); ++i) {
           v.emplace_back().decode(r, version);
         }
@@ -113,7 +113,7 @@ bool describe_configs_response::describe_configs_result::decode(reader& r, int16
     } else {
       auto& v = configs;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -156,7 +156,7 @@ bool describe_configs_response::decode(reader& r, int16_t version) {
     } else {
       auto& v = results;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

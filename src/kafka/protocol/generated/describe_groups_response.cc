@@ -54,7 +54,7 @@ bool describe_groups_response::described_group::decode(reader& r, int16_t versio
     } else {
       auto& v = members;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -105,7 +105,7 @@ bool describe_groups_response::decode(reader& r, int16_t version) {
     } else {
       auto& v = groups;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

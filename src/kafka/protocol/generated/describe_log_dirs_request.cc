@@ -16,7 +16,7 @@ bool describe_log_dirs_request::describable_log_dir_topic::decode(reader& r, int
     } else {
       auto& v = partitions;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.push_back(r.read_int32());
       }
@@ -56,7 +56,7 @@ bool describe_log_dirs_request::decode(reader& r, int16_t version) {
     } else {
       auto& v = topics.emplace();
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

@@ -42,7 +42,7 @@ bool describe_log_dirs_response::describe_log_dirs_result::describe_log_dirs_top
     } else {
       auto& v = partitions;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -79,7 +79,7 @@ bool describe_log_dirs_response::describe_log_dirs_result::decode(reader& r, int
     } else {
       auto& v = topics;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -135,7 +135,7 @@ bool describe_log_dirs_response::decode(reader& r, int16_t version) {
     } else {
       auto& v = results;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

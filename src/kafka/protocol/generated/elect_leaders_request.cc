@@ -16,7 +16,7 @@ bool elect_leaders_request::topic_partitions::decode(reader& r, int16_t version)
     } else {
       auto& v = partitions;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.push_back(r.read_int32());
       }
@@ -58,7 +58,7 @@ bool elect_leaders_request::decode(reader& r, int16_t version) {
     } else {
       auto& v = topic_partitions_.emplace();
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

@@ -40,7 +40,7 @@ bool elect_leaders_response::replica_election_result::decode(reader& r, int16_t 
     } else {
       auto& v = partition_result_;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -83,7 +83,7 @@ bool elect_leaders_response::decode(reader& r, int16_t version) {
     } else {
       auto& v = replica_election_results;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

@@ -21,7 +21,7 @@ bool fetch_request::forgotten_topic::decode(reader& r, int16_t version) {
     } else {
       auto& v = partitions;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.push_back(r.read_int32());
       }
@@ -105,7 +105,7 @@ bool fetch_request::fetch_topic::decode(reader& r, int16_t version) {
     } else {
       auto& v = partitions;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -179,7 +179,7 @@ bool fetch_request::decode(reader& r, int16_t version) {
     } else {
       auto& v = topics;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -193,7 +193,7 @@ bool fetch_request::decode(reader& r, int16_t version) {
       } else {
         auto& v = forgotten_topics_data;
         v.clear();
-        v.reserve(static_cast<size_t>(n));
+        r.reserve_elements(v, n);
         for (int32_t i = 0; i < n && r.ok(); ++i) {
           v.emplace_back().decode(r, version);
         }

@@ -108,7 +108,7 @@ bool fetch_response::fetchable_topic_response::partition_data::decode(reader& r,
       } else {
         auto& v = aborted_transactions.emplace();
         v.clear();
-        v.reserve(static_cast<size_t>(n));
+        r.reserve_elements(v, n);
         for (int32_t i = 0; i < n && r.ok(); ++i) {
           v.emplace_back().decode(r, version);
         }
@@ -227,7 +227,7 @@ bool fetch_response::fetchable_topic_response::decode(reader& r, int16_t version
     } else {
       auto& v = partitions;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -280,7 +280,7 @@ bool fetch_response::decode(reader& r, int16_t version) {
     } else {
       auto& v = responses;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -302,7 +302,7 @@ bool fetch_response::decode(reader& r, int16_t version) {
               } else {
                 auto& v = node_endpoints;
                 v.clear();
-                v.reserve(static_cast<size_t>(n));
+                sub.reserve_elements(v, n);
                 for (int32_t i = 0; i < n && sub.ok(); ++i) {
                   v.emplace_back().decode(sub, version);
                 }

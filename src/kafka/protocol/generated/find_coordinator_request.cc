@@ -27,7 +27,7 @@ bool find_coordinator_request::decode(reader& r, int16_t version) {
       } else {
         auto& v = coordinator_keys;
         v.clear();
-        v.reserve(static_cast<size_t>(n));
+        r.reserve_elements(v, n);
         for (int32_t i = 0; i < n && r.ok(); ++i) {
           v.push_back(r.read_compact_string());
         }

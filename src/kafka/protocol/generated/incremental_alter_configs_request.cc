@@ -41,7 +41,7 @@ bool incremental_alter_configs_request::alter_configs_resource::decode(reader& r
     } else {
       auto& v = configs;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -81,7 +81,7 @@ bool incremental_alter_configs_request::decode(reader& r, int16_t version) {
     } else {
       auto& v = resources;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

@@ -51,7 +51,7 @@ bool leave_group_request::decode(reader& r, int16_t version) {
       } else {
         auto& v = members;
         v.clear();
-        v.reserve(static_cast<size_t>(n));
+        r.reserve_elements(v, n);
         for (int32_t i = 0; i < n && r.ok(); ++i) {
           v.emplace_back().decode(r, version);
         }

@@ -21,7 +21,7 @@ bool list_groups_request::decode(reader& r, int16_t version) {
       } else {
         auto& v = states_filter;
         v.clear();
-        v.reserve(static_cast<size_t>(n));
+        r.reserve_elements(v, n);
         for (int32_t i = 0; i < n && r.ok(); ++i) {
           v.push_back(r.read_compact_string());
         }
@@ -36,7 +36,7 @@ bool list_groups_request::decode(reader& r, int16_t version) {
       } else {
         auto& v = types_filter;
         v.clear();
-        v.reserve(static_cast<size_t>(n));
+        r.reserve_elements(v, n);
         for (int32_t i = 0; i < n && r.ok(); ++i) {
           v.push_back(r.read_compact_string());
         }

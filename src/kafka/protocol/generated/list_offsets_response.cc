@@ -19,7 +19,7 @@ bool list_offsets_response::list_offsets_topic_response::list_offsets_partition_
       } else {
         auto& v = old_style_offsets;
         v.clear();
-        v.reserve(static_cast<size_t>(n));
+        r.reserve_elements(v, n);
         for (int32_t i = 0; i < n && r.ok(); ++i) {
           v.push_back(r.read_int64());
         }
@@ -76,7 +76,7 @@ bool list_offsets_response::list_offsets_topic_response::decode(reader& r, int16
     } else {
       auto& v = partitions;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -118,7 +118,7 @@ bool list_offsets_response::decode(reader& r, int16_t version) {
     } else {
       auto& v = topics;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

@@ -57,7 +57,7 @@ bool metadata_request::decode(reader& r, int16_t version) {
     } else {
       auto& v = topics.emplace();
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

@@ -23,7 +23,7 @@ bool metadata_response::metadata_response_topic::metadata_response_partition::de
     } else {
       auto& v = replica_nodes;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.push_back(r.read_int32());
       }
@@ -36,7 +36,7 @@ bool metadata_response::metadata_response_topic::metadata_response_partition::de
     } else {
       auto& v = isr_nodes;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.push_back(r.read_int32());
       }
@@ -50,7 +50,7 @@ bool metadata_response::metadata_response_topic::metadata_response_partition::de
       } else {
         auto& v = offline_replicas;
         v.clear();
-        v.reserve(static_cast<size_t>(n));
+        r.reserve_elements(v, n);
         for (int32_t i = 0; i < n && r.ok(); ++i) {
           v.push_back(r.read_int32());
         }
@@ -114,7 +114,7 @@ bool metadata_response::metadata_response_topic::decode(reader& r, int16_t versi
     } else {
       auto& v = partitions;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -201,7 +201,7 @@ bool metadata_response::decode(reader& r, int16_t version) {
     } else {
       auto& v = brokers;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -220,7 +220,7 @@ bool metadata_response::decode(reader& r, int16_t version) {
     } else {
       auto& v = topics;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

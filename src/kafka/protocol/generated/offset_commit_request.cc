@@ -52,7 +52,7 @@ bool offset_commit_request::offset_commit_request_topic::decode(reader& r, int16
     } else {
       auto& v = partitions;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -104,7 +104,7 @@ bool offset_commit_request::decode(reader& r, int16_t version) {
     } else {
       auto& v = topics;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

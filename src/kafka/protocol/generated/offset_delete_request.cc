@@ -26,7 +26,7 @@ bool offset_delete_request::offset_delete_request_topic::decode(reader& r, int16
     } else {
       auto& v = partitions;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -57,7 +57,7 @@ bool offset_delete_request::decode(reader& r, int16_t version) {
     } else {
       auto& v = topics;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

@@ -16,7 +16,7 @@ bool offset_fetch_request::offset_fetch_request_group::offset_fetch_request_topi
     } else {
       auto& v = partition_indexes;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.push_back(r.read_int32());
       }
@@ -51,7 +51,7 @@ bool offset_fetch_request::offset_fetch_request_group::decode(reader& r, int16_t
     } else {
       auto& v = topics.emplace();
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -90,7 +90,7 @@ bool offset_fetch_request::offset_fetch_request_topic::decode(reader& r, int16_t
     } else {
       auto& v = partition_indexes;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.push_back(r.read_int32());
       }
@@ -137,7 +137,7 @@ bool offset_fetch_request::decode(reader& r, int16_t version) {
       } else {
         auto& v = topics.emplace();
         v.clear();
-        v.reserve(static_cast<size_t>(n));
+        r.reserve_elements(v, n);
         for (int32_t i = 0; i < n && r.ok(); ++i) {
           v.emplace_back().decode(r, version);
         }
@@ -152,7 +152,7 @@ bool offset_fetch_request::decode(reader& r, int16_t version) {
       } else {
         auto& v = groups;
         v.clear();
-        v.reserve(static_cast<size_t>(n));
+        r.reserve_elements(v, n);
         for (int32_t i = 0; i < n && r.ok(); ++i) {
           v.emplace_back().decode(r, version);
         }

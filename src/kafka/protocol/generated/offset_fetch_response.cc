@@ -37,7 +37,7 @@ bool offset_fetch_response::offset_fetch_response_group::offset_fetch_response_t
     } else {
       auto& v = partitions;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -66,7 +66,7 @@ bool offset_fetch_response::offset_fetch_response_group::decode(reader& r, int16
     } else {
       auto& v = topics;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -128,7 +128,7 @@ bool offset_fetch_response::offset_fetch_response_topic::decode(reader& r, int16
     } else {
       auto& v = partitions;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -171,7 +171,7 @@ bool offset_fetch_response::decode(reader& r, int16_t version) {
       } else {
         auto& v = topics;
         v.clear();
-        v.reserve(static_cast<size_t>(n));
+        r.reserve_elements(v, n);
         for (int32_t i = 0; i < n && r.ok(); ++i) {
           v.emplace_back().decode(r, version);
         }
@@ -189,7 +189,7 @@ bool offset_fetch_response::decode(reader& r, int16_t version) {
       } else {
         auto& v = groups;
         v.clear();
-        v.reserve(static_cast<size_t>(n));
+        r.reserve_elements(v, n);
         for (int32_t i = 0; i < n && r.ok(); ++i) {
           v.emplace_back().decode(r, version);
         }

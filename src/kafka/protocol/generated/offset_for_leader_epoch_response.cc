@@ -47,7 +47,7 @@ bool offset_for_leader_epoch_response::offset_for_leader_topic_result::decode(re
     } else {
       auto& v = partitions;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -90,7 +90,7 @@ bool offset_for_leader_epoch_response::decode(reader& r, int16_t version) {
     } else {
       auto& v = topics;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

@@ -37,7 +37,7 @@ bool produce_request::topic_produce_data::decode(reader& r, int16_t version) {
     } else {
       auto& v = partition_data;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -81,7 +81,7 @@ bool produce_request::decode(reader& r, int16_t version) {
     } else {
       auto& v = topic_data;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }

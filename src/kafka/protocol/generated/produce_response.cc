@@ -81,7 +81,7 @@ bool produce_response::topic_produce_response::partition_produce_response::decod
       } else {
         auto& v = record_errors;
         v.clear();
-        v.reserve(static_cast<size_t>(n));
+        r.reserve_elements(v, n);
         for (int32_t i = 0; i < n && r.ok(); ++i) {
           v.emplace_back().decode(r, version);
         }
@@ -163,7 +163,7 @@ bool produce_response::topic_produce_response::decode(reader& r, int16_t version
     } else {
       auto& v = partition_responses;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -202,7 +202,7 @@ bool produce_response::decode(reader& r, int16_t version) {
     } else {
       auto& v = responses;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.emplace_back().decode(r, version);
       }
@@ -227,7 +227,7 @@ bool produce_response::decode(reader& r, int16_t version) {
               } else {
                 auto& v = node_endpoints;
                 v.clear();
-                v.reserve(static_cast<size_t>(n));
+                sub.reserve_elements(v, n);
                 for (int32_t i = 0; i < n && sub.ok(); ++i) {
                   v.emplace_back().decode(sub, version);
                 }

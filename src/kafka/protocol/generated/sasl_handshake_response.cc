@@ -20,7 +20,7 @@ bool sasl_handshake_response::decode(reader& r, int16_t version) {
     } else {
       auto& v = mechanisms;
       v.clear();
-      v.reserve(static_cast<size_t>(n));
+      r.reserve_elements(v, n);
       for (int32_t i = 0; i < n && r.ok(); ++i) {
         v.push_back(r.read_string());
       }
