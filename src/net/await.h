@@ -32,19 +32,26 @@ task<T> await_callback(Start start) {
 
 namespace net {
 
-// Runs every task concurrently on the caller's executor and waits for all of them.
+// Runs every task concurrently on the caller's executor and waits for all of them; then
+// rethrows the first exception any of them ended with.
 inline task<void> when_all(std::vector<task<void>> tasks) {
   if (tasks.empty()) co_return;
   auto ex = co_await asio::this_coro::executor;
-  auto left = std::make_shared<size_t>(tasks.size());
+  struct state {
+    size_t left;
+    std::exception_ptr first_error;
+  };
+  auto st = std::make_shared<state>(state{tasks.size(), nullptr});
   auto all_done = std::make_shared<asio::steady_timer>(ex);
   all_done->expires_at(std::chrono::steady_clock::time_point::max());
   for (auto& t : tasks) {
-    asio::co_spawn(ex, std::move(t), [left, all_done](std::exception_ptr) {
-      if (--*left == 0) all_done->cancel();
+    asio::co_spawn(ex, std::move(t), [st, all_done](std::exception_ptr e) {
+      if (e && !st->first_error) st->first_error = e;
+      if (--st->left == 0) all_done->cancel();
     });
   }
-  if (*left > 0) co_await all_done->async_wait(asio::as_tuple(asio::use_awaitable));
+  if (st->left > 0) co_await all_done->async_wait(asio::as_tuple(asio::use_awaitable));
+  if (st->first_error) std::rethrow_exception(st->first_error);
 }
 
 }  // namespace net

@@ -39,7 +39,9 @@ net::task<handler_result> offset_commit(request_context& ctx) {
     for (const auto& p : t.partitions) {
       auto& rp = rt.partitions.emplace_back();
       rp.partition_index = p.partition_index;
-      rp.error_code = code(to_kafka_error(i < errors.size() ? errors[i] : std::error_code{}));
+      // Every partition gets the coordinator's answer; one it did not give is no success.
+      rp.error_code = i < errors.size() ? code(to_kafka_error(errors[i]))
+                                        : code(error_code::unknown_server_error);
       ++i;
     }
   }

@@ -1,6 +1,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "base/logging.h"
 #include "base/metrics.h"
 #include "kafka/handlers/handlers.h"
 #include "kafka/protocol/generated/produce_request.h"
@@ -83,7 +84,15 @@ using partition_response =
 net::task<void> produce_partition(broker::broker& b, unsigned owner, storage::ntp name,
                                   std::span<const uint8_t> batch, bool wait,
                                   const broker::topic_metadata* topic, partition_response& out) {
-  auto res = co_await b.shards().invoke_on(owner, append_on_owner(b, name, batch, wait));
+  partition_outcome res;
+  try {
+    res = co_await b.shards().invoke_on(owner, append_on_owner(b, name, batch, wait));
+  } catch (const std::exception& e) {
+    // Never answered as a success: the client retries (or reports) this partition.
+    base::logger("kafka")->error("produce to {} failed: {}", name.dir_name(), e.what());
+    out.error_code = code(error_code::unknown_server_error);
+    co_return;
+  }
   if (res.error == error_code::none && res.records > 0) {
     topic->bytes_in->add(batch.size());
     topic->records_in->add(static_cast<uint64_t>(res.records));
