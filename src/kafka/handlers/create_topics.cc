@@ -55,7 +55,7 @@ net::task<handler_result> create_topics(request_context& ctx) {
     }
     int32_t partitions =
         topic.num_partitions == -1 ? ctx.broker.options().default_partitions : topic.num_partitions;
-    std::error_code ec;
+    broker::admin_result ec;
     error_code direct = error_code::none;  // a refusal with no broker error behind it
     if (!topic.assignments.empty()) {
       partitions = static_cast<int32_t>(topic.assignments.size());
@@ -83,9 +83,9 @@ net::task<handler_result> create_topics(request_context& ctx) {
       rt.error_message = problem;
       continue;
     }
-    rt.error_code = code(to_kafka_error(ec));
-    if (ec) {
-      rt.error_message = problem.value_or(ec.message());
+    rt.error_code = code(to_kafka_error(ec.error));
+    if (!ec.ok()) {
+      rt.error_message = problem.value_or(ec.text());
       continue;
     }
     rt.num_partitions = partitions;

@@ -57,14 +57,16 @@ net::task<handler_result> metadata(request_context& ctx) {
       }
     }
     if (!t && want.name && may_create) {
-      auto ec =
-          co_await ctx.broker.create_topic(*want.name, ctx.broker.options().default_partitions, {});
-      if (!ec || ec == broker::errc::topic_exists) {
+      const std::string name = *want.name;
+      const int32_t partitions = ctx.broker.options().default_partitions;
+      const broker::config_map no_configs;
+      auto created = co_await ctx.broker.create_topic(name, partitions, no_configs);
+      if (created.ok() || created.error == broker::errc::topic_exists) {
         t = ctx.broker.metadata()->find(*want.name);
       } else {
         auto& rt = resp.topics.emplace_back();
         rt.name = *want.name;
-        rt.error_code = code(to_kafka_error(ec));
+        rt.error_code = code(to_kafka_error(created.error));
         continue;
       }
     }
