@@ -75,6 +75,10 @@ class category final : public std::error_category {
         return "transactions are not supported";
       case errc::damaged_metadata:
         return "a file of the data directory is damaged";
+      case errc::limit_exceeded:
+        return "over a limit of the broker";
+      case errc::too_many_topics_in_request:
+        return "too many topics in one request";
     }
     return "broker error " + std::to_string(ev);
   }

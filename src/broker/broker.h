@@ -69,6 +69,15 @@ struct metadata_snapshot {
   }
 };
 
+// Bounds on the objects clients can make the broker hold (each partition costs
+// descriptors, memory and start time). Over one, an admin operation is refused with an
+// error naming the limit's configuration key; nothing is created.
+struct object_limits {
+  int32_t max_topics = 10000;             // limits.max_topics (__consumer_offsets included)
+  int32_t max_partitions = 10000;         // limits.max_partitions, over every topic
+  int32_t max_topics_per_request = 1000;  // limits.max_topics_per_request
+};
+
 // What an admin operation answers: success, or an error and the message a client is
 // shown (empty: the error's own message).
 struct admin_result {
@@ -96,6 +105,7 @@ struct broker_options {
   uint64_t min_free_bytes = 64ull << 20;
   storage::cleaner_options cleaner;  // compaction of cleanup.policy=compact topics
   group_options groups;
+  object_limits limits;
   table_file_options table_file;  // when the topic table's file is rewritten
   bool fault_injection = false;
   std::string log_level = "info";  // the level loggers without a dynamic level use
@@ -136,12 +146,15 @@ class broker {
   // partition owners. A create or delete writes its intent to the topic table before it
   // touches partition directories and its outcome after: one that fails half-way is
   // rolled back (create) or finished (delete), at once or at the next start.
+  // Creations over the object limits are refused before anything is written.
   net::task<admin_result> create_topic(std::string name, int32_t partitions, config_map configs,
                                        bool validate_only = false);
   net::task<std::error_code> delete_topic(std::string name);
   net::task<admin_result> create_partitions(std::string name, int32_t total,
                                             bool validate_only = false);
-
+  // The refusal of a topic beyond limits.max_topics_per_request in one request
+  // (errc::too_many_topics_in_request), counted and logged (rate-limited).
+  admin_result refuse_over_request_limit(std::string_view topic, std::string_view api) const;
   net::task<std::error_code> alter_topic_config(std::string name, config_map configs,
                                                 bool validate_only = false);
   // Replaces the dynamic broker configs and logger levels (see broker_config.h), persists
@@ -196,6 +209,11 @@ class broker {
   // Appends a change to the table's file on a flusher thread (shard 0, admin lock held).
   net::task<base::status> write_table(table_entry e);
   net::task<base::status> write_table_removal(std::string name);
+  // Refusal when `topics` more topics with `partitions` more partitions would pass a
+  // limit; logged and counted. (Shard 0.)
+  std::optional<admin_result> check_limits(std::string_view topic, int32_t topics,
+                                           int64_t partitions, std::string_view api) const;
+  admin_result refuse(std::string_view key, errc code, std::string message) const;
   // Why `total` partitions cannot be given to topic `name` now, if they cannot.
   std::optional<admin_result> check_new_partitions(std::string_view name, int32_t total) const;
   std::shared_ptr<topic_metadata> make_topic(const table_entry& e) const;

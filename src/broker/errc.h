@@ -32,7 +32,9 @@ enum class errc {
   member_metadata_too_large,
   coordinator_not_available,
   unsupported_transactions,
-  damaged_metadata,  // a file of the data directory is unreadable; the log says which
+  damaged_metadata,            // a file of the data directory is unreadable; the log says which
+  limit_exceeded,              // an object limit (limits.*) would be passed
+  too_many_topics_in_request,  // limits.max_topics_per_request: the rest may be sent again
 };
 const std::error_category& broker_category();
 inline std::error_code make_error_code(errc e) {

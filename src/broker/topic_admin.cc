@@ -121,7 +121,16 @@ base::status broker::load_table() {
     table_[e.name] = std::move(t);
   }
   RIPTIDE_TRY(sweep_orphaned_directories());
-  return ensure_offsets_topic();
+  RIPTIDE_TRY(ensure_offsets_topic());
+  const auto& l = opts_.limits;
+  if (static_cast<int64_t>(table_.size()) > l.max_topics || table_partitions_ > l.max_partitions) {
+    log->warn(
+        "the topic table holds {} topics and {} partitions, more than limits.max_topics ({}) "
+        "or limits.max_partitions ({}) allow: all are served, and creating topics or "
+        "partitions is refused until there are fewer or the limits are raised",
+        table_.size(), table_partitions_, l.max_topics, l.max_partitions);
+  }
+  return {};
 }
 
 base::status broker::resolve_intent(table_entry e) {
@@ -258,7 +267,7 @@ std::shared_ptr<topic_metadata> broker::make_topic(const table_entry& e) const {
   return t;
 }
 
-// ---- Writing the table ----------------------------------------------------------
+// ---- Writing the table, limits ----------------------------------------------------------
 
 net::task<base::status> broker::off_shard(std::function<base::status()> job) {
   return net::await_callback<base::status>([this, job = std::move(job)](auto done) mutable {
@@ -278,13 +287,50 @@ net::task<base::status> broker::write_table_removal(std::string name) {
   co_return co_await off_shard(std::move(job));
 }
 
+admin_result broker::refuse(std::string_view key, errc code, std::string message) const {
+  base::metrics::registry::global()
+      .get_counter("riptide_limit_refusals_total",
+                   "Admin requests refused because they would pass an object limit",
+                   {{"limit", std::string(key)}})
+      .add();
+  static base::log_rate_limiter limiter(5, std::chrono::seconds(10));
+  if (auto note = limiter.allow()) base::logger("broker")->warn("refused: {}{}", message, *note);
+  return {code, std::move(message)};
+}
+
+std::optional<admin_result> broker::check_limits(std::string_view topic, int32_t topics,
+                                                 int64_t partitions, std::string_view what) const {
+  const auto& l = opts_.limits;
+  if (topics > 0 && static_cast<int64_t>(table_.size()) + topics > l.max_topics) {
+    return refuse("limits.max_topics", errc::limit_exceeded,
+                  fmt::format("Cannot create topic '{}': the broker has {} topics and at most "
+                              "{} are allowed (limits.max_topics)",
+                              topic, table_.size(), l.max_topics));
+  }
+  if (partitions > 0 && table_partitions_ + partitions > l.max_partitions) {
+    return refuse("limits.max_partitions", errc::limit_exceeded,
+                  fmt::format("Cannot {}: the broker has {} partitions and at most {} are "
+                              "allowed (limits.max_partitions)",
+                              what, table_partitions_, l.max_partitions));
+  }
+  return std::nullopt;
+}
+
 std::optional<admin_result> broker::check_new_partitions(std::string_view name,
                                                          int32_t total) const {
   auto it = table_.find(name);
   if (it == table_.end()) return admin_result(errc::unknown_topic);
   const int32_t current = it->second->partitions;
   if (total <= current) return admin_result(errc::invalid_partitions);
-  return std::nullopt;
+  return check_limits(name, 0, total - current,
+                      fmt::format("add {} partitions to topic '{}'", total - current, name));
+}
+
+admin_result broker::refuse_over_request_limit(std::string_view topic, std::string_view api) const {
+  return refuse("limits.max_topics_per_request", errc::too_many_topics_in_request,
+                fmt::format("Topic '{}' was not created: one {} request may create at most {} "
+                            "topics (limits.max_topics_per_request); send it again",
+                            topic, api, opts_.limits.max_topics_per_request));
 }
 
 // ---- Admin operations -----------------------------------------------------------------
@@ -324,9 +370,13 @@ net::task<admin_result> broker::do_create_topic(std::string name, int32_t partit
   for (const auto& [k, v] : configs) {
     if (validate_topic_config(k, v)) co_return errc::invalid_config;
   }
+  const auto what = fmt::format("create topic '{}' with {} partitions", name, partitions);
+  // Refused at once when the table as it stands refuses it, without queueing.
+  if (auto refused = check_limits(name, 1, partitions, what)) co_return *refused;
   co_await admin_.lock();
   admin_hold hold{admin_};
   if (table_.contains(name)) co_return errc::topic_exists;
+  if (auto refused = check_limits(name, 1, partitions, what)) co_return *refused;
   if (auto it = unfinished_deletes_.find(name); it != unfinished_deletes_.end()) {
     // A delete of the same name that could not remove every directory: finish it first.
     const int32_t old_partitions = it->second;

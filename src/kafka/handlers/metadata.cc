@@ -47,6 +47,8 @@ net::task<handler_result> metadata(request_context& ctx) {
   }
   const bool may_create = ctx.broker.options().auto_create_topics &&
                           (ctx.api_version < 4 || req.allow_auto_topic_creation);
+  const int32_t per_request = ctx.broker.options().limits.max_topics_per_request;
+  int32_t creations = 0;
   for (const auto& want : *req.topics) {
     std::shared_ptr<const broker::topic_metadata> t;
     if (want.name) {
@@ -57,6 +59,14 @@ net::task<handler_result> metadata(request_context& ctx) {
       }
     }
     if (!t && want.name && may_create) {
+      if (creations++ >= per_request) {
+        // Retriable: the client asks again, and the next request creates more.
+        ctx.broker.refuse_over_request_limit(*want.name, "Metadata");
+        auto& rt = resp.topics.emplace_back();
+        rt.name = *want.name;
+        rt.error_code = code(error_code::leader_not_available);
+        continue;
+      }
       const std::string name = *want.name;
       const int32_t partitions = ctx.broker.options().default_partitions;
       const broker::config_map no_configs;
