@@ -220,6 +220,8 @@ class broker {
   // Closes and removes partitions [from, to) of a topic, registered with a log manager
   // or not; the first error, having tried them all.
   net::task<std::error_code> discard_partitions(std::string topic, int32_t from, int32_t to);
+  net::task<void> discard_one(std::string topic, int32_t partition,
+                              std::shared_ptr<std::error_code> first);
   net::task<std::error_code> discard_log(unsigned shard, std::string topic, int32_t partition);
   // Renames a partition directory out of the way and removes it on a flusher thread.
   std::error_code discard_directory(const std::filesystem::path& dir);
