@@ -5,6 +5,7 @@ at the next start; partition directories of no topic are moved aside, never adop
 
 import glob
 import os
+import resource
 import signal
 import socket
 import struct
@@ -350,6 +351,37 @@ class TopicTableTest(ServerTest):
         # The name is free again.
         self.create(s, NewTopic("big", 2, 1))
         self.assertEqual(len(partition_dirs(data, "big")), 2)
+        self.assertEqual(s.stop(), 0)
+
+    def test_a_create_that_runs_out_of_descriptors_is_rolled_back(self):
+        # The broker gets 300 descriptors; a topic of 400 partitions needs more.
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (300, hard))
+        try:
+            s = self.start("--groups-offsets-partitions", "1")
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        s.wait_for("ready")
+        data = s.data_dir
+        self.create(s, NewTopic("kept", 1, 1))
+        err = self.create_error(s, NewTopic("big", 400, 1))
+        self.assertEqual(err.code(), KafkaError.KAFKA_STORAGE_ERROR, err)
+        self.assertIn("Too many open files", err.str())
+        self.assertIn("cannot create topic big (400 partitions): Too many open files; rolling "
+                      "back", s.log)
+        self.assertEqual(partition_dirs(data, "big"), [])
+        self.assertNotIn("big", self.admin(s).list_topics(timeout=10).topics)
+        # The descriptors are back: clients connect, and a smaller topic can be made.
+        self.assertEqual(len(self.round_trip(s, "kept", 3)), 3)
+        self.create(s, NewTopic("big", 10, 1))
+        self.assertEqual(s.stop(), 0)
+        with open(os.path.join(data, "topics")) as f:
+            lines = f.read().splitlines()
+        self.assertTrue(any(line.endswith(" remove big") for line in lines), lines)
+        s = self.start(data_dir=data)
+        s.wait_for("ready")
+        self.assertNotIn("rolled back", s.log)
+        self.assertEqual(len(self.admin(s).list_topics(timeout=10).topics["big"].partitions), 10)
         self.assertEqual(s.stop(), 0)
 
     def test_intents_left_by_a_crash_are_rolled_back_or_finished(self):
