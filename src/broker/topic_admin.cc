@@ -380,9 +380,11 @@ net::task<admin_result> broker::do_create_topic(std::string name, int32_t partit
   if (auto it = unfinished_deletes_.find(name); it != unfinished_deletes_.end()) {
     // A delete of the same name that could not remove every directory: finish it first.
     const int32_t old_partitions = it->second;
-    if (auto ec = co_await discard_partitions(name, 0, old_partitions)) {
+    const int32_t none = 0;
+    const auto finished = co_await discard_partitions(name, none, old_partitions);
+    if (finished) {
       co_return admin_result(
-          ec, fmt::format("Topic '{}' is still being deleted: {}", name, ec.message()));
+          finished, fmt::format("Topic '{}' is still being deleted: {}", name, finished.message()));
     }
     unfinished_deletes_.erase(name);
   }
@@ -393,27 +395,34 @@ net::task<admin_result> broker::do_create_topic(std::string name, int32_t partit
   e.id = random_id();
   e.configs = std::move(configs);
   e.state = topic_state::creating;
-  if (auto st = co_await write_table(e); !st) co_return st.error();
+  const auto intent = co_await write_table(e);
+  if (!intent) co_return intent.error();
   std::shared_ptr<topic_metadata> t = make_topic(e);
   const std::shared_ptr<const topic_metadata> creating = t;
-  auto ec = co_await open_partitions(creating, 0);
+  const int32_t first_partition = 0;
+  auto ec = co_await open_partitions(creating, first_partition);
   if (!ec) {
     e.state = topic_state::live;
-    if (auto st = co_await write_table(e); !st) ec = st.error();
+    const auto outcome = co_await write_table(e);
+    if (!outcome) ec = outcome.error();
   }
   if (ec) {
     base::logger("broker")->error("cannot create topic {} ({} partitions): {}; rolling back", name,
                                   partitions, ec.message());
-    if (auto undo = co_await discard_partitions(name, 0, partitions)) {
+    const auto undo = co_await discard_partitions(name, first_partition, partitions);
+    if (undo) {
       base::logger("broker")->error(
           "topic {}: cannot remove the partition directories created ({}); they are removed "
           "at the next start",
           name, undo.message());
-    } else if (auto st = co_await write_table_removal(name); !st) {
+      co_return ec;
+    }
+    const auto recorded = co_await write_table_removal(name);
+    if (!recorded) {
       base::logger("broker")->error(
           "topic {}: cannot record the rollback in the topic table ({}); it is finished at the "
           "next start",
-          name, st.error().message());
+          name, recorded.error().message());
     }
     co_return ec;
   }
@@ -437,11 +446,15 @@ net::task<std::error_code> broker::do_delete_topic(std::string name) {
   if (it == table_.end()) co_return errc::unknown_topic;
   const auto t = it->second;
   const auto doomed = entry_of(*t, topic_state::deleting);
-  if (auto st = co_await write_table(doomed); !st) co_return st.error();
+  const auto intent = co_await write_table(doomed);
+  if (!intent) co_return intent.error();
   table_.erase(name);
   table_partitions_ -= t->partitions;
   co_await publish();
-  if (auto ec = co_await discard_partitions(name, 0, t->partitions)) {
+  const int32_t first_partition = 0;
+  const int32_t partitions = t->partitions;
+  const auto ec = co_await discard_partitions(name, first_partition, partitions);
+  if (ec) {
     // The client sees the topic gone; its name is reused once the rest is removed (by a
     // create of the same name, or at the next start).
     unfinished_deletes_[name] = t->partitions;
@@ -451,11 +464,12 @@ net::task<std::error_code> broker::do_delete_topic(std::string name) {
         name, ec.message());
     co_return std::error_code{};
   }
-  if (auto st = co_await write_table_removal(name); !st) {
+  const auto recorded = co_await write_table_removal(name);
+  if (!recorded) {
     base::logger("broker")->warn(
         "topic {}: deleted, but cannot record it in the topic table ({}); the next start "
         "finishes it",
-        name, st.error().message());
+        name, recorded.error().message());
   }
   base::logger("broker")->info("deleted topic {}", name);
   co_return std::error_code{};
@@ -479,32 +493,37 @@ net::task<admin_result> broker::do_create_partitions(std::string name, int32_t t
   auto e = entry_of(*old, topic_state::adding_partitions);
   e.partitions = total;
   e.partitions_before = old->partitions;
-  if (auto st = co_await write_table(e); !st) co_return st.error();
+  const auto intent = co_await write_table(e);
+  if (!intent) co_return intent.error();
   auto t = std::make_shared<topic_metadata>(*old);
   t->partitions = total;
   const std::shared_ptr<const topic_metadata> growing = t;
-  auto ec = co_await open_partitions(growing, old->partitions);
+  const int32_t first_new = old->partitions;
+  auto ec = co_await open_partitions(growing, first_new);
   if (!ec) {
     e.state = topic_state::live;
     e.partitions_before = 0;
-    if (auto st = co_await write_table(e); !st) ec = st.error();
+    const auto outcome = co_await write_table(e);
+    if (!outcome) ec = outcome.error();
   }
   if (ec) {
     base::logger("broker")->error("cannot add partitions {} to {} to topic {}: {}; rolling back",
                                   old->partitions, total - 1, name, ec.message());
-    if (auto undo = co_await discard_partitions(name, old->partitions, total)) {
+    const auto undo = co_await discard_partitions(name, first_new, total);
+    if (undo) {
       base::logger("broker")->error(
           "topic {}: cannot remove the partition directories created ({}); they are removed "
           "at the next start",
           name, undo.message());
-    } else {
-      const auto back = entry_of(*old);
-      if (auto st = co_await write_table(back); !st) {
-        base::logger("broker")->error(
-            "topic {}: cannot record the rollback in the topic table ({}); it is finished at "
-            "the next start",
-            name, st.error().message());
-      }
+      co_return ec;
+    }
+    const auto back = entry_of(*old);
+    const auto recorded = co_await write_table(back);
+    if (!recorded) {
+      base::logger("broker")->error(
+          "topic {}: cannot record the rollback in the topic table ({}); it is finished at "
+          "the next start",
+          name, recorded.error().message());
     }
     co_return ec;
   }
@@ -535,7 +554,8 @@ net::task<std::error_code> broker::do_alter_topic_config(std::string name, confi
   t->configs = configs;
   fill_config(*t);
   const auto changed = entry_of(*t);
-  if (auto st = co_await write_table(changed); !st) co_return st.error();
+  const auto written = co_await write_table(changed);
+  if (!written) co_return written.error();
   table_[name] = t;
   for (int32_t p = 0; p < t->partitions; ++p) {
     const unsigned o = owner(name, p);
@@ -611,7 +631,8 @@ net::task<std::error_code> broker::discard_partitions(std::string topic, int32_t
   // The renames must be durable before the table says the directories are gone.
   const auto dir = opts_.data_dir;
   std::function<base::status()> job = [dir] { return base::fsync_directory(dir); };
-  if (auto st = co_await off_shard(std::move(job)); !st && !first) first = st.error();
+  const auto synced = co_await off_shard(std::move(job));
+  if (!synced && !first) first = synced.error();
   co_return first;
 }
 
