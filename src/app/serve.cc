@@ -114,6 +114,10 @@ int serve(const serve_options& opts) {
   bopts.groups.limits.initial_rebalance_delay_ms = cfg.get_int("groups.initial_rebalance_delay");
   bopts.groups.limits.max_members = static_cast<size_t>(cfg.get_int("groups.max_members"));
   bopts.groups.max_groups = static_cast<size_t>(cfg.get_int("groups.max_groups"));
+  bopts.limits.max_topics = static_cast<int32_t>(cfg.get_int("limits.max_topics"));
+  bopts.limits.max_partitions = static_cast<int32_t>(cfg.get_int("limits.max_partitions"));
+  bopts.limits.max_topics_per_request =
+      static_cast<int32_t>(cfg.get_int("limits.max_topics_per_request"));
   bopts.fault_injection = cfg.get_bool("testing.fault_injection");
   unsigned shard_count = static_cast<unsigned>(cfg.get_int("shards"));
   if (shard_count == 0) shard_count = std::max(1u, std::thread::hardware_concurrency());

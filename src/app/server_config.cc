@@ -288,6 +288,29 @@ const config_key kKeys[] = {
      .description = "Members one group may have (GROUP_MAX_SIZE_REACHED beyond).",
      .min = 1,
      .max = 100000},
+    {.name = "limits.max_topics",
+     .type = config_type::integer,
+     .default_value = "10000",
+     .description = "Topics the broker may hold, __consumer_offsets included. CreateTopics and "
+                    "automatic creation beyond it are refused with POLICY_VIOLATION.",
+     .min = 1,
+     .max = 1000000},
+    {.name = "limits.max_partitions",
+     .type = config_type::integer,
+     .default_value = "10000",
+     .description = "Partitions the broker may hold over all topics (each costs file "
+                    "descriptors, memory and start time). CreateTopics, CreatePartitions and "
+                    "automatic creation beyond it are refused with POLICY_VIOLATION.",
+     .min = 1,
+     .max = 1000000},
+    {.name = "limits.max_topics_per_request",
+     .type = config_type::integer,
+     .default_value = "1000",
+     .description = "Topics one CreateTopics (or Metadata, by automatic creation) request may "
+                    "create; the rest are answered THROTTLING_QUOTA_EXCEEDED "
+                    "(LEADER_NOT_AVAILABLE in Metadata) and may be sent again.",
+     .min = 1,
+     .max = 1000000},
     {
         .name = "testing.fault_injection",
         .type = config_type::boolean,

@@ -2,11 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <future>
-#include <optional>
-#include <random>
-#include <sstream>
 
 #include "base/clock.h"
 #include "base/config.h"
@@ -20,10 +16,7 @@ namespace broker {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr const char* kTableFile = "topics";
-constexpr std::string_view kTableMagic = "riptide-topics v1";
 constexpr const char* kProducerIdsFile = "producer-ids";
-constexpr int32_t kMaxPartitions = 100000;
 
 class category final : public std::error_category {
  public:
@@ -84,6 +77,10 @@ class category final : public std::error_category {
         return "a file of the data directory is damaged";
       case errc::too_many_groups:
         return "the broker holds as many consumer groups as groups.max_groups allows";
+      case errc::limit_exceeded:
+        return "over a limit of the broker";
+      case errc::too_many_topics_in_request:
+        return "too many topics in one request";
     }
     return "broker error " + std::to_string(ev);
   }
@@ -102,45 +99,6 @@ auto run_on(net::shard& s, F fn) -> decltype(fn()) {
     }
   });
   return p.get_future().get();
-}
-
-std::array<uint8_t, 16> random_id() {
-  std::random_device rd;
-  std::array<uint8_t, 16> id{};
-  for (auto& b : id) b = static_cast<uint8_t>(rd());
-  id[6] = (id[6] & 0x0f) | 0x40;  // a version-4 UUID, as Kafka's topic ids are
-  id[8] = (id[8] & 0x3f) | 0x80;
-  return id;
-}
-
-void attach_counters(topic_metadata& t) {
-  auto& reg = base::metrics::registry::global();
-  const base::metrics::labels l = {{"topic", t.name}};
-  t.bytes_in = &reg.get_counter("riptide_topic_bytes_in_total",
-                                "Record batch bytes appended to the topic", l);
-  t.records_in =
-      &reg.get_counter("riptide_topic_records_in_total", "Records appended to the topic", l);
-  t.bytes_out = &reg.get_counter("riptide_topic_bytes_out_total", "Record batch bytes fetched", l);
-  t.records_out =
-      &reg.get_counter("riptide_topic_records_out_total", "Offsets delivered to consumers", l);
-}
-
-std::string hex(const std::array<uint8_t, 16>& id) {
-  std::string s;
-  for (uint8_t b : id) s += fmt::format("{:02x}", b);
-  return s;
-}
-
-// The inverse of hex(): exactly 32 hexadecimal digits.
-std::optional<std::array<uint8_t, 16>> parse_id(std::string_view s) {
-  if (s.size() != 32) return std::nullopt;
-  std::array<uint8_t, 16> id{};
-  for (size_t i = 0; i < id.size(); ++i) {
-    const char* first = s.data() + 2 * i;
-    auto [end, ec] = std::from_chars(first, first + 2, id[i], 16);
-    if (ec != std::errc() || end != first + 2) return std::nullopt;
-  }
-  return id;
 }
 
 }  // namespace
@@ -176,78 +134,6 @@ std::shared_ptr<const metadata_snapshot> broker::metadata() const {
 
 std::shared_ptr<storage::partition_log> broker::local_log(const storage::ntp& name) const {
   return managers_[net::shard_set::current()]->get(name);
-}
-
-base::status broker::save_table() const {
-  std::string s(kTableMagic);
-  s += '\n';
-  for (const auto& [name, t] : table_) {
-    std::string cfg;
-    for (const auto& [k, v] : t->configs) cfg += (cfg.empty() ? "" : ";") + k + "=" + v;
-    s += fmt::format("{} {} {} {}\n", name, t->partitions, hex(t->id), cfg.empty() ? "-" : cfg);
-  }
-  return base::write_file_atomically(
-      opts_.data_dir / kTableFile, std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
-}
-
-base::status broker::load_table() {
-  const auto path = opts_.data_dir / kTableFile;
-  auto content = base::read_whole_file(path);
-  if (!content) {
-    if (content.error() == std::errc::no_such_file_or_directory) return {};
-    return content.error();
-  }
-  auto damaged = [&](size_t line_no, std::string_view what) -> base::status {
-    base::logger("broker")->error(
-        "{}, line {}: {}. The topic table is damaged: restore it from a backup, or move it "
-        "aside and start again, and the partition directories found are adopted with the "
-        "default topic settings",
-        path.string(), line_no, what);
-    return errc::damaged_metadata;
-  };
-  std::istringstream in(*content);
-  std::string line;
-  if (!std::getline(in, line) || line != kTableMagic) {
-    return damaged(1, fmt::format("expected \"{}\"", kTableMagic));
-  }
-  for (size_t line_no = 2; std::getline(in, line); ++line_no) {
-    std::istringstream fields(line);
-    auto t = std::make_shared<topic_metadata>();
-    std::string id, cfg, extra;
-    if (!(fields >> t->name >> t->partitions >> id >> cfg) || (fields >> extra)) {
-      return damaged(line_no, fmt::format("expected \"<topic> <partitions> <id> <configs>\", "
-                                          "found \"{}\"",
-                                          line));
-    }
-    if (auto bad = validate_topic_name(t->name)) return damaged(line_no, *bad);
-    if (t->partitions <= 0 || t->partitions > kMaxPartitions) {
-      return damaged(line_no,
-                     fmt::format("{} partitions is outside 1-{}", t->partitions, kMaxPartitions));
-    }
-    auto parsed_id = parse_id(id);
-    if (!parsed_id) {
-      return damaged(line_no, fmt::format("topic id \"{}\" is not 32 hexadecimal digits", id));
-    }
-    t->id = *parsed_id;
-    if (cfg != "-") {
-      std::istringstream kvs(cfg);
-      std::string kv;
-      while (std::getline(kvs, kv, ';')) {
-        auto eq = kv.find('=');
-        if (eq == std::string::npos) {
-          return damaged(line_no, fmt::format("topic config \"{}\" has no '='", kv));
-        }
-        auto key = kv.substr(0, eq);
-        auto value = kv.substr(eq + 1);
-        if (auto bad = validate_topic_config(key, value)) return damaged(line_no, *bad);
-        t->configs[key] = value;
-      }
-    }
-    fill_config(*t);
-    attach_counters(*t);
-    table_[t->name] = std::move(t);
-  }
-  return {};
 }
 
 base::status broker::load_producer_ids() {
@@ -305,32 +191,10 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
     }
   }
   // Shard 0 owns the table; loading it here, before serving, is the only exception.
+  // It is authoritative: a partition directory of no topic in it is moved aside, never
+  // adopted.
   RIPTIDE_TRY(load_table());
-  RIPTIDE_TRY(ensure_offsets_topic());
   RIPTIDE_TRY(load_producer_ids());
-  // Partition directories of topics the table does not know (a table lost or written
-  // by an older version) are adopted with default settings rather than ignored.
-  std::map<std::string, int32_t> found;
-  for (const auto& entry : fs::directory_iterator(opts_.data_dir, ec)) {
-    if (!entry.is_directory()) continue;
-    auto n = storage::ntp::from_dir_name(entry.path().filename().string());
-    if (!n || validate_topic_name(n->topic) || table_.contains(n->topic)) continue;
-    found[n->topic] = std::max(found[n->topic], n->partition + 1);
-  }
-  for (const auto& [name, partitions] : found) {
-    auto t = std::make_shared<topic_metadata>();
-    t->name = name;
-    t->partitions = partitions;
-    t->id = random_id();
-    fill_config(*t);
-    attach_counters(*t);
-    table_[name] = t;
-    base::logger("broker")->warn(
-        "adopted topic {} ({} partition(s)) found in the data directory "
-        "but not in its topic table",
-        name, partitions);
-  }
-  if (!found.empty()) RIPTIDE_TRY(save_table());
   std::vector<storage::recovery_report> all;
   for (unsigned i = 0; i < shards_.size(); ++i) {
     auto reports = run_on(shards_[i], [&] {
@@ -438,34 +302,6 @@ base::status broker::replay_journals(std::vector<storage::recovery_report>& repo
   return {};
 }
 
-base::status broker::ensure_offsets_topic() {
-  if (auto it = table_.find(offsets_topic); it != table_.end()) {
-    offsets_partitions_ = it->second->partitions;
-    if (it->second->configs.contains("cleanup.policy")) return {};
-    // Made before the offsets topic was compacted by the log cleaner: it is now.
-    auto t = std::make_shared<topic_metadata>(*it->second);
-    t->configs["cleanup.policy"] = "compact";
-    t->log = apply_topic_config(opts_.defaults, t->configs);
-    it->second = t;
-    return save_table();
-  }
-  auto t = std::make_shared<topic_metadata>();
-  t->name = offsets_topic;
-  t->partitions = std::max<int32_t>(1, opts_.groups.offsets_partitions);
-  // The latest commit per group and partition is kept by compaction; commits must
-  // outlive any time or size retention (groups expire them with tombstones instead).
-  t->configs = {{"cleanup.policy", "compact"},
-                {"retention.ms", "-1"},
-                {"retention.bytes", "-1"},
-                {"segment.bytes", "67108864"}};
-  t->id = random_id();
-  fill_config(*t);
-  attach_counters(*t);
-  table_[t->name] = t;
-  offsets_partitions_ = t->partitions;
-  return save_table();
-}
-
 int32_t broker::offsets_partition(std::string_view group_id) const {
   uint32_t h = 2166136261u;
   for (char c : group_id) h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
@@ -535,144 +371,6 @@ void broker::housekeeping() {
     run_on(shards_[i], [&] { managers_[i]->housekeeping(); });
 }
 
-net::task<void> broker::publish() {
-  auto building = std::make_shared<metadata_snapshot>();
-  building->topics.insert(table_.begin(), table_.end());
-  building->broker_configs = dynamic_;
-  const std::shared_ptr<const metadata_snapshot> snap = std::move(building);
-  for (unsigned i = 0; i < shards_.size(); ++i) {
-    co_await shards_.invoke_on(i, set_snapshot(i, snap));
-  }
-}
-
-net::task<std::error_code> broker::open_partitions(std::shared_ptr<const topic_metadata> t,
-                                                   int32_t from) {
-  for (int32_t p = from; p < t->partitions; ++p) {
-    const unsigned o = owner(t->name, p);
-    auto ec = co_await shards_.invoke_on(o, create_log(o, t, p));
-    if (ec) co_return ec;
-  }
-  co_return std::error_code{};
-}
-
-net::task<std::error_code> broker::create_topic(std::string name, int32_t partitions,
-                                                config_map configs, bool validate_only) {
-  return shards_.invoke_on(
-      0, do_create_topic(std::move(name), partitions, std::move(configs), validate_only));
-}
-
-net::task<std::error_code> broker::do_create_topic(std::string name, int32_t partitions,
-                                                   config_map configs, bool validate_only) {
-  if (validate_topic_name(name)) co_return errc::invalid_topic_name;
-  if (table_.contains(name)) co_return errc::topic_exists;
-  if (partitions <= 0 || partitions > kMaxPartitions) co_return errc::invalid_partitions;
-  for (const auto& [k, v] : configs) {
-    if (validate_topic_config(k, v)) co_return errc::invalid_config;
-  }
-  if (validate_only) co_return std::error_code{};
-  auto t = std::make_shared<topic_metadata>();
-  t->name = name;
-  t->partitions = partitions;
-  t->configs = std::move(configs);
-  t->id = random_id();
-  fill_config(*t);
-  attach_counters(*t);
-  table_[name] = t;
-  if (auto st = save_table(); !st) {
-    table_.erase(name);
-    co_return st.error();
-  }
-  const std::shared_ptr<const topic_metadata> created = t;
-  auto ec = co_await open_partitions(created, 0);
-  co_await publish();
-  if (!ec) base::logger("broker")->info("created topic {} with {} partition(s)", name, partitions);
-  co_return ec;
-}
-
-net::task<std::error_code> broker::delete_topic(std::string name) {
-  return shards_.invoke_on(0, do_delete_topic(std::move(name)));
-}
-
-net::task<std::error_code> broker::do_delete_topic(std::string name) {
-  if (is_internal(name)) co_return errc::internal_topic;
-  auto it = table_.find(name);
-  if (it == table_.end()) co_return errc::unknown_topic;
-  auto t = it->second;
-  table_.erase(it);
-  if (auto st = save_table(); !st) {
-    table_[name] = t;
-    co_return st.error();
-  }
-  co_await publish();
-  for (int32_t p = 0; p < t->partitions; ++p) {
-    const unsigned o = owner(name, p);
-    co_await shards_.invoke_on(o, remove_log(o, name, p));
-  }
-  base::logger("broker")->info("deleted topic {}", name);
-  co_return std::error_code{};
-}
-
-net::task<std::error_code> broker::create_partitions(std::string name, int32_t total,
-                                                     bool validate_only) {
-  return shards_.invoke_on(0, do_create_partitions(std::move(name), total, validate_only));
-}
-
-net::task<std::error_code> broker::do_create_partitions(std::string name, int32_t total,
-                                                        bool validate_only) {
-  if (is_internal(name)) co_return errc::internal_topic;  // groups are mapped onto its partitions
-  auto it = table_.find(name);
-  if (it == table_.end()) co_return errc::unknown_topic;
-  if (total <= it->second->partitions || total > kMaxPartitions) co_return errc::invalid_partitions;
-  if (validate_only) co_return std::error_code{};
-  auto old = it->second;
-  auto t = std::make_shared<topic_metadata>(*old);
-  t->partitions = total;
-  it->second = t;
-  if (auto st = save_table(); !st) {
-    it->second = old;
-    co_return st.error();
-  }
-  const std::shared_ptr<const topic_metadata> created = t;
-  auto ec = co_await open_partitions(created, old->partitions);
-  co_await publish();
-  co_return ec;
-}
-
-net::task<std::error_code> broker::alter_topic_config(std::string name, config_map configs,
-                                                      bool validate_only) {
-  return shards_.invoke_on(
-      0, do_alter_topic_config(std::move(name), std::move(configs), validate_only));
-}
-
-net::task<std::error_code> broker::do_alter_topic_config(std::string name, config_map configs,
-                                                         bool validate_only) {
-  auto it = table_.find(name);
-  if (it == table_.end()) co_return errc::unknown_topic;
-  for (const auto& [k, v] : configs) {
-    if (validate_topic_config(k, v)) co_return errc::invalid_config;
-  }
-  if (validate_only) co_return std::error_code{};
-  auto old = it->second;
-  auto t = std::make_shared<topic_metadata>(*old);
-  t->configs = configs;
-  fill_config(*t);
-  it->second = t;
-  if (auto st = save_table(); !st) {
-    it->second = old;
-    co_return st.error();
-  }
-  for (int32_t p = 0; p < t->partitions; ++p) {
-    const unsigned o = owner(name, p);
-    co_await shards_.invoke_on(o, configure_log(o, t, p));
-  }
-  co_await publish();
-  co_return std::error_code{};
-}
-
-}  // namespace broker
-
-namespace broker {
-
 net::task<std::vector<partition_stats>> broker::local_partition_stats() {
   std::vector<partition_stats> out;
   for (const auto& log : managers_[net::shard_set::current()]->logs()) {
@@ -685,64 +383,6 @@ net::task<std::vector<partition_stats>> broker::local_partition_stats() {
 net::task<void> broker::set_snapshot(unsigned shard, std::shared_ptr<const metadata_snapshot> s) {
   snapshots_[shard] = std::move(s);
   co_return;
-}
-
-net::task<std::error_code> broker::create_log(unsigned shard,
-                                              std::shared_ptr<const topic_metadata> t,
-                                              int32_t partition) {
-  auto log = managers_[shard]->create({t->name, partition}, t->log);
-  co_return log ? std::error_code{} : log.error();
-}
-
-net::task<void> broker::remove_log(unsigned shard, std::string topic, int32_t partition) {
-  co_await net::await_callback<std::error_code>([&](auto done) {
-    managers_[shard]->remove({topic, partition}, std::move(done));
-  });
-}
-
-net::task<void> broker::configure_log(unsigned shard, std::shared_ptr<const topic_metadata> t,
-                                      int32_t partition) {
-  if (auto log = managers_[shard]->get({t->name, partition})) log->set_config(t->log);
-  co_return;
-}
-
-void broker::fill_config(topic_metadata& t) const {
-  t.inherited = inherited_topic_configs(dynamic_);
-  t.effective = t.inherited;
-  for (const auto& [k, v] : t.configs) t.effective[k] = v;
-  t.log = apply_topic_config(opts_.defaults, t.effective);
-}
-
-net::task<std::error_code> broker::alter_broker_config(config_map dynamic, bool validate_only) {
-  co_return co_await shards_.invoke_on(0,
-                                       do_alter_broker_config(std::move(dynamic), validate_only));
-}
-
-net::task<std::error_code> broker::do_alter_broker_config(config_map dynamic, bool validate_only) {
-  for (const auto& [k, v] : dynamic) {
-    if (validate_broker_config(k, v)) co_return errc::invalid_config;
-  }
-  if (validate_only) co_return std::error_code{};
-  if (auto st = save_broker_configs(opts_.data_dir, dynamic); !st) co_return st.error();
-  dynamic_ = std::move(dynamic);
-  apply_logger_levels(dynamic_, opts_.log_level);
-  // Every topic's settings follow the new defaults, unless it overrides them.
-  for (auto& [name, old] : table_) {
-    auto t = std::make_shared<topic_metadata>(*old);
-    fill_config(*t);
-    old = t;
-    for (int32_t p = 0; p < t->partitions; ++p) {
-      const unsigned o = owner(name, p);
-      co_await shards_.invoke_on(o, configure_log(o, t, p));
-    }
-  }
-  co_await publish();
-  base::logger("broker")->info("dynamic broker configs are now: {}", [&] {
-    std::string all;
-    for (const auto& [k, v] : dynamic_) all += (all.empty() ? "" : ", ") + k + "=" + v;
-    return all.empty() ? std::string("(none)") : all;
-  }());
-  co_return std::error_code{};
 }
 
 }  // namespace broker

@@ -1,14 +1,17 @@
 #pragma once
 // broker: the rules of the platform, shared by every front door (Kafka, HTTP).
-// Owns the topic table (kept on shard 0, persisted in the data directory, published
-// to every shard as an immutable snapshot) and, per shard, the logs of the
-// partitions that shard owns.
+// Owns the topic table (kept on shard 0, persisted in the data directory as a log of
+// changes, published to every shard as an immutable snapshot) and, per shard, the logs
+// of the partitions that shard owns.
 
 #include <array>
 #include <atomic>
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -19,6 +22,7 @@
 #include "broker/group_coordinator.h"
 #include "broker/identity.h"
 #include "broker/topic_config.h"
+#include "broker/topic_table.h"
 #include "net/asio.h"
 #include "net/shard.h"
 #include "storage/cleaner_thread.h"
@@ -64,6 +68,30 @@ struct metadata_snapshot {
   }
 };
 
+// Bounds on the objects clients can make the broker hold (each partition costs
+// descriptors, memory and start time). Over one, an admin operation is refused with an
+// error naming the limit's configuration key; nothing is created.
+struct object_limits {
+  int32_t max_topics = 10000;             // limits.max_topics (__consumer_offsets included)
+  int32_t max_partitions = 10000;         // limits.max_partitions, over every topic
+  int32_t max_topics_per_request = 1000;  // limits.max_topics_per_request
+};
+
+// What an admin operation answers: success, or an error and the message a client is
+// shown (empty: the error's own message).
+struct admin_result {
+  std::error_code error;
+  std::string message;
+
+  admin_result() = default;
+  admin_result(std::error_code ec, std::string msg = {})  // NOLINT(implicit)
+      : error(ec), message(std::move(msg)) {}
+  admin_result(errc e, std::string msg = {})  // NOLINT(implicit)
+      : error(make_error_code(e)), message(std::move(msg)) {}
+  bool ok() const { return !error; }
+  std::string text() const { return message.empty() ? error.message() : message; }
+};
+
 struct broker_options {
   std::filesystem::path data_dir;
   storage::log_config defaults;
@@ -76,6 +104,8 @@ struct broker_options {
   uint64_t min_free_bytes = 64ull << 20;
   storage::cleaner_options cleaner;  // compaction of cleanup.policy=compact topics
   group_options groups;
+  object_limits limits;
+  table_file_options table_file;  // when the topic table's file is rewritten
   bool fault_injection = false;
   std::string log_level = "info";  // the level loggers without a dynamic level use
 };
@@ -111,12 +141,19 @@ class broker {
   // The log of a partition owned by the calling shard (nullptr if none).
   std::shared_ptr<storage::partition_log> local_log(const storage::ntp& name) const;
 
-  // Admin operations; each runs on shard 0 and fans out to the partition owners.
-  net::task<std::error_code> create_topic(std::string name, int32_t partitions, config_map configs,
-                                          bool validate_only = false);
+  // Admin operations; each runs on shard 0, one at a time, and fans out to the
+  // partition owners. A create or delete writes its intent to the topic table before it
+  // touches partition directories and its outcome after: one that fails half-way is
+  // rolled back (create) or finished (delete), at once or at the next start.
+  // Creations over the object limits are refused before anything is written.
+  net::task<admin_result> create_topic(std::string name, int32_t partitions, config_map configs,
+                                       bool validate_only = false);
   net::task<std::error_code> delete_topic(std::string name);
-  net::task<std::error_code> create_partitions(std::string name, int32_t total,
-                                               bool validate_only = false);
+  net::task<admin_result> create_partitions(std::string name, int32_t total,
+                                            bool validate_only = false);
+  // The refusal of a topic beyond limits.max_topics_per_request in one request
+  // (errc::too_many_topics_in_request), counted and logged (rate-limited).
+  admin_result refuse_over_request_limit(std::string_view topic, std::string_view api) const;
   net::task<std::error_code> alter_topic_config(std::string name, config_map configs,
                                                 bool validate_only = false);
   // Replaces the dynamic broker configs and logger levels (see broker_config.h), persists
@@ -148,17 +185,53 @@ class broker {
   net::task<std::vector<partition_stats>> local_partition_stats();
 
  private:
-  base::status save_table() const;
+  // Admin operations one at a time on shard 0: each holds it from its checks to its
+  // outcome, so none sees another's half-done state (or interleaves its table lines).
+  class admin_lock {
+   public:
+    net::task<void> lock();
+    void unlock();
+
+   private:
+    bool held_ = false;
+    std::deque<std::function<void(bool)>> waiters_;
+  };
+  struct admin_hold;
+
+  // At start: reads the table's file, rolls back or finishes what a stop interrupted,
+  // and moves aside partition directories of no topic in the table.
   base::status load_table();
+  base::status resolve_intent(table_entry e);
+  base::status sweep_orphaned_directories();
+  // Runs blocking file work on a flusher thread; the caller resumes on its shard.
+  net::task<base::status> off_shard(std::function<base::status()> job);
+  // Appends a change to the table's file on a flusher thread (shard 0, admin lock held).
+  net::task<base::status> write_table(table_entry e);
+  net::task<base::status> write_table_removal(std::string name);
+  // Refusal when `topics` more topics with `partitions` more partitions would pass a
+  // limit; logged and counted. (Shard 0.)
+  std::optional<admin_result> check_limits(std::string_view topic, int32_t topics,
+                                           int64_t partitions, std::string_view api) const;
+  admin_result refuse(std::string_view key, errc code, std::string message) const;
+  // Why `total` partitions cannot be given to topic `name` now, if they cannot.
+  std::optional<admin_result> check_new_partitions(std::string_view name, int32_t total) const;
+  std::shared_ptr<topic_metadata> make_topic(const table_entry& e) const;
+  // Closes and removes partitions [from, to) of a topic, registered with a log manager
+  // or not; the first error, having tried them all.
+  net::task<std::error_code> discard_partitions(std::string topic, int32_t from, int32_t to);
+  net::task<void> discard_one(std::string topic, int32_t partition,
+                              std::shared_ptr<std::error_code> first);
+  net::task<std::error_code> discard_log(unsigned shard, std::string topic, int32_t partition);
+  // Renames a partition directory out of the way and removes it on a flusher thread.
+  std::error_code discard_directory(const std::filesystem::path& dir);
   base::status load_producer_ids();
   net::task<void> publish();
   net::task<std::error_code> open_partitions(std::shared_ptr<const topic_metadata> t, int32_t from);
   // Bodies of the admin operations, run on shard 0.
-  net::task<std::error_code> do_create_topic(std::string name, int32_t partitions,
-                                             config_map configs, bool validate_only);
+  net::task<admin_result> do_create_topic(std::string name, int32_t partitions, config_map configs,
+                                          bool validate_only);
   net::task<std::error_code> do_delete_topic(std::string name);
-  net::task<std::error_code> do_create_partitions(std::string name, int32_t total,
-                                                  bool validate_only);
+  net::task<admin_result> do_create_partitions(std::string name, int32_t total, bool validate_only);
   net::task<std::error_code> do_alter_topic_config(std::string name, config_map configs,
                                                    bool validate_only);
   net::task<std::error_code> do_alter_broker_config(config_map dynamic, bool validate_only);
@@ -174,7 +247,6 @@ class broker {
   net::task<void> set_snapshot(unsigned shard, std::shared_ptr<const metadata_snapshot> s);
   net::task<std::error_code> create_log(unsigned shard, std::shared_ptr<const topic_metadata> t,
                                         int32_t partition);
-  net::task<void> remove_log(unsigned shard, std::string topic, int32_t partition);
   net::task<void> configure_log(unsigned shard, std::shared_ptr<const topic_metadata> t,
                                 int32_t partition);
 
@@ -189,8 +261,14 @@ class broker {
   std::unique_ptr<storage::cleaner_thread> cleaner_;
   std::vector<std::unique_ptr<storage::log_manager>> managers_;  // index: shard
   std::vector<std::shared_ptr<storage::journal>> journals_;      // index: shard
-  // The table itself: touched only on shard 0.
+  // The table itself (live topics): touched only on shard 0.
   std::map<std::string, std::shared_ptr<const topic_metadata>, std::less<>> table_;
+  int64_t table_partitions_ = 0;  // over table_
+  // Deleted topics whose directories could not all be removed yet (name: partitions);
+  // the name is reused only once they are.
+  std::map<std::string, int32_t, std::less<>> unfinished_deletes_;
+  std::unique_ptr<topic_table_file> table_file_;  // shard 0's, see write_table
+  admin_lock admin_;
   // Per-shard published snapshot: each is read and replaced only on its shard.
   std::vector<std::shared_ptr<const metadata_snapshot>> snapshots_;
   std::vector<std::unique_ptr<group_coordinator>> coordinators_;  // index: shard

@@ -32,9 +32,12 @@ enum class errc {
   member_metadata_too_large,
   coordinator_not_available,
   unsupported_transactions,
-  damaged_metadata,  // a file of the data directory is unreadable; the log says which
-  too_many_groups,   // groups.max_groups reached
+  damaged_metadata,            // a file of the data directory is unreadable; the log says which
+  limit_exceeded,              // an object limit (limits.*) would be passed
+  too_many_topics_in_request,  // limits.max_topics_per_request: the rest may be sent again
+  too_many_groups,             // groups.max_groups reached
 };
+inline constexpr errc last_errc = errc::too_many_groups;  // keep it the last value
 const std::error_category& broker_category();
 inline std::error_code make_error_code(errc e) {
   return {static_cast<int>(e), broker_category()};

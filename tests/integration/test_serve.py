@@ -2,6 +2,7 @@
 
 import glob
 import os
+import shutil
 import signal
 import subprocess
 import unittest
@@ -40,9 +41,12 @@ class ServeTest(ServerTest):
     def test_reports_what_recovery_found(self):
         data = os.path.join(self.tmp, "data")
         part = os.path.join(data, "events-0")
-        # Fill a partition through the storage engine with kill -9s along the way.
+        # Fill a partition through the storage engine with kill -9s along the way, under a
+        # topic table as earlier versions wrote it.
         subprocess.run([CRASH_TEST, "--kills", "3", "--keep", part], check=True,
                        capture_output=True, timeout=120)
+        with open(os.path.join(data, "topics"), "w") as f:
+            f.write("riptide-topics v1\nevents 1 9f0c49e1aa0b4f6c8d2e7a1b3c5d7e9f -\n")
         s = self.start(data_dir=data)
         s.wait_for("ready")
         self.assertIn("recovered events-0: offsets [0, ", s.log)
@@ -84,18 +88,22 @@ class ServeTest(ServerTest):
         table = os.path.join(data, "topics")
         with open(table) as f:
             good = f.read()
-        orders = next(line for line in good.splitlines() if line.startswith("orders "))
-        name, parts, topic_id, cfg = orders.split(" ")
-        line_no = good.splitlines().index(orders) + 1
+        lines = good.splitlines(keepends=True)
+        self.assertEqual(lines[0], "riptide-topics v2\n")
+        topic_id = next(line for line in lines if " topic orders " in line).split(" ")[4]
+        damaged_line = lines[1][:12] + ("x" if lines[1][12] != "x" else "y") + lines[1][13:]
         damages = [
-            ("riptide-topics v9\n" + good.split("\n", 1)[1], 1, 'expected "riptide-topics v1"'),
-            (good.replace(orders, f"{name} {parts} {'z' * 32} {cfg}"), line_no,
+            ("riptide-topics v9\n" + "".join(lines[1:]), 1, 'expected "riptide-topics v2"'),
+            (lines[0] + damaged_line + "".join(lines[2:]), 2,
+             "checksum mismatch (the line is not as written)"),
+            # The format of earlier versions is read, and checked, as before.
+            (f"riptide-topics v1\norders 2 {'z' * 32} -\n", 2,
              f'topic id "{"z" * 32}" is not 32 hexadecimal digits'),
-            (good.replace(orders, f"{name} {parts} {topic_id} riptide.durability=sometimes"),
-             line_no, 'riptide.durability must be fsync, interval or page_cache, got "sometimes"'),
-            (good.replace(orders, f"{name} -2 {topic_id} {cfg}"), line_no,
+            (f"riptide-topics v1\norders 2 {topic_id} riptide.durability=sometimes\n", 2,
+             'riptide.durability must be fsync, interval or page_cache, got "sometimes"'),
+            (f"riptide-topics v1\norders -2 {topic_id} -\n", 2,
              "-2 partitions is outside 1-100000"),
-            (good.replace(orders, f"{name} {parts}"), line_no, "expected \"<topic> <partitions>"),
+            ("riptide-topics v1\norders 2\n", 2, "expected \"<topic> <partitions>"),
         ]
         for text, at, what in damages:
             with open(table, "w") as f:
@@ -103,7 +111,9 @@ class ServeTest(ServerTest):
             b = self.start(data_dir=data)
             self.assertEqual(b.wait_exit(), 1, b.log)  # an error, not a crash
             self.assertIn(f"topics, line {at}: {what}", b.log)
-            self.assertIn("move it aside and start again", b.log)
+            self.assertIn("restore it from a backup", b.log)
+            with open(table) as f:
+                self.assertEqual(f.read(), text)  # left for the operator to look at
         with open(table, "w") as f:
             f.write(good)
 
@@ -120,8 +130,22 @@ class ServeTest(ServerTest):
         with open(ids, "w") as f:
             f.write(good_ids)
 
-        # The advice holds: without the table, the partitions are adopted and still read.
+        # Without the table, no directory is adopted: they are moved aside, kept whole.
         os.rename(table, table + ".damaged")
+        s = self.start(data_dir=data)
+        s.wait_for("ready")
+        orphaned = os.path.join(data, "orphaned")
+        self.assertIn("2 partition directories of topic orders (the topic table has no such "
+                      f"topic) moved to {orphaned}, not adopted", s.log)
+        admin = AdminClient({"bootstrap.servers": s.bootstrap})
+        self.assertNotIn("orders", admin.list_topics(timeout=10).topics)
+        # The troubleshooting guide's recovery: create the topic again, stop, put the
+        # directories back over the new empty ones, start.
+        admin.create_topics([NewTopic("orders", 2, 1)])["orders"].result(30)
+        self.assertEqual(s.stop(), 0)
+        for q in (0, 1):
+            shutil.rmtree(os.path.join(data, f"orders-{q}"))
+            os.rename(os.path.join(orphaned, f"orders-{q}"), os.path.join(data, f"orders-{q}"))
         s = self.start(data_dir=data)
         s.wait_for("ready")
         c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "check",
@@ -130,7 +154,7 @@ class ServeTest(ServerTest):
         values, at_end = [], set()
         while len(at_end) < 2:
             m = c.poll(30)
-            self.assertIsNotNone(m, "the adopted partitions were not read to their end")
+            self.assertIsNotNone(m, "the recovered partitions were not read to their end")
             if m.error():
                 at_end.add(m.partition())
             else:

@@ -58,7 +58,8 @@ net::task<handler_result> create_partitions(request_context& ctx) {
         continue;
       }
     }
-    auto ec = co_await ctx.broker.create_partitions(topic.name, topic.count, req.validate_only);
+    auto result = co_await ctx.broker.create_partitions(topic.name, topic.count, req.validate_only);
+    const auto ec = result.error;
     rt.error_code = code(to_kafka_error(ec));
     if (!ec) continue;
     if (ec == broker::errc::invalid_partitions) {
@@ -67,7 +68,7 @@ net::task<handler_result> create_partitions(request_context& ctx) {
     } else if (ec == broker::errc::unknown_topic) {
       rt.error_message = "Topic '" + topic.name + "' does not exist.";
     } else {
-      rt.error_message = ec.message();
+      rt.error_message = result.text();
     }
   }
   co_return respond(resp, ctx.api_version);

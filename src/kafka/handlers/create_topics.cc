@@ -43,9 +43,21 @@ net::task<handler_result> create_topics(request_context& ctx) {
   protocol::create_topics_request req;
   if (!req.decode(ctx.body, ctx.api_version)) co_return handler_result::close();
   protocol::create_topics_response resp;
-  for (const auto& topic : req.topics) {
+  const size_t per_request =
+      static_cast<size_t>(ctx.broker.options().limits.max_topics_per_request);
+  for (size_t i = 0; i < req.topics.size(); ++i) {
+    const auto& topic = req.topics[i];
     auto& rt = resp.topics.emplace_back();
     rt.name = topic.name;
+    if (i >= per_request && !req.validate_only) {
+      // THROTTLING_QUOTA_EXCEEDED (v6+) tells a client to send these again; older
+      // versions cannot carry it.
+      const auto refused = ctx.broker.refuse_over_request_limit(topic.name, "CreateTopics");
+      rt.error_code =
+          code(ctx.api_version >= 6 ? to_kafka_error(refused.error) : error_code::policy_violation);
+      rt.error_message = refused.text();
+      continue;
+    }
     broker::config_map configs;
     std::optional<std::string> problem;
     for (const auto& c : topic.configs) {
@@ -55,7 +67,7 @@ net::task<handler_result> create_topics(request_context& ctx) {
     }
     int32_t partitions =
         topic.num_partitions == -1 ? ctx.broker.options().default_partitions : topic.num_partitions;
-    std::error_code ec;
+    broker::admin_result ec;
     error_code direct = error_code::none;  // a refusal with no broker error behind it
     if (!topic.assignments.empty()) {
       partitions = static_cast<int32_t>(topic.assignments.size());
@@ -83,9 +95,9 @@ net::task<handler_result> create_topics(request_context& ctx) {
       rt.error_message = problem;
       continue;
     }
-    rt.error_code = code(to_kafka_error(ec));
-    if (ec) {
-      rt.error_message = problem.value_or(ec.message());
+    rt.error_code = code(to_kafka_error(ec.error));
+    if (!ec.ok()) {
+      rt.error_message = problem.value_or(ec.text());
       continue;
     }
     rt.num_partitions = partitions;

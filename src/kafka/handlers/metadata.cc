@@ -55,6 +55,8 @@ net::task<handler_result> metadata(request_context& ctx) {
   std::set<std::string_view> seen_names;
   std::set<protocol::uuid> seen_ids;
   std::map<protocol::uuid, std::shared_ptr<const broker::topic_metadata>> by_id;
+  const int32_t per_request = ctx.broker.options().limits.max_topics_per_request;
+  int32_t creations = 0;
   for (const auto& want : *req.topics) {
     if (want.name ? !seen_names.insert(*want.name).second
                   : !seen_ids.insert(want.topic_id).second) {
@@ -70,14 +72,24 @@ net::task<handler_result> metadata(request_context& ctx) {
       if (auto it = by_id.find(want.topic_id); it != by_id.end()) t = it->second;
     }
     if (!t && want.name && may_create) {
-      auto ec =
-          co_await ctx.broker.create_topic(*want.name, ctx.broker.options().default_partitions, {});
-      if (!ec || ec == broker::errc::topic_exists) {
+      if (creations++ >= per_request) {
+        // Retriable: the client asks again, and the next request creates more.
+        ctx.broker.refuse_over_request_limit(*want.name, "Metadata");
+        auto& rt = resp.topics.emplace_back();
+        rt.name = *want.name;
+        rt.error_code = code(error_code::leader_not_available);
+        continue;
+      }
+      const std::string name = *want.name;
+      const int32_t partitions = ctx.broker.options().default_partitions;
+      const broker::config_map no_configs;
+      auto created = co_await ctx.broker.create_topic(name, partitions, no_configs);
+      if (created.ok() || created.error == broker::errc::topic_exists) {
         t = ctx.broker.metadata()->find(*want.name);
       } else {
         auto& rt = resp.topics.emplace_back();
         rt.name = *want.name;
-        rt.error_code = code(to_kafka_error(ec));
+        rt.error_code = code(to_kafka_error(created.error));
         continue;
       }
     }

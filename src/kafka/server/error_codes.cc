@@ -98,6 +98,10 @@ error_code to_kafka_error(std::error_code ec) {
         return error_code::transactional_id_authorization_failed;
       case broker::errc::too_many_groups:
         return error_code::policy_violation;
+      case broker::errc::limit_exceeded:
+        return error_code::policy_violation;
+      case broker::errc::too_many_topics_in_request:
+        return error_code::throttling_quota_exceeded;
     }
   }
   if (ec.category() == std::system_category() || ec.category() == std::generic_category()) {

@@ -61,6 +61,7 @@ enum class error_code : int16_t {
   unknown_leader_epoch = 75,
   election_not_needed = 84,
   unsupported_compression_type = 76,
+  throttling_quota_exceeded = 89,
   unknown_topic_id = 100,
 };
 
