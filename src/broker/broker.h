@@ -159,6 +159,13 @@ class broker {
   // Replaces the dynamic broker configs and logger levels (see broker_config.h), persists
   // them and applies them to every topic that does not override them.
   net::task<std::error_code> alter_broker_config(config_map dynamic, bool validate_only = false);
+  // Incremental forms: `edit` changes the current configs (a topic's overrides, or the
+  // dynamic broker configs) in place on shard 0, while no other admin operation runs, so
+  // two concurrent edits of one resource both apply. An error from `edit` is returned
+  // and nothing changes.
+  net::task<std::error_code> edit_topic_config(std::string name, config_edit edit,
+                                               bool validate_only = false);
+  net::task<std::error_code> edit_broker_config(config_edit edit, bool validate_only = false);
 
   net::shard_set& shards() { return shards_; }
   fault_switch& faults() { return faults_; }
@@ -233,8 +240,9 @@ class broker {
   net::task<std::error_code> do_delete_topic(std::string name);
   net::task<admin_result> do_create_partitions(std::string name, int32_t total, bool validate_only);
   net::task<std::error_code> do_alter_topic_config(std::string name, config_map configs,
-                                                   bool validate_only);
-  net::task<std::error_code> do_alter_broker_config(config_map dynamic, bool validate_only);
+                                                   bool validate_only, config_edit edit);
+  net::task<std::error_code> do_alter_broker_config(config_map dynamic, bool validate_only,
+                                                    config_edit edit);
   // Sets a topic's inherited and effective configs and its log settings from the broker
   // defaults, the dynamic broker configs and its own overrides (on shard 0).
   void fill_config(topic_metadata& t) const;

@@ -537,18 +537,29 @@ net::task<admin_result> broker::do_create_partitions(std::string name, int32_t t
 net::task<std::error_code> broker::alter_topic_config(std::string name, config_map configs,
                                                       bool validate_only) {
   return shards_.invoke_on(
-      0, do_alter_topic_config(std::move(name), std::move(configs), validate_only));
+      0, do_alter_topic_config(std::move(name), std::move(configs), validate_only, {}));
+}
+
+net::task<std::error_code> broker::edit_topic_config(std::string name, config_edit edit,
+                                                     bool validate_only) {
+  return shards_.invoke_on(
+      0, do_alter_topic_config(std::move(name), config_map{}, validate_only, std::move(edit)));
 }
 
 net::task<std::error_code> broker::do_alter_topic_config(std::string name, config_map configs,
-                                                         bool validate_only) {
-  for (const auto& [k, v] : configs) {
-    if (validate_topic_config(k, v)) co_return errc::invalid_config;
-  }
+                                                         bool validate_only, config_edit edit) {
   co_await admin_.lock();
   admin_hold hold{admin_};
   auto it = table_.find(name);
   if (it == table_.end()) co_return errc::unknown_topic;
+  if (edit) {
+    // Against the overrides as they are now, not as the caller last saw them.
+    configs = it->second->configs;
+    if (auto ec = edit(configs)) co_return ec;
+  }
+  for (const auto& [k, v] : configs) {
+    if (validate_topic_config(k, v)) co_return errc::invalid_config;
+  }
   if (validate_only) co_return std::error_code{};
   auto t = std::make_shared<topic_metadata>(*it->second);
   t->configs = configs;
@@ -566,17 +577,27 @@ net::task<std::error_code> broker::do_alter_topic_config(std::string name, confi
 }
 
 net::task<std::error_code> broker::alter_broker_config(config_map dynamic, bool validate_only) {
-  co_return co_await shards_.invoke_on(0,
-                                       do_alter_broker_config(std::move(dynamic), validate_only));
+  co_return co_await shards_.invoke_on(
+      0, do_alter_broker_config(std::move(dynamic), validate_only, {}));
 }
 
-net::task<std::error_code> broker::do_alter_broker_config(config_map dynamic, bool validate_only) {
+net::task<std::error_code> broker::edit_broker_config(config_edit edit, bool validate_only) {
+  co_return co_await shards_.invoke_on(
+      0, do_alter_broker_config(config_map{}, validate_only, std::move(edit)));
+}
+
+net::task<std::error_code> broker::do_alter_broker_config(config_map dynamic, bool validate_only,
+                                                          config_edit edit) {
+  co_await admin_.lock();
+  admin_hold hold{admin_};
+  if (edit) {
+    dynamic = dynamic_;
+    if (auto ec = edit(dynamic)) co_return ec;
+  }
   for (const auto& [k, v] : dynamic) {
     if (validate_broker_config(k, v)) co_return errc::invalid_config;
   }
   if (validate_only) co_return std::error_code{};
-  co_await admin_.lock();
-  admin_hold hold{admin_};
   if (auto st = save_broker_configs(opts_.data_dir, dynamic); !st) co_return st.error();
   dynamic_ = std::move(dynamic);
   apply_logger_levels(dynamic_, opts_.log_level);

@@ -5,10 +5,12 @@
 // and the reference in docs/configuration.md. A key either takes effect or is accepted,
 // stored and described with `effect` saying why it changes nothing on this broker.
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "storage/log_config.h"
@@ -16,6 +18,8 @@
 namespace broker {
 
 using config_map = std::map<std::string, std::string>;
+// Changes a config map in place (an incremental alter); an error leaves it unused.
+using config_edit = std::function<std::error_code(config_map&)>;
 
 // Kafka's ConfigEntry types (DescribeConfigs v3+).
 enum class config_type : int8_t {

@@ -686,6 +686,37 @@ class AdminTest(ServerTest):
                                 [(TOPIC, "missing", [("no.such.key", SET, "1")])])
         self.assertEqual(res["missing"][0], UNKNOWN_TOPIC_OR_PARTITION)
 
+    def test_concurrent_incremental_alters_of_one_topic_all_apply(self):
+        # Each request sets its own key of the same topic at the same moment; the broker
+        # applies each to the overrides as they are then, so none is lost.
+        import threading
+        self.create_topic("contended")
+        keys = ["retention.ms", "segment.ms", "delete.retention.ms", "max.message.bytes",
+                "index.interval.bytes", "segment.jitter.ms", "min.compaction.lag.ms",
+                "file.delete.delay.ms", "min.cleanable.dirty.ratio", "retention.bytes"]
+        values = ["3600000", "3600000", "60000", "2000000", "8192", "1000", "1000", "1000",
+                  "0.3", "1000000000"]
+        for rnd in range(3):
+            start = threading.Barrier(len(keys))
+            results = {}
+
+            def alter(i):
+                value = values[i] if rnd == 0 else str(int(float(values[i]) * 2 ** rnd)) \
+                    if "." not in values[i] else "0.%d" % (3 + rnd)
+                start.wait()
+                results[keys[i]] = (value, incremental_alter(
+                    self.bootstrap, 1, [(TOPIC, "contended", [(keys[i], SET, value)])]))
+
+            threads = [threading.Thread(target=alter, args=(i,)) for i in range(len(keys))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            cfg = self.describe("contended")
+            for key, (value, res) in results.items():
+                self.assertEqual(res["contended"], (0, None), key)
+                self.assertEqual(cfg[key].value, value, f"round {rnd}: {key} was lost")
+
     def test_incremental_append_and_subtract_on_list_configs(self):
         self.create_topic("lists")
         key = "leader.replication.throttled.replicas"

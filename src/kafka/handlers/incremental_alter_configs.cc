@@ -129,12 +129,12 @@ const key_rules& logger_rules() {
   return rules;
 }
 
-// Everything that can be refused before asking the broker; fills `overrides` with the
-// resource's configs after the operations.
+// Everything that can be refused before asking the broker; sets `rules` to the checks of
+// the resource's keys.
 refusal check_resource(const resource& r,
                        const std::multiset<std::pair<int8_t, std::string>>& resources,
                        const broker::metadata_snapshot& snap, int32_t node_id,
-                       broker::config_map& overrides) {
+                       const key_rules*& rules) {
   if (resources.count({r.resource_type, r.resource_name}) > 1) {
     return std::pair{error_code::invalid_request,
                      "Duplicate resource in request: " + r.resource_name};
@@ -148,8 +148,8 @@ refusal check_resource(const resource& r,
                                                         (logger ? "" : " or empty string") +
                                                         ", but received " + r.resource_name};
     }
-    overrides = snap.broker_configs;
-    return apply_ops(r, logger ? logger_rules() : broker_rules(), overrides);
+    rules = logger ? &logger_rules() : &broker_rules();
+    return std::nullopt;
   }
   if (r.resource_type != kTopicResource) {
     return std::pair{error_code::invalid_request,
@@ -160,8 +160,17 @@ refusal check_resource(const resource& r,
     return std::pair{error_code::unknown_topic_or_partition,
                      "Topic '" + r.resource_name + "' does not exist."};
   }
-  overrides = t->configs;
-  return apply_ops(r, topic_rules(), overrides);
+  rules = &topic_rules();
+  return std::nullopt;
+}
+
+// The operations of `r` as an edit the broker applies to the resource's current configs;
+// a refusal lands in `out`.
+broker::config_edit edit_for(const resource& r, const key_rules* rules, refusal& out) {
+  return [&r, rules, &out](broker::config_map& current) -> std::error_code {
+    out = apply_ops(r, *rules, current);
+    return out ? std::error_code(broker::errc::invalid_config) : std::error_code{};
+  };
 }
 
 refusal refusal_of(std::error_code ec, const std::string& topic) {
@@ -175,10 +184,10 @@ refusal refusal_of(std::error_code ec, const std::string& topic) {
 
 }  // namespace
 
-// The operations are applied to the resource's current configs and the result replaces
-// them: a topic's overrides, the dynamic broker configs (BROKER) or the logger levels
-// (BROKER_LOGGER), the last two kept in the data directory. Two concurrent requests for
-// the same resource may each miss the other's change.
+// The operations are applied by the broker to the resource's current configs, one
+// admin operation at a time, and the result replaces them: a topic's overrides, the
+// dynamic broker configs (BROKER) or the logger levels (BROKER_LOGGER), the last two kept
+// in the data directory. Concurrent requests for one resource all apply.
 net::task<handler_result> incremental_alter_configs(request_context& ctx) {
   protocol::incremental_alter_configs_request req;
   if (!req.decode(ctx.body, ctx.api_version)) co_return handler_result::close();
@@ -192,18 +201,19 @@ net::task<handler_result> incremental_alter_configs(request_context& ctx) {
     out.resource_type = r.resource_type;
     out.resource_name = r.resource_name;
     out.error_message = std::nullopt;
-    broker::config_map overrides;
-    auto refused =
-        check_resource(r, resources, *ctx.broker.metadata(), ctx.server.node_id, overrides);
+    const key_rules* rules = nullptr;
+    auto refused = check_resource(r, resources, *ctx.broker.metadata(), ctx.server.node_id, rules);
     if (!refused) {
+      refusal edit_refused;
+      broker::config_edit edit = edit_for(r, rules, edit_refused);
       std::error_code ec;
       if (r.resource_type == kTopicResource) {
-        ec = co_await ctx.broker.alter_topic_config(r.resource_name, std::move(overrides),
-                                                    req.validate_only);
+        const std::string name = r.resource_name;
+        ec = co_await ctx.broker.edit_topic_config(name, std::move(edit), req.validate_only);
       } else {
-        ec = co_await ctx.broker.alter_broker_config(std::move(overrides), req.validate_only);
+        ec = co_await ctx.broker.edit_broker_config(std::move(edit), req.validate_only);
       }
-      refused = refusal_of(ec, r.resource_name);
+      refused = edit_refused ? std::move(edit_refused) : refusal_of(ec, r.resource_name);
     }
     if (refused) {
       out.error_code = code(refused->first);
