@@ -275,7 +275,8 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
   for (unsigned i = 0; i < shards_.size(); ++i) {
     managers_.push_back(std::make_unique<storage::log_manager>(
         opts_.data_dir, opts_.defaults,
-        storage::log_environment{&shards_[i], flusher_.get(), &disk_, base::wall_ms, nullptr},
+        storage::log_environment{&shards_[i], flusher_.get(), &disk_, base::wall_ms, nullptr,
+                                 nullptr},
         cleaner_.get(), i));
   }
   RIPTIDE_TRY(managers_[0]->lock_directory());

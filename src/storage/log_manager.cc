@@ -19,8 +19,12 @@ namespace storage {
 namespace fs = std::filesystem;
 
 log_manager::log_manager(fs::path data_dir, log_config defaults, log_environment env,
-                         cleaner_thread* cleaner, unsigned shard_id)
+                         cleaner_thread* cleaner, unsigned shard_id, size_t max_open_segment_files)
     : dir_(std::move(data_dir)), defaults_(defaults), env_(std::move(env)) {
+  if (!env_.files) {
+    files_ = std::make_unique<segment_file_cache>(max_open_segment_files);
+    env_.files = files_.get();
+  }
   if (cleaner)
     cleaner_ = std::make_unique<log_cleaner>(*cleaner, env_.shard, env_.now_ms, shard_id);
 }

@@ -7,6 +7,10 @@
 // One instance per shard: it holds the logs that shard owns (open_all's filter picks
 // them) and every call is made on that shard. The data directory is locked against a
 // second process.
+//
+// Descriptors: each log holds its active segment's file open; sealed segments' files
+// share this shard's segment_file_cache (max_open_segment_files), so opening a data
+// directory of any size costs one descriptor per partition plus the cache.
 
 #include <filesystem>
 #include <functional>
@@ -24,7 +28,8 @@ namespace storage {
 class log_manager {
  public:
   log_manager(std::filesystem::path data_dir, log_config defaults, log_environment env,
-              cleaner_thread* cleaner = nullptr, unsigned shard_id = 0);
+              cleaner_thread* cleaner = nullptr, unsigned shard_id = 0,
+              size_t max_open_segment_files = 1024);
   ~log_manager();
   log_manager(const log_manager&) = delete;
   log_manager& operator=(const log_manager&) = delete;
@@ -58,6 +63,7 @@ class log_manager {
 
   const std::filesystem::path& data_dir() const { return dir_; }
   const log_config& defaults() const { return defaults_; }
+  const segment_file_cache& segment_files() const { return *env_.files; }
 
  private:
   void close_and_delete(const std::shared_ptr<partition_log>& log,
@@ -70,6 +76,7 @@ class log_manager {
   log_config defaults_;
   log_environment env_;
   int lock_fd_ = -1;
+  std::unique_ptr<segment_file_cache> files_;  // unless the environment brought one
   std::map<ntp, std::shared_ptr<partition_log>> logs_;
   std::unique_ptr<log_cleaner> cleaner_;
 };
