@@ -52,7 +52,7 @@ struct partition_stats {
   int64_t log_start;
   int64_t high_watermark;
   int64_t log_end;
-  std::string failure;  // why the log is read-only (empty: it is writable)
+  std::string failure;  // why the log is read-only or not open (empty: it is writable)
 };
 
 struct metadata_snapshot {

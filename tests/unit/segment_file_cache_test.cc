@@ -16,6 +16,7 @@
 #include "base/file.h"
 #include "log_fixture.h"
 #include "storage/errc.h"
+#include "storage/log_manager.h"
 #include "storage/segment_file_cache.h"
 
 namespace riptide::testing {
@@ -361,6 +362,78 @@ TEST_F(SegmentFiles, ADirectoryThatCannotBeOpenedForFsyncDelaysAcknowledgementsO
   EXPECT_FALSE(log->failure());
   EXPECT_EQ(read_all(log).size(), 2u);
   EXPECT_FALSE(close(log));
+}
+
+class LogManagerOpen : public log_test {};
+
+TEST_F(LogManagerOpen, APartitionThatCannotBeOpenedDoesNotStopTheOthers) {
+  const storage::ntp good{"good", 0}, bad{"bad", 0};
+  {
+    storage::log_manager mgr(dir_.path(), {}, env());
+    ASSERT_TRUE(shard_.run([&] { return mgr.open_all(); }));
+    for (const auto& n : {good, bad}) {
+      auto log = shard_.run([&] { return mgr.create(n); });
+      ASSERT_TRUE(log);
+      ASSERT_TRUE(append_durable(*log, make_batch(3, now_)));
+    }
+    std::promise<std::error_code> closed;
+    shard_.post([&] { mgr.close_all([&](std::error_code ec) { closed.set_value(ec); }); });
+    ASSERT_FALSE(closed.get_future().get());
+  }
+  storage::log_manager mgr(dir_.path(), {}, env());
+  {
+    OpenFaults faults(
+        EACCES, [](const fs::path& p) { return p.string().find("/bad-0/") != std::string::npos; });
+    auto reports = shard_.run([&] { return mgr.open_all(); });
+    ASSERT_TRUE(reports) << reports.error().message();
+    ASSERT_EQ(reports->size(), 1u);
+    EXPECT_EQ((*reports)[0].partition, good);
+    EXPECT_NE(shard_.run([&] { return mgr.get(good); }), nullptr);
+    EXPECT_EQ(shard_.run([&] { return mgr.get(bad); }), nullptr);
+    ASSERT_EQ(mgr.failed().size(), 1u);
+    EXPECT_EQ(mgr.failed().at(bad), std::errc::permission_denied);
+    // Still failing: retried, still listed.
+    EXPECT_EQ(shard_.run([&] {
+      return mgr.retry_failed([](const storage::ntp&) {
+        return std::optional<storage::log_config>(storage::log_config{});
+      });
+    }),
+              0u);
+    EXPECT_EQ(mgr.failed().size(), 1u);
+  }
+  EXPECT_EQ(shard_.run([&] {
+    return mgr.retry_failed([](const storage::ntp&) {
+      return std::optional<storage::log_config>(storage::log_config{});
+    });
+  }),
+            1u);
+  EXPECT_TRUE(mgr.failed().empty());
+  auto log = shard_.run([&] { return mgr.get(bad); });
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(read_all(log).size(), 1u);
+  std::promise<std::error_code> closed;
+  shard_.post([&] { mgr.close_all([&](std::error_code ec) { closed.set_value(ec); }); });
+  EXPECT_FALSE(closed.get_future().get());
+}
+
+TEST_F(LogManagerOpen, RemovingAPartitionThatFailedToOpenDeletesItsDirectory) {
+  const storage::ntp bad{"bad", 0};
+  storage::log_manager mgr(dir_.path(), {}, env());
+  ASSERT_TRUE(shard_.run([&] { return mgr.open_all(); }));
+  {
+    OpenFaults faults(
+        EMFILE, [](const fs::path& p) { return p.string().find("/bad-0/") != std::string::npos; });
+    auto log = shard_.run([&] { return mgr.create(bad); });
+    ASSERT_FALSE(log);
+    EXPECT_EQ(log.error(), std::errc::too_many_files_open);
+  }
+  ASSERT_EQ(mgr.failed().size(), 1u);
+  EXPECT_TRUE(fs::exists(dir_.path() / "bad-0"));
+  std::promise<std::error_code> removed;
+  shard_.post([&] { mgr.remove(bad, [&](std::error_code ec) { removed.set_value(ec); }); });
+  EXPECT_FALSE(removed.get_future().get());
+  EXPECT_TRUE(mgr.failed().empty());
+  EXPECT_FALSE(fs::exists(dir_.path() / "bad-0"));
 }
 
 }  // namespace
