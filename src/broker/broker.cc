@@ -272,12 +272,15 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
   std::error_code ec;
   auto made_dir = base::create_directories_durably(opts_.data_dir);
   if (!made_dir) return made_dir.error();
+  // Each shard caches the files of its own sealed segments: no lock on the read path.
+  const size_t files_per_shard =
+      std::max<size_t>(1, opts_.max_open_segment_files / std::max<size_t>(1, shards_.size()));
   for (unsigned i = 0; i < shards_.size(); ++i) {
     managers_.push_back(std::make_unique<storage::log_manager>(
         opts_.data_dir, opts_.defaults,
         storage::log_environment{&shards_[i], flusher_.get(), &disk_, base::wall_ms, nullptr,
                                  nullptr},
-        cleaner_.get(), i));
+        cleaner_.get(), i, files_per_shard));
   }
   RIPTIDE_TRY(managers_[0]->lock_directory());
   {

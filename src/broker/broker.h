@@ -74,6 +74,8 @@ struct broker_options {
   bool journal = true;
   uint64_t journal_file_bytes = 16ull << 20;
   uint64_t min_free_bytes = 64ull << 20;
+  // Open .log files of sealed segments, over all shards (each shard caches its share).
+  size_t max_open_segment_files = 1024;
   storage::cleaner_options cleaner;  // compaction of cleanup.policy=compact topics
   group_options groups;
   bool fault_injection = false;
