@@ -1,6 +1,7 @@
 #include "app/serve.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -31,6 +32,19 @@ sigset_t block_shutdown_signals() {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
+}
+
+// Raises the soft descriptor limit to the hard one (as much as the process may use
+// without privileges); returns the soft limit now in force.
+uint64_t raise_descriptor_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  return lim.rlim_cur == RLIM_INFINITY ? UINT64_MAX : static_cast<uint64_t>(lim.rlim_cur);
 }
 
 }  // namespace
@@ -99,6 +113,7 @@ int serve(const serve_options& opts) {
   bopts.default_partitions = static_cast<int32_t>(cfg.get_int("topics.default_partitions"));
   bopts.flush_threads = static_cast<size_t>(cfg.get_int("storage.flush_threads"));
   bopts.min_free_bytes = static_cast<uint64_t>(cfg.get_int("storage.min_free_bytes"));
+  bopts.max_open_segment_files = static_cast<size_t>(cfg.get_int("storage.max_open_segment_files"));
   bopts.journal = cfg.get_bool("storage.journal");
   bopts.journal_file_bytes = static_cast<uint64_t>(cfg.get_int("storage.journal_file_bytes"));
   bopts.log_level = cfg.get_string("log.level");
@@ -124,6 +139,8 @@ int serve(const serve_options& opts) {
   log->info("riptide {} starting: data directory {}, durability {}, {} shard(s)", opts.version,
             std::filesystem::absolute(bopts.data_dir).string(),
             storage::to_string(bopts.defaults.policy), shard_count);
+
+  const uint64_t fd_limit = raise_descriptor_limit();
 
   net::shard_set shards(shard_count);
   shards.start();
@@ -156,6 +173,25 @@ int serve(const serve_options& opts) {
     }
     log->info("opened {} partition(s){}", reports->size(),
               truncated ? fmt::format(", {} with a truncated unacknowledged tail", truncated) : "");
+    {
+      // Each partition holds one descriptor (its active segment); sealed segments share
+      // the cache; listeners, the journal and the rest need a few more, and each client
+      // connection one.
+      constexpr uint64_t kReserve = 128;
+      const uint64_t need = reports->size() + bopts.max_open_segment_files + kReserve;
+      if (fd_limit < need) {
+        log->warn(
+            "the descriptor limit ({}) is low for {} partition(s) and "
+            "storage.max_open_segment_files = {}: new segments, reads of old ones and new "
+            "connections may be refused. Raise it to at least {} plus one per client "
+            "connection (ulimit -n, LimitNOFILE= under systemd)",
+            fd_limit, reports->size(), bopts.max_open_segment_files, need);
+      } else {
+        log->info("descriptor limit {}: {} for active segments, up to {} for sealed ones",
+                  fd_limit == UINT64_MAX ? std::string("unlimited") : std::to_string(fd_limit),
+                  reports->size(), bopts.max_open_segment_files);
+      }
+    }
 
     kafka::kafka_server_options kopts;
     kopts.listen = *listen;

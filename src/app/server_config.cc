@@ -204,11 +204,19 @@ const config_key kKeys[] = {
                     "partitions have fsynced their segments). Larger writes bypass the journal.",
      .min = 1 * MiB,
      .max = 1 * GiB},
+    {.name = "storage.max_open_segment_files",
+     .type = config_type::integer,
+     .default_value = "1024",
+     .description = "Open .log files of sealed (older) segments, over all partitions: the least "
+                    "recently read are closed beyond it and reopened when read. Each partition "
+                    "also holds its active segment's file open.",
+     .min = 16,
+     .max = 1048576},
     {.name = "storage.housekeeping_interval",
      .type = config_type::duration,
      .default_value = "10s",
-     .description = "How often retention is applied and compacted topics are checked for "
-                    "cleaning.",
+     .description = "How often retention is applied, compacted topics are checked for "
+                    "cleaning and partitions that could not be opened are tried again.",
      .min = 100,
      .max = kDay},
     {.name = "storage.cleaner_buffer_bytes",

@@ -50,6 +50,7 @@ result<std::shared_ptr<file>> file::open(const std::filesystem::path& path, mode
       flags |= O_RDWR | O_CREAT;
       break;
   }
+  if (int e = injected_errno(io_op::open, path)) return errno_code(e);
   int fd = ::open(path.c_str(), flags, 0644);
   if (fd < 0) return last_system_error();
   return std::shared_ptr<file>(new file(fd, path));
@@ -139,7 +140,14 @@ result<uint64_t> file::size() const {
   return static_cast<uint64_t>(st.st_size);
 }
 
+result<file::identity> file::id() const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return last_system_error();
+  return identity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+}
+
 status fsync_directory(const std::filesystem::path& dir) {
+  if (int e = injected_errno(io_op::open, dir)) return errno_code(e);
   if (int e = injected_errno(io_op::sync, dir)) return errno_code(e);
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return last_system_error();

@@ -44,6 +44,13 @@ class file {
   status sync();
   status truncate(uint64_t size);
   result<uint64_t> size() const;
+  // The file's identity (device and inode): tells whether a path still names this file.
+  struct identity {
+    uint64_t device = 0;
+    uint64_t inode = 0;
+    bool operator==(const identity&) const = default;
+  };
+  result<identity> id() const;
 
  private:
   file(int fd, std::filesystem::path path) : fd_(fd), path_(std::move(path)) {}
@@ -63,9 +70,9 @@ result<bool> create_directories_durably(const std::filesystem::path& dir);
 status write_file_atomically(const std::filesystem::path& path, std::span<const uint8_t> data);
 result<std::string> read_whole_file(const std::filesystem::path& path);
 
-// Test-only fault injection: when set, the hook is asked before each write, fsync and
-// truncate and may return an errno to fail that call with (0 lets it through).
-enum class io_op { write, sync, truncate };
+// Test-only fault injection: when set, the hook is asked before each open, write, fsync
+// and truncate and may return an errno to fail that call with (0 lets it through).
+enum class io_op { open, write, sync, truncate };
 using io_fault_hook = std::function<int(io_op, const std::filesystem::path&)>;
 void set_io_fault_hook(io_fault_hook hook);
 

@@ -160,11 +160,15 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
   std::error_code ec;
   auto made_dir = base::create_directories_durably(opts_.data_dir);
   if (!made_dir) return made_dir.error();
+  // Each shard caches the files of its own sealed segments: no lock on the read path.
+  const size_t files_per_shard =
+      std::max<size_t>(1, opts_.max_open_segment_files / std::max<size_t>(1, shards_.size()));
   for (unsigned i = 0; i < shards_.size(); ++i) {
     managers_.push_back(std::make_unique<storage::log_manager>(
         opts_.data_dir, opts_.defaults,
-        storage::log_environment{&shards_[i], flusher_.get(), &disk_, base::wall_ms, nullptr},
-        cleaner_.get(), i));
+        storage::log_environment{&shards_[i], flusher_.get(), &disk_, base::wall_ms, nullptr,
+                                 nullptr},
+        cleaner_.get(), i, files_per_shard));
   }
   RIPTIDE_TRY(managers_[0]->lock_directory());
   {
@@ -209,24 +213,31 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
     if (!reports) return reports.error();
     all.insert(all.end(), reports->begin(), reports->end());
   }
-  // Topic configs and missing partition directories.
+  // Topic configs and missing partition directories. A partition that cannot be opened
+  // or made is logged (by its log_manager) and retried at housekeeping; the others serve.
   for (const auto& [name, t] : table_) {
     for (int32_t p = 0; p < t->partitions; ++p) {
       unsigned o = owner(name, p);
-      auto st = run_on(shards_[o], [&]() -> base::status {
-        auto log = managers_[o]->get({name, p});
-        if (log) {
+      run_on(shards_[o], [&] {
+        if (auto log = managers_[o]->get({name, p})) {
           log->set_config(t->log);
-          return {};
+        } else if (!managers_[o]->failed().contains({name, p})) {
+          (void)managers_[o]->create({name, p}, t->log);
         }
-        auto created = managers_[o]->create({name, p}, t->log);
-        if (!created) return created.error();
-        return {};
       });
-      if (!st) return st.error();
     }
   }
   RIPTIDE_TRY(replay_journals(all));
+  size_t unopened = 0;
+  for (unsigned i = 0; i < shards_.size(); ++i) {
+    unopened += run_on(shards_[i], [&] { return managers_[i]->failed().size(); });
+  }
+  if (unopened) {
+    base::logger("broker")->error(
+        "{} partition(s) could not be opened and are not served (see the errors above); the "
+        "others are. They are tried again every storage.housekeeping_interval",
+        unopened);
+  }
   auto snap = std::make_shared<metadata_snapshot>();
   snap->topics.insert(table_.begin(), table_.end());
   snap->broker_configs = dynamic_;
@@ -256,7 +267,17 @@ base::status broker::replay_journals(std::vector<storage::recovery_report>& repo
     const unsigned o = owner(name.topic, name.partition);
     auto n = run_on(shards_[o], [&]() -> base::result<size_t> {
       auto log = managers_[o]->get(name);
-      if (!log) return size_t{0};
+      if (!log) {
+        auto failed = managers_[o]->failed().find(name);
+        if (failed == managers_[o]->failed().end()) return size_t{0};
+        // Acknowledged writes of this partition are only in the journal, which is
+        // removed once replayed: starting without the partition would lose them.
+        base::logger("broker")->error(
+            "the journal holds acknowledged writes to partition {}, which could not be "
+            "opened ({}): fix that (see above) and start again",
+            name.dir_name(), failed->second.message());
+        return failed->second;
+      }
       size_t count = 0;
       for (const auto& p : payloads) {
         auto r = log->replay(p);
@@ -367,15 +388,31 @@ std::error_code broker::stop() {
 }
 
 void broker::housekeeping() {
-  for (unsigned i = 0; i < managers_.size(); ++i)
-    run_on(shards_[i], [&] { managers_[i]->housekeeping(); });
+  for (unsigned i = 0; i < managers_.size(); ++i) {
+    run_on(shards_[i], [&] {
+      if (!managers_[i]->failed().empty()) {
+        const auto snap = snapshots_[i];
+        managers_[i]->retry_failed(
+            [&](const storage::ntp& n) -> std::optional<storage::log_config> {
+              auto t = snap->find(n.topic);
+              if (!t || n.partition >= t->partitions) return std::nullopt;
+              return t->log;
+            });
+      }
+      managers_[i]->housekeeping();
+    });
+  }
 }
 
 net::task<std::vector<partition_stats>> broker::local_partition_stats() {
   std::vector<partition_stats> out;
-  for (const auto& log : managers_[net::shard_set::current()]->logs()) {
+  const auto& mgr = *managers_[net::shard_set::current()];
+  for (const auto& log : mgr.logs()) {
     out.push_back({log->name(), log->size_bytes(), log->log_start_offset(), log->high_watermark(),
                    log->log_end_offset(), log->failure() ? log->failure().message() : ""});
+  }
+  for (const auto& [name, ec] : mgr.failed()) {
+    out.push_back({name, 0, 0, 0, 0, "cannot be opened: " + ec.message()});
   }
   co_return out;
 }

@@ -56,7 +56,7 @@ struct partition_stats {
   int64_t log_start;
   int64_t high_watermark;
   int64_t log_end;
-  std::string failure;  // why the log is read-only (empty: it is writable)
+  std::string failure;  // why the log is read-only or not open (empty: it is writable)
 };
 
 struct metadata_snapshot {
@@ -102,6 +102,8 @@ struct broker_options {
   bool journal = true;
   uint64_t journal_file_bytes = 16ull << 20;
   uint64_t min_free_bytes = 64ull << 20;
+  // Open .log files of sealed segments, over all shards (each shard caches its share).
+  size_t max_open_segment_files = 1024;
   storage::cleaner_options cleaner;  // compaction of cleanup.policy=compact topics
   group_options groups;
   object_limits limits;

@@ -1,5 +1,6 @@
 #include "storage/errc.h"
 
+#include <cerrno>
 #include <string>
 
 namespace storage {
@@ -42,6 +43,8 @@ class category final : public std::error_category {
         return "a record of the batch is malformed or does not match the batch header";
       case errc::invalid_timestamp:
         return "a record timestamp is outside the topic's accepted range";
+      case errc::temporarily_unavailable:
+        return "a file of the log cannot be opened or created for now; retry";
     }
     return "unknown storage error " + std::to_string(ev);
   }
@@ -52,6 +55,41 @@ class category final : public std::error_category {
 const std::error_category& storage_category() {
   static const category c;
   return c;
+}
+
+bool is_transient_open_error(std::error_code ec) {
+  if (ec.category() != std::system_category() && ec.category() != std::generic_category()) {
+    return false;
+  }
+  switch (ec.value()) {
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+    case EACCES:
+    case EPERM:
+    case EINTR:
+    case EAGAIN:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string open_error_fix(std::error_code ec, const std::filesystem::path& dir) {
+  if (ec == std::errc::too_many_files_open) {
+    return "raise the broker's descriptor limit (ulimit -n, LimitNOFILE= under systemd) or "
+           "lower storage.max_open_segment_files";
+  }
+  if (ec == std::errc::too_many_files_open_in_system) {
+    return "raise the system's descriptor limit (fs.file-max) or stop what holds descriptors";
+  }
+  if (ec == std::errc::permission_denied || ec == std::errc::operation_not_permitted) {
+    return "make " + dir.string() + " writable by the broker's user";
+  }
+  if (ec == std::errc::no_space_on_device || ec.value() == EDQUOT) {
+    return "free space (or inodes) on the data directory's file system";
+  }
+  return "check " + dir.string() + " and its file system";
 }
 
 }  // namespace storage

@@ -2,6 +2,8 @@
 // Errors of the storage layer. Front doors (kafka/, http/) translate them once, at
 // their edge, into protocol error codes.
 
+#include <filesystem>
+#include <string>
 #include <system_error>
 
 namespace storage {
@@ -23,12 +25,21 @@ enum class errc {
   invalid_producer_epoch,  // a batch from a producer epoch older than the partition has seen
   invalid_record,          // a batch's records do not parse or do not match its header
   invalid_timestamp,       // a record's timestamp is outside what the topic accepts
+  // A file could not be opened or created for now (out of descriptors, permissions, a
+  // segment being swapped): nothing was written; the same request may succeed later.
+  temporarily_unavailable,
 };
 
 const std::error_category& storage_category();
 inline std::error_code make_error_code(errc e) {
   return {static_cast<int>(e), storage_category()};
 }
+
+// Whether failing to open or create a file with `ec` may stop without a restart: out of
+// descriptors or memory, permissions (never a fsync's or a write's error).
+bool is_transient_open_error(std::error_code ec);
+// What the operator can do about a file of `dir` that cannot be opened or created.
+std::string open_error_fix(std::error_code ec, const std::filesystem::path& dir);
 
 }  // namespace storage
 

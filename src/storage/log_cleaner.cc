@@ -182,7 +182,7 @@ std::optional<cleaning_plan> log_cleaner::make_plan(const partition_log& log) co
   p.dir = log.dir();
   p.name = log.name().dir_name();
   for (const auto& s : part.segments) {
-    p.segments.push_back({s.base_offset, s.next_offset, s.size, s.index_entries, s.file});
+    p.segments.push_back({s.base_offset, s.next_offset, s.size, s.index_entries, s.path});
   }
   p.dirty_from = part.dirty_from;
   p.dirty_position = part.dirty_position;

@@ -13,7 +13,8 @@
 //    than max.compaction.lag.ms, or once tombstones kept by earlier rounds have been clean
 //    for delete.retention.ms (they are then removed). The dirtiest log goes first.
 // While a round runs, retention removes no segment of that log; reads go on, from the old
-// segments' open files until the cleaned segment replaces them.
+// segments' files until the cleaned segment replaces them (a read that would have to
+// reopen a file already swapped on disk fails as retriable, see segment::file()).
 
 #include <atomic>
 #include <functional>

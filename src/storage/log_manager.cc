@@ -19,8 +19,12 @@ namespace storage {
 namespace fs = std::filesystem;
 
 log_manager::log_manager(fs::path data_dir, log_config defaults, log_environment env,
-                         cleaner_thread* cleaner, unsigned shard_id)
+                         cleaner_thread* cleaner, unsigned shard_id, size_t max_open_segment_files)
     : dir_(std::move(data_dir)), defaults_(defaults), env_(std::move(env)) {
+  if (!env_.files) {
+    files_ = std::make_unique<segment_file_cache>(max_open_segment_files);
+    env_.files = files_.get();
+  }
   if (cleaner)
     cleaner_ = std::make_unique<log_cleaner>(*cleaner, env_.shard, env_.now_ms, shard_id);
 }
@@ -73,28 +77,78 @@ base::result<std::vector<recovery_report>> log_manager::open_all(
   std::vector<recovery_report> reports;
   for (const auto& n : found) {
     recovery_report report;
-    auto log = partition_log::open(dir_ / n.dir_name(), n, defaults_, env_, report);
-    if (!log) {
-      base::logger("storage")->error("cannot open partition {} in {}: {}", n.dir_name(),
-                                     dir_.string(), log.error().message());
-      return log.error();
-    }
-    logs_[n] = std::move(*log);
+    auto log = open_log(n, defaults_, report);
+    if (!log) continue;  // logged and listed in failed_; the others are served
     reports.push_back(std::move(report));
   }
   return reports;
+}
+
+base::result<std::shared_ptr<partition_log>> log_manager::open_log(const ntp& name,
+                                                                   const log_config& cfg,
+                                                                   recovery_report& report) {
+  auto log = partition_log::open(dir_ / name.dir_name(), name, cfg, env_, report);
+  if (!log) {
+    const bool again = failed_.contains(name);
+    failed_[name] = log.error();
+    // Thousands of partitions may fail for one reason (out of descriptors): a few lines.
+    static base::log_rate_limiter limiter(10, std::chrono::seconds(60));
+    if (!again) {
+      if (auto note = limiter.allow()) {
+        base::logger("storage")->error(
+            "cannot open partition {} in {}: {}; it is not served (the other partitions are) "
+            "and is tried again every storage.housekeeping_interval: {}{}",
+            name.dir_name(), dir_.string(), log.error().message(),
+            open_error_fix(log.error(), dir_ / name.dir_name()), *note);
+      }
+    }
+    return log.error();
+  }
+  if (auto it = failed_.find(name); it != failed_.end()) {
+    base::logger("storage")->info("opened partition {} (it could not be opened before: {})",
+                                  name.dir_name(), it->second.message());
+    failed_.erase(it);
+  }
+  logs_[name] = *log;
+  return *log;
 }
 
 base::result<std::shared_ptr<partition_log>> log_manager::create(const ntp& name,
                                                                  std::optional<log_config> cfg) {
   if (logs_.contains(name)) return errc::partition_exists;
   recovery_report report;
-  auto log =
-      partition_log::open(dir_ / name.dir_name(), name, cfg.value_or(defaults_), env_, report);
+  auto log = open_log(name, cfg.value_or(defaults_), report);
   if (!log) return log.error();
-  RIPTIDE_TRY(base::fsync_directory(dir_));
-  logs_[name] = *log;
+  // The partition's directory entry must survive a power failure; a failure to sync it
+  // now is retried with the log's first roll or close (which sync it again).
+  if (auto st = base::fsync_directory(dir_); !st) {
+    base::logger("storage")->warn("{}: could not fsync {}: {}", name.dir_name(), dir_.string(),
+                                  st.error().message());
+  }
   return *log;
+}
+
+size_t log_manager::retry_failed(
+    const std::function<std::optional<log_config>(const ntp&)>& cfg_for) {
+  size_t opened = 0;
+  const auto names = failed_;
+  for (const auto& [name, _] : names) {
+    if (logs_.contains(name)) {
+      failed_.erase(name);
+      continue;
+    }
+    auto cfg = cfg_for(name);
+    if (!cfg) {
+      failed_.erase(name);
+      continue;
+    }
+    recovery_report report;
+    if (open_log(name, *cfg, report)) {
+      ++opened;
+      base::logger("storage")->info("recovered {}", report.summary());
+    }
+  }
+  return opened;
 }
 
 std::shared_ptr<partition_log> log_manager::get(const ntp& name) const {
@@ -110,7 +164,13 @@ std::vector<std::shared_ptr<partition_log>> log_manager::logs() const {
 
 void log_manager::remove(const ntp& name, std::function<void(std::error_code)> done) {
   auto it = logs_.find(name);
-  if (it == logs_.end()) return done(errc::partition_not_found);
+  if (it == logs_.end()) {
+    if (failed_.erase(name) == 0) return done(errc::partition_not_found);
+    // Never opened: nothing to close, but its directory goes like any other's.
+    std::error_code ec;
+    if (!fs::exists(dir_ / name.dir_name(), ec)) return done({});
+    return done(rename_and_remove(dir_ / name.dir_name()));
+  }
   auto log = std::move(it->second);
   logs_.erase(it);
   if (cleaner_) {
@@ -148,19 +208,21 @@ void log_manager::attach_journal(std::shared_ptr<journal> j) {
 
 void log_manager::delete_directory(const std::shared_ptr<partition_log>& log,
                                    std::function<void(std::error_code)> done) {
-  {
-    static std::atomic<uint64_t> counter{0};
-    auto doomed = log->dir();
-    doomed += fmt::format(".{}-{}.deleted", ::getpid(), counter++);
-    std::error_code ec;
-    fs::rename(log->dir(), doomed, ec);
-    if (ec) return done(ec);
-    env_.flush->submit([doomed] {
-      std::error_code ignored;
-      fs::remove_all(doomed, ignored);
-    });
-    done({});
-  }
+  done(rename_and_remove(log->dir()));
+}
+
+std::error_code log_manager::rename_and_remove(const fs::path& dir) {
+  static std::atomic<uint64_t> counter{0};
+  auto doomed = dir;
+  doomed += fmt::format(".{}-{}.deleted", ::getpid(), counter++);
+  std::error_code ec;
+  fs::rename(dir, doomed, ec);
+  if (ec) return ec;
+  env_.flush->submit([doomed] {
+    std::error_code ignored;
+    fs::remove_all(doomed, ignored);
+  });
+  return {};
 }
 
 void log_manager::housekeeping() {

@@ -7,6 +7,13 @@
 // One instance per shard: it holds the logs that shard owns (open_all's filter picks
 // them) and every call is made on that shard. The data directory is locked against a
 // second process.
+//
+// Descriptors: each log holds its active segment's file open; sealed segments' files
+// share this shard's segment_file_cache (max_open_segment_files), so opening a data
+// directory of any size costs one descriptor per partition plus the cache.
+//
+// A partition that cannot be opened (or created) does not stop the others: it is logged
+// with the reason, listed by failed(), and tried again by retry_failed().
 
 #include <filesystem>
 #include <functional>
@@ -24,22 +31,33 @@ namespace storage {
 class log_manager {
  public:
   log_manager(std::filesystem::path data_dir, log_config defaults, log_environment env,
-              cleaner_thread* cleaner = nullptr, unsigned shard_id = 0);
+              cleaner_thread* cleaner = nullptr, unsigned shard_id = 0,
+              size_t max_open_segment_files = 1024);
   ~log_manager();
   log_manager(const log_manager&) = delete;
   log_manager& operator=(const log_manager&) = delete;
 
   // Locks the directory (creating it if needed; with several managers on one
   // directory, one of them locks) and opens every partition in it for which `mine`
-  // returns true (all when empty).
+  // returns true (all when empty). A partition that fails to open is logged and listed
+  // in failed(); only an error with the directory itself fails the call.
   base::result<std::vector<recovery_report>> open_all(
       const std::function<bool(const ntp&)>& mine = {}, bool lock = true);
 
+  // Opens (creating its directory if needed) a partition; on failure it is also listed
+  // in failed().
   base::result<std::shared_ptr<partition_log>> create(const ntp& name,
                                                       std::optional<log_config> cfg = {});
+  // Partitions that could not be opened, with why: not served until retry_failed()
+  // opens them.
+  const std::map<ntp, std::error_code>& failed() const { return failed_; }
+  // Tries the failed partitions again; `cfg_for` gives a partition's config, or nullopt
+  // for one no longer wanted (it is dropped from the list). Returns how many opened.
+  size_t retry_failed(const std::function<std::optional<log_config>(const ntp&)>& cfg_for);
   std::shared_ptr<partition_log> get(const ntp& name) const;
   std::vector<std::shared_ptr<partition_log>> logs() const;
-  // Closes the partition and deletes its directory; `done` runs on the shard.
+  // Closes the partition and deletes its directory (also of a partition that failed to
+  // open); `done` runs on the shard.
   void remove(const ntp& name, std::function<void(std::error_code)> done);
 
   // Gives every log (and those created later) the shard's journal.
@@ -58,6 +76,7 @@ class log_manager {
 
   const std::filesystem::path& data_dir() const { return dir_; }
   const log_config& defaults() const { return defaults_; }
+  const segment_file_cache& segment_files() const { return *env_.files; }
 
  private:
   void close_and_delete(const std::shared_ptr<partition_log>& log,
@@ -65,12 +84,18 @@ class log_manager {
   void delete_directory(const std::shared_ptr<partition_log>& log,
                         std::function<void(std::error_code)> done);
   void close_logs(std::function<void(std::error_code)> done);
+  base::result<std::shared_ptr<partition_log>> open_log(const ntp& name, const log_config& cfg,
+                                                        recovery_report& report);
+  // Renames a partition directory to *.deleted and removes it on the flusher.
+  std::error_code rename_and_remove(const std::filesystem::path& dir);
 
   std::filesystem::path dir_;
   log_config defaults_;
   log_environment env_;
   int lock_fd_ = -1;
+  std::unique_ptr<segment_file_cache> files_;  // unless the environment brought one
   std::map<ntp, std::shared_ptr<partition_log>> logs_;
+  std::map<ntp, std::error_code> failed_;
   std::unique_ptr<log_cleaner> cleaner_;
 };
 

@@ -22,6 +22,9 @@ bool is_out_of_space(std::error_code ec) {
   return ec == std::errc::no_space_on_device || ec.value() == EDQUOT;
 }
 
+// How long a failed index write or directory open waits before it is tried again.
+constexpr std::chrono::milliseconds kRetryDelay{500};
+
 }  // namespace
 
 base::result<std::shared_ptr<partition_log>> partition_log::open(const std::filesystem::path& dir,
@@ -32,7 +35,7 @@ base::result<std::shared_ptr<partition_log>> partition_log::open(const std::file
   // acknowledged into it.
   RIPTIDE_TRY(base::create_directories_durably(dir));
   report.partition = name;
-  auto segments = recover_segments(dir, cfg, env.now_ms(), report);
+  auto segments = recover_segments(dir, cfg, env.now_ms(), report, env.files);
   if (!segments) return segments.error();
   if (report.validated_from || report.segments_dropped) {
     // Recovery synced what it validated; vouch for it so the next start skips it.
@@ -167,7 +170,7 @@ base::result<size_t> partition_log::replay(std::span<const uint8_t> batches) {
       producers_.record(*h, now);
       producers_dirty_ = true;
     }
-    mark_dirty(active().log_file());
+    mark_dirty(active().held_file());
     ++appended;
     pos += size;
   }
@@ -241,11 +244,22 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
       (active().index().offsets().size() + batch_scratch_.size()) * 8 > cfg_.segment_index_bytes;
   const bool offsets_overflow = log_end_offset() + records - active().base_offset() > INT32_MAX;
   if (!active().empty() && (too_big || too_old || index_full || offsets_overflow)) {
-    if (auto st = roll(); !st) {
-      if (is_out_of_space(st.error())) return refuse_out_of_space();
-      fail(st.error());
-      return errc::log_read_only;
+    // Nothing is written when the next segment cannot be made: this append is refused
+    // and the next one tries again. So too while the shard's sealed segments waiting
+    // for their fsync fill the file cache: each keeps a descriptor open till then.
+    if (env_.files && env_.files->full_of_pinned()) {
+      static base::log_rate_limiter limiter(1, std::chrono::seconds(10));
+      if (auto note = limiter.allow()) {
+        base::logger("storage")->warn(
+            "{}: segments roll faster than they are fsynced: appends that need a new segment "
+            "wait (refused as retriable) until storage.max_open_segment_files has room for "
+            "one more; raise it, or segment.bytes{}",
+            name_.dir_name(), *note);
+      }
+      kick_flush();
+      return errc::temporarily_unavailable;
     }
+    if (auto st = roll(); !st) return refuse_roll(st.error());
   }
 
   // Stamp offsets, the leader epoch and (where the producer's differs from the records')
@@ -287,7 +301,7 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
       producers_dirty_ = true;
     }
   }
-  mark_dirty(active().log_file());
+  mark_dirty(active().held_file());
   if (journal_it) {
     const durable_point end{log_end_offset(), active().base_offset(), active().size()};
     auto pos = env_.shard_journal->append(shared_from_this(), journal_iov_scratch_, bytes);
@@ -363,7 +377,7 @@ void partition_log::write_back_segment() {
   const uint64_t end = active().size();
   if (end - writeback_started_ < step) return;
   // Advisory: an I/O error surfaces from the fdatasync that follows.
-  env_.flush->submit([f = active().log_file(), from = writeback_started_,
+  env_.flush->submit([f = active().held_file(), from = writeback_started_,
                       len = end - writeback_started_] { (void)f->start_writeback(from, len); });
   writeback_started_ = end;
 }
@@ -391,14 +405,32 @@ void partition_log::sync_for_journal(std::function<void(std::error_code)> done) 
 }
 
 base::status partition_log::roll() {
-  pending_seals_.push_back(active().capture_index());
-  auto seg = segment::create(dir_, log_end_offset(), env_.now_ms());
+  auto seg = segment::create(dir_, log_end_offset(), env_.now_ms(), env_.files);
   if (!seg) return seg.error();
+  pending_seals_.push_back(active().capture_index());
+  active().release_to(env_.files);  // sealed: its descriptor goes to the bounded cache
+  if (env_.files) {
+    env_.files->pin(active().id());  // open until the flush that follows has synced it
+    unsynced_sealed_.push_back(active().id());
+  }
   segments_.push_back(std::move(*seg));
   dir_dirty_ = true;
   if (producers_dirty_) producer_snapshot_due_ = true;
   maybe_flush();
   return {};
+}
+
+errc partition_log::refuse_roll(std::error_code ec) {
+  if (is_out_of_space(ec)) return refuse_out_of_space();
+  static base::log_rate_limiter limiter(5, std::chrono::seconds(10));
+  if (auto note = limiter.allow()) {
+    base::logger("storage")->warn(
+        "{}: cannot create the next segment {}: {}; appends are refused (retriable) until it "
+        "can be: {}{}",
+        name_.dir_name(), (dir_ / (segment::file_stem(log_end_offset()) + ".log")).string(),
+        ec.message(), open_error_fix(ec, dir_), *note);
+  }
+  return errc::temporarily_unavailable;
 }
 
 void partition_log::mark_dirty(const std::shared_ptr<base::file>& f) {
@@ -408,7 +440,7 @@ void partition_log::mark_dirty(const std::shared_ptr<base::file>& f) {
 }
 
 void partition_log::maybe_flush() {
-  if (flush_in_flight_ || failure_ || closed_) return;
+  if (flush_in_flight_ || failure_ || closed_ || (retry_wait_ && !closing_)) return;
   const bool waiting =
       journaled() ? unjournaled_marks_ > 0
                   : std::any_of(waiters_.begin(), waiters_.end(),
@@ -425,7 +457,17 @@ void partition_log::maybe_flush() {
   job.sync_dir = std::exchange(dir_dirty_, false);
   job.seals = std::move(pending_seals_);
   pending_seals_.clear();
-  if (!job.seals.empty()) job.checkpoint = active().base_offset();
+  if (closing_) {
+    // The last chance to write them (the next start rebuilds what is still missing).
+    job.seals.insert(job.seals.end(), std::make_move_iterator(retry_seals_.begin()),
+                     std::make_move_iterator(retry_seals_.end()));
+    retry_seals_.clear();
+  }
+  job.queued_seals = job.seals.size();
+  job.sealed = std::move(unsynced_sealed_);
+  unsynced_sealed_.clear();
+  // The recovery point vouches for every sealed segment's index: not while one waits.
+  if (!job.seals.empty() && retry_seals_.empty()) job.checkpoint = active().base_offset();
   interval_due_ = false;
   job.journal_syncs = std::move(journal_sync_waiters_);
   journal_sync_waiters_.clear();
@@ -443,64 +485,114 @@ void partition_log::maybe_flush() {
   }
   flush_in_flight_ = true;
   env_.flush->submit([self = shared_from_this(), job = std::move(job)]() mutable {
-    auto st = self->run_job(job);
+    auto outcome = self->run_job(job);
     auto* shard = self->env_.shard;
-    shard->post([self = std::move(self), job = std::move(job), ec = st.error()] {
-      self->on_flushed(job, ec);
-    });
+    shard->post(
+        [self = std::move(self), job = std::move(job), outcome = std::move(outcome)]() mutable {
+          self->on_flushed(job, std::move(outcome));
+        });
   });
 }
 
-base::status partition_log::run_job(const flush_job& job) const {
+partition_log::flush_outcome partition_log::run_job(const flush_job& job) const {
+  flush_outcome out;
   for (const auto& f : job.files) {
     static auto& latency = base::metrics::registry::global().get_histogram(
         "riptide_fsync_seconds", "fdatasync latency of log segments");
     const auto t0 = std::chrono::steady_clock::now();
-    RIPTIDE_TRY(f->datasync());
+    if (auto st = f->datasync(); !st) {
+      out.failed = st.error();
+      return out;
+    }
     const auto took = std::chrono::steady_clock::now() - t0;
     env_.flush->record_sync(took);
     latency.observe(std::chrono::duration<double>(took).count());
   }
-  if (job.sync_dir) RIPTIDE_TRY(base::fsync_directory(dir_));
-  // Indexes and the recovery point only save recovery work; failing to write them is
-  // reported but does not make the log read-only.
+  if (job.sync_dir) {
+    if (auto st = base::fsync_directory(dir_); !st) {
+      // Not opened (out of descriptors...): nothing is lost, the sync is retried. A
+      // failed fsync of it is as bad as a data file's.
+      if (is_transient_open_error(st.error())) {
+        out.retry = st.error();
+      } else {
+        out.failed = st.error();
+      }
+      return out;
+    }
+  }
+  // Indexes, the producer snapshot and the recovery point only save recovery work:
+  // failing to write them is reported and retried but does not make the log read-only.
+  static base::log_rate_limiter limiter(5, std::chrono::seconds(10));
   for (const auto& s : job.seals) {
     if (auto st = s.write(); !st) {
-      base::logger("storage")->warn("{}: could not write index {}: {}", name_.dir_name(),
-                                    s.offsets_path.string(), st.error().message());
-      return {};
+      if (auto note = limiter.allow()) {
+        base::logger("storage")->warn(
+            "{}: could not write index {}: {}; retrying (reads do not need it; a restart "
+            "before it is written rebuilds it): {}{}",
+            name_.dir_name(), s.offsets_path.string(), st.error().message(),
+            open_error_fix(st.error(), dir_), *note);
+      }
+      out.unwritten.push_back(s);
     }
   }
   if (job.producer_snapshot) {
     if (auto st =
             base::write_file_atomically(dir_ / producer_snapshot_file, *job.producer_snapshot);
         !st) {
-      base::logger("storage")->warn("{}: could not write the producer state snapshot: {}",
-                                    name_.dir_name(), st.error().message());
+      if (auto note = limiter.allow()) {
+        base::logger("storage")->warn("{}: could not write the producer state snapshot: {}{}",
+                                      name_.dir_name(), st.error().message(), *note);
+      }
     }
   }
-  if (job.checkpoint) {
+  if (job.checkpoint && out.unwritten.empty()) {
     if (auto st = write_recovery_point(dir_, *job.checkpoint); !st) {
-      base::logger("storage")->warn("{}: could not write recovery point: {}", name_.dir_name(),
-                                    st.error().message());
+      if (auto note = limiter.allow()) {
+        base::logger("storage")->warn("{}: could not write recovery point: {}{}", name_.dir_name(),
+                                      st.error().message(), *note);
+      }
+    } else {
+      out.checkpoint_written = true;
     }
   }
-  return {};
+  return out;
 }
 
-void partition_log::on_flushed(const flush_job& job, std::error_code ec) {
+void partition_log::on_flushed(flush_job& job, flush_outcome outcome) {
   flush_in_flight_ = false;
-  if (ec) {
-    fail(ec);
+  if (outcome.retry && closing_) outcome.failed = outcome.retry;  // no waiting at close
+  if (outcome.failed) {
+    unpin_sealed(job.sealed);
+    fail(outcome.failed);
+  } else if (outcome.retry) {
+    static base::log_rate_limiter limiter(5, std::chrono::seconds(10));
+    if (auto note = limiter.allow()) {
+      base::logger("storage")->warn(
+          "{}: cannot open directory {} to fsync it: {}; acknowledgements wait and the "
+          "fsync is retried: {}{}",
+          name_.dir_name(), dir_.string(), outcome.retry.message(),
+          open_error_fix(outcome.retry, dir_), *note);
+    }
+    requeue(job);
+    return;
   } else {
+    unpin_sealed(job.sealed);
     set_durable(job.target);
-    if (job.checkpoint && !job.closing) {
+    if (job.checkpoint && !job.closing && outcome.unwritten.empty() && retry_seals_.empty()) {
       sealed_through_ = std::max(sealed_through_, *job.checkpoint);
     }
   }
+  if (!outcome.unwritten.empty() && !job.closing) {
+    retry_seals_.insert(retry_seals_.end(), std::make_move_iterator(outcome.unwritten.begin()),
+                        std::make_move_iterator(outcome.unwritten.end()));
+    schedule_retry();
+  }
+  const std::error_code ec = outcome.failed;
   for (const auto& done : job.journal_syncs) done(ec);
   if (job.closing || (closing_ && failure_)) {
     closed_ = true;
+    // A removed partition's files must not stay open in the cache (their space).
+    for (const auto& seg : segments_) seg->forget_file();
     auto syncs = std::move(journal_sync_waiters_);
     journal_sync_waiters_.clear();
     for (auto& done : syncs) done(failure_ ? std::error_code(errc::log_read_only) : ec);
@@ -510,6 +602,40 @@ void partition_log::on_flushed(const flush_job& job, std::error_code ec) {
     return;
   }
   maybe_flush();
+}
+
+void partition_log::requeue(flush_job& job) {
+  // Nothing of the job is known durable: the files stay dirty, the directory unsynced,
+  // the waiters waiting; the seals, snapshot and journal syncs go back in the queue.
+  for (const auto& f : job.files) mark_dirty(f);
+  dir_dirty_ = true;
+  pending_seals_.insert(
+      pending_seals_.begin(), std::make_move_iterator(job.seals.begin()),
+      std::make_move_iterator(job.seals.begin() + static_cast<std::ptrdiff_t>(job.queued_seals)));
+  if (job.producer_snapshot) producer_snapshot_due_ = true;
+  unsynced_sealed_.insert(unsynced_sealed_.begin(), job.sealed.begin(), job.sealed.end());
+  journal_sync_waiters_.insert(journal_sync_waiters_.begin(),
+                               std::make_move_iterator(job.journal_syncs.begin()),
+                               std::make_move_iterator(job.journal_syncs.end()));
+  retry_wait_ = true;
+  schedule_retry();
+}
+
+void partition_log::schedule_retry() {
+  if (retry_scheduled_ || closed_) return;
+  retry_scheduled_ = true;
+  env_.flush->submit_after(kRetryDelay, [self = shared_from_this()] {
+    auto* shard = self->env_.shard;
+    shard->post([self] {
+      self->retry_scheduled_ = false;
+      self->retry_wait_ = false;
+      self->pending_seals_.insert(self->pending_seals_.begin(),
+                                  std::make_move_iterator(self->retry_seals_.begin()),
+                                  std::make_move_iterator(self->retry_seals_.end()));
+      self->retry_seals_.clear();
+      self->maybe_flush();
+    });
+  });
 }
 
 void partition_log::set_durable(const durable_point& p) {
@@ -541,9 +667,16 @@ void partition_log::set_durable(const durable_point& p) {
   if (cfg_.policy == durability::fsync && hw_listener_) hw_listener_(durable_.offset);
 }
 
+void partition_log::unpin_sealed(const std::vector<uint64_t>& ids) {
+  if (!env_.files) return;
+  for (auto id : ids) env_.files->unpin(id);
+}
+
 void partition_log::fail(std::error_code ec) {
   if (failure_) return;
   failure_ = ec;
+  unpin_sealed(unsynced_sealed_);  // no flush runs any more
+  unsynced_sealed_.clear();
   base::logger("storage")->error(
       "{}: I/O error ({}); the log is read-only from now on and nothing after offset "
       "{} is acknowledged",
@@ -580,6 +713,7 @@ void partition_log::close(std::function<void(std::error_code)> done) {
   if (failure_) {
     if (!flush_in_flight_) {
       closed_ = true;
+      for (const auto& seg : segments_) seg->forget_file();
       auto waiters = std::move(close_waiters_);
       close_waiters_.clear();
       for (auto& w : waiters) w(errc::log_read_only);
@@ -634,13 +768,17 @@ base::result<partition_log::read_result> partition_log::read(int64_t offset, siz
               : boundary{start + loc->header.size_bytes(), loc->header.next_offset()};
   }
 
+  // The response holds the file itself: evicted from the cache meanwhile, it stays open
+  // until the response is sent.
+  auto file = seg->file();
+  if (!file) return file.error();
   if (!opts.copy_bytes) {
-    out.data.append_file_range(seg->log_file(), start, end.position - start);
+    out.data.append_file_range(std::move(*file), start, end.position - start);
     out.next_offset = end.offset;
     return out;
   }
   std::vector<uint8_t> bytes(end.position - start);
-  auto n = seg->log_file()->pread(bytes.data(), bytes.size(), start);
+  auto n = (*file)->pread(bytes.data(), bytes.size(), start);
   if (!n) return n.error();
   if (*n != bytes.size()) return errc::invalid_batch;
   size_t good = 0;
@@ -775,7 +913,7 @@ std::vector<partition_log::sealed_segment> partition_log::sealed_segments() cons
     const segment& s = *segments_[i];
     if (s.next_offset() > sealed_through_) break;
     out.push_back({&s, s.base_offset(), s.next_offset(), s.size(), s.max_timestamp(),
-                   s.index().offsets().size(), s.log_file()});
+                   s.index().offsets().size(), s.log_path()});
   }
   return out;
 }
@@ -796,6 +934,8 @@ base::status partition_log::replace_segments(std::unique_ptr<segment> cleaned, i
     return errc::invalid_batch;
   }
   size_bytes_ = size_bytes_ - replaced_bytes + cleaned->size();
+  for (auto it = first; it != last; ++it) (*it)->forget_file();
+  cleaned->release_to(env_.files);
   *first = std::move(cleaned);
   segments_.erase(std::next(first), last);
   return {};
@@ -812,6 +952,7 @@ bool partition_log::drop_oldest_segment(retention_result& r) {
   r.bytes_deleted += oldest.size();
   ++r.segments_deleted;
   size_bytes_ -= oldest.size();
+  segments_.front()->forget_file();  // frees the space once no read holds it
   segments_.pop_front();
   env_.flush->submit([paths = std::move(*moved)] {
     std::error_code ec;

@@ -9,6 +9,13 @@
 // Offsets: log_start <= high_watermark <= log_end. Under durability::fsync the high
 // watermark is the durable end (what consumers may read and producers are acked
 // for); under the other policies it is the log end.
+//
+// Errors: only a failed write or fsync of data (that may have been acknowledged) makes
+// the log read-only (failure()). Failing to create a file — the next segment at a roll,
+// index files, checkpoints — or to open the directory to fsync it (out of descriptors,
+// permissions, space) refuses that append with errc::temporarily_unavailable (disk_full
+// for ENOSPC), or delays the durability it waits for, and is retried: once the cause goes
+// away the log works again, without a restart.
 
 #include <algorithm>
 #include <deque>
@@ -31,6 +38,7 @@
 #include "storage/producer_state.h"
 #include "storage/recovery.h"
 #include "storage/segment.h"
+#include "storage/segment_file_cache.h"
 
 namespace storage {
 
@@ -42,6 +50,9 @@ struct log_environment {
   // The shard's journal (optional): under durability::fsync, appends are durable once
   // the journal is, and segments are fsynced when a journal file fills.
   std::shared_ptr<journal> shard_journal;
+  // The shard's cache of sealed segments' files (optional: without it every segment
+  // keeps its file open).
+  segment_file_cache* files = nullptr;
 };
 
 class partition_log : public std::enable_shared_from_this<partition_log> {
@@ -148,7 +159,7 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
 
   // Compaction (log_cleaner). The segments a cleaner may rewrite: sealed ones (never the
   // active one) whose flush, index and recovery point have been written. `seg` is for
-  // use on the shard only; `file` may be read anywhere.
+  // use on the shard only; `path` (the .log file) may be opened anywhere.
   struct sealed_segment {
     const segment* seg;
     int64_t base_offset;
@@ -156,7 +167,7 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
     uint64_t size;
     int64_t max_timestamp;
     size_t index_entries;
-    std::shared_ptr<base::file> file;
+    std::filesystem::path path;
   };
   std::vector<sealed_segment> sealed_segments() const;
   // While set, retention deletes no segment: a cleaner is rewriting them.
@@ -186,6 +197,8 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
     std::vector<std::shared_ptr<base::file>> files;
     bool sync_dir = false;
     std::vector<index_files> seals;
+    size_t queued_seals = 0;       // seals[0, queued_seals) came from pending_seals_
+    std::vector<uint64_t> sealed;  // segments whose pinned file this job syncs
     std::optional<int64_t> checkpoint;
     durable_point target;
     bool closing = false;
@@ -215,12 +228,27 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   // The level compression.type's codec is used at.
   int compression_level(compression codec) const;
   base::status roll();
+  // An append refused because roll() failed: warns (rate-limited) and says which error.
+  errc refuse_roll(std::error_code ec);
+  // Unpins the files of sealed segments synced (or never to be synced, on failure).
+  void unpin_sealed(const std::vector<uint64_t>& ids);
   void mark_dirty(const std::shared_ptr<base::file>& f);
   void maybe_flush();
   void kick_flush();
   void write_back_segment();
-  base::status run_job(const flush_job& job) const;  // on the flusher
-  void on_flushed(const flush_job& job, std::error_code ec);
+  struct flush_outcome {
+    std::error_code failed;  // a data (or directory) fsync failed: the log turns read-only
+    std::error_code retry;   // the directory could not be opened to fsync it: nothing done
+    std::vector<index_files> unwritten;  // index files that could not be written
+    bool checkpoint_written = false;
+  };
+  flush_outcome run_job(const flush_job& job) const;  // on the flusher
+  void on_flushed(flush_job& job, flush_outcome outcome);
+  // Puts back what a job that could not sync the directory was to do.
+  void requeue(flush_job& job);
+  // Retries, after a delay, what failed for a reason that may go away (retry_seals_, and
+  // the flush held back by retry_wait_).
+  void schedule_retry();
   void fail(std::error_code ec);
   bool journaled() const { return env_.shard_journal && cfg_.policy == durability::fsync; }
   // From the journal, on the shard.
@@ -254,6 +282,11 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   std::vector<std::shared_ptr<base::file>> dirty_files_;
   bool dir_dirty_ = false;
   std::vector<index_files> pending_seals_;
+  std::vector<index_files> retry_seals_;  // could not be written; retried after a delay
+  // Sealed segments whose file is pinned in the cache until a flush has synced it.
+  std::vector<uint64_t> unsynced_sealed_;
+  bool retry_wait_ = false;  // no flush until the retry timer (see requeue())
+  bool retry_scheduled_ = false;
   bool flush_in_flight_ = false;
   bool flush_kick_posted_ = false;
   bool interval_scheduled_ = false;

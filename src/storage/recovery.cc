@@ -61,8 +61,10 @@ base::result<std::vector<int64_t>> list_segments(const fs::path& dir) {
 bool open_trusted(segment& seg, int64_t must_end_at, const log_config& cfg, bool allow_gaps) {
   auto offsets = base::read_whole_file(seg.offsets_path());
   auto times = base::read_whole_file(seg.times_path());
-  auto size = seg.log_file()->size();
-  if (!offsets || !times || !size) return false;
+  auto f = seg.file();
+  if (!offsets || !times || !f) return false;
+  auto size = (*f)->size();
+  if (!size) return false;
   auto as_bytes = [](const std::string& s) {
     return std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size());
   };
@@ -116,7 +118,8 @@ std::string recovery_report::summary() const {
 base::result<std::deque<std::unique_ptr<segment>>> recover_segments(const fs::path& dir,
                                                                     const log_config& cfg,
                                                                     int64_t now_ms,
-                                                                    recovery_report& report) {
+                                                                    recovery_report& report,
+                                                                    segment_file_cache* files) {
   const auto started = std::chrono::steady_clock::now();
   auto swaps = finish_interrupted_swaps(dir);
   if (!swaps) return swaps.error();
@@ -158,7 +161,7 @@ base::result<std::deque<std::unique_ptr<segment>>> recover_segments(const fs::pa
       }
       break;
     }
-    auto seg = segment::open(dir, base, now_ms);
+    auto seg = segment::open(dir, base, now_ms, files);
     if (!seg) return seg.error();
     const bool allow_gaps = base < gaps_below && (gaps_in_last || i + 1 < bases->size());
     if (!validating) {
@@ -194,7 +197,7 @@ base::result<std::deque<std::unique_ptr<segment>>> recover_segments(const fs::pa
   }
 
   if (segments.empty()) {
-    auto seg = segment::create(dir, 0, now_ms);
+    auto seg = segment::create(dir, 0, now_ms, files);
     if (!seg) return seg.error();
     segments.push_back(std::move(*seg));
     RIPTIDE_TRY(base::fsync_directory(dir));
@@ -204,11 +207,15 @@ base::result<std::deque<std::unique_ptr<segment>>> recover_segments(const fs::pa
     // indexes of sealed segments (the active one's are written when it seals).
     for (const auto& s : segments) {
       if (s->base_offset() < report.validated_from.value_or(0)) continue;
-      RIPTIDE_TRY(s->log_file()->datasync());
+      auto f = s->file();
+      if (!f) return f.error();
+      RIPTIDE_TRY((*f)->datasync());
       if (s != segments.back()) RIPTIDE_TRY(s->capture_index().write());
     }
     RIPTIDE_TRY(base::fsync_directory(dir));
   }
+  // The last segment is the active one: it keeps its file open.
+  RIPTIDE_TRY(segments.back()->hold());
   report.segments = segments.size();
   report.log_start = segments.front()->base_offset();
   report.log_end = segments.back()->next_offset();

@@ -42,9 +42,12 @@ struct recovery_report {
   std::string summary() const;
 };
 
-// Opens (or, for an empty directory, starts) the segments of one partition.
+// Opens (or, for an empty directory, starts) the segments of one partition. Sealed
+// segments keep their files in `files` (opened as recovery reads them, closed as the
+// cache evicts them), so a partition of any number of segments costs one descriptor: the
+// last segment's, held open. Without `files`, every segment holds its file.
 base::result<std::deque<std::unique_ptr<segment>>> recover_segments(
     const std::filesystem::path& dir, const log_config& cfg, int64_t now_ms,
-    recovery_report& report);
+    recovery_report& report, segment_file_cache* files = nullptr);
 
 }  // namespace storage

@@ -1,10 +1,13 @@
 #include "storage/segment.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 
 #include "base/crc32c.h"
+#include "base/logging.h"
+#include "base/metrics.h"
 #include "storage/errc.h"
 
 namespace storage {
@@ -35,7 +38,96 @@ class chunk_reader {
   size_t len_ = 0;
 };
 
+std::atomic<uint64_t> g_next_id{1};
+
+base::metrics::counter& open_failures() {
+  static auto& c = base::metrics::registry::global().get_counter(
+      "riptide_segment_file_open_errors_total",
+      "Sealed segment files that could not be reopened for a read (the read failed)");
+  return c;
+}
+
 }  // namespace
+
+segment::segment(std::filesystem::path dir, int64_t base_offset, int64_t now_ms,
+                 segment_file_cache* files)
+    : dir_(std::move(dir)),
+      base_offset_(base_offset),
+      next_offset_(base_offset),
+      id_(g_next_id.fetch_add(1, std::memory_order_relaxed)),
+      cache_(files),
+      created_ms_(now_ms) {}
+
+segment::~segment() {
+  if (held_) count_held_segment_files(-1);
+}
+
+base::status segment::set_held(std::shared_ptr<base::file> f) {
+  auto id = f->id();
+  if (!id) return id.error();
+  identity_ = *id;
+  if (!held_) count_held_segment_files(1);
+  held_ = std::move(f);
+  return {};
+}
+
+std::filesystem::path segment::log_path() const {
+  return dir_ / (file_stem(base_offset_) + ".log");
+}
+
+base::result<std::shared_ptr<base::file>> segment::file() const {
+  if (held_) return held_;
+  if (cache_) {
+    if (auto f = cache_->find(id_)) return f;
+  }
+  const auto path = log_path();
+  auto f = base::file::open(path, base::file::mode::read_write);
+  std::error_code ec;
+  if (f) {
+    if (auto id = (*f)->id(); !id) {
+      ec = id.error();
+    } else if (identity_ && *identity_ != *id) {
+      ec = errc::temporarily_unavailable;  // replaced on disk; the shard has not caught up
+    } else {
+      identity_ = *id;
+      if (cache_) cache_->insert(id_, *f);
+      return *f;
+    }
+  } else {
+    ec = f.error();
+  }
+  open_failures().add();
+  static base::log_rate_limiter limiter(5, std::chrono::seconds(10));
+  if (auto note = limiter.allow()) {
+    base::logger("storage")->warn(
+        "cannot open segment file {}: {}; the read that needed it fails (clients retry it): "
+        "{}{}",
+        path.string(), ec.message(), open_error_fix(ec, dir_), *note);
+  }
+  return ec;
+}
+
+base::status segment::hold() {
+  if (held_) return {};
+  auto f = file();
+  if (!f) return f.error();
+  if (cache_) cache_->erase(id_);
+  count_held_segment_files(1);
+  held_ = std::move(*f);
+  return {};
+}
+
+void segment::release_to(segment_file_cache* files) {
+  if (files) cache_ = files;
+  if (!cache_ || !held_) return;
+  cache_->insert(id_, std::move(held_));
+  held_.reset();
+  count_held_segment_files(-1);
+}
+
+void segment::forget_file() {
+  if (cache_) cache_->erase(id_);
+}
 
 base::status index_files::write() const {
   RIPTIDE_TRY(base::write_file_atomically(offsets_path, offsets));
@@ -56,21 +148,29 @@ std::filesystem::path segment::times_path() const {
 }
 
 base::result<std::unique_ptr<segment>> segment::create(const std::filesystem::path& dir,
-                                                       int64_t base_offset, int64_t now_ms) {
+                                                       int64_t base_offset, int64_t now_ms,
+                                                       segment_file_cache* files) {
   auto path = dir / (file_stem(base_offset) + ".log");
   auto f = base::file::open(path, base::file::mode::create_read_write);
   if (!f) return f.error();
   auto size = (*f)->size();
   if (!size) return size.error();
   if (*size != 0) return std::make_error_code(std::errc::file_exists);
-  return std::unique_ptr<segment>(new segment(dir, base_offset, std::move(*f), now_ms));
+  std::unique_ptr<segment> seg(new segment(dir, base_offset, now_ms, files));
+  RIPTIDE_TRY(seg->set_held(std::move(*f)));
+  return seg;
 }
 
 base::result<std::unique_ptr<segment>> segment::open(const std::filesystem::path& dir,
-                                                     int64_t base_offset, int64_t now_ms) {
-  auto f = base::file::open(dir / (file_stem(base_offset) + ".log"), base::file::mode::read_write);
-  if (!f) return f.error();
-  return std::unique_ptr<segment>(new segment(dir, base_offset, std::move(*f), now_ms));
+                                                     int64_t base_offset, int64_t now_ms,
+                                                     segment_file_cache* files) {
+  std::unique_ptr<segment> seg(new segment(dir, base_offset, now_ms, files));
+  if (!files) {
+    auto f = base::file::open(seg->log_path(), base::file::mode::read_write);
+    if (!f) return f.error();
+    RIPTIDE_TRY(seg->set_held(std::move(*f)));
+  }
+  return seg;
 }
 
 base::result<std::unique_ptr<segment>> segment::open_cleaned(const std::filesystem::path& dir,
@@ -87,8 +187,10 @@ base::result<std::unique_ptr<segment>> segment::open_cleaned(const std::filesyst
 base::status segment::append(std::span<iovec> iov, size_t bytes,
                              std::span<const batch_header> batches, uint32_t index_interval) {
   const uint64_t start = size_;
-  if (auto st = log_->pwritev_all(iov, start); !st) {
-    (void)log_->truncate(start);  // best effort; the next append overwrites from `start`
+  auto f = file();
+  if (!f) return f.error();
+  if (auto st = (*f)->pwritev_all(iov, start); !st) {
+    (void)(*f)->truncate(start);  // best effort; the next append overwrites from `start`
     return st;
   }
   uint64_t pos = start;
@@ -103,9 +205,15 @@ base::status segment::append(std::span<iovec> iov, size_t bytes,
 }
 
 base::result<batch_header> segment::header_at(uint64_t position) const {
+  auto f = file();
+  if (!f) return f.error();
+  return header_at(**f, position);
+}
+
+base::result<batch_header> segment::header_at(const base::file& f, uint64_t position) const {
   if (position + batch_header_size > size_) return errc::invalid_batch;
   uint8_t buf[batch_header_size];
-  auto n = log_->pread(buf, sizeof buf, position);
+  auto n = f.pread(buf, sizeof buf, position);
   if (!n) return n.error();
   if (*n != sizeof buf) return errc::invalid_batch;
   auto h = decode_header(buf);
@@ -115,9 +223,11 @@ base::result<batch_header> segment::header_at(uint64_t position) const {
 
 base::result<batch_location> segment::locate(int64_t offset) const {
   if (offset < base_offset_ || offset >= next_offset_) return errc::offset_out_of_range;
+  auto f = file();
+  if (!f) return f.error();
   uint64_t pos = index_.floor_by_offset(static_cast<uint32_t>(offset - base_offset_)).position;
   while (pos < size_) {
-    auto h = header_at(pos);
+    auto h = header_at(**f, pos);
     if (!h) return h.error();
     if (h->last_offset() >= offset) return batch_location{pos, *h};
     pos += h->size_bytes();
@@ -129,9 +239,11 @@ base::result<boundary> segment::boundary_at_or_before(uint64_t limit, boundary f
   boundary best = from;
   auto e = index_.floor_by_position(static_cast<uint32_t>(std::min<uint64_t>(limit, UINT32_MAX)));
   if (e.position > best.position) best = {e.position, base_offset_ + e.relative_offset};
+  auto f = file();
+  if (!f) return f.error();
   uint64_t pos = best.position;
   while (pos < size_) {
-    auto h = header_at(pos);
+    auto h = header_at(**f, pos);
     if (!h) return h.error();
     const uint64_t end = pos + h->size_bytes();
     if (end > limit) break;
@@ -148,11 +260,13 @@ base::result<std::optional<timestamp_offset>> segment::offset_for_timestamp(
   }
   auto loc = locate(std::max(base_offset_ + index_.scan_start_for_timestamp(ts), min_offset));
   if (!loc) return loc.error();
+  auto f = file();
+  if (!f) return f.error();
   uint64_t pos = loc->position;
   std::vector<uint8_t> bytes;
   std::vector<uint8_t> scratch;
   while (pos < size_) {
-    auto h = header_at(pos);
+    auto h = header_at(**f, pos);
     if (!h) return h.error();
     if (h->max_timestamp >= ts && h->last_offset() >= min_offset) {
       // Every record of a LogAppendTime batch carries the batch's time.
@@ -161,7 +275,7 @@ base::result<std::optional<timestamp_offset>> segment::offset_for_timestamp(
             {std::max(h->base_offset, min_offset), h->max_timestamp});
       }
       bytes.resize(h->size_bytes());
-      auto n = log_->pread(bytes.data(), bytes.size(), pos);
+      auto n = (*f)->pread(bytes.data(), bytes.size(), pos);
       if (!n) return n.error();
       if (*n != bytes.size()) return errc::invalid_batch;
       std::optional<timestamp_offset> found;
@@ -187,10 +301,12 @@ base::result<segment::scan_result> segment::scan(boundary from, bool verify_crc,
                                                  uint32_t index_interval, int32_t max_leader_epoch,
                                                  bool allow_gaps) {
   scan_result r;
-  auto fsize = log_->size();
+  auto f = file();
+  if (!f) return f.error();
+  auto fsize = (*f)->size();
   if (!fsize) return fsize.error();
   r.file_size = *fsize;
-  chunk_reader reader(*log_);
+  chunk_reader reader(**f);
   uint64_t pos = from.position;
   int64_t next = from.offset;
   while (pos < r.file_size) {
@@ -236,9 +352,11 @@ base::result<segment::scan_result> segment::scan(boundary from, bool verify_crc,
 }
 
 base::status segment::set_extent(uint64_t size, int64_t next_offset) {
-  auto fsize = log_->size();
+  auto f = file();
+  if (!f) return f.error();
+  auto fsize = (*f)->size();
   if (!fsize) return fsize.error();
-  if (*fsize > size) RIPTIDE_TRY(log_->truncate(size));
+  if (*fsize > size) RIPTIDE_TRY((*f)->truncate(size));
   size_ = size;
   next_offset_ = next_offset;
   return {};

@@ -1,7 +1,13 @@
 #pragma once
 // One segment of a partition log: a .log file of RecordBatch v2 batches starting at
-// `base_offset`, plus its sparse indexes. Owned by the partition's shard; only the
-// file handle is shared (with readers' file ranges and the flusher thread).
+// `base_offset`, plus its sparse indexes (in memory). Owned by the partition's shard; only
+// the file handle is shared (with readers' file ranges and the flusher thread).
+//
+// Descriptors: the active segment holds its file open (hold()); a sealed one gives it to
+// the shard's segment_file_cache (release_to()) and takes it back from there, reopening
+// it when it was evicted, whenever a read needs it (file()). A reopened file must be the
+// one the segment had (same inode): a path that now names another file (a cleaner's swap
+// not yet applied on the shard) is errc::temporarily_unavailable, never other bytes.
 
 #include <sys/uio.h>
 
@@ -15,6 +21,7 @@
 #include "base/file.h"
 #include "base/result.h"
 #include "storage/record_batch.h"
+#include "storage/segment_file_cache.h"
 #include "storage/segment_index.h"
 
 namespace storage {
@@ -49,16 +56,25 @@ class segment {
  public:
   // "00000000000000001234" for base offset 1234.
   static std::string file_stem(int64_t base_offset);
+  // A new, empty segment; its file is created and held open.
   static base::result<std::unique_ptr<segment>> create(const std::filesystem::path& dir,
-                                                       int64_t base_offset, int64_t now_ms);
+                                                       int64_t base_offset, int64_t now_ms,
+                                                       segment_file_cache* files = nullptr);
+  // An existing segment. With `files`, its file is opened when first needed and kept in
+  // that cache; without, it is opened now and held.
   static base::result<std::unique_ptr<segment>> open(const std::filesystem::path& dir,
-                                                     int64_t base_offset, int64_t now_ms);
+                                                     int64_t base_offset, int64_t now_ms,
+                                                     segment_file_cache* files = nullptr);
   // A segment the cleaner rewrote (its file already in place): the index built while
-  // writing it, its size and the offset after its last batch. Blocking; any thread.
+  // writing it, its size and the offset after its last batch. Blocking; any thread. Its
+  // file is held until release_to() hands it to the shard's cache.
   static base::result<std::unique_ptr<segment>> open_cleaned(const std::filesystem::path& dir,
                                                              int64_t base_offset,
                                                              segment_index index, uint64_t size,
                                                              int64_t next_offset, int64_t now_ms);
+  ~segment();
+  segment(const segment&) = delete;
+  segment& operator=(const segment&) = delete;
 
   int64_t base_offset() const { return base_offset_; }
   int64_t next_offset() const { return next_offset_; }
@@ -66,8 +82,21 @@ class segment {
   bool empty() const { return size_ == 0; }
   int64_t max_timestamp() const { return index_.max_timestamp(); }
   int64_t created_ms() const { return created_ms_; }
-  const std::shared_ptr<base::file>& log_file() const { return log_; }
-  std::filesystem::path log_path() const { return log_->path(); }
+  // Unique in the process, never reused: the segment's key in a segment_file_cache.
+  uint64_t id() const { return id_; }
+  // The .log file: the one held, the cached one, or opened now (and cached). Fails with
+  // the open's error (EMFILE, ...) or errc::temporarily_unavailable (see above).
+  base::result<std::shared_ptr<base::file>> file() const;
+  // The file held open (the active segment's), or nullptr.
+  const std::shared_ptr<base::file>& held_file() const { return held_; }
+  // Holds the file open outside the cache (the segment becomes the active one).
+  base::status hold();
+  // Gives the held file to `files` (nullptr: the segment's cache, if any) and uses that
+  // cache from now on; without any cache the file stays held.
+  void release_to(segment_file_cache* files = nullptr);
+  // Drops the cache's reference (the segment is deleted or replaced).
+  void forget_file();
+  std::filesystem::path log_path() const;
   std::filesystem::path offsets_path() const;
   std::filesystem::path times_path() const;
   segment_index& index() { return index_; }
@@ -80,6 +109,7 @@ class segment {
 
   // Header of the batch at `position`, checked against the segment's size.
   base::result<batch_header> header_at(uint64_t position) const;
+  base::result<batch_header> header_at(const base::file& f, uint64_t position) const;
   // The batch holding `offset` (or the first after it), for offset in [base, next).
   base::result<batch_location> locate(int64_t offset) const;
   // Last batch boundary at or before `limit`, starting the walk from `from` (a boundary).
@@ -110,19 +140,20 @@ class segment {
   base::result<std::vector<std::filesystem::path>> mark_deleted();
 
  private:
-  segment(std::filesystem::path dir, int64_t base_offset, std::shared_ptr<base::file> log,
-          int64_t now_ms)
-      : dir_(std::move(dir)),
-        base_offset_(base_offset),
-        next_offset_(base_offset),
-        log_(std::move(log)),
-        created_ms_(now_ms) {}
+  segment(std::filesystem::path dir, int64_t base_offset, int64_t now_ms,
+          segment_file_cache* files);
+  // Takes `f` as the held file, remembering its identity.
+  base::status set_held(std::shared_ptr<base::file> f);
 
   std::filesystem::path dir_;
   int64_t base_offset_;
   int64_t next_offset_;
   uint64_t size_ = 0;
-  std::shared_ptr<base::file> log_;
+  const uint64_t id_;
+  segment_file_cache* cache_;  // the owning shard's; nullptr: the file is always held
+  std::shared_ptr<base::file> held_;
+  // The file's identity once it has been open: a reopen must find the same file.
+  mutable std::optional<base::file::identity> identity_;
   segment_index index_;
   int64_t created_ms_;
 };

@@ -138,7 +138,9 @@ base::status segment_cleaner::build_map(const cleaning_plan& plan, int64_t& map_
   for (const auto& s : plan.segments) {
     if (s.next_offset <= plan.dirty_from) continue;
     const uint64_t from = s.base_offset <= plan.dirty_from ? plan.dirty_position : 0;
-    batch_reader reader(*s.file, s.size, from, throttle_, cancel_, stats.bytes_read);
+    auto f = base::file::open(s.path, base::file::mode::read_only);
+    if (!f) return f.error();
+    batch_reader reader(**f, s.size, from, throttle_, cancel_, stats.bytes_read);
     for (;;) {
       if (cancelled()) return {};
       auto batch = reader.next();
@@ -187,7 +189,9 @@ base::status segment_cleaner::write_group(const cleaning_plan& plan, const group
   end = base;
   for (size_t i = g.first; i <= g.last; ++i) {
     const auto& s = plan.segments[i];
-    batch_reader reader(*s.file, s.size, 0, throttle_, cancel_, stats.bytes_read);
+    auto f = base::file::open(s.path, base::file::mode::read_only);
+    if (!f) return f.error();
+    batch_reader reader(**f, s.size, 0, throttle_, cancel_, stats.bytes_read);
     for (;;) {
       if (cancelled()) return {};
       auto batch = reader.next();

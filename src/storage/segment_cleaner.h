@@ -1,7 +1,8 @@
 #pragma once
 // segment_cleaner: one cleaning round of one partition, the blocking part of compaction.
 // Runs on the cleaner's thread, never on a shard; it reads only the sealed segments named
-// by its plan (through their shared file handles) and writes only new files.
+// by its plan (opening each file while it reads it, so a round holds two descriptors
+// whatever the number of segments) and writes only new files.
 //
 // A round:
 //  1. maps key -> latest offset over the dirty part [dirty_from, end of the plan's
@@ -42,7 +43,7 @@ struct cleaning_plan {
     int64_t next_offset;
     uint64_t size;
     size_t index_entries;
-    std::shared_ptr<base::file> file;
+    std::filesystem::path path;  // the .log file; retention leaves it alone while cleaning
   };
   // Sealed segments from the log start, contiguous; the last ends where the part that may
   // be cleaned ends (the active segment, or records younger than min.compaction.lag.ms).

@@ -92,11 +92,12 @@ std::vector<uint8_t> batch_for(uint64_t run, uint64_t i) {
 
 // ---- child: append and clean forever, report acknowledged batches on stdout ----------
 [[noreturn]] void child(const fs::path& dir, uint64_t run) {
+  storage::segment_file_cache files(4);  // small: sealed segments are reopened
   base::task_thread shard;
   storage::flusher flusher(1);
   storage::cleaner_thread cleaner_thread(
       {.buffer_bytes = 64 << 10, .io_bytes_per_second = 16 << 20});
-  storage::log_environment env{&shard, &flusher, nullptr, base::wall_ms, nullptr};
+  storage::log_environment env{&shard, &flusher, nullptr, base::wall_ms, nullptr, &files};
   storage::recovery_report report;
   auto log = shard.run([&] {
     return storage::partition_log::open(dir, {"crash", 0}, crash_config(), env, report);
@@ -340,9 +341,10 @@ int main(int argc, char** argv) {
       pos = nl + 1;
     }
 
+    storage::segment_file_cache files(4);  // small: sealed segments are reopened
     base::task_thread shard;
     storage::flusher flusher(1);
-    storage::log_environment env{&shard, &flusher, nullptr, base::wall_ms, nullptr};
+    storage::log_environment env{&shard, &flusher, nullptr, base::wall_ms, nullptr, &files};
     storage::recovery_report report;
     auto log = shard.run([&] {
       return storage::partition_log::open(dir, {"crash", 0}, crash_config(), env, report);

@@ -62,9 +62,10 @@ std::vector<uint8_t> batch_for(uint64_t run, uint64_t i) {
 
 // ---- child: append forever, report acknowledged batches on stdout -----------------
 [[noreturn]] void child(const fs::path& dir, uint64_t run) {
+  storage::segment_file_cache files(4);  // small: sealed segments are reopened
   base::task_thread shard;
   storage::flusher flusher(1);
-  storage::log_environment env{&shard, &flusher, nullptr, base::wall_ms, nullptr};
+  storage::log_environment env{&shard, &flusher, nullptr, base::wall_ms, nullptr, &files};
   if (run % 2 == 1) {
     auto j = shard.run(
         [&] { return storage::journal::open(dir / "journal", 0, &shard, &flusher, {128 * 1024}); });
@@ -205,9 +206,10 @@ int main(int argc, char** argv) {
     }
 
     // Reopen and verify.
+    storage::segment_file_cache files(4);  // small: sealed segments are reopened
     base::task_thread shard;
     storage::flusher flusher(1);
-    storage::log_environment env{&shard, &flusher, nullptr, base::wall_ms, nullptr};
+    storage::log_environment env{&shard, &flusher, nullptr, base::wall_ms, nullptr, &files};
     storage::recovery_report report;
     auto log = shard.run([&] {
       return storage::partition_log::open(dir, {"crash", 0}, crash_config(), env, report);

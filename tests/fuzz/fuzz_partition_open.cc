@@ -221,8 +221,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   storage::log_config cfg;
   cfg.segment_bytes = 1 << 20;
-  const storage::log_environment env{&w.shard, &w.flush, nullptr,
-                                     [] { return int64_t{1'700'000'000'000}; }, nullptr};
+  const storage::log_environment env{
+      &w.shard, &w.flush, nullptr, [] { return int64_t{1'700'000'000'000}; }, nullptr, nullptr};
   std::shared_ptr<storage::partition_log> log;
   int64_t end = -1;
   auto closed = w.shard.run([&]() -> std::optional<std::future<std::error_code>> {

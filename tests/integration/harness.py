@@ -20,13 +20,14 @@ RIPTIDE = os.environ.get("TEST_RIPTIDE_BIN", "build/release/riptide")
 class Server:
     """One `riptide serve` process; stderr (its log) is collected in the background."""
 
-    def __init__(self, data_dir, *args, env=None):
+    def __init__(self, data_dir, *args, env=None, preexec_fn=None):
         self.data_dir = data_dir
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.proc = subprocess.Popen(
             [RIPTIDE, "serve", "--data-dir", data_dir, *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, text=True,
+            preexec_fn=preexec_fn)
         self._lines = []
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -138,9 +139,10 @@ class ServerTest(unittest.TestCase):
                                  f"{len(self.servers)} (last 40 lines) ---\n{tail}")
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def start(self, *args, data_dir=None, env=None, listen="127.0.0.1:0"):
+    def start(self, *args, data_dir=None, env=None, listen="127.0.0.1:0", preexec_fn=None):
         s = Server(data_dir or os.path.join(self.tmp, "data"), "--kafka-listen", listen,
-                   "--http-listen", "127.0.0.1:0", "--shards", "2", *args, env=env)
+                   "--http-listen", "127.0.0.1:0", "--shards", "2", *args, env=env,
+                   preexec_fn=preexec_fn)
         self.servers.append(s)
         return s
 

@@ -33,6 +33,9 @@ class log_test : public ::testing::Test {
  protected:
   explicit log_test(bool in_memory = false) : dir_(in_memory) {}
   temp_dir dir_;
+  // Sealed segments' files, used on shard_ only; tiny, so that every test also reads
+  // segments whose file was closed and reopened. Outlives the shard and the flusher.
+  storage::segment_file_cache files_{2};
   base::task_thread shard_;
   storage::flusher flusher_{1};
   std::atomic<int64_t> now_{1'700'000'000'000};
@@ -41,7 +44,7 @@ class log_test : public ::testing::Test {
   std::filesystem::path part_dir() const { return dir_.path() / "orders-0"; }
 
   storage::log_environment env(storage::disk_space* disk = nullptr) {
-    return {&shard_, &flusher_, disk, [this] { return now_.load(); }, journal_};
+    return {&shard_, &flusher_, disk, [this] { return now_.load(); }, journal_, &files_};
   }
 
   std::shared_ptr<storage::partition_log> open(storage::log_config cfg = {},

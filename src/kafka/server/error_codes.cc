@@ -41,6 +41,8 @@ error_code to_kafka_error(std::error_code ec) {
         return error_code::invalid_record;
       case storage::errc::invalid_timestamp:
         return error_code::invalid_timestamp;
+      case storage::errc::temporarily_unavailable:
+        return error_code::kafka_storage_error;  // retriable: clients try again
     }
   }
   if (ec.category() == broker::broker_category()) {
