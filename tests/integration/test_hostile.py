@@ -128,9 +128,13 @@ class HostileClientsTest(ServerTest):
         """A normal client's round trip; returns the values read back."""
         p = Producer({"bootstrap.servers": bootstrap, "acks": "all",
                       "message.timeout.ms": 30000})
+        failed = []
+        started = time.monotonic()
         for i in range(count):
-            p.produce(topic, b"normal-%d" % i)
+            p.produce(topic, b"normal-%d" % i,
+                      on_delivery=lambda err, _m: err and failed.append(err))
         self.assertEqual(p.flush(40), 0, "the normal producer's records were not acknowledged")
+        self.assertEqual(failed, [], f"delivery failed after {time.monotonic() - started:.1f} s")
         return self.consume(bootstrap, topic, count)
 
     def consume(self, bootstrap, topic, count):
