@@ -110,12 +110,12 @@ class HostileClientsTest(ServerTest):
     # resident memory there.
     BUDGET_MIB = 64
     SANITIZED = os.environ.get("TEST_SANITIZED") == "1"
-    RSS_ALLOWANCE_MIB = (2 * BUDGET_MIB + 160) * (3 if SANITIZED else 1)
 
-    def assert_bounded(self, watch):
+    def assert_bounded(self, watch, budget_mib=BUDGET_MIB):
         self.assertEqual(watch.errors, [], "the normal producer saw errors")
         self.assertGreater(len(watch.latencies), 0, "the normal producer made no progress")
-        self.assertLess(watch.peak - watch.baseline, self.RSS_ALLOWANCE_MIB,
+        allowance = (2 * budget_mib + 160) * (3 if self.SANITIZED else 1)
+        self.assertLess(watch.peak - watch.baseline, allowance,
                         f"RSS grew from {watch.baseline:.0f} to {watch.peak:.0f} MiB")
 
     def restart_cleanly(self, s):
@@ -157,6 +157,7 @@ class HostileClientsTest(ServerTest):
         # long as they stay connected. With the body deadline they are closed.
         s = self.start("--kafka-request-timeout", "1s")
         s.wait_for("ready")
+        watch = Watch(s, "steady")
         attackers = []
         for _ in range(300):
             a = socket.create_connection(("127.0.0.1", s.kafka_port), timeout=10)
@@ -171,9 +172,11 @@ class HostileClientsTest(ServerTest):
         finally:
             for a in attackers:
                 a.close()
+            watch.stop("size prefixes without bodies")
+        self.assert_bounded(watch, budget_mib=256)
         s.wait_for("did not arrive within 1000 ms (kafka.request_timeout)")
         self.assertIsNone(s.proc.poll())
-        self.assertEqual(s.stop(), 0)
+        self.restart_cleanly(s)
 
     def test_a_fetch_asking_to_wait_for_weeks_is_answered_within_the_cap(self):
         s = self.start("--kafka-fetch-max-wait", "1s")
@@ -231,8 +234,11 @@ class HostileClientsTest(ServerTest):
         s.wait_for("ready")
         self.assertEqual(self.produce_and_consume(s.bootstrap, "bombed", 1), [b"normal-0"])
         zeros = bytes(256 << 20)
-        for codec, packed in ((1, gzip.compress(zeros, 9)),
-                              (4, zstandard.ZstdCompressor(level=19).compress(zeros))):
+        bombs = ((1, gzip.compress(zeros, 9)),
+                 (4, zstandard.ZstdCompressor(level=19).compress(zeros)))
+        del zeros
+        watch = Watch(s, "steady")
+        for codec, packed in bombs * 3:
             after_crc = struct.pack(">hiqqqhii", codec, 0, 1000, 1000, -1, -1, -1, 1) + packed
             rest = struct.pack(">ibI", -1, 2, wire.crc32c(after_crc)) + after_crc
             batch = struct.pack(">qi", 0, len(rest)) + rest
@@ -246,6 +252,8 @@ class HostileClientsTest(ServerTest):
             name_len = struct.unpack(">h", resp[8:10])[0]
             _, error = struct.unpack(">ih", resp[14 + name_len:14 + name_len + 6])
             self.assertEqual(error, 87, f"codec {codec}")  # INVALID_RECORD
+        watch.stop("compression bombs")
+        self.assert_bounded(watch, budget_mib=256)
         # Nothing was stored, and the broker still serves.
         c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "x"})
         self.assertEqual(c.get_watermark_offsets(TopicPartition("bombed", 0), timeout=10),
@@ -253,7 +261,7 @@ class HostileClientsTest(ServerTest):
         c.close()
         self.assertEqual(self.produce_and_consume(s.bootstrap, "bombed", 2),
                          [b"normal-0", b"normal-0"])
-        self.assertEqual(s.stop(), 0)
+        self.restart_cleanly(s)
 
     def test_unread_pipelined_responses_stop_the_reading_and_are_cut_off(self):
         # 16 connections pipeline thousands of Metadata requests for a 500-partition topic
@@ -503,6 +511,7 @@ class HostileClientsTest(ServerTest):
         s = self.start()
         s.wait_for("ready")
         self.assertEqual(self.produce_and_consume(s.bootstrap, "counted", 1), [b"normal-0"])
+        watch = Watch(s, "steady")
         with socket.create_connection(("127.0.0.1", s.kafka_port), timeout=10) as sock:
             for i in range(50):
                 # One real record, a header claiming 2^31-1 (lastOffsetDelta to match).
@@ -516,11 +525,13 @@ class HostileClientsTest(ServerTest):
                 resp = wire.read_frame(sock)
                 self.assertIsNotNone(resp)
                 self.assertEqual(struct.unpack(">h", resp[-22:-20])[0], 87)  # INVALID_RECORD
+        watch.stop("batches claiming 2^31-1 records")
+        self.assert_bounded(watch, budget_mib=256)
         segments = [f for f in os.listdir(os.path.join(s.data_dir, "counted-0"))
                     if f.endswith(".log")]
         self.assertEqual(len(segments), 1, segments)
         self.assertEqual(self.produce_and_consume(s.bootstrap, "counted", 1)[-1], b"normal-0")
-        self.assertEqual(s.stop(), 0)
+        self.restart_cleanly(s)
 
 
 if __name__ == "__main__":
