@@ -114,18 +114,15 @@ broker::broker(net::shard_set& shards, broker_options opts)
       disk_(opts_.data_dir, opts_.min_free_bytes),
       flusher_(std::make_unique<storage::flusher>(opts_.flush_threads)),
       cleaner_(std::make_unique<storage::cleaner_thread>(opts_.cleaner)),
-      snapshots_(shards.size(), std::make_shared<metadata_snapshot>()) {
+      snapshots_(shards.size(), std::make_shared<metadata_snapshot>()),
+      placement_(std::make_unique<single_node_placement>(node_id_, shards.size())) {
   faults_.enabled = opts_.fault_injection;
 }
 
 broker::~broker() = default;
 
 unsigned broker::owner(std::string_view topic, int32_t partition) const {
-  // FNV-1a over the name, mixed with the partition: stable across runs and shards.
-  uint64_t h = 1469598103934665603ull;
-  for (char c : topic) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
-  h ^= static_cast<uint64_t>(partition) * 0x9e3779b97f4a7c15ull;
-  return static_cast<unsigned>((h ^ (h >> 29)) % shards_.size());
+  return placement_->locate(topic, partition).shard;
 }
 
 std::shared_ptr<const metadata_snapshot> broker::metadata() const {

@@ -21,6 +21,7 @@
 #include "broker/errc.h"
 #include "broker/group_coordinator.h"
 #include "broker/identity.h"
+#include "broker/placement.h"
 #include "broker/topic_config.h"
 #include "broker/topic_table.h"
 #include "net/asio.h"
@@ -137,6 +138,8 @@ class broker {
   // The data directory's cluster id and node id (after start()).
   const data_dir_identity& identity() const { return identity_; }
   int32_t node_id() const { return node_id_; }
+  // Where each partition lives (node, shard, replicas); owner() is its shard here.
+  const placement& partitions() const { return *placement_; }
   unsigned owner(std::string_view topic, int32_t partition) const;
   // The calling shard's snapshot of the topic table.
   std::shared_ptr<const metadata_snapshot> metadata() const;
@@ -281,6 +284,7 @@ class broker {
   admin_lock admin_;
   // Per-shard published snapshot: each is read and replaced only on its shard.
   std::vector<std::shared_ptr<const metadata_snapshot>> snapshots_;
+  std::unique_ptr<placement> placement_;  // after node_id_ and the shards: built from them
   std::vector<std::unique_ptr<group_coordinator>> coordinators_;  // index: shard
   fault_switch faults_;
   int32_t offsets_partitions_ = 1;

@@ -10,7 +10,7 @@ namespace kafka::handlers {
 namespace {
 
 void describe_topic(protocol::metadata_response& resp, const broker::topic_metadata& t,
-                    int32_t node_id) {
+                    const broker::placement& where) {
   auto& rt = resp.topics.emplace_back();
   rt.error_code = 0;
   rt.name = t.name;
@@ -19,10 +19,10 @@ void describe_topic(protocol::metadata_response& resp, const broker::topic_metad
   for (int32_t p = 0; p < t.partitions; ++p) {
     auto& rp = rt.partitions.emplace_back();
     rp.partition_index = p;
-    rp.leader_id = node_id;
+    rp.leader_id = where.locate(t.name, p).node;
     rp.leader_epoch = 0;
-    rp.replica_nodes = {node_id};
-    rp.isr_nodes = {node_id};
+    rp.replica_nodes = where.replicas(t.name, p);
+    rp.isr_nodes = where.in_sync(t.name, p);
   }
 }
 
@@ -45,7 +45,7 @@ net::task<handler_result> metadata(request_context& ctx) {
   // v0: an empty list means every topic; v1+: null means every topic, empty none.
   const bool all = !req.topics || (ctx.api_version == 0 && req.topics->empty());
   if (all) {
-    for (const auto& [name, t] : snap->topics) describe_topic(resp, *t, info.node_id);
+    for (const auto& [name, t] : snap->topics) describe_topic(resp, *t, ctx.broker.partitions());
     co_return respond(resp, ctx.api_version);
   }
   const bool may_create = ctx.broker.options().auto_create_topics &&
@@ -101,7 +101,7 @@ net::task<handler_result> metadata(request_context& ctx) {
           code(want.name ? error_code::unknown_topic_or_partition : error_code::unknown_topic_id);
       continue;
     }
-    describe_topic(resp, *t, info.node_id);
+    describe_topic(resp, *t, ctx.broker.partitions());
   }
   co_return respond(resp, ctx.api_version);
 }
