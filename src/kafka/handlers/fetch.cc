@@ -124,9 +124,11 @@ struct partition_waiters {
   }
 };
 
-// Per shard (each shard thread has its own); entries are never erased, so the listener
-// installed on a log can hold a pointer to its list.
+// Per shard (each shard thread has its own). An entry is erased only once its log is
+// gone (a deleted topic's partition), so the listener installed on a live log can hold a
+// pointer to its list.
 thread_local std::map<storage::ntp, partition_waiters> waiters;
+thread_local size_t parks_since_sweep = 0;
 
 // On the partition's owner: parks `w` until the high watermark passes `offset` (or wakes
 // it at once if it already has). A plain function: the coroutine below only forwards.
@@ -149,6 +151,11 @@ void park(broker::broker& b, const storage::ntp& name, int64_t offset,
     return !live || live->finished.load(std::memory_order_relaxed);
   });
   list.entries.push_back({offset, w});
+  // Now and then, forget the partitions whose logs are gone.
+  if (++parks_since_sweep >= 4096) {
+    parks_since_sweep = 0;
+    std::erase_if(waiters, [](const auto& kv) { return kv.second.log.expired(); });
+  }
 }
 
 void park_all(broker::broker& b, const std::vector<std::pair<storage::ntp, int64_t>>& parts,
