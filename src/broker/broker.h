@@ -231,6 +231,12 @@ class broker {
   // Closes and removes partitions [from, to) of a topic, registered with a log manager
   // or not; the first error, having tried them all.
   net::task<std::error_code> discard_partitions(std::string topic, int32_t from, int32_t to);
+  // Undoes a create (`restore` empty: the topic's line is removed) or an addition of
+  // partitions (`restore`: the topic as it was) that failed at partitions [from, to):
+  // their directories go, then the table records it. What cannot be undone now is logged
+  // and finished at the next start.
+  net::task<void> roll_back_partitions(std::string topic, int32_t from, int32_t to,
+                                       std::optional<table_entry> restore);
   net::task<void> discard_one(std::string topic, int32_t partition,
                               std::shared_ptr<std::error_code> first);
   net::task<std::error_code> discard_log(unsigned shard, std::string topic, int32_t partition);

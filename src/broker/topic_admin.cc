@@ -409,21 +409,8 @@ net::task<admin_result> broker::do_create_topic(std::string name, int32_t partit
   if (ec) {
     base::logger("broker")->error("cannot create topic {} ({} partitions): {}; rolling back", name,
                                   partitions, ec.message());
-    const auto undo = co_await discard_partitions(name, first_partition, partitions);
-    if (undo) {
-      base::logger("broker")->error(
-          "topic {}: cannot remove the partition directories created ({}); they are removed "
-          "at the next start",
-          name, undo.message());
-      co_return ec;
-    }
-    const auto recorded = co_await write_table_removal(name);
-    if (!recorded) {
-      base::logger("broker")->error(
-          "topic {}: cannot record the rollback in the topic table ({}); it is finished at the "
-          "next start",
-          name, recorded.error().message());
-    }
+    const std::optional<table_entry> removed;
+    co_await roll_back_partitions(name, first_partition, partitions, removed);
     co_return ec;
   }
   attach_counters(*t);
@@ -432,6 +419,30 @@ net::task<admin_result> broker::do_create_topic(std::string name, int32_t partit
   co_await publish();
   base::logger("broker")->info("created topic {} with {} partition(s)", name, partitions);
   co_return admin_result{};
+}
+
+net::task<void> broker::roll_back_partitions(std::string topic, int32_t from, int32_t to,
+                                             std::optional<table_entry> restore) {
+  const auto undo = co_await discard_partitions(topic, from, to);
+  if (undo) {
+    base::logger("broker")->error(
+        "topic {}: cannot remove the partition directories created ({}); they are removed "
+        "at the next start",
+        topic, undo.message());
+    co_return;
+  }
+  base::status recorded;
+  if (restore) {
+    recorded = co_await write_table(*restore);
+  } else {
+    recorded = co_await write_table_removal(topic);
+  }
+  if (!recorded) {
+    base::logger("broker")->error(
+        "topic {}: cannot record the rollback in the topic table ({}); it is finished at the "
+        "next start",
+        topic, recorded.error().message());
+  }
 }
 
 net::task<std::error_code> broker::delete_topic(std::string name) {
@@ -509,22 +520,8 @@ net::task<admin_result> broker::do_create_partitions(std::string name, int32_t t
   if (ec) {
     base::logger("broker")->error("cannot add partitions {} to {} to topic {}: {}; rolling back",
                                   old->partitions, total - 1, name, ec.message());
-    const auto undo = co_await discard_partitions(name, first_new, total);
-    if (undo) {
-      base::logger("broker")->error(
-          "topic {}: cannot remove the partition directories created ({}); they are removed "
-          "at the next start",
-          name, undo.message());
-      co_return ec;
-    }
-    const auto back = entry_of(*old);
-    const auto recorded = co_await write_table(back);
-    if (!recorded) {
-      base::logger("broker")->error(
-          "topic {}: cannot record the rollback in the topic table ({}); it is finished at "
-          "the next start",
-          name, recorded.error().message());
-    }
+    const std::optional<table_entry> as_it_was = entry_of(*old);
+    co_await roll_back_partitions(name, first_new, total, as_it_was);
     co_return ec;
   }
   table_[name] = t;
