@@ -39,7 +39,7 @@ test: build
 test-asan: deps $(DEBUG_DIR)/build.ninja
 	ninja -C $(DEBUG_DIR) -j $(JOBS) unit_tests riptide crash_test rdkafka_roundtrip rdkafka_group \
 	  sarama_client io_shim
-	ctest --test-dir $(DEBUG_DIR) --output-on-failure -j $(JOBS) -L 'unit|integration'
+	ctest --test-dir $(DEBUG_DIR) --output-on-failure -j $(JOBS) -L 'unit|core|integration'
 
 FUZZ_DIR     := build/fuzz
 FUZZ_SECONDS ?= 60

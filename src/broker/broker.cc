@@ -11,80 +11,13 @@
 #include "broker/broker_config.h"
 #include "broker/identity.h"
 #include "net/await.h"
+#include "net/shard.h"
 
 namespace broker {
 namespace {
 
 namespace fs = std::filesystem;
 constexpr const char* kProducerIdsFile = "producer-ids";
-
-class category final : public std::error_category {
- public:
-  const char* name() const noexcept override { return "broker"; }
-  std::string message(int ev) const override {
-    switch (static_cast<errc>(ev)) {
-      case errc::ok:
-        return "ok";
-      case errc::topic_exists:
-        return "topic already exists";
-      case errc::unknown_topic:
-        return "unknown topic";
-      case errc::invalid_topic_name:
-        return "invalid topic name";
-      case errc::invalid_partitions:
-        return "invalid number of partitions";
-      case errc::invalid_config:
-        return "invalid topic config";
-      case errc::invalid_replication_factor:
-        return "invalid replication factor";
-      case errc::storage_error:
-        return "storage error";
-      case errc::internal_topic:
-        return "internal topic";
-      case errc::invalid_group_id:
-        return "invalid group id";
-      case errc::unknown_member_id:
-        return "unknown member id";
-      case errc::invalid_session_timeout:
-        return "session timeout outside the broker's allowed range";
-      case errc::rebalance_in_progress:
-        return "rebalance in progress";
-      case errc::illegal_generation:
-        return "illegal generation";
-      case errc::inconsistent_group_protocol:
-        return "inconsistent group protocol";
-      case errc::member_id_required:
-        return "member id required";
-      case errc::fenced_instance_id:
-        return "fenced instance id";
-      case errc::group_max_size_reached:
-        return "group is full";
-      case errc::group_id_not_found:
-        return "group not found";
-      case errc::non_empty_group:
-        return "group has members";
-      case errc::group_subscribed_to_topic:
-        return "group is subscribed to the topic";
-      case errc::offset_metadata_too_large:
-        return "offset metadata too large";
-      case errc::member_metadata_too_large:
-        return "member metadata too large";
-      case errc::coordinator_not_available:
-        return "coordinator not available";
-      case errc::unsupported_transactions:
-        return "transactions are not supported";
-      case errc::damaged_metadata:
-        return "a file of the data directory is damaged";
-      case errc::too_many_groups:
-        return "the broker holds as many consumer groups as groups.max_groups allows";
-      case errc::limit_exceeded:
-        return "over a limit of the broker";
-      case errc::too_many_topics_in_request:
-        return "too many topics in one request";
-    }
-    return "broker error " + std::to_string(ev);
-  }
-};
 
 // Runs `fn` on shard `s` from a thread that is not a shard, and waits for it.
 template <typename F>
@@ -103,11 +36,6 @@ auto run_on(net::shard& s, F fn) -> decltype(fn()) {
 
 }  // namespace
 
-const std::error_category& broker_category() {
-  static const category c;
-  return c;
-}
-
 broker::broker(net::shard_set& shards, broker_options opts)
     : shards_(shards),
       opts_(std::move(opts)),
@@ -115,7 +43,8 @@ broker::broker(net::shard_set& shards, broker_options opts)
       flusher_(std::make_unique<storage::flusher>(opts_.flush_threads)),
       cleaner_(std::make_unique<storage::cleaner_thread>(opts_.cleaner)),
       snapshots_(shards.size(), std::make_shared<metadata_snapshot>()),
-      placement_(std::make_unique<single_node_placement>(node_id_, shards.size())) {
+      placement_(std::make_unique<single_node_placement>(node_id_, shards.size())),
+      data_(std::make_unique<partition_service>(*this)) {
   faults_.enabled = opts_.fault_injection;
 }
 

@@ -21,15 +21,19 @@
 #include "broker/errc.h"
 #include "broker/group_coordinator.h"
 #include "broker/identity.h"
+#include "broker/partition_service.h"
 #include "broker/placement.h"
 #include "broker/topic_config.h"
 #include "broker/topic_table.h"
-#include "net/asio.h"
-#include "net/shard.h"
+#include "net/task.h"
 #include "storage/cleaner_thread.h"
 #include "storage/disk_space.h"
 #include "storage/flusher.h"
 #include "storage/log_manager.h"
+
+namespace net {
+class shard_set;
+}
 
 namespace broker {
 
@@ -143,6 +147,8 @@ class broker {
   unsigned owner(std::string_view topic, int32_t partition) const;
   // The calling shard's snapshot of the topic table.
   std::shared_ptr<const metadata_snapshot> metadata() const;
+  // What every front door does with partitions' records (produce, read, wait, offsets).
+  partition_service& data() { return *data_; }
   // The log of a partition owned by the calling shard (nullptr if none).
   std::shared_ptr<storage::partition_log> local_log(const storage::ntp& name) const;
 
@@ -292,6 +298,7 @@ class broker {
   std::vector<std::shared_ptr<const metadata_snapshot>> snapshots_;
   std::unique_ptr<placement> placement_;  // after node_id_ and the shards: built from them
   std::vector<std::unique_ptr<group_coordinator>> coordinators_;  // index: shard
+  std::unique_ptr<partition_service> data_;
   fault_switch faults_;
   int32_t offsets_partitions_ = 1;
   // Producer ids: handed out on shard 0 from a block reserved in the data directory.

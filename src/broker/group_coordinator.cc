@@ -6,6 +6,7 @@
 #include "base/logging.h"
 #include "broker/broker.h"
 #include "net/await.h"
+#include "net/shard.h"
 #include "storage/batch_builder.h"
 #include "storage/partition_log.h"
 #include "storage/record_batch.h"
@@ -97,11 +98,16 @@ base::status group_coordinator::load() {
   return {};
 }
 
+struct group_coordinator::ticker {
+  explicit ticker(const net::asio::any_io_executor& ex) : timer(ex) {}
+  net::asio::steady_timer timer;
+};
+
 net::task<void> group_coordinator::run_timers() {
-  timer_ = std::make_unique<net::asio::steady_timer>(co_await net::asio::this_coro::executor);
+  timer_ = std::make_unique<ticker>(co_await net::asio::this_coro::executor);
   while (!stopping_) {
-    timer_->expires_after(kTick);
-    co_await timer_->async_wait(net::asio::as_tuple(net::asio::use_awaitable));
+    timer_->timer.expires_after(kTick);
+    co_await timer_->timer.async_wait(net::asio::as_tuple(net::asio::use_awaitable));
     if (stopping_) break;
     tick();
   }
@@ -109,7 +115,7 @@ net::task<void> group_coordinator::run_timers() {
 
 void group_coordinator::stop() {
   stopping_ = true;
-  if (timer_) timer_->cancel();
+  if (timer_) timer_->timer.cancel();
   for (auto& [id, e] : groups_) e.g->shut_down(errc::coordinator_not_available);
 }
 

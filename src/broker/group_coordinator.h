@@ -24,7 +24,7 @@
 #include "base/result.h"
 #include "broker/group.h"
 #include "broker/offsets_log.h"
-#include "net/asio.h"
+#include "net/task.h"
 
 namespace storage {
 class partition_log;
@@ -148,7 +148,8 @@ class group_coordinator {
   unsigned shard_;
   const group_options& opts_;
   std::map<std::string, entry> groups_;
-  std::unique_ptr<net::asio::steady_timer> timer_;
+  struct ticker;  // the timer of run_timers() (Asio, kept out of this header)
+  std::unique_ptr<ticker> timer_;
   bool stopping_ = false;
   int64_t last_expiry_check_ = 0;
 };

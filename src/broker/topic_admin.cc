@@ -12,6 +12,7 @@
 #include "broker/broker.h"
 #include "broker/broker_config.h"
 #include "net/await.h"
+#include "net/shard.h"
 
 namespace broker {
 namespace {

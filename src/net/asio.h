@@ -15,9 +15,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "net/task.h"
+
 namespace net {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-template <typename T = void>
-using task = asio::awaitable<T>;
 }  // namespace net

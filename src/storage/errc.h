@@ -27,9 +27,10 @@ enum class errc {
   invalid_timestamp,       // a record's timestamp is outside what the topic accepts
   // A file could not be opened or created for now (out of descriptors, permissions, a
   // segment being swapped): nothing was written; the same request may succeed later.
-  temporarily_unavailable,
+  temporarily_unavailable,  // keep it the last value (last_errc)
 };
 
+inline constexpr errc last_errc = errc::temporarily_unavailable;
 const std::error_category& storage_category();
 inline std::error_code make_error_code(errc e) {
   return {static_cast<int>(e), storage_category()};

@@ -13,8 +13,8 @@ net::task<handler_result> join_group(request_context& ctx) {
   r.group_id = req.group_id;
   r.member_id = req.member_id;
   r.instance_id = req.group_instance_id;
-  r.client_id = ctx.client_id.value_or("");
-  r.client_host = ctx.client_host;
+  r.client_id = ctx.who.client_id.value_or("");
+  r.client_host = ctx.who.address;
   r.session_timeout_ms = req.session_timeout_ms;
   // v0 has no rebalance timeout: the session timeout serves for both.
   r.rebalance_timeout_ms = ctx.api_version >= 1 ? req.rebalance_timeout_ms : req.session_timeout_ms;

@@ -10,12 +10,6 @@ namespace {
 // which every stored batch carries.
 constexpr int32_t kLeaderEpoch = 0;
 
-net::task<int64_t> log_end_on_owner(broker::broker& b, storage::ntp name) {
-  int64_t end = -1;
-  if (auto log = b.local_log(name)) end = log->log_end_offset();
-  co_return end;
-}
-
 }  // namespace
 
 // The end offset of the requested leader epoch, which consumers use to detect a log
@@ -48,10 +42,10 @@ net::task<handler_result> offset_for_leader_epoch(request_context& ctx) {
       if (part.leader_epoch != kLeaderEpoch) continue;  // -1 / -1: no such epoch here
       rp.leader_epoch = kLeaderEpoch;
       // A named argument: g++ 12 destroys a temporary passed to a coroutine twice.
-      const storage::ntp name{topic.topic, part.partition};
-      rp.end_offset = co_await ctx.broker.shards().invoke_on(
-          ctx.broker.owner(topic.topic, part.partition), log_end_on_owner(ctx.broker, name));
-      if (rp.end_offset < 0) rp.error_code = code(error_code::unknown_topic_or_partition);
+      const broker::topic_partition tp{topic.topic, part.partition};
+      auto res = co_await ctx.broker.data().log_end(ctx.who, tp);
+      rp.error_code = code(to_kafka_error(res.error));
+      rp.end_offset = res.offset;
     }
   }
   co_return respond(resp, ctx.api_version);

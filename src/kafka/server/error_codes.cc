@@ -1,50 +1,12 @@
 #include "kafka/server/error_codes.h"
 
-#include "broker/broker.h"
-#include "storage/errc.h"
+#include "broker/errc.h"
 
 namespace kafka {
 
 error_code to_kafka_error(std::error_code ec) {
   if (!ec) return error_code::none;
-  if (ec.category() == storage::storage_category()) {
-    switch (static_cast<storage::errc>(ec.value())) {
-      case storage::errc::ok:
-        return error_code::none;
-      case storage::errc::corrupt_batch:
-        return error_code::corrupt_message;
-      case storage::errc::invalid_batch:
-        return error_code::corrupt_message;
-      case storage::errc::unsupported_magic:
-        return error_code::unsupported_for_message_format;
-      case storage::errc::batch_too_large:
-        return error_code::message_too_large;
-      case storage::errc::offset_out_of_range:
-        return error_code::offset_out_of_range;
-      case storage::errc::log_read_only:
-        return error_code::kafka_storage_error;
-      case storage::errc::disk_full:
-        return error_code::kafka_storage_error;
-      case storage::errc::log_closed:
-        return error_code::not_leader_or_follower;
-      case storage::errc::partition_exists:
-        return error_code::topic_already_exists;
-      case storage::errc::partition_not_found:
-        return error_code::unknown_topic_or_partition;
-      case storage::errc::data_dir_locked:
-        return error_code::kafka_storage_error;
-      case storage::errc::out_of_order_sequence:
-        return error_code::out_of_order_sequence_number;
-      case storage::errc::invalid_producer_epoch:
-        return error_code::invalid_producer_epoch;
-      case storage::errc::invalid_record:
-        return error_code::invalid_record;
-      case storage::errc::invalid_timestamp:
-        return error_code::invalid_timestamp;
-      case storage::errc::temporarily_unavailable:
-        return error_code::kafka_storage_error;  // retriable: clients try again
-    }
-  }
+  ec = broker::to_broker_error(ec);
   if (ec.category() == broker::broker_category()) {
     switch (static_cast<broker::errc>(ec.value())) {
       case broker::errc::ok:
@@ -104,10 +66,38 @@ error_code to_kafka_error(std::error_code ec) {
         return error_code::policy_violation;
       case broker::errc::too_many_topics_in_request:
         return error_code::throttling_quota_exceeded;
+      case broker::errc::corrupt_batch:
+      case broker::errc::invalid_batch:
+        return error_code::corrupt_message;
+      case broker::errc::unsupported_magic:
+        return error_code::unsupported_for_message_format;
+      case broker::errc::unsupported_compression:
+        return error_code::unsupported_compression_type;
+      case broker::errc::batch_too_large:
+        return error_code::message_too_large;
+      case broker::errc::offset_out_of_range:
+        return error_code::offset_out_of_range;
+      case broker::errc::log_read_only:
+      case broker::errc::disk_full:
+      case broker::errc::temporarily_unavailable:  // retriable: clients try again
+        return error_code::kafka_storage_error;
+      case broker::errc::not_owner:
+        return error_code::not_leader_or_follower;
+      case broker::errc::out_of_order_sequence:
+        return error_code::out_of_order_sequence_number;
+      case broker::errc::invalid_producer_epoch:
+        return error_code::invalid_producer_epoch;
+      case broker::errc::invalid_record:
+        return error_code::invalid_record;
+      case broker::errc::invalid_timestamp:
+        return error_code::invalid_timestamp;
+      case broker::errc::not_enough_replicas:
+        return error_code::not_enough_replicas;
+      case broker::errc::invalid_request:
+        return error_code::invalid_request;
+      case broker::errc::internal_error:
+        return error_code::unknown_server_error;
     }
-  }
-  if (ec.category() == std::system_category() || ec.category() == std::generic_category()) {
-    return error_code::kafka_storage_error;
   }
   return error_code::unknown_server_error;
 }

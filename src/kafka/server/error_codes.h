@@ -1,6 +1,6 @@
 #pragma once
 // Kafka protocol error codes used by the broker, and the single translation from
-// storage and broker errors to them.
+// broker errors to them.
 
 #include <cstdint>
 #include <system_error>
@@ -69,8 +69,8 @@ inline int16_t code(error_code e) {
   return static_cast<int16_t>(e);
 }
 
-// Maps a storage or broker error (or any other error_code) to the Kafka error a Kafka
-// broker would answer in the same situation.
+// Maps a broker error to the Kafka error a Kafka broker would answer in the same
+// situation. Any other error is first put in the broker's terms (broker::to_broker_error).
 error_code to_kafka_error(std::error_code ec);
 
 }  // namespace kafka

@@ -304,16 +304,16 @@ net::task<void> connection::read_loop() {
       continue;
     }
     s->response_header_version = protocol::response_header_version(api_key, api_version);
-    request_context ctx{broker_,
-                        opts_.info,
-                        shard_,
-                        api_key,
-                        api_version,
-                        header.correlation_id,
-                        header.client_id,
-                        peer_host_,
-                        frame,
-                        protocol::reader(hr.rest(), &s->decoded)};
+    request_context ctx{
+        broker_,
+        opts_.info,
+        shard_,
+        api_key,
+        api_version,
+        header.correlation_id,
+        broker::request_identity{"User:ANONYMOUS", header.client_id, peer_host_, "kafka"},
+        frame,
+        protocol::reader(hr.rest(), &s->decoded)};
     s->decoded.limit = connection_limit();
     s->decoded.shared = &state_.used;
     net::asio::co_spawn(socket_.get_executor(), handle(s, api, std::move(ctx)),

@@ -13,6 +13,7 @@
 #include "broker/broker.h"
 #include "kafka/protocol/wire.h"
 #include "net/asio.h"
+#include "net/shard.h"
 
 namespace kafka {
 
@@ -32,8 +33,8 @@ struct request_context {
   int16_t api_key;
   int16_t api_version;
   int32_t correlation_id;
-  std::optional<std::string> client_id;
-  std::string client_host;                 // the peer's address, as Kafka shows it ("/127.0.0.1")
+  // Who is asking (principal, client id, address), passed with every call into the core.
+  broker::request_identity who;
   std::shared_ptr<const uint8_t[]> frame;  // keeps `body` valid
   protocol::reader body;
 };
