@@ -157,26 +157,30 @@ class broker {
   // touches partition directories and its outcome after: one that fails half-way is
   // rolled back (create) or finished (delete), at once or at the next start.
   // Creations over the object limits are refused before anything is written.
-  net::task<admin_result> create_topic(std::string name, int32_t partitions, config_map configs,
+  // `who` asked for it: the log of admin operations names it.
+  net::task<admin_result> create_topic(const request_identity& who, std::string name,
+                                       int32_t partitions, config_map configs,
                                        bool validate_only = false);
-  net::task<std::error_code> delete_topic(std::string name);
-  net::task<admin_result> create_partitions(std::string name, int32_t total,
-                                            bool validate_only = false);
+  net::task<std::error_code> delete_topic(const request_identity& who, std::string name);
+  net::task<admin_result> create_partitions(const request_identity& who, std::string name,
+                                            int32_t total, bool validate_only = false);
   // The refusal of a topic beyond limits.max_topics_per_request in one request
   // (errc::too_many_topics_in_request), counted and logged (rate-limited).
   admin_result refuse_over_request_limit(std::string_view topic, std::string_view api) const;
-  net::task<std::error_code> alter_topic_config(std::string name, config_map configs,
-                                                bool validate_only = false);
+  net::task<std::error_code> alter_topic_config(const request_identity& who, std::string name,
+                                                config_map configs, bool validate_only = false);
   // Replaces the dynamic broker configs and logger levels (see broker_config.h), persists
   // them and applies them to every topic that does not override them.
-  net::task<std::error_code> alter_broker_config(config_map dynamic, bool validate_only = false);
+  net::task<std::error_code> alter_broker_config(const request_identity& who, config_map dynamic,
+                                                 bool validate_only = false);
   // Incremental forms: `edit` changes the current configs (a topic's overrides, or the
   // dynamic broker configs) in place on shard 0, while no other admin operation runs, so
   // two concurrent edits of one resource both apply. An error from `edit` is returned
   // and nothing changes.
-  net::task<std::error_code> edit_topic_config(std::string name, config_edit edit,
-                                               bool validate_only = false);
-  net::task<std::error_code> edit_broker_config(config_edit edit, bool validate_only = false);
+  net::task<std::error_code> edit_topic_config(const request_identity& who, std::string name,
+                                               config_edit edit, bool validate_only = false);
+  net::task<std::error_code> edit_broker_config(const request_identity& who, config_edit edit,
+                                                bool validate_only = false);
 
   net::shard_set& shards() { return shards_; }
   fault_switch& faults() { return faults_; }
@@ -252,14 +256,17 @@ class broker {
   net::task<void> publish();
   net::task<std::error_code> open_partitions(std::shared_ptr<const topic_metadata> t, int32_t from);
   // Bodies of the admin operations, run on shard 0.
-  net::task<admin_result> do_create_topic(std::string name, int32_t partitions, config_map configs,
+  net::task<admin_result> do_create_topic(const request_identity& who, std::string name,
+                                          int32_t partitions, config_map configs,
                                           bool validate_only);
-  net::task<std::error_code> do_delete_topic(std::string name);
-  net::task<admin_result> do_create_partitions(std::string name, int32_t total, bool validate_only);
-  net::task<std::error_code> do_alter_topic_config(std::string name, config_map configs,
-                                                   bool validate_only, config_edit edit);
-  net::task<std::error_code> do_alter_broker_config(config_map dynamic, bool validate_only,
-                                                    config_edit edit);
+  net::task<std::error_code> do_delete_topic(const request_identity& who, std::string name);
+  net::task<admin_result> do_create_partitions(const request_identity& who, std::string name,
+                                               int32_t total, bool validate_only);
+  net::task<std::error_code> do_alter_topic_config(const request_identity& who, std::string name,
+                                                   config_map configs, bool validate_only,
+                                                   config_edit edit);
+  net::task<std::error_code> do_alter_broker_config(const request_identity& who, config_map dynamic,
+                                                    bool validate_only, config_edit edit);
   // Sets a topic's inherited and effective configs and its log settings from the broker
   // defaults, the dynamic broker configs and its own overrides (on shard 0).
   void fill_config(topic_metadata& t) const;

@@ -116,7 +116,7 @@ net::task<produce_result> partition_service::produce(const request_identity& who
     out = co_await broker_.shards().invoke_on(owner, append_on_owner(tp, batch, opts.wait_durable));
   } catch (const std::exception& e) {
     // Never answered as a success: the client retries (or reports) this partition.
-    base::logger("broker")->error("produce to {} for {} failed: {}", tp.dir_name(), who.principal,
+    base::logger("broker")->error("produce to {} for {} failed: {}", tp.dir_name(), describe(who),
                                   e.what());
     out = produce_result{};
     out.error = errc::internal_error;
@@ -406,8 +406,8 @@ net::task<trim_result> partition_service::delete_records(const request_identity&
   out = co_await broker_.shards().invoke_on(broker_.owner(tp.topic, tp.partition),
                                             trim_on_owner(tp, offset));
   if (!out.error) {
-    base::logger("broker")->info("{} deleted the records of {} below offset {}", who.principal,
-                                 tp.dir_name(), out.log_start_offset);
+    base::logger("broker")->info("partition {}: records below offset {} deleted, for {}",
+                                 tp.dir_name(), out.log_start_offset, describe(who));
   }
   co_return out;
 }

@@ -17,6 +17,13 @@
 namespace broker {
 namespace {
 
+// "k=v, k=v" (or "(none)") for the log.
+std::string config_text(const config_map& configs) {
+  std::string all;
+  for (const auto& [k, v] : configs) all += (all.empty() ? "" : ", ") + k + "=" + v;
+  return all.empty() ? std::string("(none)") : all;
+}
+
 namespace fs = std::filesystem;
 constexpr const char* kTableFile = "topics";
 constexpr const char* kOrphanedDir = "orphaned";
@@ -356,14 +363,16 @@ net::task<std::error_code> broker::open_partitions(std::shared_ptr<const topic_m
   co_return std::error_code{};
 }
 
-net::task<admin_result> broker::create_topic(std::string name, int32_t partitions,
-                                             config_map configs, bool validate_only) {
+net::task<admin_result> broker::create_topic(const request_identity& who, std::string name,
+                                             int32_t partitions, config_map configs,
+                                             bool validate_only) {
   return shards_.invoke_on(
-      0, do_create_topic(std::move(name), partitions, std::move(configs), validate_only));
+      0, do_create_topic(who, std::move(name), partitions, std::move(configs), validate_only));
 }
 
-net::task<admin_result> broker::do_create_topic(std::string name, int32_t partitions,
-                                                config_map configs, bool validate_only) {
+net::task<admin_result> broker::do_create_topic(const request_identity& who, std::string name,
+                                                int32_t partitions, config_map configs,
+                                                bool validate_only) {
   if (validate_topic_name(name)) co_return errc::invalid_topic_name;
   if (partitions <= 0 || partitions > max_partitions_per_topic) {
     co_return errc::invalid_partitions;
@@ -418,7 +427,8 @@ net::task<admin_result> broker::do_create_topic(std::string name, int32_t partit
   table_[name] = t;
   table_partitions_ += partitions;
   co_await publish();
-  base::logger("broker")->info("created topic {} with {} partition(s)", name, partitions);
+  base::logger("broker")->info("created topic {} with {} partition(s), for {}", name, partitions,
+                               describe(who));
   co_return admin_result{};
 }
 
@@ -446,11 +456,11 @@ net::task<void> broker::roll_back_partitions(std::string topic, int32_t from, in
   }
 }
 
-net::task<std::error_code> broker::delete_topic(std::string name) {
-  return shards_.invoke_on(0, do_delete_topic(std::move(name)));
+net::task<std::error_code> broker::delete_topic(const request_identity& who, std::string name) {
+  return shards_.invoke_on(0, do_delete_topic(who, std::move(name)));
 }
 
-net::task<std::error_code> broker::do_delete_topic(std::string name) {
+net::task<std::error_code> broker::do_delete_topic(const request_identity& who, std::string name) {
   if (is_internal(name)) co_return errc::internal_topic;
   co_await admin_.lock();
   admin_hold hold{admin_};
@@ -483,17 +493,17 @@ net::task<std::error_code> broker::do_delete_topic(std::string name) {
         "finishes it",
         name, recorded.error().message());
   }
-  base::logger("broker")->info("deleted topic {}", name);
+  base::logger("broker")->info("deleted topic {}, for {}", name, describe(who));
   co_return std::error_code{};
 }
 
-net::task<admin_result> broker::create_partitions(std::string name, int32_t total,
-                                                  bool validate_only) {
-  return shards_.invoke_on(0, do_create_partitions(std::move(name), total, validate_only));
+net::task<admin_result> broker::create_partitions(const request_identity& who, std::string name,
+                                                  int32_t total, bool validate_only) {
+  return shards_.invoke_on(0, do_create_partitions(who, std::move(name), total, validate_only));
 }
 
-net::task<admin_result> broker::do_create_partitions(std::string name, int32_t total,
-                                                     bool validate_only) {
+net::task<admin_result> broker::do_create_partitions(const request_identity& who, std::string name,
+                                                     int32_t total, bool validate_only) {
   if (is_internal(name)) co_return errc::internal_topic;  // groups are mapped onto its partitions
   if (total > max_partitions_per_topic) co_return errc::invalid_partitions;
   if (auto refused = check_new_partitions(name, total)) co_return *refused;
@@ -528,23 +538,25 @@ net::task<admin_result> broker::do_create_partitions(std::string name, int32_t t
   table_[name] = t;
   table_partitions_ += total - old->partitions;
   co_await publish();
-  base::logger("broker")->info("topic {}: {} partition(s), was {}", name, total, old->partitions);
+  base::logger("broker")->info("topic {}: {} partition(s), was {}, for {}", name, total,
+                               old->partitions, describe(who));
   co_return admin_result{};
 }
 
-net::task<std::error_code> broker::alter_topic_config(std::string name, config_map configs,
-                                                      bool validate_only) {
+net::task<std::error_code> broker::alter_topic_config(const request_identity& who, std::string name,
+                                                      config_map configs, bool validate_only) {
   return shards_.invoke_on(
-      0, do_alter_topic_config(std::move(name), std::move(configs), validate_only, {}));
+      0, do_alter_topic_config(who, std::move(name), std::move(configs), validate_only, {}));
 }
 
-net::task<std::error_code> broker::edit_topic_config(std::string name, config_edit edit,
-                                                     bool validate_only) {
+net::task<std::error_code> broker::edit_topic_config(const request_identity& who, std::string name,
+                                                     config_edit edit, bool validate_only) {
   return shards_.invoke_on(
-      0, do_alter_topic_config(std::move(name), config_map{}, validate_only, std::move(edit)));
+      0, do_alter_topic_config(who, std::move(name), config_map{}, validate_only, std::move(edit)));
 }
 
-net::task<std::error_code> broker::do_alter_topic_config(std::string name, config_map configs,
+net::task<std::error_code> broker::do_alter_topic_config(const request_identity& who,
+                                                         std::string name, config_map configs,
                                                          bool validate_only, config_edit edit) {
   co_await admin_.lock();
   admin_hold hold{admin_};
@@ -571,20 +583,25 @@ net::task<std::error_code> broker::do_alter_topic_config(std::string name, confi
     co_await shards_.invoke_on(o, configure_log(o, t, p));
   }
   co_await publish();
+  base::logger("broker")->info("topic {}: configs are now {}, for {}", name, config_text(configs),
+                               describe(who));
   co_return std::error_code{};
 }
 
-net::task<std::error_code> broker::alter_broker_config(config_map dynamic, bool validate_only) {
+net::task<std::error_code> broker::alter_broker_config(const request_identity& who,
+                                                       config_map dynamic, bool validate_only) {
   co_return co_await shards_.invoke_on(
-      0, do_alter_broker_config(std::move(dynamic), validate_only, {}));
+      0, do_alter_broker_config(who, std::move(dynamic), validate_only, {}));
 }
 
-net::task<std::error_code> broker::edit_broker_config(config_edit edit, bool validate_only) {
+net::task<std::error_code> broker::edit_broker_config(const request_identity& who, config_edit edit,
+                                                      bool validate_only) {
   co_return co_await shards_.invoke_on(
-      0, do_alter_broker_config(config_map{}, validate_only, std::move(edit)));
+      0, do_alter_broker_config(who, config_map{}, validate_only, std::move(edit)));
 }
 
-net::task<std::error_code> broker::do_alter_broker_config(config_map dynamic, bool validate_only,
+net::task<std::error_code> broker::do_alter_broker_config(const request_identity& who,
+                                                          config_map dynamic, bool validate_only,
                                                           config_edit edit) {
   co_await admin_.lock();
   admin_hold hold{admin_};
@@ -610,11 +627,8 @@ net::task<std::error_code> broker::do_alter_broker_config(config_map dynamic, bo
     }
   }
   co_await publish();
-  base::logger("broker")->info("dynamic broker configs are now: {}", [&] {
-    std::string all;
-    for (const auto& [k, v] : dynamic_) all += (all.empty() ? "" : ", ") + k + "=" + v;
-    return all.empty() ? std::string("(none)") : all;
-  }());
+  base::logger("broker")->info("dynamic broker configs are now: {}, for {}", config_text(dynamic_),
+                               describe(who));
   co_return std::error_code{};
 }
 

@@ -79,11 +79,11 @@ net::task<bool> watch(broker::broker& b, topic_partition tp, int64_t offset,
 
 net::task<broker::admin_result> create(broker::broker& b, std::string name, int32_t partitions,
                                        broker::config_map configs) {
-  co_return co_await b.create_topic(name, partitions, configs);
+  co_return co_await b.create_topic(who(), name, partitions, configs);
 }
 
 net::task<std::error_code> remove(broker::broker& b, std::string name) {
-  co_return co_await b.delete_topic(name);
+  co_return co_await b.delete_topic(who(), name);
 }
 
 // A broker on two shards over a data directory, stopped cleanly when it goes.

@@ -274,6 +274,22 @@ class AdminTest(ServerTest):
         self.server = self.start(data_dir=self.server.data_dir)
         self.server.wait_for("ready")
 
+    # --- Who asked: the log of admin operations -----------------------------------
+
+    def test_admin_operations_are_logged_with_who_asked_for_them(self):
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "client.id": "audit-app"})
+        admin.create_topics([NewTopic("audited", 1, 1)])["audited"].result(timeout=30)
+        res = ConfigResource("topic", "audited", set_config={"retention.ms": "60000"})
+        admin.alter_configs([res])[res].result(timeout=30)
+        admin.create_partitions([NewPartitions("audited", 2)])["audited"].result(timeout=30)
+        admin.delete_topics(["audited"])["audited"].result(timeout=30)
+        who = "for User:ANONYMOUS (client 'audit-app' at /127.0.0.1 over kafka)"
+        for line in ("created topic audited with 1 partition(s), ",
+                     "topic audited: configs are now retention.ms=60000, ",
+                     "topic audited: 2 partition(s), was 1, ",
+                     "deleted topic audited, "):
+            self.server.wait_for(line + who, timeout=10)
+
     # --- CreatePartitions ---------------------------------------------------------
 
     def test_create_partitions_grows_a_topic_and_refuses_to_shrink(self):

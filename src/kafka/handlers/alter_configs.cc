@@ -111,9 +111,10 @@ net::task<handler_result> alter_configs(request_context& ctx) {
     if (!refused) {
       std::error_code ec;
       if (r.resource_type == kBrokerResource) {
-        ec = co_await ctx.broker.alter_broker_config(std::move(overrides), req.validate_only);
+        ec = co_await ctx.broker.alter_broker_config(ctx.who, std::move(overrides),
+                                                     req.validate_only);
       } else {
-        ec = co_await ctx.broker.alter_topic_config(r.resource_name, std::move(overrides),
+        ec = co_await ctx.broker.alter_topic_config(ctx.who, r.resource_name, std::move(overrides),
                                                     req.validate_only);
       }
       refused = refusal_of(ec, r.resource_name);

@@ -58,7 +58,8 @@ net::task<handler_result> create_partitions(request_context& ctx) {
         continue;
       }
     }
-    auto result = co_await ctx.broker.create_partitions(topic.name, topic.count, req.validate_only);
+    auto result =
+        co_await ctx.broker.create_partitions(ctx.who, topic.name, topic.count, req.validate_only);
     const auto ec = result.error;
     rt.error_code = code(to_kafka_error(ec));
     if (!ec) continue;

@@ -88,7 +88,8 @@ net::task<handler_result> create_topics(request_context& ctx) {
       ec = broker::errc::invalid_topic_name;
       problem = bad_name;
     } else {
-      ec = co_await ctx.broker.create_topic(topic.name, partitions, configs, req.validate_only);
+      ec = co_await ctx.broker.create_topic(ctx.who, topic.name, partitions, configs,
+                                            req.validate_only);
     }
     if (direct != error_code::none) {
       rt.error_code = code(direct);

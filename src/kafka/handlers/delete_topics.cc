@@ -28,7 +28,7 @@ net::task<handler_result> delete_topics(request_context& ctx) {
       }
     }
     rt.name = *name;
-    auto ec = co_await ctx.broker.delete_topic(*name);
+    auto ec = co_await ctx.broker.delete_topic(ctx.who, *name);
     rt.error_code = code(to_kafka_error(ec));
     if (ec) rt.error_message = ec.message();
   }

@@ -209,9 +209,10 @@ net::task<handler_result> incremental_alter_configs(request_context& ctx) {
       std::error_code ec;
       if (r.resource_type == kTopicResource) {
         const std::string name = r.resource_name;
-        ec = co_await ctx.broker.edit_topic_config(name, std::move(edit), req.validate_only);
+        ec = co_await ctx.broker.edit_topic_config(ctx.who, name, std::move(edit),
+                                                   req.validate_only);
       } else {
-        ec = co_await ctx.broker.edit_broker_config(std::move(edit), req.validate_only);
+        ec = co_await ctx.broker.edit_broker_config(ctx.who, std::move(edit), req.validate_only);
       }
       refused = edit_refused ? std::move(edit_refused) : refusal_of(ec, r.resource_name);
     }

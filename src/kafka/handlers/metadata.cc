@@ -83,7 +83,7 @@ net::task<handler_result> metadata(request_context& ctx) {
       const std::string name = *want.name;
       const int32_t partitions = ctx.broker.options().default_partitions;
       const broker::config_map no_configs;
-      auto created = co_await ctx.broker.create_topic(name, partitions, no_configs);
+      auto created = co_await ctx.broker.create_topic(ctx.who, name, partitions, no_configs);
       if (created.ok() || created.error == broker::errc::topic_exists) {
         t = ctx.broker.metadata()->find(*want.name);
       } else {
