@@ -330,6 +330,15 @@ void broker::housekeeping() {
   }
 }
 
+net::task<std::vector<partition_stats>> broker::partition_stats_all() {
+  std::vector<partition_stats> out;
+  for (unsigned s = 0; s < shards_.size(); ++s) {
+    auto part = co_await shards_.invoke_on(s, local_partition_stats());
+    out.insert(out.end(), part.begin(), part.end());
+  }
+  co_return out;
+}
+
 net::task<std::vector<partition_stats>> broker::local_partition_stats() {
   std::vector<partition_stats> out;
   const auto& mgr = *managers_[net::shard_set::current()];

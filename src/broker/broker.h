@@ -20,6 +20,7 @@
 #include "base/result.h"
 #include "broker/errc.h"
 #include "broker/group_coordinator.h"
+#include "broker/group_service.h"
 #include "broker/identity.h"
 #include "broker/partition_service.h"
 #include "broker/placement.h"
@@ -193,6 +194,8 @@ class broker {
   unsigned group_shard(std::string_view group_id) const {
     return owner(offsets_topic, offsets_partition(group_id));
   }
+  // Consumer groups for every front door (routes each call to the group's shard).
+  group_service& groups() { return groups_; }
   // The calling shard's coordinator, and any shard's (use it only on that shard).
   group_coordinator& local_groups();
   group_coordinator& coordinator(unsigned shard) { return *coordinators_[shard]; }
@@ -203,8 +206,8 @@ class broker {
   // A producer id never handed out before by this data directory (InitProducerId);
   // -1 if the reservation could not be written.
   net::task<int64_t> allocate_producer_id();
-  // The partitions of the calling shard (run it on each shard to cover all).
-  net::task<std::vector<partition_stats>> local_partition_stats();
+  // Every partition of the broker (each gathered on its owning shard).
+  net::task<std::vector<partition_stats>> partition_stats_all();
 
  private:
   // Admin operations one at a time on shard 0: each holds it from its checks to its
@@ -276,6 +279,8 @@ class broker {
   // At start: re-appends what the journals hold beyond the recovered logs, then
   // replaces the journal files by fresh ones (when enabled).
   base::status replay_journals(std::vector<storage::recovery_report>& reports);
+  // The partitions of the calling shard.
+  net::task<std::vector<partition_stats>> local_partition_stats();
   net::task<void> set_snapshot(unsigned shard, std::shared_ptr<const metadata_snapshot> s);
   net::task<std::error_code> create_log(unsigned shard, std::shared_ptr<const topic_metadata> t,
                                         int32_t partition);
@@ -306,6 +311,7 @@ class broker {
   std::unique_ptr<placement> placement_;  // after node_id_ and the shards: built from them
   std::vector<std::unique_ptr<group_coordinator>> coordinators_;  // index: shard
   std::unique_ptr<partition_service> data_;
+  group_service groups_{*this};
   fault_switch faults_;
   int32_t offsets_partitions_ = 1;
   // Producer ids: handed out on shard 0 from a block reserved in the data directory.

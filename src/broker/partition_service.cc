@@ -116,7 +116,7 @@ net::task<produce_result> partition_service::produce(const request_identity& who
     out = co_await broker_.shards().invoke_on(owner, append_on_owner(tp, batch, opts.wait_durable));
   } catch (const std::exception& e) {
     // Never answered as a success: the client retries (or reports) this partition.
-    base::logger("broker")->error("produce to {} for {} failed: {}", tp.dir_name(), describe(who),
+    base::logger("broker")->error("produce to {} for {} failed: {}", tp.dir_name(), audit_name(who),
                                   e.what());
     out = produce_result{};
     out.error = errc::internal_error;
@@ -407,7 +407,7 @@ net::task<trim_result> partition_service::delete_records(const request_identity&
                                             trim_on_owner(tp, offset));
   if (!out.error) {
     base::logger("broker")->info("partition {}: records below offset {} deleted, for {}",
-                                 tp.dir_name(), out.log_start_offset, describe(who));
+                                 tp.dir_name(), out.log_start_offset, audit_name(who));
   }
   co_return out;
 }

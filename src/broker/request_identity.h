@@ -27,7 +27,7 @@ struct request_identity {
 };
 
 // "User:alice (client 'app-1' at /10.0.0.5 over kafka)", for logs and audits.
-inline std::string describe(const request_identity& who) {
+inline std::string audit_name(const request_identity& who) {
   std::string out = who.principal + " (";
   if (who.client_id && !who.client_id->empty()) out += "client '" + *who.client_id + "' ";
   if (!who.address.empty()) out += "at " + who.address + " ";

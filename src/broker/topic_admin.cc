@@ -428,7 +428,7 @@ net::task<admin_result> broker::do_create_topic(const request_identity& who, std
   table_partitions_ += partitions;
   co_await publish();
   base::logger("broker")->info("created topic {} with {} partition(s), for {}", name, partitions,
-                               describe(who));
+                               audit_name(who));
   co_return admin_result{};
 }
 
@@ -493,7 +493,7 @@ net::task<std::error_code> broker::do_delete_topic(const request_identity& who, 
         "finishes it",
         name, recorded.error().message());
   }
-  base::logger("broker")->info("deleted topic {}, for {}", name, describe(who));
+  base::logger("broker")->info("deleted topic {}, for {}", name, audit_name(who));
   co_return std::error_code{};
 }
 
@@ -539,7 +539,7 @@ net::task<admin_result> broker::do_create_partitions(const request_identity& who
   table_partitions_ += total - old->partitions;
   co_await publish();
   base::logger("broker")->info("topic {}: {} partition(s), was {}, for {}", name, total,
-                               old->partitions, describe(who));
+                               old->partitions, audit_name(who));
   co_return admin_result{};
 }
 
@@ -584,7 +584,7 @@ net::task<std::error_code> broker::do_alter_topic_config(const request_identity&
   }
   co_await publish();
   base::logger("broker")->info("topic {}: configs are now {}, for {}", name, config_text(configs),
-                               describe(who));
+                               audit_name(who));
   co_return std::error_code{};
 }
 
@@ -628,7 +628,7 @@ net::task<std::error_code> broker::do_alter_broker_config(const request_identity
   }
   co_await publish();
   base::logger("broker")->info("dynamic broker configs are now: {}, for {}", config_text(dynamic_),
-                               describe(who));
+                               audit_name(who));
   co_return std::error_code{};
 }
 

@@ -66,23 +66,17 @@ void admin_server::stop() {
 
 net::task<std::string> admin_server::read_only_partitions() {
   std::string out;
-  for (unsigned i = 0; i < broker_.shards().size(); ++i) {
-    for (const auto& p : co_await broker_.shards().invoke_on(i, broker_.local_partition_stats())) {
-      if (p.failure.empty()) continue;
-      out += fmt::format(R"({}{{"partition":"{}","error":"{}"}})", out.empty() ? "" : ",",
-                         json_escape(p.name.dir_name()), json_escape(p.failure));
-    }
+  for (const auto& p : co_await broker_.partition_stats_all()) {
+    if (p.failure.empty()) continue;
+    out += fmt::format(R"({}{{"partition":"{}","error":"{}"}})", out.empty() ? "" : ",",
+                       json_escape(p.name.dir_name()), json_escape(p.failure));
   }
   co_return out;
 }
 
 net::task<std::string> admin_server::render_metrics() {
   std::string out = base::metrics::registry::global().render();
-  std::vector<broker::partition_stats> all;
-  for (unsigned i = 0; i < broker_.shards().size(); ++i) {
-    auto part = co_await broker_.shards().invoke_on(i, broker_.local_partition_stats());
-    all.insert(all.end(), part.begin(), part.end());
-  }
+  const auto all = co_await broker_.partition_stats_all();
   auto gauge = [&](std::string_view name, std::string_view help, auto value) {
     out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, help, name);
     for (const auto& p : all) {
@@ -116,11 +110,7 @@ net::task<std::string> admin_server::render_metrics() {
   // Consumer group lag: committed offset against the partition's readable end.
   std::map<std::pair<std::string, int32_t>, int64_t> end;
   for (const auto& p : all) end[{p.name.topic, p.name.partition}] = p.high_watermark;
-  std::vector<broker::group_offset_stat> commits;
-  for (unsigned i = 0; i < broker_.shards().size(); ++i) {
-    auto part = co_await broker_.shards().invoke_on(i, broker_.coordinator(i).offset_stats());
-    commits.insert(commits.end(), part.begin(), part.end());
-  }
+  const auto commits = co_await broker_.groups().offset_stats();
   auto group_gauge = [&](std::string_view name, std::string_view help, auto value) {
     out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, help, name);
     for (const auto& c : commits) {

@@ -18,9 +18,7 @@ net::task<handler_result> delete_groups(request_context& ctx) {
       r.error_code = code(error_code::invalid_group_id);
       continue;
     }
-    const unsigned shard = ctx.broker.group_shard(id);
-    auto ec = co_await ctx.broker.shards().invoke_on(
-        shard, ctx.broker.coordinator(shard).delete_group(id));
+    auto ec = co_await ctx.broker.groups().delete_group(ctx.who, id);
     r.error_code = code(to_kafka_error(ec));
   }
   co_return respond(resp, ctx.api_version);

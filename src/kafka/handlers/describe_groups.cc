@@ -18,9 +18,7 @@ net::task<handler_result> describe_groups(request_context& ctx) {
       g.group_state = std::string(broker::to_string(broker::group_state::dead));
       continue;
     }
-    const unsigned shard = ctx.broker.group_shard(id);
-    auto d =
-        co_await ctx.broker.shards().invoke_on(shard, ctx.broker.coordinator(shard).describe(id));
+    auto d = co_await ctx.broker.groups().describe(ctx.who, id);
     g.group_state = std::string(broker::to_string(d.state));
     g.protocol_type = d.protocol_type;
     g.protocol_data = d.protocol_name;

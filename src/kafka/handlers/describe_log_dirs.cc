@@ -24,12 +24,9 @@ net::task<handler_result> describe_log_dirs(request_context& ctx) {
   }
   // Every shard's partitions, grouped by topic.
   std::map<std::string, std::vector<std::pair<int32_t, int64_t>>> sizes;
-  for (unsigned s = 0; s < ctx.broker.shards().size(); ++s) {
-    auto stats = co_await ctx.broker.shards().invoke_on(s, ctx.broker.local_partition_stats());
-    for (const auto& st : stats) {
-      if (wanted && !wanted->contains({st.name.topic, st.name.partition})) continue;
-      sizes[st.name.topic].emplace_back(st.name.partition, static_cast<int64_t>(st.size_bytes));
-    }
+  for (const auto& st : co_await ctx.broker.partition_stats_all()) {
+    if (wanted && !wanted->contains({st.name.topic, st.name.partition})) continue;
+    sizes[st.name.topic].emplace_back(st.name.partition, static_cast<int64_t>(st.size_bytes));
   }
 
   protocol::describe_log_dirs_response resp;

@@ -8,10 +8,8 @@ namespace kafka::handlers {
 net::task<handler_result> heartbeat(request_context& ctx) {
   protocol::heartbeat_request req;
   if (!req.decode(ctx.body, ctx.api_version)) co_return handler_result::close();
-  const unsigned shard = ctx.broker.group_shard(req.group_id);
-  auto ec = co_await ctx.broker.shards().invoke_on(
-      shard, ctx.broker.coordinator(shard).heartbeat(req.group_id, req.member_id,
-                                                     req.group_instance_id, req.generation_id));
+  auto ec = co_await ctx.broker.groups().heartbeat(ctx.who, req.group_id, req.member_id,
+                                                   req.group_instance_id, req.generation_id);
   protocol::heartbeat_response resp;
   resp.error_code = code(to_kafka_error(ec));
   co_return respond(resp, ctx.api_version);

@@ -13,8 +13,6 @@ net::task<handler_result> join_group(request_context& ctx) {
   r.group_id = req.group_id;
   r.member_id = req.member_id;
   r.instance_id = req.group_instance_id;
-  r.client_id = ctx.who.client_id.value_or("");
-  r.client_host = ctx.who.address;
   r.session_timeout_ms = req.session_timeout_ms;
   // v0 has no rebalance timeout: the session timeout serves for both.
   r.rebalance_timeout_ms = ctx.api_version >= 1 ? req.rebalance_timeout_ms : req.session_timeout_ms;
@@ -22,9 +20,7 @@ net::task<handler_result> join_group(request_context& ctx) {
   for (auto& p : req.protocols) r.protocols.emplace_back(std::move(p.name), std::move(p.metadata));
   r.require_known_member_id = ctx.api_version >= 4;
 
-  const unsigned shard = ctx.broker.group_shard(req.group_id);
-  auto res = co_await ctx.broker.shards().invoke_on(
-      shard, ctx.broker.coordinator(shard).join(std::move(r)));
+  auto res = co_await ctx.broker.groups().join(ctx.who, std::move(r));
 
   protocol::join_group_response resp;
   resp.error_code = code(to_kafka_error(res.error));

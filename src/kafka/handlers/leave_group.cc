@@ -9,22 +9,20 @@ namespace kafka::handlers {
 net::task<handler_result> leave_group(request_context& ctx) {
   protocol::leave_group_request req;
   if (!req.decode(ctx.body, ctx.api_version)) co_return handler_result::close();
-  std::vector<std::pair<std::string, std::optional<std::string>>> who;
+  std::vector<std::pair<std::string, std::optional<std::string>>> leaving;
   if (ctx.api_version >= 3) {
-    for (auto& m : req.members) who.emplace_back(m.member_id, m.group_instance_id);
+    for (auto& m : req.members) leaving.emplace_back(m.member_id, m.group_instance_id);
   } else {
-    who.emplace_back(req.member_id, std::nullopt);
+    leaving.emplace_back(req.member_id, std::nullopt);
   }
-  const unsigned shard = ctx.broker.group_shard(req.group_id);
-  auto errors = co_await ctx.broker.shards().invoke_on(
-      shard, ctx.broker.coordinator(shard).leave(req.group_id, who));
+  auto errors = co_await ctx.broker.groups().leave(ctx.who, req.group_id, leaving);
 
   protocol::leave_group_response resp;
   if (ctx.api_version >= 3) {
-    for (size_t i = 0; i < who.size(); ++i) {
+    for (size_t i = 0; i < leaving.size(); ++i) {
       auto& m = resp.members.emplace_back();
-      m.member_id = who[i].first;
-      m.group_instance_id = who[i].second;
+      m.member_id = leaving[i].first;
+      m.group_instance_id = leaving[i].second;
       m.error_code = code(to_kafka_error(i < errors.size() ? errors[i] : std::error_code{}));
     }
   } else if (!errors.empty()) {

@@ -7,7 +7,7 @@
 
 namespace kafka::handlers {
 
-// Every shard's groups; v4+ filter by state, v5+ by type (all groups here are "classic").
+// Every group of the broker; v4+ filter by state, v5+ by type (all groups here are "classic").
 net::task<handler_result> list_groups(request_context& ctx) {
   protocol::list_groups_request req;
   if (!req.decode(ctx.body, ctx.api_version)) co_return handler_result::close();
@@ -19,17 +19,15 @@ net::task<handler_result> list_groups(request_context& ctx) {
                         [](char a, char b) { return std::tolower(a) == std::tolower(b); });
     });
   };
-  for (unsigned s = 0; s < ctx.broker.shards().size(); ++s) {
-    auto groups = co_await ctx.broker.shards().invoke_on(s, ctx.broker.coordinator(s).list());
-    for (auto& g : groups) {
-      const auto state = broker::to_string(g.state);
-      if (!wanted(req.states_filter, state) || !wanted(req.types_filter, "classic")) continue;
-      auto& lg = resp.groups.emplace_back();
-      lg.group_id = std::move(g.group_id);
-      lg.protocol_type = std::move(g.protocol_type);
-      lg.group_state = std::string(state);
-      lg.group_type = "classic";
-    }
+  auto groups = co_await ctx.broker.groups().list(ctx.who);
+  for (auto& g : groups) {
+    const auto state = broker::to_string(g.state);
+    if (!wanted(req.states_filter, state) || !wanted(req.types_filter, "classic")) continue;
+    auto& lg = resp.groups.emplace_back();
+    lg.group_id = std::move(g.group_id);
+    lg.protocol_type = std::move(g.protocol_type);
+    lg.group_state = std::string(state);
+    lg.group_type = "classic";
   }
   co_return respond(resp, ctx.api_version);
 }

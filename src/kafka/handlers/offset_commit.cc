@@ -27,9 +27,7 @@ net::task<handler_result> offset_commit(request_context& ctx) {
       r.partitions.push_back(std::move(cp));
     }
   }
-  const unsigned shard = ctx.broker.group_shard(req.group_id);
-  auto errors = co_await ctx.broker.shards().invoke_on(
-      shard, ctx.broker.coordinator(shard).commit(std::move(r)));
+  auto errors = co_await ctx.broker.groups().commit(ctx.who, std::move(r));
 
   protocol::offset_commit_response resp;
   size_t i = 0;

@@ -30,15 +30,14 @@ net::task<handler_result> offset_delete(request_context& ctx) {
   protocol::offset_delete_request req;
   if (!req.decode(ctx.body, ctx.api_version)) co_return handler_result::close();
   protocol::offset_delete_response resp;
-  const unsigned shard = ctx.broker.group_shard(req.group_id);
-  auto& coord = ctx.broker.coordinator(shard);
-  auto d = co_await ctx.broker.shards().invoke_on(shard, coord.describe(req.group_id));
+  auto d = co_await ctx.broker.groups().describe(ctx.who, req.group_id);
   std::vector<std::pair<std::string, int32_t>> parts;
   for (const auto& t : req.topics) {
     for (const auto& p : t.partitions) parts.emplace_back(t.name, p.partition_index);
   }
-  auto [top, errors] = co_await ctx.broker.shards().invoke_on(
-      shard, coord.delete_offsets(req.group_id, parts, subscribed_topics(d)));
+  auto subscribed = subscribed_topics(d);
+  auto [top, errors] = co_await ctx.broker.groups().delete_offsets(ctx.who, req.group_id, parts,
+                                                                   std::move(subscribed));
   resp.error_code = code(to_kafka_error(top));
   size_t i = 0;
   for (const auto& t : req.topics) {

@@ -6,12 +6,6 @@
 namespace kafka::handlers {
 namespace {
 
-net::task<broker::fetched_offsets> fetch_group(broker::broker& b, const std::string& group,
-                                               std::optional<broker::topic_partitions> which) {
-  const unsigned shard = b.group_shard(group);
-  co_return co_await b.shards().invoke_on(shard, b.coordinator(shard).fetch_offsets(group, which));
-}
-
 // Groups the answer by topic, in the order topics first appear.
 template <typename Topic>
 void fill_topics(std::vector<Topic>& out, const broker::fetched_offsets& got) {
@@ -48,7 +42,7 @@ net::task<handler_result> offset_fetch(request_context& ctx) {
         which.emplace();
         for (const auto& t : *g.topics) which->emplace_back(t.name, t.partition_indexes);
       }
-      auto got = co_await fetch_group(ctx.broker, g.group_id, std::move(which));
+      auto got = co_await ctx.broker.groups().fetch_offsets(ctx.who, g.group_id, std::move(which));
       auto& rg = resp.groups.emplace_back();
       rg.group_id = g.group_id;
       rg.error_code = code(to_kafka_error(got.error));
@@ -61,7 +55,7 @@ net::task<handler_result> offset_fetch(request_context& ctx) {
     which.emplace();
     for (const auto& t : *req.topics) which->emplace_back(t.name, t.partition_indexes);
   }
-  auto got = co_await fetch_group(ctx.broker, req.group_id, std::move(which));
+  auto got = co_await ctx.broker.groups().fetch_offsets(ctx.who, req.group_id, std::move(which));
   resp.error_code = code(to_kafka_error(got.error));
   fill_topics(resp.topics, got);
   co_return respond(resp, ctx.api_version);

@@ -19,9 +19,7 @@ net::task<handler_result> sync_group(request_context& ctx) {
   for (auto& a : req.assignments) {
     r.assignments.emplace_back(std::move(a.member_id), std::move(a.assignment));
   }
-  const unsigned shard = ctx.broker.group_shard(req.group_id);
-  auto res = co_await ctx.broker.shards().invoke_on(
-      shard, ctx.broker.coordinator(shard).sync(std::move(r)));
+  auto res = co_await ctx.broker.groups().sync(ctx.who, std::move(r));
 
   protocol::sync_group_response resp;
   resp.error_code = code(to_kafka_error(res.error));
