@@ -31,6 +31,7 @@
 #include "base/result.h"
 #include "storage/cleaner_checkpoint.h"
 #include "storage/disk_space.h"
+#include "storage/durability_tracker.h"
 #include "storage/flusher.h"
 #include "storage/journal.h"
 #include "storage/log_config.h"
@@ -188,11 +189,6 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
 
  private:
   friend class journal;
-  struct durable_point {
-    int64_t offset = 0;
-    int64_t segment_base = 0;
-    uint64_t position = 0;
-  };
   struct flush_job {
     std::vector<std::shared_ptr<base::file>> files;
     bool sync_dir = false;
@@ -205,17 +201,6 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
     std::optional<std::vector<uint8_t>> producer_snapshot;
     std::vector<std::function<void(std::error_code)>> journal_syncs;
   };
-  // An append not yet durable, in offset order: durable once the journal is durable up
-  // to journal_pos, or (journal_pos == 0: not journaled) once its segment is fsynced.
-  struct journal_mark {
-    durable_point point;  // the log's end after the append
-    uint64_t journal_pos;
-  };
-  struct waiter {
-    int64_t offset;
-    std::function<void(std::error_code)> done;
-  };
-
   partition_log(std::filesystem::path dir, ntp name, log_config cfg, log_environment env,
                 std::deque<std::unique_ptr<segment>> segments);
 
@@ -277,8 +262,8 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   uint64_t size_bytes_ = 0;
   std::error_code failure_;
 
-  durable_point durable_;
-  std::deque<waiter> waiters_;
+  // The durable point, the appends not yet durable and the wait_durable callers.
+  durability_tracker durability_;
   std::vector<std::shared_ptr<base::file>> dirty_files_;
   bool dir_dirty_ = false;
   std::vector<index_files> pending_seals_;
@@ -298,8 +283,6 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   producer_state producers_;
   bool producers_dirty_ = false;  // changed since the last snapshot
   bool producer_snapshot_due_ = false;
-  std::deque<journal_mark> marks_;
-  size_t unjournaled_marks_ = 0;
   std::vector<std::function<void(std::error_code)>> journal_sync_waiters_;
   uint64_t journal_round_ = 0;     // the journal round this log last joined
   uint64_t journal_file_seq_ = 0;  // the journal file this log last wrote into
