@@ -303,7 +303,7 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
   mark_dirty(active().held_file());
   if (journal_it) {
     const durable_point end{log_end_offset(), active().base_offset(), active().size()};
-    auto pos = env_.shard_journal->append(shared_from_this(), journal_iov_scratch_, bytes);
+    auto pos = env_.shard_journal->append(shared_from_this(), name_, journal_iov_scratch_, bytes);
     durability_.note_append(end, pos.value_or(0));
     if (!pos) kick_flush();
     write_back_segment();
@@ -380,9 +380,10 @@ void partition_log::write_back_segment() {
   writeback_started_ = end;
 }
 
-void partition_log::on_journal_durable() {
+void partition_log::on_journal_durable(uint64_t position) {
   if (failure_ || closed_) return;
-  set_durable(durability_.durable());  // takes every leading append the journal now covers
+  // Takes every leading append the journal now covers.
+  set_durable(durability_.durable(), position);
 }
 
 void partition_log::on_journal_failed() {
@@ -628,8 +629,8 @@ void partition_log::schedule_retry() {
   });
 }
 
-void partition_log::set_durable(const durable_point& p) {
-  durability_.advance(p, env_.shard_journal ? env_.shard_journal->durable_position() : 0);
+void partition_log::set_durable(const durable_point& p, uint64_t journal_durable) {
+  durability_.advance(p, journal_durable);
   if (cfg_.policy == durability::fsync && hw_listener_) hw_listener_(durability_.durable().offset);
 }
 
