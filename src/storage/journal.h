@@ -19,9 +19,10 @@
 // A reused file still holds older entries; they carry an older seq, so a reader stops
 // at the first of them, as it stops at a torn or zero entry.
 //
-// At start, before serving, read_journals() returns what the files hold; the broker
-// re-appends what the segments lost (partition_log::replay), syncs those partitions,
-// then remove_journals() deletes the files and each shard opens a fresh journal.
+// At start, before serving, read_journals() returns what the files hold; the log_manager
+// of each partition's shard re-appends what the segments lost (replay_journal) and syncs
+// those partitions, then remove_journals() deletes the files and each shard opens a
+// fresh journal.
 //
 // Every member function runs on the shard (the executor given to open). The journal's
 // own thread writes and fdatasyncs what the shard hands it: everything handed over
