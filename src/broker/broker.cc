@@ -191,34 +191,7 @@ base::status broker::replay_journals(std::vector<storage::recovery_report>& repo
     auto t = table_.find(name.topic);
     if (t == table_.end() || name.partition >= t->second->partitions) continue;
     const unsigned o = owner(name.topic, name.partition);
-    auto n = run_on(shards_[o], [&]() -> base::result<size_t> {
-      auto log = managers_[o]->get(name);
-      if (!log) {
-        auto failed = managers_[o]->failed().find(name);
-        if (failed == managers_[o]->failed().end()) return size_t{0};
-        // Acknowledged writes of this partition are only in the journal, which is
-        // removed once replayed: starting without the partition would lose them.
-        base::logger("broker")->error(
-            "the journal holds acknowledged writes to partition {}, which could not be "
-            "opened ({}): fix that (see above) and start again",
-            name.dir_name(), failed->second.message());
-        return failed->second;
-      }
-      size_t count = 0;
-      for (const auto& p : payloads) {
-        auto r = log->replay(p);
-        if (!r) {
-          base::logger("broker")->error(
-              "{}: journal entry does not continue the log at offset {} ({}); the rest of "
-              "its journal entries are not replayed",
-              name.dir_name(), log->log_end_offset(), r.error().message());
-          break;
-        }
-        count += *r;
-      }
-      if (count) RIPTIDE_TRY(log->sync_now());
-      return count;
-    });
+    auto n = run_on(shards_[o], [&] { return managers_[o]->replay_journal(name, payloads); });
     if (!n) return n.error();
     if (*n == 0) continue;
     replayed += *n;

@@ -15,7 +15,6 @@
 #include <string_view>
 #include <system_error>
 
-#include "storage/partition_log.h"
 #include "storage/record_batch.h"
 
 namespace storage {
@@ -271,9 +270,8 @@ void finish_batches_entry(std::vector<uint8_t>& out, size_t at, size_t payload_a
 
 }  // namespace
 
-std::optional<uint64_t> journal::append(const std::shared_ptr<partition_log>& log,
+std::optional<uint64_t> journal::append(const std::shared_ptr<journal_client>& log, const ntp& name,
                                         std::span<const iovec> data, size_t bytes) {
-  const ntp& name = log->name();
   // Where the entry starts in the chunk it lands in, known only after reserve().
   auto* out = reserve(kBatches, name, bytes);
   if (!out) return std::nullopt;
@@ -413,7 +411,7 @@ void journal::complete(round& r) {
           (dir_ / fmt::format("{}-*.wal", shard_)).string(), failure_.message());
     }
     // A round after a failed one is no use either: a reader stops at the failed entries.
-    auto fall_back = [](std::vector<std::weak_ptr<partition_log>>& logs) {
+    auto fall_back = [](std::vector<std::weak_ptr<journal_client>>& logs) {
       for (auto& w : logs) {
         if (auto l = w.lock()) l->on_journal_failed();
       }
@@ -434,7 +432,7 @@ void journal::complete(round& r) {
   commit.observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - r.handed_at).count());
   for (auto& w : r.logs) {
-    if (auto l = w.lock()) l->on_journal_durable();
+    if (auto l = w.lock()) l->on_journal_durable(durable_pos_);
   }
   for (auto& cb : r.callbacks) cb({});
 }

@@ -19,9 +19,10 @@
 // A reused file still holds older entries; they carry an older seq, so a reader stops
 // at the first of them, as it stops at a torn or zero entry.
 //
-// At start, before serving, read_journals() returns what the files hold; the broker
-// re-appends what the segments lost (partition_log::replay), syncs those partitions,
-// then remove_journals() deletes the files and each shard opens a fresh journal.
+// At start, before serving, read_journals() returns what the files hold; the log_manager
+// of each partition's shard re-appends what the segments lost (replay_journal) and syncs
+// those partitions, then remove_journals() deletes the files and each shard opens a
+// fresh journal.
 //
 // Every member function runs on the shard (the executor given to open). The journal's
 // own thread writes and fdatasyncs what the shard hands it: everything handed over
@@ -42,6 +43,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -53,7 +55,28 @@
 
 namespace storage {
 
-class partition_log;
+// What the journal needs of a log whose appends it holds (partition_log implements it).
+// Every call is made on the shard.
+class journal_client {
+ public:
+  virtual ~journal_client() = default;
+
+  // The journal is durable up to `position`: appends journaled below it are durable.
+  virtual void on_journal_durable(uint64_t position) = 0;
+  // The journal failed: nothing journaled and not yet durable will be made durable by it;
+  // the log fsyncs its segments instead.
+  virtual void on_journal_failed() = 0;
+  // A journal file holding entries of this log is about to be reused: fsync the segments
+  // up to everything appended so far, then call `done` (with the error if they cannot be).
+  virtual void sync_for_journal(std::function<void(std::error_code)> done) = 0;
+
+ private:
+  friend class journal;
+  // The journal's own bookkeeping, kept with each client so that an append finds out in
+  // O(1) whether the client is already listed for the current round and file.
+  uint64_t journal_round_ = 0;     // the journal round this client last joined
+  uint64_t journal_file_seq_ = 0;  // the journal file it last wrote into
+};
 
 struct journal_options {
   uint64_t file_bytes = 16ull << 20;  // size of each journal file
@@ -73,12 +96,12 @@ class journal : public std::enable_shared_from_this<journal> {
   journal& operator=(const journal&) = delete;
 
   // Queues an entry holding `bytes` bytes of stamped batches (`data`: whole batches whose
-  // CRC fields match their bytes, as validated on the way in) for `log` and
-  // returns the journal position at its end; the log is told (on_journal_durable) once
-  // the journal is durable up to there. nullopt when the journal cannot take it
-  // (larger than a file, no file ready yet, failed, stopped): the log then fsyncs its
-  // segment instead.
-  std::optional<uint64_t> append(const std::shared_ptr<partition_log>& log,
+  // CRC fields match their bytes, as validated on the way in) of partition `name` for
+  // `log` and returns the journal position at its end; the log is told
+  // (on_journal_durable) once the journal is durable up to there. nullopt when the
+  // journal cannot take it (larger than a file, no file ready yet, failed, stopped): the
+  // log then fsyncs its segment instead.
+  std::optional<uint64_t> append(const std::shared_ptr<journal_client>& log, const ntp& name,
                                  std::span<const iovec> data, size_t bytes);
   // Records that partition `name` was removed, so that none of its earlier entries is
   // replayed into a partition of the same name created later. `done` runs once that
@@ -97,7 +120,7 @@ class journal : public std::enable_shared_from_this<journal> {
     uint64_t seq = 0;
     uint64_t write_offset = 0;  // next byte of the file to fill
     uint64_t end_pos = 0;       // journal position after its last entry
-    std::vector<std::weak_ptr<partition_log>> writers;
+    std::vector<std::weak_ptr<journal_client>> writers;
     bool checkpointing = false;
   };
   struct chunk {
@@ -109,7 +132,7 @@ class journal : public std::enable_shared_from_this<journal> {
   struct round {
     uint64_t end_pos = 0;
     std::chrono::steady_clock::time_point handed_at;
-    std::vector<std::weak_ptr<partition_log>> logs;
+    std::vector<std::weak_ptr<journal_client>> logs;
     std::vector<std::function<void(std::error_code)>> callbacks;
   };
 
@@ -146,7 +169,7 @@ class journal : public std::enable_shared_from_this<journal> {
   uint64_t durable_pos_ = 0;
   uint64_t round_id_ = 1;
   std::vector<chunk> pending_;
-  std::vector<std::weak_ptr<partition_log>> pending_logs_;
+  std::vector<std::weak_ptr<journal_client>> pending_logs_;
   std::vector<std::function<void(std::error_code)>> pending_callbacks_;
   std::deque<round> inflight_;
   // The active file's last partial page as handed over (see reserve()).

@@ -201,6 +201,35 @@ void log_manager::close_and_delete(const std::shared_ptr<partition_log>& log,
   });
 }
 
+base::result<size_t> log_manager::replay_journal(const ntp& name,
+                                                 std::span<const std::vector<uint8_t>> payloads) {
+  // The errors go to the "broker" log, with the other messages of the broker's start.
+  auto log = get(name);
+  if (!log) {
+    auto failed = failed_.find(name);
+    if (failed == failed_.end()) return size_t{0};
+    base::logger("broker")->error(
+        "the journal holds acknowledged writes to partition {}, which could not be "
+        "opened ({}): fix that (see above) and start again",
+        name.dir_name(), failed->second.message());
+    return failed->second;
+  }
+  size_t count = 0;
+  for (const auto& p : payloads) {
+    auto r = log->replay(p);
+    if (!r) {
+      base::logger("broker")->error(
+          "{}: journal entry does not continue the log at offset {} ({}); the rest of "
+          "its journal entries are not replayed",
+          name.dir_name(), log->log_end_offset(), r.error().message());
+      break;
+    }
+    count += *r;
+  }
+  if (count) RIPTIDE_TRY(log->sync_now());
+  return count;
+}
+
 void log_manager::attach_journal(std::shared_ptr<journal> j) {
   env_.shard_journal = j;
   for (const auto& [_, log] : logs_) log->set_journal(j);

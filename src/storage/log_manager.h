@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "base/result.h"
@@ -59,6 +60,16 @@ class log_manager {
   // Closes the partition and deletes its directory (also of a partition that failed to
   // open); `done` runs on the shard.
   void remove(const ntp& name, std::function<void(std::error_code)> done);
+
+  // At start, before serving: re-appends to partition `name` the batches the journal
+  // held for it (`payloads`, in journal order; see read_journals) that its log lost, then
+  // fsyncs the log. Returns how many batches were re-appended: 0 for a partition this
+  // manager neither holds nor failed to open. For a partition that failed to open, its
+  // error: the journal holds its acknowledged writes and is removed once replayed, so
+  // starting without it would lose them. A payload that does not continue the log is
+  // logged and ends the partition's replay there.
+  base::result<size_t> replay_journal(const ntp& name,
+                                      std::span<const std::vector<uint8_t>> payloads);
 
   // Gives every log (and those created later) the shard's journal.
   void attach_journal(std::shared_ptr<journal> j);

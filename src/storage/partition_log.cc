@@ -116,7 +116,7 @@ partition_log::partition_log(std::filesystem::path dir, ntp name, log_config cfg
       env_(std::move(env)),
       segments_(std::move(segments)) {
   for (const auto& s : segments_) size_bytes_ += s->size();
-  durable_ = {log_end_offset(), active().base_offset(), active().size()};
+  durability_ = durability_tracker({log_end_offset(), active().base_offset(), active().size()});
   // Recovery wrote (or found) the indexes of every segment but the active one.
   sealed_through_ = active().base_offset();
 }
@@ -124,17 +124,16 @@ partition_log::partition_log(std::filesystem::path dir, ntp name, log_config cfg
 partition_log::~partition_log() = default;
 
 int64_t partition_log::high_watermark() const {
-  return cfg_.policy == durability::fsync ? durable_.offset : log_end_offset();
+  return cfg_.policy == durability::fsync ? durability_.durable().offset : log_end_offset();
 }
 
 void partition_log::set_config(const log_config& cfg) {
   const bool was_fsync = cfg_.policy == durability::fsync;
   cfg_ = cfg;
-  if (journaled() && !was_fsync && durable_.offset < log_end_offset()) {
+  if (journaled() && !was_fsync && durability_.durable().offset < log_end_offset()) {
     // What was appended under the old policy is in no journal entry: the segment's
     // fsync must cover it before anything after it counts as durable.
-    marks_.push_back({{log_end_offset(), active().base_offset(), active().size()}, 0});
-    ++unjournaled_marks_;
+    durability_.note_append({log_end_offset(), active().base_offset(), active().size()}, 0);
   }
   maybe_flush();
 }
@@ -304,12 +303,9 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
   mark_dirty(active().held_file());
   if (journal_it) {
     const durable_point end{log_end_offset(), active().base_offset(), active().size()};
-    auto pos = env_.shard_journal->append(shared_from_this(), journal_iov_scratch_, bytes);
-    marks_.push_back({end, pos.value_or(0)});
-    if (!pos) {
-      ++unjournaled_marks_;
-      kick_flush();
-    }
+    auto pos = env_.shard_journal->append(shared_from_this(), name_, journal_iov_scratch_, bytes);
+    durability_.note_append(end, pos.value_or(0));
+    if (!pos) kick_flush();
     write_back_segment();
   }
   if (cfg_.policy == durability::interval) schedule_interval_flush();
@@ -345,9 +341,11 @@ base::result<int64_t> partition_log::check_records(std::span<const uint8_t> batc
 
 void partition_log::wait_durable(int64_t end_offset, std::function<void(std::error_code)> done) {
   if (failure_) return done(errc::log_read_only);
-  if (cfg_.policy != durability::fsync || end_offset <= durable_.offset) return done({});
+  if (cfg_.policy != durability::fsync || end_offset <= durability_.durable().offset) {
+    return done({});
+  }
   if (closed_) return done(errc::log_closed);
-  waiters_.push_back({end_offset, std::move(done)});
+  durability_.wait(end_offset, std::move(done));
   kick_flush();
 }
 
@@ -382,18 +380,14 @@ void partition_log::write_back_segment() {
   writeback_started_ = end;
 }
 
-void partition_log::on_journal_durable() {
+void partition_log::on_journal_durable(uint64_t position) {
   if (failure_ || closed_) return;
-  set_durable(durable_);  // takes every leading mark the journal now covers
+  // Takes every leading append the journal now covers.
+  set_durable(durability_.durable(), position);
 }
 
 void partition_log::on_journal_failed() {
-  for (auto& m : marks_) {
-    if (m.journal_pos != 0) {
-      m.journal_pos = 0;
-      ++unjournaled_marks_;
-    }
-  }
+  durability_.journal_failed();
   kick_flush();
 }
 
@@ -441,10 +435,7 @@ void partition_log::mark_dirty(const std::shared_ptr<base::file>& f) {
 
 void partition_log::maybe_flush() {
   if (flush_in_flight_ || failure_ || closed_ || (retry_wait_ && !closing_)) return;
-  const bool waiting =
-      journaled() ? unjournaled_marks_ > 0
-                  : std::any_of(waiters_.begin(), waiters_.end(),
-                                [&](const waiter& w) { return w.offset > durable_.offset; });
+  const bool waiting = journaled() ? durability_.unjournaled() > 0 : durability_.waiting();
   const bool interval = interval_due_ && !dirty_files_.empty();
   if (!waiting && !interval && pending_seals_.empty() && !closing_ && !producer_snapshot_due_ &&
       journal_sync_waiters_.empty()) {
@@ -638,33 +629,9 @@ void partition_log::schedule_retry() {
   });
 }
 
-void partition_log::set_durable(const durable_point& p) {
-  if (p.offset >= durable_.offset) durable_ = p;
-  // Appends now covered: by this point, or (past an unjournaled one that this point
-  // covers) by what the journal already made durable.
-  const uint64_t journal_durable = env_.shard_journal ? env_.shard_journal->durable_position() : 0;
-  while (!marks_.empty()) {
-    const auto& m = marks_.front();
-    if (m.point.offset <= durable_.offset) {
-      if (m.journal_pos == 0) --unjournaled_marks_;
-    } else if (m.journal_pos != 0 && m.journal_pos <= journal_durable) {
-      durable_ = m.point;
-    } else {
-      break;
-    }
-    marks_.pop_front();
-  }
-  std::vector<std::function<void(std::error_code)>> ready;
-  for (auto it = waiters_.begin(); it != waiters_.end();) {
-    if (it->offset <= durable_.offset) {
-      ready.push_back(std::move(it->done));
-      it = waiters_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (auto& done : ready) done({});
-  if (cfg_.policy == durability::fsync && hw_listener_) hw_listener_(durable_.offset);
+void partition_log::set_durable(const durable_point& p, uint64_t journal_durable) {
+  durability_.advance(p, journal_durable);
+  if (cfg_.policy == durability::fsync && hw_listener_) hw_listener_(durability_.durable().offset);
 }
 
 void partition_log::unpin_sealed(const std::vector<uint64_t>& ids) {
@@ -680,12 +647,8 @@ void partition_log::fail(std::error_code ec) {
   base::logger("storage")->error(
       "{}: I/O error ({}); the log is read-only from now on and nothing after offset "
       "{} is acknowledged",
-      name_.dir_name(), ec.message(), durable_.offset);
-  auto waiters = std::move(waiters_);
-  waiters_.clear();
-  for (auto& w : waiters) w.done(errc::log_read_only);
-  marks_.clear();
-  unjournaled_marks_ = 0;
+      name_.dir_name(), ec.message(), durability_.durable().offset);
+  durability_.fail(errc::log_read_only);
   auto syncs = std::move(journal_sync_waiters_);
   journal_sync_waiters_.clear();
   for (auto& done : syncs) done(errc::log_read_only);
@@ -748,8 +711,9 @@ base::result<partition_log::read_result> partition_log::read(int64_t offset, siz
   // Where this read must stop inside the segment.
   boundary stop{seg->size(), seg->next_offset()};
   if (limit < seg->next_offset()) {
-    if (durable_.segment_base == seg->base_offset() && durable_.offset == limit) {
-      stop = {durable_.position, limit};
+    if (const auto& d = durability_.durable();
+        d.segment_base == seg->base_offset() && d.offset == limit) {
+      stop = {d.position, limit};
     } else {
       auto l = seg->locate(limit);
       if (!l) return l.error();

@@ -31,6 +31,7 @@
 #include "base/result.h"
 #include "storage/cleaner_checkpoint.h"
 #include "storage/disk_space.h"
+#include "storage/durability_tracker.h"
 #include "storage/flusher.h"
 #include "storage/journal.h"
 #include "storage/log_config.h"
@@ -55,14 +56,14 @@ struct log_environment {
   segment_file_cache* files = nullptr;
 };
 
-class partition_log : public std::enable_shared_from_this<partition_log> {
+class partition_log : public std::enable_shared_from_this<partition_log>, public journal_client {
  public:
   // Opens the partition's directory (creating it if needed) and runs recovery.
   static base::result<std::shared_ptr<partition_log>> open(const std::filesystem::path& dir,
                                                            ntp name, log_config cfg,
                                                            log_environment env,
                                                            recovery_report& report);
-  ~partition_log();
+  ~partition_log() override;
 
   struct append_result {
     int64_t base_offset;
@@ -187,12 +188,6 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   void close(std::function<void(std::error_code)> done);
 
  private:
-  friend class journal;
-  struct durable_point {
-    int64_t offset = 0;
-    int64_t segment_base = 0;
-    uint64_t position = 0;
-  };
   struct flush_job {
     std::vector<std::shared_ptr<base::file>> files;
     bool sync_dir = false;
@@ -205,17 +200,6 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
     std::optional<std::vector<uint8_t>> producer_snapshot;
     std::vector<std::function<void(std::error_code)>> journal_syncs;
   };
-  // An append not yet durable, in offset order: durable once the journal is durable up
-  // to journal_pos, or (journal_pos == 0: not journaled) once its segment is fsynced.
-  struct journal_mark {
-    durable_point point;  // the log's end after the append
-    uint64_t journal_pos;
-  };
-  struct waiter {
-    int64_t offset;
-    std::function<void(std::error_code)> done;
-  };
-
   partition_log(std::filesystem::path dir, ntp name, log_config cfg, log_environment env,
                 std::deque<std::unique_ptr<segment>> segments);
 
@@ -251,12 +235,18 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   void schedule_retry();
   void fail(std::error_code ec);
   bool journaled() const { return env_.shard_journal && cfg_.policy == durability::fsync; }
-  // From the journal, on the shard.
-  void on_journal_durable();  // the journal's durable position advanced
-  void on_journal_failed();
-  void sync_for_journal(std::function<void(std::error_code)> done);
+  // journal_client: from the journal, on the shard.
+  void on_journal_durable(uint64_t position) override;
+  void on_journal_failed() override;
+  void sync_for_journal(std::function<void(std::error_code)> done) override;
   void schedule_interval_flush();
-  void set_durable(const durable_point& p);
+  // The segments are synced up to `p`: advances the durable point (also past what the
+  // journal, durable up to `journal_durable`, covers), completes the waiters it passes
+  // and tells the high watermark listener.
+  void set_durable(const durable_point& p, uint64_t journal_durable);
+  void set_durable(const durable_point& p) {
+    set_durable(p, env_.shard_journal ? env_.shard_journal->durable_position() : 0);
+  }
   const segment* segment_for(int64_t offset) const;
   // Removes the sealed segments that lie entirely below the DeleteRecords log start.
   void drop_segments_below_start(retention_result& r);
@@ -277,8 +267,8 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   uint64_t size_bytes_ = 0;
   std::error_code failure_;
 
-  durable_point durable_;
-  std::deque<waiter> waiters_;
+  // The durable point, the appends not yet durable and the wait_durable callers.
+  durability_tracker durability_;
   std::vector<std::shared_ptr<base::file>> dirty_files_;
   bool dir_dirty_ = false;
   std::vector<index_files> pending_seals_;
@@ -298,11 +288,7 @@ class partition_log : public std::enable_shared_from_this<partition_log> {
   producer_state producers_;
   bool producers_dirty_ = false;  // changed since the last snapshot
   bool producer_snapshot_due_ = false;
-  std::deque<journal_mark> marks_;
-  size_t unjournaled_marks_ = 0;
   std::vector<std::function<void(std::error_code)>> journal_sync_waiters_;
-  uint64_t journal_round_ = 0;     // the journal round this log last joined
-  uint64_t journal_file_seq_ = 0;  // the journal file this log last wrote into
   // Journaled appends: the segment whose pages are being written back as it grows, and
   // how far writeback of it has been started (see start_writeback()).
   int64_t writeback_segment_ = -1;  // its base offset

@@ -304,6 +304,51 @@ TEST_F(Journal, ARemovedPartitionIsNotReplayedIntoItsSuccessor) {
   EXPECT_EQ(h->record_count, 1);
 }
 
+TEST_F(Journal, TheLogManagerReplaysWhatItsPartitionsLost) {
+  sync_recorder rec;
+  open_journal(1 << 20);
+  const storage::ntp orders0{"orders", 0}, orders1{"orders", 1};
+  std::vector<std::vector<uint8_t>> acked;
+  {
+    storage::log_manager mgr(dir_.path(), {}, env());
+    ASSERT_TRUE(shard_.run([&] { return mgr.open_all(); }));
+    auto log = shard_.run([&] { return mgr.create(orders0); });
+    ASSERT_TRUE(log);
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(append_durable(*log, make_batch(2, now_)));
+    acked = read_all(*log);
+    ASSERT_EQ(acked.size(), 5u);
+    // A crash: nothing is closed.
+    std::vector<std::shared_ptr<storage::partition_log>> logs{std::move(*log)};
+    crash(logs);
+  }
+  rec.power_failure(dir_.path());
+
+  storage::log_manager mgr(dir_.path(), {}, env());
+  ASSERT_TRUE(shard_.run([&] { return mgr.open_all(); }));
+  auto log = shard_.run([&] { return mgr.get(orders0); });
+  ASSERT_NE(log, nullptr);
+  EXPECT_TRUE(read_all(log).empty());
+  auto contents = storage::read_journals(journal_dir());
+  ASSERT_TRUE(contents);
+  const auto& payloads = contents->batches[orders0];
+  auto n = shard_.run([&] { return mgr.replay_journal(orders0, payloads); });
+  ASSERT_TRUE(n) << n.error().message();
+  EXPECT_EQ(*n, 5u);
+  EXPECT_TRUE(read_all(log) == acked);
+  // What the log already holds is not appended again.
+  n = shard_.run([&] { return mgr.replay_journal(orders0, payloads); });
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 0u);
+  // A partition the manager does not hold is not its to replay.
+  n = shard_.run([&] { return mgr.replay_journal(orders1, payloads); });
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 0u);
+  EXPECT_EQ(shard_.run([&] { return mgr.get(orders1); }), nullptr);
+  std::promise<std::error_code> closed;
+  shard_.post([&] { mgr.close_all([&](std::error_code ec) { closed.set_value(ec); }); });
+  EXPECT_FALSE(closed.get_future().get());
+}
+
 TEST_F(Journal, AnAppendTooLargeForTheJournalIsAcknowledgedThroughItsSegment) {
   sync_recorder rec;
   rec.slow_segment_syncs();  // the journal round after it completes first
