@@ -7,7 +7,8 @@ directory, stopped by its PID) is driven by `riptide bench`:
   throughput  1 KiB records, fsync before ack, one producer and one consumer, flat out
   latency     the same records at a fixed rate with no linger: end-to-end p50 and p99
 
-and after both the broker's resident memory (VmRSS, and its peak VmHWM), its open
+with the dirty pages of the previous run written back (sync) before each, and after both
+the broker's resident memory (VmRSS, and its peak VmHWM), its open
 descriptors and threads are read from /proc. One table; --json-out keeps the figures.
 
     bench/partition_curve.py                          # 1, 8, 100 and 1000 partitions
@@ -19,13 +20,22 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 from local_broker import LocalBroker
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def settle(quiet=3):
+    """Writes back what the previous run left dirty and waits, so that its writeback is
+    not charged to the next run (as bench/peers/run.py does between workloads)."""
+    os.sync()
+    time.sleep(quiet)
+
+
 def bench(riptide, broker, topic, partitions, extra, timeout):
+    settle()
     argv = [riptide, "bench", "-b", broker.bootstrap, "--topic", topic, "--mode", "both",
             "--record-size", "1024", "--partitions", str(partitions), "--acks", "all",
             "--json", "--quiet", *extra]
