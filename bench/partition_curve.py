@@ -11,7 +11,7 @@ with the dirty pages of the previous run written back (sync) before each, and af
 the broker's resident memory (VmRSS, and its peak VmHWM), its open
 descriptors and threads are read from /proc. One table; --json-out keeps the figures.
 
-    bench/partition_curve.py                          # 1, 8, 100 and 1000 partitions
+    bench/partition_curve.py                          # 1, 8, 100, 1000; 100 topics x 10
     bench/partition_curve.py --partitions 8,1000 --duration 5
 """
 
@@ -34,11 +34,11 @@ def settle(quiet=3):
     time.sleep(quiet)
 
 
-def bench(riptide, broker, topic, partitions, extra, timeout):
+def bench(riptide, broker, topic, topics, partitions, extra, timeout):
     settle()
     argv = [riptide, "bench", "-b", broker.bootstrap, "--topic", topic, "--mode", "both",
-            "--record-size", "1024", "--partitions", str(partitions), "--acks", "all",
-            "--json", "--quiet", *extra]
+            "--record-size", "1024", "--topics", str(topics), "--partitions", str(partitions),
+            "--acks", "all", "--json", "--quiet", *extra]
     print("  $ " + " ".join(argv[1:]), file=sys.stderr, flush=True)
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                        timeout=timeout)
@@ -48,18 +48,20 @@ def bench(riptide, broker, topic, partitions, extra, timeout):
     return json.loads([line for line in p.stdout.splitlines() if line.startswith("{")][-1])
 
 
-def measure(riptide, partitions, duration, rate):
+def measure(riptide, topics, partitions, duration, rate):
     with LocalBroker(riptide, prefix="riptide-curve-") as broker:
         cpu0 = broker.cpu_seconds()
-        flat = bench(riptide, broker, "curve", partitions,
+        flat = bench(riptide, broker, "curve", topics, partitions,
                      ["--linger-ms", "5", "--duration", str(duration)], duration + 300)
         cpu = broker.cpu_seconds() - cpu0
-        paced = bench(riptide, broker, "curve-latency", partitions,
+        paced = bench(riptide, broker, "curve-latency", topics, partitions,
                       ["--linger-ms", "0", "--rate", str(rate), "--warmup", "1",
                        "--duration", str(duration)], duration + 300)
         produced = flat["produce"]["msgs"]
         return {
-            "partitions": partitions,
+            "case": case_name(topics, partitions),
+            "topics": topics,
+            "partitions": topics * partitions,
             "produce_msgs_per_sec": flat["produce"]["msgs_per_sec"],
             "consume_msgs_per_sec": flat["consume"]["msgs_per_sec"],
             "broker_cpu_seconds": cpu,
@@ -75,11 +77,18 @@ def measure(riptide, partitions, duration, rate):
         }
 
 
+def case_name(topics, partitions):
+    """"1,000" for one topic; "1,000 (100 topics x 10)" for several."""
+    total = f"{topics * partitions:,}"
+    return total if topics == 1 else f"{total} ({topics} topics x {partitions})"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build", "release"))
-    ap.add_argument("--partitions", default="1,8,100,1000",
-                    help="comma-separated partition counts")
+    ap.add_argument("--partitions", default="1,8,100,1000,100x10",
+                    help="comma-separated partition counts of one topic, or TxP for T topics "
+                         "of P partitions each")
     ap.add_argument("--duration", type=float, default=10, help="seconds per run")
     ap.add_argument("--rate", type=int, default=10000, help="records/s of the latency run")
     ap.add_argument("--json-out", help="also write the figures to this file")
@@ -87,24 +96,26 @@ def main():
     riptide = os.path.join(os.path.abspath(args.build_dir), "riptide")
 
     rows = []
-    for p in (int(x) for x in args.partitions.split(",")):
-        print(f"{p} partitions", file=sys.stderr, flush=True)
+    for case in args.partitions.split(","):
+        topics, _, parts = case.rpartition("x")
+        topics, parts = int(topics or 1), int(parts)
+        print(f"{case_name(topics, parts)}", file=sys.stderr, flush=True)
         try:
-            rows.append(measure(riptide, p, args.duration, args.rate))
+            rows.append(measure(riptide, topics, parts, args.duration, args.rate))
         except (RuntimeError, subprocess.TimeoutExpired) as e:
-            rows.append({"partitions": p, "error": str(e)})
+            rows.append({"case": case_name(topics, parts), "error": str(e)})
 
-    base = next((r for r in rows if r.get("partitions") == 8 and "error" not in r), None)
+    base = next((r for r in rows if r.get("case") == "8" and "error" not in r), None)
     print("\n| partitions | produce msgs/s | of 8 partitions | broker CPU us/record | "
           f"e2e p50 / p99 ms at {args.rate:,}/s | RSS MiB (peak) | descriptors | threads |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:
-            print(f"| {r['partitions']} | not measured: {r['error']} | | | | | | |")
+            print(f"| {r['case']} | not measured: {r['error']} | | | | | | |")
             continue
         share = (f"{r['produce_msgs_per_sec'] / base['produce_msgs_per_sec'] * 100:.0f} %"
                  if base else "-")
-        print(f"| {r['partitions']:,} | {r['produce_msgs_per_sec']:,.0f} | {share} | "
+        print(f"| {r['case']} | {r['produce_msgs_per_sec']:,.0f} | {share} | "
               f"{r['us_cpu_per_record']:.2f} | {r['e2e_p50_ms']:.2f} / {r['e2e_p99_ms']:.2f} | "
               f"{r['rss_bytes'] / 2**20:.0f} ({r['peak_rss_bytes'] / 2**20:.0f}) | "
               f"{r['descriptors']} | {r['threads']} |")

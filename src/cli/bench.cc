@@ -38,7 +38,8 @@ using bench::topic_durability;
 
 struct shared_state {
   const options* opts = nullptr;
-  int partitions = 0;
+  int partitions = 0;  // per topic; the per-partition vectors below hold every topic's
+  std::vector<std::string> topics;
   int64_t start_ns = 0;
   int64_t warm_ns = 0;  // latency is recorded for records sent from here on
   std::atomic<bool> stop_producing{false};
@@ -48,9 +49,10 @@ struct shared_state {
   std::atomic<uint64_t> sent{0};
   bench::flow produced;
   bench::flow consumed;
-  std::vector<int64_t> start_offset;  // per partition
-  std::vector<int64_t> end_offset;    // consume mode: stop there (-1: never)
-  std::string fatal;                  // first failure a worker hit
+  // Per partition, topic after topic (index topic * partitions + partition).
+  std::vector<int64_t> start_offset;
+  std::vector<int64_t> end_offset;  // consume mode: stop there (-1: never)
+  std::string fatal;                // first failure a worker hit
   std::atomic<bool> failed{false};
 };
 
@@ -143,7 +145,11 @@ void run_producer(shared_state& st, int index, bench::histogram& ack) {
     st.producers_running--;
     return;
   }
-  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), o.topic.c_str(), nullptr);
+  std::vector<rd_kafka_topic_t*> rkts(st.topics.size(), nullptr);
+  for (size_t t = 0; t < st.topics.size(); ++t) {
+    rkts[t] = rd_kafka_topic_new(rk.get(), st.topics[t].c_str(), nullptr);
+  }
+  rd_kafka_topic_t* rkt = nullptr;       // the topic of the record being sent
   std::optional<report_waiter> reports;  // paced only: librdkafka then signals each report
   if (o.rate > 0) reports.emplace(rk.get());
 
@@ -194,6 +200,8 @@ void run_producer(shared_state& st, int index, bench::histogram& ack) {
       n = pace.due_now(st.start_ns, i, std::min<uint64_t>(burst_cap, keys.size()));
       if (quota != 0) n = std::min(n, quota - i);
     }
+    // Records (or a paced step's records) go to the topics in turn.
+    rkt = rkts[static_cast<size_t>(i % rkts.size())];
     const bool timed = paced || i % kTimedEvery == 0;
     const int64_t t = timed ? now_ns() : 0;
     if (n == 1) {
@@ -233,7 +241,7 @@ void run_producer(shared_state& st, int index, bench::histogram& ack) {
   // Wait for every outstanding acknowledgement.
   while (rd_kafka_outq_len(rk.get()) > 0 && !st.failed.load()) rd_kafka_poll(rk.get(), 50);
   reports.reset();
-  rd_kafka_topic_destroy(rkt);
+  for (auto* t : rkts) rd_kafka_topic_destroy(t);
   rk.reset();
   st.producers_running--;
 }
@@ -257,21 +265,29 @@ void run_consumer(shared_state& st, int index, bench::histogram& e2e) {
     st.consumers_running--;
     return;
   }
-  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), o.topic.c_str(), nullptr);
+  // Each topic's handle carries its index, so a record's slot is found without a lookup.
+  std::vector<rd_kafka_topic_t*> rkts;
+  for (size_t t = 0; t < st.topics.size(); ++t) {
+    rd_kafka_topic_conf_t* tc = rd_kafka_topic_conf_new();
+    rd_kafka_topic_conf_set_opaque(tc, reinterpret_cast<void*>(static_cast<intptr_t>(t)));
+    rkts.push_back(rd_kafka_topic_new(rk.get(), st.topics[t].c_str(), tc));
+  }
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk.get());
-  std::vector<int> mine;
-  for (int p = index; p < st.partitions; p += o.consumers) {
-    if (st.end_offset[static_cast<size_t>(p)] >= 0 &&
-        st.start_offset[static_cast<size_t>(p)] >= st.end_offset[static_cast<size_t>(p)]) {
+  const int total = st.partitions * static_cast<int>(st.topics.size());
+  std::vector<int> mine;  // slots: topic * partitions + partition
+  for (int f = index; f < total; f += o.consumers) {
+    const auto i = static_cast<size_t>(f);
+    if (st.end_offset[i] >= 0 && st.start_offset[i] >= st.end_offset[i]) {
       continue;  // nothing to read there
     }
-    if (rd_kafka_consume_start_queue(rkt, p, st.start_offset[static_cast<size_t>(p)], q) != 0) {
+    if (rd_kafka_consume_start_queue(rkts[static_cast<size_t>(f / st.partitions)],
+                                     f % st.partitions, st.start_offset[i], q) != 0) {
       fail(st, std::string("consume: ") + rd_kafka_err2str(rd_kafka_last_error()));
     }
-    mine.push_back(p);
+    mine.push_back(f);
   }
-  std::vector<int64_t> next(static_cast<size_t>(st.partitions), 0);
-  for (int p : mine) next[static_cast<size_t>(p)] = st.start_offset[static_cast<size_t>(p)];
+  std::vector<int64_t> next(static_cast<size_t>(total), 0);
+  for (int f : mine) next[static_cast<size_t>(f)] = st.start_offset[static_cast<size_t>(f)];
   size_t unfinished = mine.size();
   std::vector<rd_kafka_message_t*> msgs(4096);
   while (unfinished > 0 && !st.stop_consuming.load(std::memory_order_relaxed)) {
@@ -296,8 +312,9 @@ void run_consumer(shared_state& st, int index, bench::histogram& e2e) {
         bytes += m->len;
         const int64_t sent = bench::sent_at(m->payload, m->len);
         if (sent > 0 && sent >= st.warm_ns) e2e.record(now - sent);
-        const auto p = static_cast<size_t>(m->partition);
-        if (p < next.size()) {
+        const auto t = reinterpret_cast<intptr_t>(rd_kafka_topic_opaque(m->rkt));
+        const auto p = static_cast<size_t>(t * st.partitions + m->partition);
+        if (m->partition >= 0 && m->partition < st.partitions && p < next.size()) {
           const bool was_open = st.end_offset[p] < 0 || next[p] < st.end_offset[p];
           next[p] = m->offset + 1;
           if (was_open && st.end_offset[p] >= 0 && next[p] >= st.end_offset[p]) --unfinished;
@@ -309,9 +326,10 @@ void run_consumer(shared_state& st, int index, bench::histogram& e2e) {
     }
     if (count > 0) st.consumed.add(count, bytes, now);
   }
-  for (int p : mine) rd_kafka_consume_stop(rkt, p);
+  for (int f : mine)
+    rd_kafka_consume_stop(rkts[static_cast<size_t>(f / st.partitions)], f % st.partitions);
   rd_kafka_queue_destroy(q);
-  rd_kafka_topic_destroy(rkt);
+  for (auto* t : rkts) rd_kafka_topic_destroy(t);
   rk.reset();
   st.consumers_running--;
 }
@@ -353,6 +371,7 @@ void validate(const options& o) {
     throw bench_error("--producers and --consumers must be at least 1");
   }
   if (o.partitions < 1) throw bench_error("--partitions must be at least 1");
+  if (o.topics < 1 || o.topics > 10000) throw bench_error("--topics must be between 1 and 10000");
   if (o.mode != "consume" && o.count == 0 && o.duration_s <= 0) {
     throw bench_error("give --duration (seconds, > 0) or --count (records, > 0)");
   }
@@ -379,34 +398,48 @@ int run_bench(const options& o) {
   st.opts = &o;
 
   handle admin = make_handle(RD_KAFKA_PRODUCER, base_conf(o));
-  st.partitions = prepare_topic(admin.get(), o, produce);
+  for (int t = 0; t < o.topics; ++t) {
+    st.topics.push_back(o.topics == 1 ? o.topic : o.topic + "-" + std::to_string(t));
+  }
+  for (const auto& name : st.topics) {
+    options one = o;
+    one.topic = name;
+    const int parts = prepare_topic(admin.get(), one, produce);
+    if (st.partitions != 0 && parts != st.partitions) {
+      throw bench_error("topic " + name + " has " + std::to_string(parts) +
+                        " partitions, the others " + std::to_string(st.partitions) +
+                        ": give topics of one size");
+    }
+    st.partitions = parts;
+  }
   std::string durability = o.durability;
-  if (durability.empty()) durability = topic_durability(admin.get(), o.topic);
+  if (durability.empty()) durability = topic_durability(admin.get(), st.topics[0]);
   if (durability.empty()) durability = "broker default";
 
-  st.start_offset.assign(static_cast<size_t>(st.partitions), 0);
-  st.end_offset.assign(static_cast<size_t>(st.partitions), -1);
+  const size_t slots = static_cast<size_t>(st.partitions) * st.topics.size();
+  st.start_offset.assign(slots, 0);
+  st.end_offset.assign(slots, -1);
   uint64_t backlog = 0;
   if (consume) {
-    rd_kafka_topic_t* rkt = rd_kafka_topic_new(admin.get(), o.topic.c_str(), nullptr);
-    for (int p = 0; p < st.partitions; ++p) {
-      int64_t lo = 0, hi = 0;
-      auto e = rd_kafka_query_watermark_offsets(admin.get(), o.topic.c_str(), p, &lo, &hi, 10000);
-      if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        rd_kafka_topic_destroy(rkt);
-        throw bench_error("offsets of " + o.topic + "/" + std::to_string(p) + ": " +
-                          rd_kafka_err2str(e));
-      }
-      const auto i = static_cast<size_t>(p);
-      if (produce || o.from == "end") {
-        st.start_offset[i] = hi;
-      } else {
-        st.start_offset[i] = lo;
-        st.end_offset[i] = hi;  // catch up on what is there now
-        backlog += static_cast<uint64_t>(hi - lo);
+    for (size_t t = 0; t < st.topics.size(); ++t) {
+      const auto& name = st.topics[t];
+      for (int p = 0; p < st.partitions; ++p) {
+        int64_t lo = 0, hi = 0;
+        auto e = rd_kafka_query_watermark_offsets(admin.get(), name.c_str(), p, &lo, &hi, 10000);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          throw bench_error("offsets of " + name + "/" + std::to_string(p) + ": " +
+                            rd_kafka_err2str(e));
+        }
+        const auto i = t * static_cast<size_t>(st.partitions) + static_cast<size_t>(p);
+        if (produce || o.from == "end") {
+          st.start_offset[i] = hi;
+        } else {
+          st.start_offset[i] = lo;
+          st.end_offset[i] = hi;  // catch up on what is there now
+          backlog += static_cast<uint64_t>(hi - lo);
+        }
       }
     }
-    rd_kafka_topic_destroy(rkt);
     if (!produce && o.from == "beginning" && backlog == 0) {
       throw bench_error("topic " + o.topic +
                         " holds no records to consume; produce some first (--mode produce)");
@@ -531,6 +564,10 @@ void declare_bench(CLI::App& cmd, action& run) {
   cmd.add_option("--keys", o->keys, "Number of distinct keys (0: records without a key)")
       ->capture_default_str();
   cmd.add_option("-p,--partitions", o->partitions, "Partitions when the topic is created")
+      ->capture_default_str();
+  cmd.add_option("--topics", o->topics,
+                 "Topics: above 1, <topic>-0 ... <topic>-N-1, each with --partitions, records "
+                 "spread over them in turn")
       ->capture_default_str();
   cmd.add_option("--producers", o->producers, "Producer clients (one thread each)")
       ->capture_default_str();

@@ -18,6 +18,7 @@ struct options {
   size_t record_size = 1024;
   int keys = 0;  // distinct keys; 0 sends records without a key
   int partitions = 8;
+  int topics = 1;  // more than one: topics <topic>-0 ... <topic>-(topics-1), records spread
   int producers = 1;
   int consumers = 1;
   std::string acks = "all";

@@ -102,13 +102,14 @@ class PartitionCurveTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             out_json = os.path.join(tmp, "curve.json")
             r = subprocess.run(
-                ["/usr/bin/python3", CURVE, "--build-dir", build, "--partitions", "1,8,20",
+                ["/usr/bin/python3", CURVE, "--build-dir", build, "--partitions", "1,8,20,4x2",
                  "--duration", "2", "--rate", "500", "--json-out", out_json],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600)
             self.assertEqual(r.returncode, 0, r.stderr)
             with open(out_json) as f:
                 rows = json.load(f)
-        self.assertEqual([row["partitions"] for row in rows], [1, 8, 20])
+        self.assertEqual([row["partitions"] for row in rows], [1, 8, 20, 8])
+        self.assertEqual([row["topics"] for row in rows], [1, 1, 1, 4])
         for row in rows:
             self.assertNotIn("error", row)
             self.assertGreater(row["produce_msgs_per_sec"], 0)
@@ -118,7 +119,7 @@ class PartitionCurveTest(unittest.TestCase):
             self.assertGreaterEqual(row["peak_rss_bytes"], row["rss_bytes"])
         # More partitions hold more open files (each partition's segment and indexes).
         self.assertGreater(rows[2]["descriptors"], rows[0]["descriptors"])
-        for line in ("| 1 | ", "| 8 | ", "| 20 | "):
+        for line in ("| 1 | ", "| 8 | ", "| 20 | ", "| 8 (4 topics x 2) | "):
             self.assertIn(line, r.stdout)
         ps = subprocess.run(["pgrep", "-f", "riptide-curve-"], stdout=subprocess.PIPE, text=True)
         self.assertEqual(ps.stdout.strip(), "", "a measured broker is still running")
