@@ -258,17 +258,18 @@ class broker {
   base::status load_producer_ids();
   net::task<void> publish();
   net::task<std::error_code> open_partitions(std::shared_ptr<const topic_metadata> t, int32_t from);
-  // Bodies of the admin operations, run on shard 0.
-  net::task<admin_result> do_create_topic(const request_identity& who, std::string name,
+  // Bodies of the admin operations, run on shard 0 (`who` by value: they may wait for the
+  // admin lock long after the caller's request has moved on).
+  net::task<admin_result> do_create_topic(request_identity who, std::string name,
                                           int32_t partitions, config_map configs,
                                           bool validate_only);
-  net::task<std::error_code> do_delete_topic(const request_identity& who, std::string name);
-  net::task<admin_result> do_create_partitions(const request_identity& who, std::string name,
+  net::task<std::error_code> do_delete_topic(request_identity who, std::string name);
+  net::task<admin_result> do_create_partitions(request_identity who, std::string name,
                                                int32_t total, bool validate_only);
-  net::task<std::error_code> do_alter_topic_config(const request_identity& who, std::string name,
+  net::task<std::error_code> do_alter_topic_config(request_identity who, std::string name,
                                                    config_map configs, bool validate_only,
                                                    config_edit edit);
-  net::task<std::error_code> do_alter_broker_config(const request_identity& who, config_map dynamic,
+  net::task<std::error_code> do_alter_broker_config(request_identity who, config_map dynamic,
                                                     bool validate_only, config_edit edit);
   // Sets a topic's inherited and effective configs and its log settings from the broker
   // defaults, the dynamic broker configs and its own overrides (on shard 0).

@@ -334,37 +334,47 @@ net::task<offset_result> partition_service::list_offset(const request_identity& 
   co_return co_await broker_.shards().invoke_on(owner, offset_on_owner(tp, spec, timestamp));
 }
 
+namespace {
+
+// On the owner; a plain function, so the coroutine below holds no lambda in its frame.
+offset_result lookup_offset(const storage::partition_log& log, offset_spec spec, int64_t ts) {
+  offset_result out;
+  base::result<std::optional<storage::timestamp_offset>> found{
+      std::optional<storage::timestamp_offset>{}};
+  switch (spec) {
+    case offset_spec::latest:
+      out.offset = log.high_watermark();
+      return out;
+    case offset_spec::earliest:
+      out.offset = log.log_start_offset();
+      return out;
+    case offset_spec::max_timestamp:
+      found = log.max_timestamp_record();
+      break;
+    case offset_spec::by_timestamp:
+      found = log.offset_for_timestamp(ts);
+      break;
+  }
+  if (!found) {
+    out.error = to_broker_error(found.error());
+  } else if (*found) {
+    out.offset = (*found)->offset;
+    out.timestamp = (*found)->timestamp;
+  }
+  return out;
+}
+
+}  // namespace
+
 net::task<offset_result> partition_service::offset_on_owner(topic_partition tp, offset_spec spec,
                                                             int64_t ts) {
-  offset_result out;
   auto log = broker_.local_log(tp);
   if (!log) {
+    offset_result out;
     out.error = errc::unknown_topic;
     co_return out;
   }
-  auto found = [&](const base::result<std::optional<storage::timestamp_offset>>& r) {
-    if (!r) {
-      out.error = to_broker_error(r.error());
-    } else if (*r) {
-      out.offset = (*r)->offset;
-      out.timestamp = (*r)->timestamp;
-    }
-  };
-  switch (spec) {
-    case offset_spec::latest:
-      out.offset = log->high_watermark();
-      break;
-    case offset_spec::earliest:
-      out.offset = log->log_start_offset();
-      break;
-    case offset_spec::max_timestamp:
-      found(log->max_timestamp_record());
-      break;
-    case offset_spec::by_timestamp:
-      found(log->offset_for_timestamp(ts));
-      break;
-  }
-  co_return out;
+  co_return lookup_offset(*log, spec, ts);
 }
 
 net::task<offset_result> partition_service::log_end(const request_identity& /*who*/,

@@ -370,7 +370,7 @@ net::task<admin_result> broker::create_topic(const request_identity& who, std::s
       0, do_create_topic(who, std::move(name), partitions, std::move(configs), validate_only));
 }
 
-net::task<admin_result> broker::do_create_topic(const request_identity& who, std::string name,
+net::task<admin_result> broker::do_create_topic(request_identity who, std::string name,
                                                 int32_t partitions, config_map configs,
                                                 bool validate_only) {
   if (validate_topic_name(name)) co_return errc::invalid_topic_name;
@@ -460,7 +460,7 @@ net::task<std::error_code> broker::delete_topic(const request_identity& who, std
   return shards_.invoke_on(0, do_delete_topic(who, std::move(name)));
 }
 
-net::task<std::error_code> broker::do_delete_topic(const request_identity& who, std::string name) {
+net::task<std::error_code> broker::do_delete_topic(request_identity who, std::string name) {
   if (is_internal(name)) co_return errc::internal_topic;
   co_await admin_.lock();
   admin_hold hold{admin_};
@@ -502,7 +502,7 @@ net::task<admin_result> broker::create_partitions(const request_identity& who, s
   return shards_.invoke_on(0, do_create_partitions(who, std::move(name), total, validate_only));
 }
 
-net::task<admin_result> broker::do_create_partitions(const request_identity& who, std::string name,
+net::task<admin_result> broker::do_create_partitions(request_identity who, std::string name,
                                                      int32_t total, bool validate_only) {
   if (is_internal(name)) co_return errc::internal_topic;  // groups are mapped onto its partitions
   if (total > max_partitions_per_topic) co_return errc::invalid_partitions;
@@ -555,9 +555,9 @@ net::task<std::error_code> broker::edit_topic_config(const request_identity& who
       0, do_alter_topic_config(who, std::move(name), config_map{}, validate_only, std::move(edit)));
 }
 
-net::task<std::error_code> broker::do_alter_topic_config(const request_identity& who,
-                                                         std::string name, config_map configs,
-                                                         bool validate_only, config_edit edit) {
+net::task<std::error_code> broker::do_alter_topic_config(request_identity who, std::string name,
+                                                         config_map configs, bool validate_only,
+                                                         config_edit edit) {
   co_await admin_.lock();
   admin_hold hold{admin_};
   auto it = table_.find(name);
@@ -600,9 +600,8 @@ net::task<std::error_code> broker::edit_broker_config(const request_identity& wh
       0, do_alter_broker_config(who, config_map{}, validate_only, std::move(edit)));
 }
 
-net::task<std::error_code> broker::do_alter_broker_config(const request_identity& who,
-                                                          config_map dynamic, bool validate_only,
-                                                          config_edit edit) {
+net::task<std::error_code> broker::do_alter_broker_config(request_identity who, config_map dynamic,
+                                                          bool validate_only, config_edit edit) {
   co_await admin_.lock();
   admin_hold hold{admin_};
   if (edit) {

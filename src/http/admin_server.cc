@@ -66,7 +66,8 @@ void admin_server::stop() {
 
 net::task<std::string> admin_server::read_only_partitions() {
   std::string out;
-  for (const auto& p : co_await broker_.partition_stats_all()) {
+  const auto stats = co_await broker_.partition_stats_all();
+  for (const auto& p : stats) {
     if (p.failure.empty()) continue;
     out += fmt::format(R"({}{{"partition":"{}","error":"{}"}})", out.empty() ? "" : ",",
                        json_escape(p.name.dir_name()), json_escape(p.failure));

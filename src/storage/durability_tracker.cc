@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 namespace storage {
 
@@ -40,12 +41,16 @@ void durability_tracker::advance(const durable_point& synced, uint64_t journal_d
     }
     marks_.pop_front();
   }
-  // One at a time: a callback may wait again, or fail the log.
-  while (!waiters_.empty() && waiters_.front().offset <= durable_.offset) {
-    auto done = std::move(waiters_.front().done);
-    waiters_.pop_front();
-    done({});
-  }
+  // Take every waiter now covered before calling any: a callback may wait again, or fail
+  // the log, and a failure must not reach a waiter whose data is already durable.
+  size_t ready = 0;
+  while (ready < waiters_.size() && waiters_[ready].offset <= durable_.offset) ++ready;
+  if (ready == 0) return;
+  std::vector<callback> done;
+  done.reserve(ready);
+  for (size_t i = 0; i < ready; ++i) done.push_back(std::move(waiters_[i].done));
+  waiters_.erase(waiters_.begin(), waiters_.begin() + static_cast<std::ptrdiff_t>(ready));
+  for (auto& d : done) d({});
 }
 
 void durability_tracker::fail(std::error_code ec) {

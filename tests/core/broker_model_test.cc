@@ -3,12 +3,14 @@
 //
 // Each run draws thousands of operations from a seeded generator (RIPTIDE_MODEL_SEED
 // and RIPTIDE_MODEL_OPS override the defaults; a failure prints the seed and the step):
-// produce (waiting for durability or not) from any shard, reads from any offset with any
-// byte bounds, offset lookups, waits for data with several waiters per partition,
-// topic creation and deletion, and restarts of the whole broker on the same data
-// directory. After every step the answer is checked against the model: offsets are
-// contiguous, every acknowledged record reads back with its value, waiters are woken
-// once the data they wait for is readable and never otherwise.
+// produce (waiting for durability or not) from any shard, reads of one or several
+// partitions from any offsets with any byte bounds, offset lookups, waits for data with
+// several waiters per partition, topic creation and deletion (names reused), clean
+// restarts, and crash restarts (the data directory as the running broker leaves it, its
+// journals included, opened by a new broker). After every step the answer is checked
+// against the model: offsets are contiguous, every acknowledged record reads back with
+// its value, reads keep the KIP-74 byte bounds, and waiters are woken once the data they
+// wait for is readable and never otherwise.
 
 #include <gtest/gtest.h>
 
@@ -55,6 +57,13 @@ net::task<broker::produce_result> produce(broker::broker& b, topic_partition tp,
   co_return co_await b.data().produce(who(), tp, view, opts);
 }
 
+net::task<std::vector<broker::read_result>> read_many(broker::broker& b,
+                                                      std::vector<broker::read_plan::part> parts,
+                                                      size_t total_max_bytes) {
+  const auto plan = b.data().plan_read(who(), std::move(parts));
+  co_return co_await b.data().read(who(), plan, total_max_bytes);
+}
+
 net::task<broker::read_result> read(broker::broker& b, topic_partition tp, int64_t offset,
                                     size_t max_bytes) {
   std::vector<broker::read_plan::part> parts{{tp, offset, max_bytes}};
@@ -94,6 +103,7 @@ class node {
     broker::broker_options opts;
     opts.data_dir = dir;
     opts.min_free_bytes = 0;
+    opts.journal_file_bytes = 1 << 20;  // journal files fill, and segments are synced, often
     opts.auto_create_topics = false;
     b_ = std::make_unique<broker::broker>(shards_, opts);
     auto started = b_->start();
@@ -111,6 +121,21 @@ class node {
   net::shard_set shards_;
   std::unique_ptr<broker::broker> b_;
 };
+
+// How many whole batches a read returned.
+size_t batches_in(const base::iobuf& data) {
+  auto bytes = data.linearize();
+  if (!bytes) return 0;
+  size_t n = 0;
+  std::span<const uint8_t> rest(*bytes);
+  while (!rest.empty()) {
+    auto h = storage::validate_batch(rest);
+    if (!h) return n;
+    ++n;
+    rest = rest.subspan(h->size_bytes());
+  }
+  return n;
+}
 
 // The values stored in a read's batches, from `from` on (the first batch may start
 // before it), with their offsets.
@@ -156,8 +181,10 @@ class broker_model {
       const int pick = uniform(0, 999);
       if (pick < 450) {
         produce_one();
-      } else if (pick < 750) {
+      } else if (pick < 650) {
         read_one();
+      } else if (pick < 750) {
+        read_several();
       } else if (pick < 850) {
         lookup_one();
       } else if (pick < 950) {
@@ -166,8 +193,10 @@ class broker_model {
         create_topic();
       } else if (pick < 985) {
         delete_topic();
-      } else {
+      } else if (pick < 995) {
         restart();
+      } else {
+        crash_restart();
       }
     }
     restart();
@@ -178,6 +207,8 @@ class broker_model {
   }
 
   int64_t records() const { return records_; }
+  int64_t multi_reads() const { return multi_reads_; }
+  int crashes() const { return crashes_; }
   int64_t wakes() const { return wakes_; }
   int restarts() const { return restarts_; }
 
@@ -192,8 +223,18 @@ class broker_model {
     if (allow_missing && uniform(0, 49) == 0) return {"missing-topic", 0};
     auto it = topics_.begin();
     std::advance(it, uniform(0, static_cast<int>(topics_.size()) - 1));
+    if (allow_missing && uniform(0, 49) == 0) {
+      return {it->first, uniform(0, 1) ? -1 : it->second.partitions};  // no such partition
+    }
     const int32_t p = uniform(0, it->second.partitions - 1);
     return {it->first, p};
+  }
+  bool exists(const topic_partition& tp) const {
+    auto it = topics_.find(tp.topic);
+    return it != topics_.end() && tp.partition >= 0 && tp.partition < it->second.partitions;
+  }
+  const std::vector<std::string>& values_of_partition(const topic_partition& tp) const {
+    return topics_.at(tp.topic).values[static_cast<size_t>(tp.partition)];
   }
 
   std::vector<uint8_t> batch_for(const topic_partition& tp, int count) {
@@ -211,11 +252,12 @@ class broker_model {
   void produce_one() { produce_to(pick_partition()); }
 
   void produce_to(const topic_partition& tp) {
-    if (!topics_.count(tp.topic)) {
+    if (!exists(tp)) {
       storage::batch_builder builder(base::wall_ms());
       builder.add(std::nullopt, "nowhere");
-      auto r = on_shard(node_->shards(), any_shard(), produce(b(), tp, builder.build(), true));
-      EXPECT_EQ(r.error, broker::errc::unknown_topic) << where();
+      auto batch = builder.build();
+      auto r = on_shard(node_->shards(), any_shard(), produce(b(), tp, std::move(batch), true));
+      EXPECT_EQ(r.error, broker::errc::unknown_topic) << where() << " " << tp.dir_name();
       return;
     }
     pending_.clear();
@@ -249,7 +291,7 @@ class broker_model {
     const auto tp = pick_partition();
     const auto t = topics_.find(tp.topic);
     const size_t max_bytes = static_cast<size_t>(uniform(1, 4096));
-    if (t == topics_.end()) {
+    if (!exists(tp)) {
       auto r = on_shard(node_->shards(), any_shard(), read(b(), tp, 0, max_bytes));
       EXPECT_EQ(r.error, broker::errc::unknown_topic) << where();
       return;
@@ -286,7 +328,7 @@ class broker_model {
     const auto tp = pick_partition();
     auto latest =
         on_shard(node_->shards(), any_shard(), offsets(b(), tp, broker::offset_spec::latest));
-    if (!topics_.count(tp.topic)) {
+    if (!exists(tp)) {
       EXPECT_EQ(latest.error, broker::errc::unknown_topic) << where();
       return;
     }
@@ -307,11 +349,23 @@ class broker_model {
     const auto end = static_cast<int64_t>(topics_.at(tp.topic).values[tp.partition].size());
     const int n = uniform(1, 4);
     std::vector<std::shared_ptr<std::atomic<int>>> fired;
+    // The partition's high watermark when each waiter was woken (on the owner shard, in
+    // the wake itself): the data it waits for must be readable by then.
+    std::vector<std::shared_ptr<std::atomic<int64_t>>> readable_at_wake;
+    std::vector<int64_t> offsets_waited;
     std::vector<std::shared_ptr<broker::data_waiter>> waiters;
     auto add = [&](int64_t offset) {
       auto count = std::make_shared<std::atomic<int>>(0);
-      auto w = std::make_shared<broker::data_waiter>([count] { count->fetch_add(1); });
+      auto hw = std::make_shared<std::atomic<int64_t>>(-1);
+      broker::broker* bp = &b();
+      auto w = std::make_shared<broker::data_waiter>([count, hw, bp, tp] {
+        auto log = bp->local_log(tp);
+        hw->store(log ? log->high_watermark() : -2);
+        count->fetch_add(1);
+      });
       fired.push_back(count);
+      readable_at_wake.push_back(hw);
+      offsets_waited.push_back(offset);
       waiters.push_back(w);
       on_shard(node_->shards(), any_shard(), watch(b(), tp, offset, w));
     };
@@ -325,6 +379,8 @@ class broker_model {
       add(end - 1);
       EXPECT_EQ(fired.back()->load(), 1) << where() << ": a waiter behind the end was not woken";
       fired.pop_back();
+      readable_at_wake.pop_back();
+      offsets_waited.pop_back();
       waiters.pop_back();
     }
     produce_to(tp);
@@ -336,7 +392,9 @@ class broker_model {
       }
       EXPECT_EQ(fired[i]->load(), 1) << where() << ": waiter " << i << " of " << n << " on "
                                      << tp.dir_name() << " woken " << fired[i]->load() << " times";
-      ++wakes_;
+      EXPECT_GT(readable_at_wake[i]->load(), offsets_waited[i])
+          << where() << ": woken before the data it waits for was readable";
+      if (fired[i]->load() == 1 && readable_at_wake[i]->load() > offsets_waited[i]) ++wakes_;
     }
     EXPECT_EQ(fired[n]->load(), 0) << where() << ": a finished waiter was woken";
     EXPECT_EQ(fired[n + 1]->load(), 0) << where() << ": a waiter beyond the data was woken";
@@ -344,7 +402,15 @@ class broker_model {
 
   void create_topic() {
     if (topics_.size() >= 6) return;
-    const std::string name = "model-" + std::to_string(next_topic_++);
+    // Now and then the name of a deleted topic: a new topic under an old name starts empty.
+    std::string name;
+    if (!deleted_.empty() && uniform(0, 2) == 0) {
+      name = deleted_.back();
+      deleted_.pop_back();
+      ++reused_names_;
+    } else {
+      name = "model-" + std::to_string(next_topic_++);
+    }
     const int32_t partitions = uniform(1, 4);
     broker::config_map configs;
     // Both durability policies that answer at once or after fsync.
@@ -362,8 +428,10 @@ class broker_model {
     auto ec = on_shard(node_->shards(), any_shard(), remove(b(), name));
     ASSERT_FALSE(ec) << where() << ": delete " << name << ": " << ec.message();
     topics_.erase(name);
-    auto r = on_shard(node_->shards(), any_shard(),
-                      offsets(b(), topic_partition{name, 0}, broker::offset_spec::latest));
+    deleted_.push_back(name);
+    const topic_partition gone{name, 0};
+    auto r =
+        on_shard(node_->shards(), any_shard(), offsets(b(), gone, broker::offset_spec::latest));
     EXPECT_EQ(r.error, broker::errc::unknown_topic) << where() << ": deleted topic still answers";
   }
 
@@ -371,15 +439,96 @@ class broker_model {
     node_.reset();
     node_ = std::make_unique<node>(dir_);
     ++restarts_;
-    // Everything acknowledged before the stop is there after it.
+    verify_ends("a restart");
+  }
+
+  // What a kill -9 leaves: the data directory copied while the broker runs (journals,
+  // unsynced segment pages and all), then opened by a new broker. Nothing acknowledged may
+  // be missing, and the journals are replayed into the logs.
+  void crash_restart() {
+    const fs::path image = dir_.string() + ".crash";
+    fs::remove_all(image);
+    fs::copy(dir_, image, fs::copy_options::recursive);
+    node_.reset();
+    fs::remove_all(dir_);
+    fs::rename(image, dir_);
+    node_ = std::make_unique<node>(dir_);
+    ++crashes_;
+    verify_ends("a crash");
+    for (const auto& [name, t] : topics_) {
+      for (int32_t p = 0; p < t.partitions; ++p) check_whole({name, p});
+    }
+  }
+
+  // Every partition's end is where the model says, after `what`.
+  void verify_ends(const char* what) {
     for (const auto& [name, t] : topics_) {
       for (int32_t p = 0; p < t.partitions; ++p) {
-        auto r = on_shard(node_->shards(), 0,
-                          offsets(b(), topic_partition{name, p}, broker::offset_spec::latest));
-        ASSERT_FALSE(r.error) << where() << ": " << name << " after restart";
+        const topic_partition tp{name, p};
+        auto r = on_shard(node_->shards(), 0, offsets(b(), tp, broker::offset_spec::latest));
+        ASSERT_FALSE(r.error) << where() << ": " << name << " after " << what;
         ASSERT_EQ(r.offset, static_cast<int64_t>(t.values[static_cast<size_t>(p)].size()))
-            << where() << ": " << name << "-" << p << " lost records in a restart";
+            << where() << ": " << tp.dir_name() << " lost records in " << what;
       }
+    }
+  }
+
+  // One read of several partitions (of any topics, on both shards), each with its own
+  // byte bound and one for the whole read: every part within its bounds in the order the
+  // core reads them (the calling shard's partitions first), except the read's first
+  // batch, which is whole whatever its size.
+  void read_several() {
+    const int n = uniform(2, 4);
+    std::vector<broker::read_plan::part> parts;
+    for (int i = 0; i < n; ++i) {
+      const auto tp = pick_partition(false);
+      bool dup = false;
+      for (const auto& q : parts) dup = dup || q.name == tp;
+      if (dup) continue;
+      const auto end = static_cast<int>(values_of_partition(tp).size());
+      parts.push_back({tp, uniform(0, end), static_cast<size_t>(uniform(0, 3000))});
+    }
+    const size_t total = static_cast<size_t>(uniform(1, 6000));
+    const unsigned shard = any_shard();
+    auto plan_parts = parts;
+    auto got = on_shard(node_->shards(), shard, read_many(b(), std::move(plan_parts), total));
+    ASSERT_EQ(got.size(), parts.size()) << where();
+    ++multi_reads_;
+    // The order of the read: the calling shard's partitions, then the others.
+    std::vector<size_t> order;
+    for (int local = 1; local >= 0; --local) {
+      for (size_t i = 0; i < parts.size(); ++i) {
+        const bool here = b().owner(parts[i].name.topic, parts[i].name.partition) == shard;
+        if (here == (local == 1)) order.push_back(i);
+      }
+    }
+    size_t used = 0;
+    for (size_t i : order) {
+      const auto& part = parts[i];
+      const auto& r = got[i];
+      ASSERT_FALSE(r.error) << where() << ": " << part.name.dir_name() << ": " << r.error.message();
+      const auto& vals = values_of_partition(part.name);
+      const auto end = static_cast<int64_t>(vals.size());
+      EXPECT_EQ(r.high_watermark, end) << where();
+      const size_t bytes = r.records.size();
+      const size_t budget = std::min(part.max_bytes, total > used ? total - used : 0);
+      if (used == 0 && part.offset < end) {
+        EXPECT_GT(bytes, 0u) << where() << ": the read's first partition returned nothing";
+      }
+      if (bytes > budget) {
+        EXPECT_EQ(used, 0u) << where() << ": " << part.name.dir_name() << " returned " << bytes
+                            << " bytes past its bound of " << budget << " (KIP-74)";
+        EXPECT_EQ(batches_in(r.records), 1u)
+            << where() << ": only one whole batch may pass the bounds";
+      }
+      const auto values = values_of(r.records, part.offset);
+      for (size_t k = 0; k < values.size(); ++k) {
+        const int64_t want = part.offset + static_cast<int64_t>(k);
+        ASSERT_EQ(values[k].first, want) << where() << ": a gap in " << part.name.dir_name();
+        ASSERT_LT(want, end) << where() << ": read past the high watermark";
+        ASSERT_EQ(values[k].second, vals[static_cast<size_t>(want)]) << where();
+      }
+      used += bytes;
     }
   }
 
@@ -405,6 +554,10 @@ class broker_model {
   std::unique_ptr<node> node_;
   std::map<std::string, model_topic> topics_;
   std::vector<std::string> pending_;
+  std::vector<std::string> deleted_;  // names free for reuse
+  int reused_names_ = 0;
+  int64_t multi_reads_ = 0;
+  int crashes_ = 0;
   int next_topic_ = 0;
   int step_ = 0;
   int64_t records_ = 0;
@@ -427,12 +580,17 @@ TEST(BrokerModel, RandomOperationsMatchTheModel) {
     broker_model m(seed, dir.path());
     m.run(ops);
     if (HasFatalFailure()) return;
-    std::printf("seed %llu: %d operations, %lld records, %lld wakes, %d restarts\n",
-                static_cast<unsigned long long>(seed), ops, static_cast<long long>(m.records()),
-                static_cast<long long>(m.wakes()), m.restarts());
+    std::printf(
+        "seed %llu: %d operations, %lld records, %lld wakes, %lld multi-partition reads, "
+        "%d restarts, %d crashes\n",
+        static_cast<unsigned long long>(seed), ops, static_cast<long long>(m.records()),
+        static_cast<long long>(m.wakes()), static_cast<long long>(m.multi_reads()), m.restarts(),
+        m.crashes());
     EXPECT_GT(m.records(), 1000) << "the model produced too little to check";
     EXPECT_GT(m.wakes(), 0);
     EXPECT_GT(m.restarts(), 1);
+    EXPECT_GT(m.multi_reads(), 100);
+    EXPECT_GT(m.crashes(), 0);
   }
 }
 

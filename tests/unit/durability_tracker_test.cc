@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -166,6 +167,26 @@ TEST(DurabilityTracker, AWaiterMayWaitAgainFromItsCallback) {
   EXPECT_EQ(c.names(), (std::vector<int>{3}));
   t.advance(at(9), 0);
   EXPECT_EQ(c.names(), (std::vector<int>{3, 9}));
+}
+
+TEST(DurabilityTracker, AFailureFromACallbackNeverReachesWaitersAlreadyDurable) {
+  durability_tracker t(at(0));
+  completions c;
+  const auto ec = std::make_error_code(std::errc::io_error);
+  // The first waiter's callback fails the log (as an I/O error found then would); the
+  // second waiter's data became durable in the same advance, so it succeeds.
+  t.wait(4, [&](std::error_code e) {
+    c.seen.emplace_back(4, e);
+    t.fail(ec);
+  });
+  t.wait(5, c.waiter(5));
+  t.wait(9, c.waiter(9));
+  t.advance(at(5), 0);
+  ASSERT_EQ(c.seen.size(), 3u);
+  std::map<int, std::error_code> outcome(c.seen.begin(), c.seen.end());
+  EXPECT_FALSE(outcome.at(4));
+  EXPECT_FALSE(outcome.at(5)) << "a waiter whose data is durable was failed";
+  EXPECT_EQ(outcome.at(9), ec);
 }
 
 }  // namespace

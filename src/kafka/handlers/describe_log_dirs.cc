@@ -24,7 +24,8 @@ net::task<handler_result> describe_log_dirs(request_context& ctx) {
   }
   // Every shard's partitions, grouped by topic.
   std::map<std::string, std::vector<std::pair<int32_t, int64_t>>> sizes;
-  for (const auto& st : co_await ctx.broker.partition_stats_all()) {
+  const auto stats = co_await ctx.broker.partition_stats_all();
+  for (const auto& st : stats) {
     if (wanted && !wanted->contains({st.name.topic, st.name.partition})) continue;
     sizes[st.name.topic].emplace_back(st.name.partition, static_cast<int64_t>(st.size_bytes));
   }

@@ -94,7 +94,9 @@ net::task<handler_result> fetch(request_context& ctx) {
       rp.log_start_offset = res.log_start_offset;
       if (res.error) any_error = true;
       used += res.records.size();
-      empty[i] = res.records.empty();
+      // Wait only where new data can change the answer: a partition read up to its end
+      // (one that returned nothing for its byte limits would wake the poll at once).
+      empty[i] = res.records.empty() && !res.error && plan.at(i).offset >= res.high_watermark;
       rp.records.data = std::move(res.records);
     }
     if (waiter) waiter->finish();
