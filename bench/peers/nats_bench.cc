@@ -1,6 +1,8 @@
 // The `riptide bench` workloads against NATS JetStream: one file-backed stream, records
-// published asynchronously with their acknowledgements counted as they return, and (mode
-// both) one push consumer that measures end-to-end latency. Prints the same JSON.
+// published asynchronously by one or more publishers (--publishers, each on its own
+// connection with up to --window publishes awaiting their acknowledgement, counted as they
+// return) and (mode both) one push consumer that measures end-to-end latency. Prints the
+// same JSON.
 
 #include <nats/nats.h>
 
@@ -11,19 +13,28 @@ namespace {
 constexpr const char* kUsage =
     "usage: nats_bench --url nats://127.0.0.1:4222 [--mode produce|both] [--record-size N]\n"
     "                  [--rate N] [--pace-step-us N] [--duration S | --count N]\n"
-    "                  [--warmup S] [--window N] [--json]";
+    "                  [--warmup S] [--publishers N] [--window N] [--json]\n"
+    "  --publishers N  publishers, each on its own connection (default 1)\n"
+    "  --window N      publishes awaiting their ack, per publisher (default 1024)";
 constexpr const char* kSubject = "bench.data";
+constexpr const char* kStreamName = "BENCH";
 
 void check(natsStatus s, const char* what) {
   if (s != NATS_OK) peers::die(std::string("nats_bench: ") + what + ": " + natsStatus_GetText(s));
 }
 
+// What a publisher's acknowledgement handler needs: the run and which publisher it is.
+struct publisher_ctx {
+  peers::run_state* st;
+  int index;
+};
+
 void on_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
-  auto* st = static_cast<peers::run_state*>(closure);
+  auto* p = static_cast<publisher_ctx*>(closure);
   if (pa != nullptr && pae == nullptr) {
-    st->acked(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    p->st->acked(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)), p->index);
   } else {
-    st->produced.errors.fetch_add(1);
+    p->st->produced.errors.fetch_add(1);
   }
   natsMsg_Destroy(msg);
 }
@@ -35,49 +46,82 @@ void on_msg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   natsMsg_Destroy(msg);
 }
 
+// Publishes publisher `index`'s share of the records at its share of the rate; returns once
+// every publish has its acknowledgement (or a minute passed).
+void publish(peers::run_state& st, jsCtx* js, int index) {
+  auto value = peers::make_value(st.opts.record_size);
+  cli::bench::pacer pace(st.producer_rate(), static_cast<int64_t>(st.opts.pace_step_us * 1e3));
+  const uint64_t quota = st.quota(index);
+  for (uint64_t i = 0; !st.done_sending(i, quota); ++i) {
+    pace.wait(st.start_ns, i);
+    cli::bench::stamp(value.data(), value.size(), peers::now_ns());
+    // Blocks (StallWait) while `window` publishes await their acknowledgement.
+    natsStatus s;
+    while ((s = js_PublishAsync(js, kSubject, value.data(), static_cast<int>(value.size()),
+                                nullptr)) == NATS_TIMEOUT) {
+    }
+    if (s != NATS_OK) {
+      st.produced.errors.fetch_add(1);
+      break;
+    }
+  }
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = 60000;
+  js_PublishAsyncComplete(js, &po);
+  st.producer_finished();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto opts = peers::parse(argc, argv, kUsage);
+  auto opts = peers::parse(argc, argv, kUsage, {"--publishers"});
   if (opts.url.empty()) opts.url = "nats://127.0.0.1:4222";
   if (opts.durability.empty()) opts.durability = "file store, default sync";
-  peers::run_state st(opts);
+  const int publishers = opts.publishers;
+  peers::run_state st(opts, publishers);
 
   natsOptions* no = nullptr;
   check(natsOptions_Create(&no), "options");
   check(natsOptions_SetURL(no, opts.url.c_str()), "url");
   check(natsOptions_SetMaxPendingMsgs(no, 1 << 20), "max pending");
-  natsConnection* pub_nc = nullptr;
+  std::vector<natsConnection*> pub_nc(static_cast<size_t>(publishers), nullptr);
+  std::vector<jsCtx*> pub_js(static_cast<size_t>(publishers), nullptr);
+  std::vector<publisher_ctx> pub_ctx(static_cast<size_t>(publishers));
+  for (int p = 0; p < publishers; ++p) {
+    const auto k = static_cast<size_t>(p);
+    check(natsConnection_Connect(&pub_nc[k], no), "connect");
+    pub_ctx[k] = {&st, p};
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.MaxPending = opts.window;
+    jo.PublishAsync.AckHandler = on_ack;
+    jo.PublishAsync.AckHandlerClosure = &pub_ctx[k];
+    check(natsConnection_JetStream(&pub_js[k], pub_nc[k], &jo), "jetstream");
+  }
   natsConnection* sub_nc = nullptr;
-  check(natsConnection_Connect(&pub_nc, no), "connect");
   check(natsConnection_Connect(&sub_nc, no), "connect");
+  jsCtx* sub_js = nullptr;
+  jsOptions so;
+  jsOptions_Init(&so);
+  check(natsConnection_JetStream(&sub_js, sub_nc, &so), "jetstream");
 
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.PublishAsync.MaxPending = opts.window;
-  jo.PublishAsync.AckHandler = on_ack;
-  jo.PublishAsync.AckHandlerClosure = &st;
-  jsCtx* js = nullptr;
-  check(natsConnection_JetStream(&js, pub_nc, &jo), "jetstream");
-
+  // A fresh stream for every run, so one run's records do not weigh on the next.
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  js_DeleteStream(sub_js, kStreamName, nullptr, &jerr);  // absent on the first run
   jsStreamConfig sc;
   jsStreamConfig_Init(&sc);
-  sc.Name = "BENCH";
+  sc.Name = kStreamName;
   const char* subjects[] = {kSubject};
   sc.Subjects = subjects;
   sc.SubjectsLen = 1;
   sc.Storage = js_FileStorage;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
   jsStreamInfo* si = nullptr;
-  check(js_AddStream(&si, js, &sc, nullptr, &jerr), "add stream");
+  check(js_AddStream(&si, sub_js, &sc, nullptr, &jerr), "add stream");
   jsStreamInfo_Destroy(si);
 
   natsSubscription* sub = nullptr;
-  jsCtx* sub_js = nullptr;
   if (opts.mode == "both") {
-    jsOptions so;
-    jsOptions_Init(&so);
-    check(natsConnection_JetStream(&sub_js, sub_nc, &so), "jetstream");
     jsSubOptions sub_opts;
     jsSubOptions_Init(&sub_opts);
     sub_opts.Config.AckPolicy = js_AckNone;  // like a Kafka consumer: position, not per-record acks
@@ -88,35 +132,17 @@ int main(int argc, char** argv) {
     check(natsSubscription_SetPendingLimits(sub, -1, -1), "pending limits");
   }
 
-  std::thread producer([&st, js] {
-    auto value = peers::make_value(st.opts.record_size);
-    cli::bench::pacer pace(st.opts.rate, static_cast<int64_t>(st.opts.pace_step_us * 1e3));
-    uint64_t i = 0;
-    for (; !st.done_sending(i); ++i) {
-      pace.wait(st.start_ns, i);
-      cli::bench::stamp(value.data(), value.size(), peers::now_ns());
-      // Blocks (StallWait) while `window` publishes await their acknowledgement.
-      natsStatus s;
-      while ((s = js_PublishAsync(js, kSubject, value.data(), static_cast<int>(value.size()),
-                                  nullptr)) == NATS_TIMEOUT) {
-      }
-      if (s != NATS_OK) {
-        st.produced.errors.fetch_add(1);
-        break;
-      }
-    }
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MaxWait = 60000;
-    js_PublishAsyncComplete(js, &po);
-    st.producing_done = true;
-  });
+  st.begin();
+  std::vector<std::thread> producers;
+  for (int p = 0; p < publishers; ++p) {
+    producers.emplace_back(publish, std::ref(st), pub_js[static_cast<size_t>(p)], p);
+  }
   // The consumer runs on the library's delivery thread.
-  int rc = peers::finish(st, "nats-jetstream", producer, nullptr, sub != nullptr);
+  int rc = peers::finish(st, "nats-jetstream", producers, nullptr, sub != nullptr);
   if (sub) natsSubscription_Destroy(sub);
-  if (sub_js) jsCtx_Destroy(sub_js);
-  jsCtx_Destroy(js);
-  natsConnection_Destroy(pub_nc);
+  jsCtx_Destroy(sub_js);
+  for (auto* js : pub_js) jsCtx_Destroy(js);
+  for (auto* nc : pub_nc) natsConnection_Destroy(nc);
   natsConnection_Destroy(sub_nc);
   natsOptions_Destroy(no);
   return rc;

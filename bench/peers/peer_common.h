@@ -1,12 +1,15 @@
 #pragma once
 // What the peer drivers share: their command line (a subset of `riptide bench`'s, same
-// names) and the run skeleton. The figures and the JSON come from cli/bench_stats.h, so a
-// peer's line and Riptide's are computed and printed the same way.
+// names, plus each system's own way of sending more at once) and the run skeleton. The
+// figures and the JSON come from cli/bench_stats.h, so a peer's line and Riptide's are
+// computed and printed the same way.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +30,11 @@ struct options {
   uint64_t count = 0;
   double warmup_s = 0;
   int window = 1024;  // records in flight (unacknowledged) per producer
+  // How many producers send at once; each driver offers the options that fit its system
+  // (parse's `own`): Redis connections, NATS publishers, RabbitMQ connections x channels.
+  int connections = 1;
+  int publishers = 1;
+  int channels = 1;  // per connection
   std::string durability;
   std::string extra;  // system-specific option (e.g. a queue type)
   bool json = false;
@@ -37,7 +45,11 @@ struct options {
   std::exit(1);
 }
 
-inline options parse(int argc, char** argv, const char* usage) {
+// Options every driver takes, and those of `own` (e.g. {"--connections", "--pipeline"}):
+// --connections, --publishers, --channels set the producer count of their name, and
+// --pipeline is Redis's name for --window.
+inline options parse(int argc, char** argv, const char* usage,
+                     const std::vector<std::string>& own = {}) {
   options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -45,8 +57,17 @@ inline options parse(int argc, char** argv, const char* usage) {
       if (i + 1 >= argc) die(a + " needs a value\n" + usage);
       return argv[++i];
     };
+    const bool is_own = std::find(own.begin(), own.end(), a) != own.end();
     try {
-      if (a == "--url")
+      if (is_own && a == "--connections")
+        o.connections = std::stoi(value());
+      else if (is_own && a == "--publishers")
+        o.publishers = std::stoi(value());
+      else if (is_own && a == "--channels")
+        o.channels = std::stoi(value());
+      else if (is_own && a == "--pipeline")
+        o.window = std::stoi(value());
+      else if (a == "--url")
         o.url = value();
       else if (a == "--mode")
         o.mode = value();
@@ -79,44 +100,75 @@ inline options parse(int argc, char** argv, const char* usage) {
   if (o.mode != "produce" && o.mode != "both") die("--mode must be produce or both");
   if (o.record_size < cli::bench::kPrefixSize) die("--record-size must be at least 16");
   if (o.window < 1) die("--window must be at least 1");
+  if (o.connections < 1 || o.publishers < 1 || o.channels < 1) {
+    die("--connections, --publishers and --channels must be at least 1");
+  }
   return o;
 }
 
-// State shared by a driver's producer and consumer threads.
+// A share of `total` records for producer `index` of `n`: the first total % n get one more.
+inline uint64_t share(uint64_t total, int n, int index) {
+  const auto un = static_cast<uint64_t>(n);
+  return total / un + (static_cast<uint64_t>(index) < total % un ? 1 : 0);
+}
+
+// State shared by a driver's producer and consumer threads. Producer `i` of `producers`
+// sends its share of --count and --rate and records its acknowledgements in ack(i), which
+// only its own thread (or its connection's delivery thread) touches.
 struct run_state {
   options opts;
+  int producers = 1;
   int64_t start_ns = 0;
   int64_t warm_ns = 0;
   std::atomic<bool> producing_done{false};
+  std::atomic<int> producers_running{0};
   std::atomic<bool> stop{false};
   cli::bench::flow produced;
   cli::bench::flow consumed;
-  cli::bench::histogram ack;
+  std::vector<std::unique_ptr<cli::bench::histogram>> acks;
   cli::bench::histogram e2e;
 
-  explicit run_state(options o) : opts(std::move(o)) {
+  explicit run_state(options o, int producer_count = 1)
+      : opts(std::move(o)), producers(producer_count), producers_running(producer_count) {
+    for (int i = 0; i < producers; ++i) acks.push_back(std::make_unique<cli::bench::histogram>());
+    begin();
+  }
+  // Starts the clock: call once the connections are up, just before the producers start.
+  void begin() {
     start_ns = now_ns();
     warm_ns = start_ns + static_cast<int64_t>(opts.warmup_s * 1e9);
   }
-  // True once the producer should stop sending (after `sent` records).
-  bool done_sending(uint64_t sent) const {
+  cli::bench::histogram& ack(int producer = 0) { return *acks[static_cast<size_t>(producer)]; }
+  // Records producer `index` sends (its share of --count, or all when there is no count).
+  uint64_t quota(int index) const {
+    return opts.count > 0 ? share(opts.count, producers, index) : 0;
+  }
+  // Records per second each producer sends (its share of --rate; 0: flat out).
+  double producer_rate() const { return opts.rate / producers; }
+  // True once a producer should stop sending, after `sent` of its `quota` (0: no count).
+  bool done_sending(uint64_t sent, uint64_t quota) const {
     if (stop.load(std::memory_order_relaxed)) return true;
-    if (opts.count > 0) return sent >= opts.count;
+    if (quota > 0) return sent >= quota;
+    if (opts.count > 0) return true;  // this producer's share is empty
     return now_ns() >= start_ns + static_cast<int64_t>(opts.duration_s * 1e9);
   }
-  void acked(const void* value, size_t len) {
+  // A producer has every acknowledgement it waits for; the last one ends the producing.
+  void producer_finished() {
+    if (producers_running.fetch_sub(1) == 1) producing_done = true;
+  }
+  void acked(const void* value, size_t len, int producer = 0) {
     const int64_t now = now_ns();
     produced.add(1, len, now);
     const int64_t sent = cli::bench::sent_at(value, len);
-    if (sent >= warm_ns) ack.record(now - sent);
+    if (sent >= warm_ns) ack(producer).record(now - sent);
   }
   void received(const void* value, size_t len, int64_t now) {
     consumed.add(1, len, now);
     const int64_t sent = cli::bench::sent_at(value, len);
     if (sent >= warm_ns) e2e.record(now - sent);
   }
-  // The consumer stops once it read every acknowledged record after the producer finished,
-  // or 10 s after that.
+  // The consumer stops once it read every acknowledged record after the producers
+  // finished, or 10 s after that.
   bool consumer_should_stop() const {
     if (stop.load(std::memory_order_relaxed)) return true;
     if (!producing_done.load()) return false;
@@ -125,11 +177,12 @@ struct run_state {
   }
 };
 
-// Prints the progress line once a second until the producer is done and (with a consumer)
-// the consumer has read everything, then the result; returns the exit code. `consumer` is
-// the consumer's thread, or null when the client library delivers on its own thread.
-inline int finish(run_state& st, const char* system, std::thread& producer, std::thread* consumer,
-                  bool has_consumer) {
+// Prints the progress line once a second until the producers are done and (with a
+// consumer) the consumer has read everything, then the result; returns the exit code.
+// `consumer` is the consumer's thread, or null when the client library delivers on its own
+// thread.
+inline int finish(run_state& st, const char* system, std::vector<std::thread>& producers,
+                  std::thread* consumer, bool has_consumer) {
   uint64_t lp = 0, lc = 0;
   int64_t last = st.start_ns;
   while (!st.producing_done.load() || (has_consumer && !st.consumer_should_stop())) {
@@ -145,8 +198,10 @@ inline int finish(run_state& st, const char* system, std::thread& producer, std:
     }
   }
   st.stop = true;
-  producer.join();
+  for (auto& t : producers) t.join();
   if (consumer) consumer->join();
+  cli::bench::histogram ack;
+  for (const auto& h : st.acks) ack.merge(*h);
   cli::bench::report r;
   r.system = system;
   r.durability = st.opts.durability;
@@ -161,7 +216,7 @@ inline int finish(run_state& st, const char* system, std::thread& producer, std:
   r.consumed_bytes = st.consumed.bytes.load();
   r.consume_s =
       r.consumed ? static_cast<double>(st.consumed.last_ns.load() - st.start_ns) / 1e9 : 0;
-  r.ack = &st.ack;
+  r.ack = &ack;
   r.e2e = has_consumer ? &st.e2e : nullptr;
   if (st.opts.json) {
     cli::bench::print_json(stdout, r);

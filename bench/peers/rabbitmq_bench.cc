@@ -1,7 +1,8 @@
 // The `riptide bench` workloads against RabbitMQ: a quorum queue (replicated Raft log,
 // fsynced before a publisher confirm), persistent messages published with publisher
-// confirms (up to --window unconfirmed) and (mode both) one consumer on its own
-// connection. Prints the same JSON.
+// confirms over one or more connections (--connections, one thread each) and channels
+// (--channels per connection, each with up to --window unconfirmed) and (mode both) one
+// consumer on its own connection. Prints the same JSON.
 
 #include <amqp.h>
 #include <amqp_framing.h>
@@ -17,8 +18,11 @@ namespace {
 constexpr const char* kUsage =
     "usage: rabbitmq_bench --url 127.0.0.1:5672 [--mode produce|both] [--record-size N]\n"
     "                      [--rate N] [--pace-step-us N] [--duration S | --count N]\n"
-    "                      [--warmup S] [--window N]\n"
-    "                      [--extra quorum|classic] [--json]";
+    "                      [--warmup S] [--connections N] [--channels N] [--window N]\n"
+    "                      [--extra quorum|classic] [--json]\n"
+    "  --connections N  publishing connections, one thread each (default 1)\n"
+    "  --channels N     publishing channels per connection (default 1)\n"
+    "  --window N       unconfirmed publishes per channel (default 1024)";
 constexpr const char* kQueue = "bench";
 constexpr int64_t kSecond = 1'000'000'000;
 
@@ -30,7 +34,8 @@ void check_rpc(amqp_connection_state_t c, const char* what) {
   }
 }
 
-amqp_connection_state_t connect(const std::string& url) {
+// A connection with channels 1..channels open.
+amqp_connection_state_t connect(const std::string& url, int channels) {
   auto colon = url.rfind(':');
   std::string host = colon == std::string::npos ? url : url.substr(0, colon);
   int port = colon == std::string::npos ? 5672 : std::atoi(url.c_str() + colon + 1);
@@ -41,37 +46,54 @@ amqp_connection_state_t connect(const std::string& url) {
   }
   amqp_rpc_reply_t r = amqp_login(c, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest");
   if (r.reply_type != AMQP_RESPONSE_NORMAL) peers::die("rabbitmq_bench: login failed");
-  amqp_channel_open(c, 1);
-  check_rpc(c, "channel.open");
+  for (int ch = 1; ch <= channels; ++ch) {
+    amqp_channel_open(c, static_cast<amqp_channel_t>(ch));
+    check_rpc(c, "channel.open");
+  }
   return c;
 }
 
-void produce(peers::run_state& st, amqp_connection_state_t c) {
-  amqp_confirm_select(c, 1);
-  check_rpc(c, "confirm.select");
-  auto value = peers::make_value(st.opts.record_size);
-  cli::bench::pacer pace(st.opts.rate, static_cast<int64_t>(st.opts.pace_step_us * 1e3));
-  amqp_basic_properties_t props{};
-  props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
-  props.delivery_mode = 2;        // persistent
+// One publishing channel in confirm mode.
+struct channel_state {
   std::deque<int64_t> in_flight;  // send times by delivery tag, oldest first
   uint64_t confirmed = 0;         // delivery tags up to this one are settled
-  auto settle_to = [&](uint64_t tag, bool ok) {
+};
+
+// Publishes connection `index`'s share of the records over its channels, each record on
+// the next channel in turn that has fewer than --window unconfirmed.
+void produce(peers::run_state& st, amqp_connection_state_t c, int index) {
+  const auto channels = static_cast<size_t>(st.opts.channels);
+  const auto window = static_cast<size_t>(st.opts.window);
+  for (size_t k = 0; k < channels; ++k) {
+    amqp_confirm_select(c, static_cast<amqp_channel_t>(k + 1));
+    check_rpc(c, "confirm.select");
+  }
+  auto value = peers::make_value(st.opts.record_size);
+  cli::bench::pacer pace(st.producer_rate(), static_cast<int64_t>(st.opts.pace_step_us * 1e3));
+  cli::bench::histogram& ack = st.ack(index);
+  amqp_basic_properties_t props{};
+  props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+  props.delivery_mode = 2;  // persistent
+  std::vector<channel_state> chan(channels);
+  size_t unconfirmed = 0;
+  auto settle_to = [&](channel_state& ch, uint64_t tag, bool ok) {
     const int64_t now = peers::now_ns();
-    while (confirmed < tag && !in_flight.empty()) {
-      ++confirmed;
+    while (ch.confirmed < tag && !ch.in_flight.empty()) {
+      ++ch.confirmed;
       if (ok) {
         st.produced.add(1, value.size(), now);
-        if (in_flight.front() >= st.warm_ns) st.ack.record(now - in_flight.front());
+        if (ch.in_flight.front() >= st.warm_ns) ack.record(now - ch.in_flight.front());
       } else {
         st.produced.errors.fetch_add(1);
       }
-      in_flight.pop_front();
+      ch.in_flight.pop_front();
+      --unconfirmed;
     }
   };
   // Takes the confirms that have arrived, waiting up to `wait_ns` for the first.
   auto read_confirms = [&](int64_t wait_ns) {
     for (;;) {
+      amqp_maybe_release_buffers(c);  // no frame read so far is still referenced
       amqp_frame_t f;
       timeval wait{static_cast<time_t>(wait_ns / 1'000'000'000),
                    static_cast<suseconds_t>(wait_ns % 1'000'000'000 / 1000)};
@@ -80,39 +102,54 @@ void produce(peers::run_state& st, amqp_connection_state_t c) {
       if (rc != AMQP_STATUS_OK) peers::die("rabbitmq_bench: connection lost");
       wait_ns = 0;
       if (f.frame_type != AMQP_FRAME_METHOD) continue;
+      if (f.channel < 1 || static_cast<size_t>(f.channel) > channels) continue;
+      channel_state& ch = chan[f.channel - 1];
       if (f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
         auto* a = static_cast<amqp_basic_ack_t*>(f.payload.method.decoded);
         // Confirms come in publish order, so a single one settles what precedes it too.
-        settle_to(a->delivery_tag, true);
+        settle_to(ch, a->delivery_tag, true);
       } else if (f.payload.method.id == AMQP_BASIC_NACK_METHOD) {
         auto* n = static_cast<amqp_basic_nack_t*>(f.payload.method.decoded);
-        settle_to(n->delivery_tag, false);
+        settle_to(ch, n->delivery_tag, false);
       } else if (f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD) {
         peers::die("rabbitmq_bench: the broker closed the channel");
       }
     }
   };
-  for (uint64_t i = 0; !st.done_sending(i); ++i) {
+  const uint64_t quota = st.quota(index);
+  size_t next = 0;
+  for (uint64_t i = 0; !st.done_sending(i, quota); ++i) {
     // Paced: take confirms as they arrive while waiting for the next record's turn.
     pace.wait(st.start_ns, i, [&](int64_t ns) {
-      if (in_flight.empty()) {
+      if (unconfirmed == 0) {
         std::this_thread::sleep_for(std::chrono::nanoseconds(ns));
       } else {
         read_confirms(ns);
       }
     });
+    // The next channel in turn with room; when every one is full, wait for confirms.
+    size_t k = channels;
+    for (;;) {
+      for (size_t j = 0; j < channels && k == channels; ++j) {
+        if (chan[(next + j) % channels].in_flight.size() < window) k = (next + j) % channels;
+      }
+      if (k < channels) break;
+      read_confirms(kSecond);
+    }
+    next = (k + 1) % channels;
     const int64_t now = peers::now_ns();
     cli::bench::stamp(value.data(), value.size(), now);
     amqp_bytes_t body{value.size(), value.data()};
-    if (amqp_basic_publish(c, 1, amqp_empty_bytes, amqp_cstring_bytes(kQueue), 0, 0, &props,
-                           body) != AMQP_STATUS_OK) {
+    if (amqp_basic_publish(c, static_cast<amqp_channel_t>(k + 1), amqp_empty_bytes,
+                           amqp_cstring_bytes(kQueue), 0, 0, &props, body) != AMQP_STATUS_OK) {
       peers::die("rabbitmq_bench: publish failed");
     }
-    in_flight.push_back(now);
-    read_confirms(in_flight.size() >= static_cast<size_t>(st.opts.window) ? kSecond : 0);
+    chan[k].in_flight.push_back(now);
+    ++unconfirmed;
+    read_confirms(0);
   }
-  while (!in_flight.empty()) read_confirms(kSecond);
-  st.producing_done = true;
+  while (unconfirmed > 0) read_confirms(kSecond);
+  st.producer_finished();
 }
 
 void consume(peers::run_state& st, amqp_connection_state_t c) {
@@ -144,35 +181,40 @@ void consume(peers::run_state& st, amqp_connection_state_t c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto opts = peers::parse(argc, argv, kUsage);
+  auto opts = peers::parse(argc, argv, kUsage, {"--connections", "--channels"});
   if (opts.url.empty()) opts.url = "127.0.0.1:5672";
   if (opts.extra.empty()) opts.extra = "quorum";
   if (opts.extra != "quorum" && opts.extra != "classic") {
     peers::die("--extra must be quorum or classic");
   }
   if (opts.durability.empty()) opts.durability = opts.extra + " queue, confirms";
-  amqp_connection_state_t pc = connect(opts.url);
-  amqp_connection_state_t cc = connect(opts.url);
-
-  amqp_queue_delete(pc, 1, amqp_cstring_bytes(kQueue), 0, 0);
-  check_rpc(pc, "queue.delete");
+  amqp_connection_state_t cc = connect(opts.url, 1);
+  amqp_queue_delete(cc, 1, amqp_cstring_bytes(kQueue), 0, 0);
+  check_rpc(cc, "queue.delete");
   amqp_table_entry_t arg;
   arg.key = amqp_cstring_bytes("x-queue-type");
   arg.value.kind = AMQP_FIELD_KIND_UTF8;
   arg.value.value.bytes = amqp_cstring_bytes(opts.extra.c_str());
   amqp_table_t args{1, &arg};
-  amqp_queue_declare(pc, 1, amqp_cstring_bytes(kQueue), 0, 1, 0, 0, args);
-  check_rpc(pc, "queue.declare");
+  amqp_queue_declare(cc, 1, amqp_cstring_bytes(kQueue), 0, 1, 0, 0, args);
+  check_rpc(cc, "queue.declare");
+  std::vector<amqp_connection_state_t> pcs;
+  for (int k = 0; k < opts.connections; ++k) pcs.push_back(connect(opts.url, opts.channels));
 
-  peers::run_state st(opts);
-  std::thread producer(produce, std::ref(st), pc);
+  peers::run_state st(opts, opts.connections);
+  std::vector<std::thread> producers;
+  for (int k = 0; k < opts.connections; ++k) {
+    producers.emplace_back(produce, std::ref(st), pcs[static_cast<size_t>(k)], k);
+  }
   std::thread consumer;
   const bool both = opts.mode == "both";
   if (both) consumer = std::thread(consume, std::ref(st), cc);
-  int rc = peers::finish(st, "rabbitmq", producer, both ? &consumer : nullptr, both);
-  amqp_connection_close(pc, AMQP_REPLY_SUCCESS);
+  int rc = peers::finish(st, "rabbitmq", producers, both ? &consumer : nullptr, both);
+  for (auto* pc : pcs) {
+    amqp_connection_close(pc, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(pc);
+  }
   amqp_connection_close(cc, AMQP_REPLY_SUCCESS);
-  amqp_destroy_connection(pc);
   amqp_destroy_connection(cc);
   return rc;
 }

@@ -1,5 +1,6 @@
 """`riptide bench` against the real broker, and the fetch long poll it relies on."""
 
+import argparse
 import json
 import os
 import shutil
@@ -215,10 +216,6 @@ class FetchLongPollTest(ServerTest):
         c.close()
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 def load_peers_runner():
     """bench/peers/run.py as a module (it is a script, not a package)."""
     import importlib.util
@@ -291,3 +288,222 @@ class PeersServerCpuTest(unittest.TestCase):
         self.assertIsNone(err)
         self.assertNotIn("server_cpu_seconds", result)
         self.assertIsNone(self.run.server_cores(result))
+
+
+BUILD_DIR = os.path.dirname(os.path.abspath(RIPTIDE))
+
+
+def peers_bench(run, work):
+    """A run.py Bench over this build, for tiny runs: 1 s each, no quiet time between."""
+    args = argparse.Namespace(build_dir=BUILD_DIR, quick=True, duration=1,
+                              catchup_bytes=4 << 20, settle_seconds=0)
+    b = run.Bench(args)
+    shutil.rmtree(b.work, ignore_errors=True)
+    b.work = work
+    return b
+
+
+class PeerDriversTest(unittest.TestCase):
+    """The ways each peer driver sends more at once (connections, pipeline depth,
+    publishers, channels, acknowledgements in flight), each against the real peer where it
+    and its driver are installed (scripts/install-peers; make bench-peers builds the
+    drivers). Tiny runs check that every record is acknowledged and read back, not speed."""
+
+    def setUp(self):
+        self.run = load_peers_runner()
+        self.work = tempfile.mkdtemp(prefix="riptide-peers-")
+        self.bench = peers_bench(self.run, self.work)
+
+    def tearDown(self):
+        self.bench.stop_all()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def need(self, driver, *servers):
+        drv = self.bench.driver(driver)
+        if not drv:
+            self.skipTest(f"{driver} not built (needs its client library: scripts/install-peers)")
+        for exe in servers:
+            if not exe or not os.path.exists(exe):
+                self.skipTest(f"{exe or 'a peer server'} not installed (scripts/install-peers)")
+        return drv
+
+    def drive(self, argv, count, paced=False, mode="both"):
+        result, err = self.run.run_json(argv + ["--json", "--mode", mode, "--count", str(count)],
+                                        120, quiet=0)
+        self.assertIsNone(err, argv)
+        self.assertEqual(result["produce"]["msgs"], count, argv)
+        self.assertEqual(result["produce"]["errors"], 0, argv)
+        self.assertEqual(result["ack_latency"]["count"], count, argv)
+        if mode == "both":
+            self.assertEqual(result["consume"]["msgs"], count, argv)
+            if paced:
+                self.assertEqual(result["e2e_latency"]["count"], count, argv)
+        return result
+
+    def refused(self, drv, args, message):
+        r = subprocess.run([drv, *args], capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0, args)
+        self.assertIn(message, r.stderr, args)
+
+    def test_redis_connections_and_pipeline(self):
+        exe = shutil.which("redis-server")
+        drv = self.need("redis_bench", exe)
+        port, err = self.bench.start_redis(exe, "redis-always",
+                                           ["--appendonly", "yes", "--appendfsync", "always"])
+        self.assertIsNone(err)
+        url = [drv, "--url", f"127.0.0.1:{port}"]
+        # Flat out from one thread over five connections, at most four XADDs unanswered on
+        # each (the count is not a multiple of either).
+        self.drive(url + ["--connections", "5", "--pipeline", "4", "--record-size", "200"], 2003)
+        self.drive(url + ["--connections", "3", "--pipeline", "7", "--record-size", "100"], 1001,
+                   mode="produce")
+        # Paced: the records go to the connections in turn.
+        self.drive(url + ["--connections", "3", "--pipeline", "2", "--rate", "2000"], 600,
+                   paced=True)
+        self.refused(drv, ["--connections", "0"], "must be at least 1")
+        self.refused(drv, ["--channels", "2"], "unknown option --channels")
+
+    def test_nats_publishers_and_window(self):
+        exe = shutil.which("nats-server")
+        drv = self.need("nats_bench", exe)
+        port, err = self.bench.start_nats(exe)
+        self.assertIsNone(err)
+        url = [drv, "--url", f"nats://127.0.0.1:{port}"]
+        # Three publishers, each on its own connection with at most 16 acks outstanding;
+        # each run starts on a fresh stream.
+        self.drive(url + ["--publishers", "3", "--window", "16"], 1001)
+        self.drive(url + ["--publishers", "2", "--window", "16384", "--record-size", "100"],
+                   2000, mode="produce")
+        self.drive(url + ["--publishers", "2", "--rate", "2000"], 600, paced=True)
+        self.refused(drv, ["--publishers", "0"], "must be at least 1")
+        self.refused(drv, ["--pipeline", "2"], "unknown option --pipeline")
+
+    def test_rabbitmq_connections_channels_and_window(self):
+        epmd = shutil.which("epmd")
+        drv = self.need("rabbitmq_bench", self.run.RABBITMQ_SERVER, epmd)
+        port, err = self.bench.start_rabbitmq(self.run.RABBITMQ_SERVER, epmd)
+        self.assertIsNone(err)
+        url = [drv, "--url", f"127.0.0.1:{port}", "--extra", "quorum"]
+        # Two connections of three channels, at most 8 unconfirmed on each channel.
+        self.drive(url + ["--connections", "2", "--channels", "3", "--window", "8"], 1001)
+        self.drive(url + ["--channels", "4", "--rate", "2000"], 400, paced=True)
+        self.refused(drv, ["--channels", "0"], "must be at least 1")
+        self.refused(drv, ["--publishers", "2"], "unknown option --publishers")
+
+
+class PeersBestOfTest(unittest.TestCase):
+    """How run.py picks the figure it reports for each system among the ways it drove it."""
+
+    def setUp(self):
+        self.run = load_peers_runner()
+        self.work = tempfile.mkdtemp(prefix="riptide-peers-")
+        self.bench = peers_bench(self.run, self.work)
+
+    def tearDown(self):
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    @staticmethod
+    def result(msgs_per_sec, p99_us=1000.0):
+        return {"durability": "d", "produce": {"msgs": 10, "msgs_per_sec": msgs_per_sec,
+                                               "mb_per_sec": msgs_per_sec / 1000},
+                "e2e_latency": {"p50_us": p99_us / 2, "p99_us": p99_us, "p999_us": p99_us,
+                                "max_us": p99_us}}
+
+    def replay(self, outcomes):
+        """Makes the Bench's runs return `outcomes` (result or reason) in turn."""
+        outcomes = list(outcomes)
+
+        def run_json(argv, timeout):
+            o = outcomes.pop(0)
+            return (o, None) if isinstance(o, dict) else (None, o)
+        self.bench.run_json = run_json
+
+    def test_the_highest_rate_is_reported_and_every_try_is_listed(self):
+        self.replay([self.result(1000), "client exited with 1", self.result(3000),
+                     self.result(2000)])
+        tries = [(f"way {i}", ["x"]) for i in range(4)]
+        self.bench.best_of("a", "redis-always", tries, 10)
+        self.replay([self.result(5000), self.result(4000)])
+        self.bench.best_of("a", "riptide", [("1 producer + 1 consumer", []),
+                                            ("4 producers + 1 consumer", [])], 10)
+        best = self.bench.results[("a", "redis-always")]
+        self.assertEqual(best["driven"], "way 2")
+        self.assertEqual(best["produce"]["msgs_per_sec"], 3000)
+        self.assertEqual([t["driven"] for t in best["tried"]], [d for d, _ in tries])
+        self.assertEqual(best["tried"][1]["error"], "client exited with 1")
+        json.dumps(self.bench.results[("a", "riptide")])  # what --json-out writes
+
+        table = self.bench.table()
+        rows = [l for l in table.splitlines() if l.startswith("| a. ")]
+        head = [c.strip() for c in table.splitlines()[0].strip("|").split("|")]
+        self.assertIn("riptide driven", head)
+        self.assertIn("peer driven", head)
+        row = [c.strip() for c in next(r for r in rows if "redis-always" in r and
+                                       "produce msgs/s" in r).strip("|").split("|")]
+        self.assertEqual(row[head.index("riptide")], "5,000")
+        self.assertEqual(row[head.index("riptide driven")], "1 producer + 1 consumer (best of 2)")
+        self.assertEqual(row[head.index("peer value")], "3,000")
+        self.assertEqual(row[head.index("peer driven")], "way 2 (best of 4)")
+        self.assertEqual(row[head.index("riptide/peer")], "1.67x")
+        # The 1-partition variant is compared with the same peer results.
+        a1 = [l for l in table.splitlines() if l.startswith("| a1. ") and "redis-always" in l]
+        self.assertTrue(a1)
+        self.assertIn("way 2 (best of 4)", a1[0])
+
+        tried = self.bench.tried_table()
+        self.assertIn("| a | redis-always | way 2 | produce msgs/s | 3,000 | best |", tried)
+        self.assertIn("| a | redis-always | way 1 | produce msgs/s | "
+                      "not measured: client exited with 1 |  |", tried)
+
+    def test_latency_is_the_lowest_p99_among_tries_that_kept_the_rate(self):
+        self.replay([self.result(10000, p99_us=900), self.result(7000, p99_us=300),
+                     self.result(9990, p99_us=600)])
+        self.bench.best_of("c", "nats-jetstream", [("x", []), ("y", []), ("z", [])], 10)
+        self.assertEqual(self.bench.results[("c", "nats-jetstream")]["driven"], "z")
+
+    def test_a_system_that_failed_every_way_gets_the_reason(self):
+        self.replay(["first reason", "last reason"])
+        self.bench.best_of("b", "redis-no-aof", [("x", []), ("y", [])], 10)
+        self.assertEqual(self.bench.results[("b", "redis-no-aof")], "last reason")
+        self.assertIn("not measured: last reason", self.bench.table())
+
+
+class PeersRunTest(unittest.TestCase):
+    """bench/peers/run.py end to end on Riptide and (where installed) Redis, with tiny runs."""
+
+    def test_the_table_names_how_each_system_was_driven(self):
+        work = tempfile.mkdtemp(prefix="riptide-peers-")
+        self.addCleanup(shutil.rmtree, work, True)
+        runner = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench",
+                              "peers", "run.py")
+        out = os.path.join(work, "results.json")
+        redis = shutil.which("redis-server") and os.path.exists(
+            os.path.join(BUILD_DIR, "bench", "redis_bench"))
+        r = subprocess.run(
+            ["/usr/bin/python3", runner, "--build-dir", BUILD_DIR, "--quick", "--duration", "2",
+             "--catchup-bytes", str(4 << 20), "--settle-seconds", "0",
+             "--systems", "riptide,redis" if redis else "riptide", "--json-out", out],
+            capture_output=True, text=True, timeout=500)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        rows = [l for l in r.stdout.splitlines() if l.startswith("| a. ")]
+        self.assertTrue(rows, r.stdout)
+        for row in rows:
+            self.assertRegex(row, r"\| [14] producers? \+ 1 consumer \(best of 2\) \|")
+        self.assertTrue(any(l.startswith("| a1. ") and "(best of 2)" in l
+                            for l in r.stdout.splitlines()), r.stdout)
+        self.assertIn("| d | riptide | 1 consumer | consume MB/s |", r.stdout)
+        with open(out) as f:
+            results = json.load(f)
+        self.assertEqual(len(results["a/riptide"]["tried"]), 2)
+        self.assertEqual(len(results["a1/riptide"]["tried"]), 2)
+        if redis:
+            self.assertIn("| redis-always | ", r.stdout)
+            self.assertRegex(r.stdout, r"\| redis-always \| [\d,.]+ \| AOF, appendfsync always \| "
+                                       r"\d+ conns? × pipeline \d+ \(best of 3\) \|")
+            self.assertEqual(len(results["b/redis-no-aof"]["tried"]), 3)
+            for t in results["b/redis-no-aof"]["tried"]:
+                self.assertNotIn("error", t)
+
+
+if __name__ == "__main__":
+    unittest.main()
