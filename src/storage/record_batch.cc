@@ -154,10 +154,12 @@ base::status walk_records(const batch_header& h, std::span<const uint8_t> body, 
         !c.field(r.value, true) || !c.varint(r.header_count) || r.header_count < 0) {
       return errc::invalid_batch;
     }
+    const size_t headers_start = c.pos();
     for (int32_t k = 0; k < r.header_count; ++k) {
       std::optional<std::span<const uint8_t>> hk, hv;
       if (!c.field(hk, false) || !c.field(hv, true)) return errc::invalid_batch;
     }
+    r.headers = body.subspan(headers_start, c.pos() - headers_start);
     if (c.pos() != end) return errc::invalid_batch;
     if (offset_delta <= previous_delta || offset_delta > h.last_offset_delta) {
       return errc::invalid_batch;

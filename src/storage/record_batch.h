@@ -86,6 +86,9 @@ struct record_view {
   std::optional<std::span<const uint8_t>> key;
   std::optional<std::span<const uint8_t>> value;
   int32_t header_count;
+  // The record's header_count headers as encoded (each a key, then a nullable value, both
+  // length-prefixed varints); checked like the rest of the record.
+  std::span<const uint8_t> headers;
   // The whole record as stored, its length prefix included: offset and timestamp are
   // deltas from the batch's base, so a batch with the same base can carry it unchanged.
   std::span<const uint8_t> bytes;

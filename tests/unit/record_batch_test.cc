@@ -46,6 +46,9 @@ TEST(RecordBatch, RecordsDecode) {
   EXPECT_EQ(str(*seen[0].key), "k0");
   EXPECT_EQ(str(*seen[0].value), "value-0");
   EXPECT_EQ(seen[0].header_count, 2);
+  // Two headers, each a varint length and bytes for key and value: "h1" "v1", "h2" "".
+  EXPECT_EQ(str(seen[0].headers), std::string("\x04h1\x04v1\x04h2\x00", 10));
+  EXPECT_TRUE(seen[1].headers.empty());
   EXPECT_FALSE(seen[1].key.has_value());
   EXPECT_EQ(seen[1].timestamp, 1005);
   EXPECT_FALSE(seen[2].value.has_value());
