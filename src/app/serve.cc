@@ -16,7 +16,7 @@
 #include "base/file.h"
 #include "base/logging.h"
 #include "broker/broker.h"
-#include "http/admin_server.h"
+#include "http/server.h"
 #include "kafka/server/kafka_server.h"
 #include "net/shard.h"
 
@@ -213,7 +213,18 @@ int serve(const serve_options& opts) {
                                        ? std::string("127.0.0.1")
                                        : listen->host;
     }
-    http::admin_server admin(b, *http_listen);
+    http::server_options hopts;
+    hopts.max_body_bytes = static_cast<size_t>(cfg.get_int("http.max_body_bytes"));
+    hopts.max_header_bytes = static_cast<size_t>(cfg.get_int("http.max_header_bytes"));
+    hopts.request_timeout = cfg.get_duration("http.request_timeout");
+    hopts.idle_timeout = cfg.get_duration("http.idle_timeout");
+    hopts.write_timeout = cfg.get_duration("http.write_timeout");
+    hopts.shard_memory_budget = static_cast<uint64_t>(cfg.get_int("http.memory_budget"));
+    hopts.max_connections = static_cast<uint32_t>(cfg.get_int("http.max_connections"));
+    hopts.cors_origins = cfg.get_string("http.cors_origins");
+    hopts.access_log = cfg.get_bool("http.access_log");
+    hopts.max_wait = cfg.get_duration("http.max_wait");
+    http::server admin(b, *http_listen, hopts);
     auto admin_port = admin.start();
     if (!admin_port) {
       log->error(
@@ -224,8 +235,8 @@ int serve(const serve_options& opts) {
       shards.stop();
       return 1;
     }
-    log->info("HTTP admin listener on {}:{} (/metrics, /healthz, /readyz)", http_listen->host,
-              *admin_port);
+    log->info("HTTP listener on {}:{} (the API under /v1, /metrics, /healthz, /readyz)",
+              http_listen->host, *admin_port);
     kafka::kafka_server kafka(b, kopts);
     auto port = kafka.start();
     if (!port) {
@@ -239,7 +250,7 @@ int serve(const serve_options& opts) {
                 kopts.info.advertised_host, *port);
       // Nothing authenticates clients yet: say so when the network can reach a listener.
       for (const auto& [what, host] :
-           {std::pair{"Kafka", listen->host}, std::pair{"HTTP admin", http_listen->host}}) {
+           {std::pair{"Kafka", listen->host}, std::pair{"HTTP", http_listen->host}}) {
         if (is_loopback_host(host)) continue;
         log->warn(
             "the {} listener binds {}, reachable from the network, and authenticates no one: "

@@ -89,10 +89,10 @@ class Server:
 
     @property
     def http_port(self):
-        """The port of the HTTP admin listener, from the log line announcing it."""
-        self.wait_for("HTTP admin listener on ")
+        """The port of the HTTP listener, from the log line announcing it."""
+        self.wait_for("HTTP listener on ")
         import re
-        m = re.search(r"HTTP admin listener on [^ ]+:(\d+) ", self.log)
+        m = re.search(r"HTTP listener on [^ ]+:(\d+) ", self.log)
         return int(m.group(1))
 
     def http_get(self, path):

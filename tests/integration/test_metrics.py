@@ -1,4 +1,4 @@
-"""The HTTP admin listener: /metrics agrees with what clients did; health endpoints."""
+"""The HTTP listener's operations side: /metrics agrees with what clients did; health endpoints."""
 
 import json
 import re
@@ -55,7 +55,10 @@ class MetricsTest(ServerTest):
         self.assertEqual(s.http_get("/readyz"), (200, '{"status":"ready"}'))
         status, body = s.http_get("/nope")
         self.assertEqual(status, 404)
-        self.assertIn("/metrics", json.loads(body)["paths"])
+        err = json.loads(body)
+        self.assertEqual(err["error"], "not_found")
+        self.assertIn("/v1/openapi.json", err["message"])
+        self.assertTrue(err["request_id"])
         self.assertEqual(s.stop(), 0)
 
 

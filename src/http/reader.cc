@@ -1,0 +1,73 @@
+#include "http/reader.h"
+
+namespace http {
+namespace {
+
+std::shared_ptr<broker::data_waiter> waiter_for(const std::shared_ptr<wakeup>& w) {
+  return std::make_shared<broker::data_waiter>(
+      [weak = std::weak_ptr<wakeup>(w), ex = w->timer.get_executor()] {
+        net::asio::post(ex, [weak] {
+          if (auto live = weak.lock()) live->wake();
+        });
+      });
+}
+
+}  // namespace
+
+net::task<read_answer> read_records(broker::broker& b, const broker::request_identity& who,
+                                    broker::topic_partition tp, int64_t offset, size_t max_records,
+                                    size_t max_bytes, std::chrono::milliseconds wait,
+                                    std::shared_ptr<wakeup> cancel) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  auto& data = b.data();
+  std::vector<broker::read_plan::part> parts;
+  parts.push_back({tp, offset, max_bytes});
+  const auto plan = data.plan_read(who, std::move(parts));
+  const auto executor = co_await net::asio::this_coro::executor;
+  std::shared_ptr<broker::data_waiter> waiter;
+  read_answer out;
+  for (;;) {
+    auto reads = co_await data.read(who, plan, max_bytes);
+    if (waiter) waiter->finish();
+    auto& r = reads.at(0);
+    out.error = r.error;
+    out.high_watermark = r.high_watermark;
+    out.log_start = r.log_start_offset;
+    out.next_offset = offset;
+    if (r.error) co_return out;
+    if (!r.records.empty()) {
+      auto bytes = r.records.linearize();
+      if (!bytes) {
+        out.error = broker::to_broker_error(bytes.error());
+        co_return out;
+      }
+      auto decoded = broker::decode_records(*bytes, offset, max_records);
+      if (!decoded) {
+        out.error = decoded.error();
+        co_return out;
+      }
+      out.records = std::move(decoded->records);
+      out.next_offset = std::max(offset, decoded->next_offset);
+      // Batches of only skipped records (control batches) move the offset on: answer,
+      // and the caller reads on from there.
+      if (!out.records.empty() || out.next_offset > offset) co_return out;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) co_return out;
+    // `woken` says something happened since the caller last looked: let it look.
+    if (cancel && cancel->woken) {
+      cancel->woken = false;
+      co_return out;
+    }
+    auto w = cancel ? cancel : std::make_shared<wakeup>(executor);
+    w->timer.expires_at(deadline);
+    waiter = waiter_for(w);
+    // Wait only when read up to the end (a partition that returned nothing for its byte
+    // limits would wake at once).
+    std::vector<bool> wanted{offset >= r.high_watermark};
+    co_await data.watch(plan, std::move(wanted), waiter);
+    if (!w->woken) co_await w->timer.async_wait(net::asio::as_tuple(net::asio::use_awaitable));
+    // Read again: data arrived, the caller woke us, or the deadline passed.
+  }
+}
+
+}  // namespace http

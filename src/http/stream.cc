@@ -1,0 +1,242 @@
+#include "http/stream.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "http/errors.h"
+#include "http/json_util.h"
+#include "http/server.h"
+
+namespace http {
+namespace {
+
+namespace bj = boost::json;
+
+std::shared_ptr<broker::data_waiter> waiter_for(const std::shared_ptr<wakeup>& w) {
+  return std::make_shared<broker::data_waiter>(
+      [weak = std::weak_ptr<wakeup>(w), ex = w->timer.get_executor()] {
+        net::asio::post(ex, [weak] {
+          if (auto live = weak.lock()) live->wake();
+        });
+      });
+}
+
+template <typename T>
+std::optional<T> number(std::string_view s) {
+  T v{};
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::string format_positions(const std::map<int32_t, int64_t>& positions) {
+  std::string out;
+  for (const auto& [p, o] : positions) {
+    if (!out.empty()) out += ',';
+    out += fmt::format("{}:{}", p, o);
+  }
+  return out;
+}
+
+std::optional<std::map<int32_t, int64_t>> parse_positions(std::string_view text) {
+  std::map<int32_t, int64_t> out;
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t end = std::min(text.find(',', i), text.size());
+    const std::string_view one = text.substr(i, end - i);
+    const size_t colon = one.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    auto p = number<int32_t>(one.substr(0, colon));
+    auto o = number<int64_t>(one.substr(colon + 1));
+    if (!p || !o || *p < 0 || *o < 0) return std::nullopt;
+    out[*p] = *o;
+    i = end + 1;
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+topic_stream::topic_stream(server_context& ctx, broker::request_identity who, std::string topic,
+                           std::map<int32_t, int64_t> positions, topic_stream_options opts)
+    : ctx_(ctx),
+      who_(std::move(who)),
+      topic_(std::move(topic)),
+      positions_(std::move(positions)),
+      opts_(opts),
+      credit_(opts.initial_credit) {}
+
+stream_event topic_stream::fail(std::string_view name, std::string message) {
+  ended_ = true;
+  return {format_positions(positions_), "error",
+          bj::serialize(bj::object{{"error", name}, {"message", std::move(message)}})};
+}
+
+std::optional<std::string> topic_stream::on_message(std::string_view text) {
+  boost::system::error_code ec;
+  bj::value v = bj::parse(text, ec);
+  const bj::value* credit = (!ec && v.is_object()) ? v.as_object().if_contains("credit") : nullptr;
+  if (!credit || !credit->is_int64() || credit->as_int64() < 0 || credit->as_int64() > 1000000000) {
+    return "messages must be {\"credit\": N} with N the records the client is ready for";
+  }
+  credit_ = std::min<uint64_t>(credit_ + static_cast<uint64_t>(credit->as_int64()), 1ull << 40);
+  return std::nullopt;
+}
+
+net::task<std::vector<stream_event>> topic_stream::next(std::shared_ptr<wakeup> wake,
+                                                        std::chrono::milliseconds max_wait) {
+  std::vector<stream_event> out;
+  const auto deadline = std::chrono::steady_clock::now() + max_wait;
+  if (ended_) co_return out;
+  auto meta = ctx_.broker.metadata()->find(topic_);
+  if (!meta) {
+    out.push_back(fail("unknown_topic", fmt::format("topic '{}' was deleted", topic_)));
+    co_return out;
+  }
+  // Partitions added since the stream started are followed from their start.
+  for (int32_t p = 0; p < meta->partitions; ++p) positions_.try_emplace(p, 0);
+
+  if (opts_.credit_flow && credit_ == 0) {
+    if (wake->woken) {
+      wake->woken = false;
+      co_return out;
+    }
+    wake->timer.expires_at(deadline);
+    co_await wake->timer.async_wait(net::asio::as_tuple(net::asio::use_awaitable));
+    wake->woken = false;
+    co_return out;
+  }
+
+  auto& data = ctx_.broker.data();
+  std::vector<broker::read_plan::part> parts;
+  for (const auto& [p, o] : positions_) {
+    parts.push_back({broker::topic_partition{topic_, p}, o, opts_.max_read_bytes});
+  }
+  const auto plan = data.plan_read(who_, std::move(parts));
+  auto reads = co_await data.read(who_, plan, opts_.max_read_bytes);
+  std::vector<bool> wanted(reads.size(), false);
+  bool any_wanted = false;
+  for (size_t i = 0; i < reads.size(); ++i) {
+    auto& r = reads[i];
+    const int32_t partition = plan.at(i).name.partition;
+    int64_t& pos = positions_[partition];
+    if (r.error) {
+      const auto e = classify(r.error);
+      if (e.status == 416 && r.log_start_offset > pos) {
+        pos = r.log_start_offset;  // retention removed what the stream had not read
+        continue;
+      }
+      if (e.status == 416) {
+        pos = r.high_watermark >= 0 ? r.high_watermark : pos;
+        continue;
+      }
+      out.push_back(fail(e.name, broker::to_broker_error(r.error).message()));
+      co_return out;
+    }
+    const uint64_t room = opts_.credit_flow ? credit_ : UINT64_MAX;
+    if (room == 0) break;
+    if (r.records.empty()) {
+      wanted[i] = pos >= r.high_watermark;
+      any_wanted = any_wanted || wanted[i];
+      continue;
+    }
+    auto bytes = r.records.linearize();
+    if (!bytes) {
+      out.push_back(fail("storage_error", bytes.error().message()));
+      co_return out;
+    }
+    auto decoded = broker::decode_records(
+        *bytes, pos, static_cast<size_t>(std::min<uint64_t>(room, opts_.max_event_records)));
+    if (!decoded) {
+      out.push_back(fail(classify(decoded.error()).name, decoded.error().message()));
+      co_return out;
+    }
+    pos = std::max(pos, decoded->next_offset);
+    if (decoded->records.empty()) continue;
+    if (opts_.credit_flow) credit_ -= decoded->records.size();
+    bj::array records;
+    for (const auto& rec : decoded->records) {
+      records.push_back(record_to_json(rec, partition, opts_.fmt));
+    }
+    out.push_back(
+        {format_positions(positions_), "records",
+         bj::serialize(bj::object{
+             {"topic", topic_}, {"partition", partition}, {"records", std::move(records)}})});
+  }
+  if (!out.empty() || !any_wanted) co_return out;
+  if (wake->woken) {
+    wake->woken = false;
+    co_return out;
+  }
+  wake->timer.expires_at(deadline);
+  auto waiter = waiter_for(wake);
+  co_await data.watch(plan, std::move(wanted), waiter);
+  if (!wake->woken) {
+    co_await wake->timer.async_wait(net::asio::as_tuple(net::asio::use_awaitable));
+  }
+  waiter->finish();
+  wake->woken = false;
+  co_return out;
+}
+
+net::task<start_positions> resolve_start(server_context& ctx, const broker::request_identity& who,
+                                         std::string topic, std::string from) {
+  start_positions out;
+  auto meta = ctx.broker.metadata()->find(topic);
+  if (!meta) {
+    out.bad = error(404, "unknown_topic", fmt::format("topic '{}' does not exist", topic), 40401);
+    co_return out;
+  }
+  std::optional<std::map<int32_t, int64_t>> explicit_positions;
+  broker::offset_spec spec = broker::offset_spec::latest;
+  int64_t ts = -1;
+  if (from.empty() || from == "latest") {
+    spec = broker::offset_spec::latest;
+  } else if (from == "earliest") {
+    spec = broker::offset_spec::earliest;
+  } else if (from.rfind("timestamp:", 0) == 0) {
+    auto v = number<int64_t>(std::string_view(from).substr(10));
+    if (!v || *v < 0) {
+      out.bad = bad_field("from", "earliest, latest, timestamp:MS or positions like 0:15,1:7");
+      co_return out;
+    }
+    spec = broker::offset_spec::by_timestamp;
+    ts = *v;
+  } else {
+    explicit_positions = parse_positions(from);
+    if (!explicit_positions) {
+      out.bad = bad_field("from", "earliest, latest, timestamp:MS or positions like 0:15,1:7");
+      co_return out;
+    }
+    for (const auto& [p, o] : *explicit_positions) {
+      if (p >= meta->partitions) {
+        out.bad =
+            error(404, "unknown_partition",
+                  fmt::format("topic '{}' has {} partitions", topic, meta->partitions), 40402);
+        co_return out;
+      }
+    }
+  }
+  for (int32_t p = 0; p < meta->partitions; ++p) {
+    if (explicit_positions && explicit_positions->count(p)) {
+      out.positions[p] = explicit_positions->at(p);
+      continue;
+    }
+    broker::topic_partition tp{topic, p};
+    auto r = co_await ctx.broker.data().list_offset(
+        who, tp, explicit_positions ? broker::offset_spec::latest : spec, ts);
+    if (!r.error && r.offset < 0) {
+      r = co_await ctx.broker.data().list_offset(who, tp, broker::offset_spec::latest);
+    }
+    if (r.error) {
+      out.bad = from_error(r.error);
+      co_return out;
+    }
+    out.positions[p] = r.offset;
+  }
+  co_return out;
+}
+
+}  // namespace http

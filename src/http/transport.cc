@@ -1,0 +1,329 @@
+#include "http/transport.h"
+
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
+#include <fmt/format.h>
+
+#include <boost/beast/websocket.hpp>
+
+#include "base/logging.h"
+#include "base/metrics.h"
+
+namespace http {
+namespace {
+
+namespace beast = boost::beast;
+namespace websocket = boost::beast::websocket;
+using net::asio::as_tuple;
+using net::asio::use_awaitable;
+
+std::atomic<int64_t> g_open[2];  // [0] SSE, [1] WebSocket
+
+const char* kind_name(bool ws) {
+  return ws ? "websocket" : "sse";
+}
+
+base::metrics::counter& pushed_bytes(bool ws) {
+  static auto& sse = base::metrics::registry::global().get_counter(
+      "riptide_http_stream_bytes_total", "Bytes of events pushed to stream clients",
+      {{"kind", "sse"}});
+  static auto& wsc = base::metrics::registry::global().get_counter(
+      "riptide_http_stream_bytes_total", "Bytes of events pushed to stream clients",
+      {{"kind", "websocket"}});
+  return ws ? wsc : sse;
+}
+
+base::metrics::counter& slow_disconnects(bool ws) {
+  return base::metrics::registry::global().get_counter(
+      "riptide_http_stream_slow_disconnects_total",
+      "Stream clients disconnected for leaving too much unread (http.stream_send_buffer) or "
+      "not reading within http.write_timeout",
+      {{"kind", kind_name(ws)}});
+}
+
+void register_gauge() {
+  static const bool once = [] {
+    base::metrics::registry::global().add_gauge(
+        "riptide_http_streams_open", "Open SSE and WebSocket streams",
+        [](std::vector<std::pair<base::metrics::labels, double>>& out) {
+          out.push_back({{{"kind", "sse"}}, static_cast<double>(g_open[0].load())});
+          out.push_back({{{"kind", "websocket"}}, static_cast<double>(g_open[1].load())});
+        });
+    return true;
+  }();
+  (void)once;
+}
+
+// Bytes written to the socket that the peer has not acknowledged yet.
+size_t unsent_bytes(int fd) {
+  int n = 0;
+  if (::ioctl(fd, SIOCOUTQ, &n) != 0 || n < 0) return 0;
+  return static_cast<size_t>(n);
+}
+
+struct open_stream {
+  explicit open_stream(bool ws) : websocket(ws) {
+    register_gauge();
+    stream_counters::opened(websocket);
+  }
+  ~open_stream() { stream_counters::closed(websocket); }
+  bool websocket;
+};
+
+// ---- Server-Sent Events -------------------------------------------------------------
+
+struct sse_state {
+  explicit sse_state(beast::tcp_stream s)
+      : stream(std::move(s)),
+        deadline(stream.get_executor()),
+        wake(std::make_shared<wakeup>(stream.get_executor())) {
+    deadline.expires_at(std::chrono::steady_clock::time_point::max());
+  }
+  beast::tcp_stream stream;
+  net::asio::steady_timer deadline;  // of the write in progress
+  std::shared_ptr<wakeup> wake;
+  bool closed = false;
+  bool timed_out = false;
+};
+
+// Closes the socket when a write passes its deadline.
+net::task<void> sse_watchdog(std::shared_ptr<sse_state> s) {
+  for (;;) {
+    auto [ec] = co_await s->deadline.async_wait(as_tuple(use_awaitable));
+    if (s->closed) co_return;
+    if (!ec && s->deadline.expiry() <= std::chrono::steady_clock::now()) {
+      s->timed_out = true;
+      boost::system::error_code ignored;
+      s->stream.socket().close(ignored);
+      co_return;
+    }
+  }
+}
+
+// Notices the client going away (EOF) while the stream waits for records.
+net::task<void> sse_reader(std::shared_ptr<sse_state> s) {
+  char buf[256];
+  for (;;) {
+    auto [ec, n] = co_await s->stream.socket().async_read_some(net::asio::buffer(buf),
+                                                               as_tuple(use_awaitable));
+    if (ec) {
+      s->closed = true;
+      s->wake->wake();
+      s->deadline.cancel();
+      co_return;
+    }
+  }
+}
+
+net::task<bool> sse_write(std::shared_ptr<sse_state> s, std::string data,
+                          std::chrono::milliseconds timeout) {
+  s->deadline.expires_after(timeout);
+  auto [ec, n] = co_await net::asio::async_write(s->stream.socket(), net::asio::buffer(data),
+                                                 as_tuple(use_awaitable));
+  s->deadline.expires_at(std::chrono::steady_clock::time_point::max());
+  if (!ec) pushed_bytes(false).add(n);
+  co_return !ec;
+}
+
+}  // namespace
+
+void stream_counters::opened(bool websocket) {
+  g_open[websocket ? 1 : 0].fetch_add(1);
+}
+void stream_counters::closed(bool websocket) {
+  g_open[websocket ? 1 : 0].fetch_sub(1);
+}
+
+net::task<void> serve_sse(beast::tcp_stream stream, std::shared_ptr<event_stream> events,
+                          server_options opts,
+                          std::vector<std::pair<std::string, std::string>> headers) {
+  open_stream counted(false);
+  stream.expires_never();
+  auto s = std::make_shared<sse_state>(std::move(stream));
+  const auto ex = s->stream.get_executor();
+  net::asio::co_spawn(ex, sse_watchdog(s), net::asio::detached);
+  std::string head =
+      "HTTP/1.1 200 OK\r\nServer: riptide\r\nContent-Type: text/event-stream\r\n"
+      "Cache-Control: no-cache\r\nConnection: close\r\nX-Accel-Buffering: no\r\n";
+  for (const auto& [k, v] : headers) head += fmt::format("{}: {}\r\n", k, v);
+  head += "\r\n: connected\n\n";
+  bool ok = co_await sse_write(s, std::move(head), opts.write_timeout);
+  if (ok) net::asio::co_spawn(ex, sse_reader(s), net::asio::detached);
+  const int fd = s->stream.socket().native_handle();
+  auto last_write = std::chrono::steady_clock::now();
+  while (ok && !s->closed && !events->ended()) {
+    auto evs = co_await events->next(s->wake, opts.stream_ping);
+    if (s->closed) break;
+    if (evs.empty()) {
+      // A comment line now and then keeps proxies from closing an idle stream and tells
+      // a client that is gone apart.
+      if (std::chrono::steady_clock::now() - last_write >= opts.stream_ping) {
+        ok = co_await sse_write(s, ": ping\n\n", opts.write_timeout);
+        last_write = std::chrono::steady_clock::now();
+      }
+      continue;
+    }
+    last_write = std::chrono::steady_clock::now();
+    for (auto& ev : evs) {
+      std::string text = fmt::format("id: {}\nevent: {}\ndata: {}\n\n", ev.id, ev.name, ev.data);
+      if (unsent_bytes(fd) + text.size() > opts.stream_send_buffer) {
+        slow_disconnects(false).add();
+        std::string last = fmt::format(
+            "event: error\ndata: {{\"error\":\"client_too_slow\",\"message\":\"more than {} "
+            "bytes unread (http.stream_send_buffer)\"}}\n\n",
+            opts.stream_send_buffer);
+        co_await sse_write(s, std::move(last), std::chrono::milliseconds(1000));
+        ok = false;
+        break;
+      }
+      ok = co_await sse_write(s, std::move(text), opts.write_timeout);
+      if (!ok) {
+        if (s->timed_out) slow_disconnects(false).add();
+        break;
+      }
+    }
+  }
+  s->closed = true;
+  s->deadline.cancel();
+  boost::system::error_code ignored;
+  s->stream.socket().shutdown(net::tcp::socket::shutdown_both, ignored);
+  s->stream.socket().close(ignored);
+}
+
+// ---- WebSocket ------------------------------------------------------------------------
+
+namespace {
+
+struct server_header {
+  void operator()(websocket::response_type& res) const {
+    res.set(beast::http::field::server, "riptide");
+  }
+};
+
+struct ws_state {
+  explicit ws_state(beast::tcp_stream s)
+      : ws(std::move(s)),
+        deadline(ws.get_executor()),
+        wake(std::make_shared<wakeup>(ws.get_executor())) {
+    deadline.expires_at(std::chrono::steady_clock::time_point::max());
+  }
+  websocket::stream<beast::tcp_stream> ws;
+  net::asio::steady_timer deadline;
+  std::shared_ptr<wakeup> wake;
+  bool closed = false;                 // the client went away, or the socket failed
+  bool timed_out = false;              // a write passed http.write_timeout
+  std::optional<std::string> refused;  // a client message the stream refused
+};
+
+net::task<void> ws_watchdog(std::shared_ptr<ws_state> s) {
+  for (;;) {
+    auto [ec] = co_await s->deadline.async_wait(as_tuple(use_awaitable));
+    if (s->closed) co_return;
+    if (!ec && s->deadline.expiry() <= std::chrono::steady_clock::now()) {
+      s->timed_out = true;
+      boost::system::error_code ignored;
+      beast::get_lowest_layer(s->ws).socket().close(ignored);
+      co_return;
+    }
+  }
+}
+
+net::task<void> ws_reader(std::shared_ptr<ws_state> s, std::shared_ptr<event_stream> events) {
+  beast::flat_buffer buf;
+  for (;;) {
+    auto [ec, n] = co_await s->ws.async_read(buf, as_tuple(use_awaitable));
+    if (ec) {
+      s->closed = true;
+      s->wake->wake();
+      s->deadline.cancel();
+      co_return;
+    }
+    if (!s->ws.got_text()) {
+      s->refused = "only text messages are accepted: {\"credit\": N}";
+    } else {
+      const std::string text = beast::buffers_to_string(buf.data());
+      s->refused = events->on_message(text);
+    }
+    buf.consume(buf.size());
+    s->wake->wake();
+    if (s->refused) co_return;
+  }
+}
+
+net::task<void> ws_close(std::shared_ptr<ws_state> s, websocket::close_code code,
+                         std::string reason) {
+  if (reason.size() > 120) reason.resize(120);  // a close frame carries at most 123 bytes
+  s->deadline.expires_after(std::chrono::seconds(2));
+  websocket::close_reason why(code, reason);
+  co_await s->ws.async_close(why, as_tuple(use_awaitable));
+}
+
+}  // namespace
+
+net::task<void> serve_websocket(beast::tcp_stream stream, beast::flat_buffer buffer,
+                                beast::http::request<beast::http::string_body> upgrade,
+                                std::shared_ptr<event_stream> events, server_options opts) {
+  open_stream counted(true);
+  stream.expires_never();
+  auto s = std::make_shared<ws_state>(std::move(stream));
+  (void)buffer;  // nothing follows an upgrade request before the handshake's answer
+  websocket::stream_base::timeout t{};
+  t.handshake_timeout = std::chrono::seconds(10);
+  t.idle_timeout = opts.stream_ping * 2;  // a ping at half of it; closed without an answer
+  t.keep_alive_pings = true;
+  s->ws.set_option(t);
+  s->ws.set_option(websocket::stream_base::decorator(server_header{}));
+  s->ws.read_message_max(64 * 1024);
+  s->ws.text(true);
+  auto [aec] = co_await s->ws.async_accept(upgrade, as_tuple(use_awaitable));
+  if (aec) co_return;
+  const auto ex = s->ws.get_executor();
+  net::asio::co_spawn(ex, ws_watchdog(s), net::asio::detached);
+  net::asio::co_spawn(ex, ws_reader(s, events), net::asio::detached);
+  const int fd = beast::get_lowest_layer(s->ws).socket().native_handle();
+  std::optional<std::pair<websocket::close_code, std::string>> close_with;
+  while (!s->closed && !close_with) {
+    if (s->refused) {
+      close_with.emplace(websocket::close_code::policy_error, *s->refused);
+      break;
+    }
+    auto evs = co_await events->next(s->wake, opts.stream_ping);
+    if (s->closed) break;
+    for (auto& ev : evs) {
+      if (ev.name == "error") {
+        close_with.emplace(websocket::close_code::going_away, ev.data);
+        break;
+      }
+      if (unsent_bytes(fd) + ev.data.size() > opts.stream_send_buffer) {
+        slow_disconnects(true).add();
+        close_with.emplace(
+            websocket::close_code::policy_error,
+            fmt::format("client too slow: more than {} bytes unread", opts.stream_send_buffer));
+        break;
+      }
+      s->deadline.expires_after(opts.write_timeout);
+      auto [wec, wn] =
+          co_await s->ws.async_write(net::asio::buffer(ev.data), as_tuple(use_awaitable));
+      s->deadline.expires_at(std::chrono::steady_clock::time_point::max());
+      if (wec) {
+        if (s->timed_out) slow_disconnects(true).add();
+        s->closed = true;
+        break;
+      }
+      pushed_bytes(true).add(wn);
+    }
+    if (events->ended() && !close_with) {
+      close_with.emplace(websocket::close_code::normal, "stream ended");
+    }
+  }
+  if (close_with && !s->closed) {
+    co_await ws_close(s, close_with->first, close_with->second);
+  }
+  s->closed = true;
+  s->deadline.cancel();
+  boost::system::error_code ignored;
+  beast::get_lowest_layer(s->ws).socket().close(ignored);
+}
+
+}  // namespace http

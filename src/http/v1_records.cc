@@ -1,0 +1,344 @@
+// /v1/topics/{topic}/records (produce) and
+// /v1/topics/{topic}/partitions/{partition}/records (read).
+// Formats of keys and values: see record_json.h.
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <map>
+
+#include "base/clock.h"
+#include "broker/records.h"
+#include "http/encoding.h"
+#include "http/errors.h"
+#include "http/json_util.h"
+#include "http/reader.h"
+#include "http/record_json.h"
+#include "http/server.h"
+#include "net/await.h"
+
+namespace http {
+namespace {
+
+namespace bj = boost::json;
+
+// A key or value from the request in `f`; nullopt with `why` when it does not fit.
+std::optional<std::optional<std::string>> field_bytes(const bj::value& v, format f, bool key,
+                                                      std::string& why) {
+  if (v.is_null()) return std::optional<std::string>{};
+  switch (f) {
+    case format::json:
+      if (key && v.is_string()) return std::optional<std::string>{std::string(v.as_string())};
+      return std::optional<std::string>{bj::serialize(v)};
+    case format::text:
+      if (!v.is_string()) {
+        why = "a string or null (format text)";
+        return std::nullopt;
+      }
+      return std::optional<std::string>{std::string(v.as_string())};
+    case format::binary: {
+      if (!v.is_string()) {
+        why = "a base64 string or null (format binary)";
+        return std::nullopt;
+      }
+      auto bytes = base64_decode(v.as_string());
+      if (!bytes) {
+        why = "valid base64 (RFC 4648, padded)";
+        return std::nullopt;
+      }
+      return std::optional<std::string>{std::move(*bytes)};
+    }
+  }
+  return std::nullopt;
+}
+
+struct planned_record {
+  int32_t partition = 0;
+  broker::record rec;
+};
+
+// Which partition each keyless record without one goes to: one partition per request,
+// taking turns between requests (as the Kafka clients' sticky partitioner spreads
+// batches).
+thread_local uint32_t next_sticky = 0;
+
+struct partition_outcome {
+  std::error_code error;
+  int64_t base_offset = -1;
+  bool duplicate = false;
+};
+
+net::task<void> produce_one(broker::broker& b, broker::request_identity who,
+                            broker::topic_partition tp, std::vector<uint8_t> batch,
+                            std::shared_ptr<partition_outcome> out) {
+  broker::produce_options opts;
+  auto r = co_await b.data().produce(who, tp, batch, opts);
+  out->error = r.error;
+  out->base_offset = r.base_offset;
+  out->duplicate = r.duplicate;
+}
+
+net::task<response> produce(server_context& ctx, request& req) {
+  const std::string& topic = req.params.at("topic");
+  auto t = ctx.broker.metadata()->find(topic);
+  if (!t) {
+    co_return error(404, "unknown_topic",
+                    fmt::format("topic '{}' does not exist; create it with POST /v1/topics", topic),
+                    40401);
+  }
+  if (broker::broker::is_internal(topic)) {
+    co_return error(403, "internal_topic",
+                    fmt::format("topic '{}' is written only by the broker", topic), 40301);
+  }
+  bj::object body;
+  if (auto bad = parse_object(req, body)) co_return *bad;
+  format f = format::json;
+  if (const auto* fv = body.if_contains("format")) {
+    std::optional<format> parsed;
+    if (fv->is_string()) parsed = parse_format(fv->as_string());
+    if (!parsed) co_return bad_field("format", "\"json\", \"text\" or \"binary\"");
+    f = *parsed;
+  }
+  const auto* recs = body.if_contains("records");
+  if (!recs || !recs->is_array() || recs->as_array().empty()) {
+    co_return bad_field("records", "a non-empty array of records");
+  }
+  const auto& arr = recs->as_array();
+  const int64_t now = base::wall_ms();
+  const uint32_t sticky = next_sticky++ % static_cast<uint32_t>(t->partitions);
+  std::vector<planned_record> planned;
+  planned.reserve(arr.size());
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const auto name = [&](std::string_view field) {
+      return fmt::format("records[{}].{}", i, field);
+    };
+    if (!arr[i].is_object()) co_return bad_field(fmt::format("records[{}]", i), "an object");
+    const auto& o = arr[i].as_object();
+    planned_record p;
+    std::string why;
+    for (const auto& [k, v] : o) {
+      if (k == "key" || k == "value") {
+        auto bytes = field_bytes(v, f, k == "key", why);
+        if (!bytes) co_return bad_field(name(k), why);
+        (k == "key" ? p.rec.key : p.rec.value) = std::move(*bytes);
+      } else if (k == "partition") {
+        if (!v.is_int64() || v.as_int64() < 0 || v.as_int64() >= t->partitions) {
+          co_return error(v.is_int64() ? 404 : 400,
+                          v.is_int64() ? "unknown_partition" : "invalid_field",
+                          fmt::format("field '{}' must be a partition of topic '{}' (0 to {})",
+                                      name("partition"), topic, t->partitions - 1),
+                          v.is_int64() ? 40402 : 0);
+        }
+        p.partition = static_cast<int32_t>(v.as_int64());
+      } else if (k == "timestamp") {
+        if (!v.is_int64() || v.as_int64() < 0) {
+          co_return bad_field(name("timestamp"), "milliseconds since the epoch (an integer >= 0)");
+        }
+        p.rec.timestamp = v.as_int64();
+      } else if (k == "headers") {
+        // {"name": "value", ...} or [{"key": "name", "value": "value"}, ...]; values as
+        // the format says (json format: strings as their text).
+        auto add = [&](std::string_view hk, const bj::value& hv) -> bool {
+          if (hv.is_null()) {
+            p.rec.headers.push_back({std::string(hk), std::nullopt});
+            return true;
+          }
+          if (!hv.is_string()) return false;
+          if (f == format::binary) {
+            auto bytes = base64_decode(hv.as_string());
+            if (!bytes) return false;
+            p.rec.headers.push_back({std::string(hk), std::move(*bytes)});
+          } else {
+            p.rec.headers.push_back({std::string(hk), std::string(hv.as_string())});
+          }
+          return true;
+        };
+        const char* must = f == format::binary
+                               ? "an object of names to base64 strings, or an array of "
+                                 "{\"key\", \"value\"}"
+                               : "an object of names to strings, or an array of "
+                                 "{\"key\", \"value\"}";
+        if (v.is_object()) {
+          for (const auto& [hk, hv] : v.as_object()) {
+            if (!add(hk, hv)) co_return bad_field(name("headers"), must);
+          }
+        } else if (v.is_array()) {
+          for (const auto& h : v.as_array()) {
+            const auto* hk = h.is_object() ? h.as_object().if_contains("key") : nullptr;
+            const auto* hv = h.is_object() ? h.as_object().if_contains("value") : nullptr;
+            if (!hk || !hk->is_string() || !add(hk->as_string(), hv ? *hv : bj::value())) {
+              co_return bad_field(name("headers"), must);
+            }
+          }
+        } else {
+          co_return bad_field(name("headers"), must);
+        }
+      } else {
+        co_return error(400, "unknown_field",
+                        fmt::format("field '{}' is not a record field (key, value, headers, "
+                                    "partition, timestamp)",
+                                    name(k)));
+      }
+    }
+    if (!o.contains("partition")) {
+      p.partition = p.rec.key ? broker::murmur2_partition(*p.rec.key, t->partitions)
+                              : static_cast<int32_t>(sticky);
+    }
+    planned.push_back(std::move(p));
+  }
+
+  // One batch per partition, in request order within each.
+  std::map<int32_t, std::vector<size_t>> by_partition;
+  for (size_t i = 0; i < planned.size(); ++i) by_partition[planned[i].partition].push_back(i);
+  std::vector<net::task<void>> tasks;
+  std::map<int32_t, std::shared_ptr<partition_outcome>> outcomes;
+  for (const auto& [partition, indexes] : by_partition) {
+    std::vector<broker::record> batch_records;
+    batch_records.reserve(indexes.size());
+    for (size_t i : indexes) batch_records.push_back(std::move(planned[i].rec));
+    auto batch = broker::build_batch(batch_records, now);
+    auto out = std::make_shared<partition_outcome>();
+    outcomes[partition] = out;
+    broker::topic_partition tp{topic, partition};
+    tasks.push_back(produce_one(ctx.broker, req.who, std::move(tp), std::move(batch), out));
+  }
+  co_await net::when_all(std::move(tasks));
+
+  bj::array offsets;
+  std::error_code first_error;
+  size_t failed = 0;
+  std::vector<bj::object> rows(planned.size());
+  for (const auto& [partition, indexes] : by_partition) {
+    const auto& out = *outcomes[partition];
+    for (size_t j = 0; j < indexes.size(); ++j) {
+      bj::object row{{"partition", partition}};
+      if (out.error) {
+        const auto e = classify(out.error);
+        row["error"] = e.name;
+        row["error_code"] = e.code;
+        row["message"] = broker::to_broker_error(out.error).message();
+        if (!first_error) first_error = out.error;
+        ++failed;
+      } else {
+        row["offset"] = out.base_offset + static_cast<int64_t>(j);
+      }
+      rows[indexes[j]] = std::move(row);
+    }
+  }
+  if (failed == planned.size()) co_return from_error(first_error);
+  for (auto& r : rows) offsets.push_back(std::move(r));
+  co_return json(200, to_json(bj::object{{"topic", topic}, {"offsets", std::move(offsets)}}));
+}
+
+net::task<response> read(server_context& ctx, request& req) {
+  const std::string& topic = req.params.at("topic");
+  auto t = ctx.broker.metadata()->find(topic);
+  if (!t) {
+    co_return error(404, "unknown_topic", fmt::format("topic '{}' does not exist", topic), 40401);
+  }
+  auto p = path_int(req, "partition", 0, INT32_MAX);
+  if (p.bad) co_return *p.bad;
+  if (p.value >= t->partitions) {
+    co_return error(404, "unknown_partition",
+                    fmt::format("topic '{}' has {} partitions", topic, t->partitions), 40402);
+  }
+  format f = format::json;
+  if (const std::string* fs = req.query_param("format")) {
+    auto parsed = parse_format(*fs);
+    if (!parsed) co_return bad_field("format", "json, text or binary");
+    f = *parsed;
+  }
+  auto max_records = query_int(req, "max_records", 500, 1, 10000);
+  if (max_records.bad) co_return *max_records.bad;
+  auto max_bytes = query_int(req, "max_bytes", 1 << 20, 1, 64 << 20);
+  if (max_bytes.bad) co_return *max_bytes.bad;
+  auto timeout = query_int(req, "timeout_ms", 0, 0, ctx.options.max_wait.count());
+  if (timeout.bad) co_return *timeout.bad;
+
+  broker::topic_partition tp{topic, static_cast<int32_t>(p.value)};
+  int64_t offset = 0;
+  const std::string* os = req.query_param("offset");
+  const std::string* ts = req.query_param("timestamp");
+  if (ts) {
+    auto when = query_int(req, "timestamp", 0, 0, INT64_MAX);
+    if (when.bad) co_return *when.bad;
+    auto r = co_await ctx.broker.data().list_offset(req.who, tp, broker::offset_spec::by_timestamp,
+                                                    when.value);
+    if (r.error) co_return from_error(r.error);
+    if (r.offset < 0) {
+      r = co_await ctx.broker.data().list_offset(req.who, tp, broker::offset_spec::latest);
+      if (r.error) co_return from_error(r.error);
+    }
+    offset = r.offset;
+  } else if (!os || *os == "earliest" || *os == "latest") {
+    const auto spec =
+        os && *os == "latest" ? broker::offset_spec::latest : broker::offset_spec::earliest;
+    auto r = co_await ctx.broker.data().list_offset(req.who, tp, spec);
+    if (r.error) co_return from_error(r.error);
+    offset = r.offset;
+  } else {
+    auto o = query_int(req, "offset", 0, 0, INT64_MAX);
+    if (o.bad) {
+      co_return bad_field("offset", "an offset (integer >= 0), \"earliest\" or \"latest\"");
+    }
+    offset = o.value;
+  }
+
+  auto answer = co_await read_records(
+      ctx.broker, req.who, tp, offset, static_cast<size_t>(max_records.value),
+      static_cast<size_t>(max_bytes.value), std::chrono::milliseconds(timeout.value));
+  if (answer.error) {
+    auto r = from_error(answer.error);
+    if (classify(answer.error).status == 416) {
+      r.body = fmt::format("offset {} is outside the partition's records: {} to {}", offset,
+                           answer.log_start, answer.high_watermark);
+    }
+    co_return r;
+  }
+  bj::array records;
+  for (const auto& rec : answer.records) {
+    records.push_back(record_to_json(rec, static_cast<int32_t>(p.value), f));
+  }
+  co_return json(200, to_json(bj::object{{"topic", topic},
+                                         {"partition", p.value},
+                                         {"records", std::move(records)},
+                                         {"next_offset", answer.next_offset},
+                                         {"high_watermark", answer.high_watermark}}));
+}
+
+}  // namespace
+
+void add_record_routes(router& r) {
+  r.add({.method = "POST",
+         .pattern = "/v1/topics/{topic}/records",
+         .fn = produce,
+         .summary = "Appends records; answers each record's partition and offset once the "
+                    "topic's durability policy is met. A record without a partition goes "
+                    "where a Kafka client would put its key (murmur2).",
+         .tag = "records",
+         .request_body = R"({"type":"object","required":["records"],"properties":{)"
+                         R"("format":{"type":"string","enum":["json","text","binary"]},)"
+                         R"("records":{"type":"array","items":{"type":"object","properties":{)"
+                         R"("key":{},"value":{},"partition":{"type":"integer"},)"
+                         R"("timestamp":{"type":"integer"},"headers":{"type":"object"}}}}}})",
+         .content_types = {"application/json"},
+         .statuses = {400, 403, 404, 413, 415, 503, 507}});
+  r.add({.method = "GET",
+         .pattern = "/v1/topics/{topic}/partitions/{partition}/records",
+         .fn = read,
+         .summary = "Records of one partition from an offset (or earliest, latest, or the "
+                    "first at a timestamp), waiting up to timeout_ms for new ones",
+         .tag = "records",
+         .query = {{"offset", "query", "string", "an offset, earliest (default) or latest", false},
+                   {"timestamp", "query", "integer",
+                    "start at the first record at or after this time (ms since the epoch)", false},
+                   {"max_records", "query", "integer", "at most this many records (500)", false},
+                   {"max_bytes", "query", "integer", "about this many bytes of records (1 MiB)",
+                    false},
+                   {"timeout_ms", "query", "integer",
+                    "wait this long for a record when there is none (0)", false},
+                   {"format", "query", "string", "json (default), text or binary", false}},
+         .statuses = {400, 404, 416}});
+}
+
+}  // namespace http
