@@ -224,6 +224,9 @@ int serve(const serve_options& opts) {
     hopts.cors_origins = cfg.get_string("http.cors_origins");
     hopts.access_log = cfg.get_bool("http.access_log");
     hopts.max_wait = cfg.get_duration("http.max_wait");
+    hopts.max_consumers = static_cast<size_t>(cfg.get_int("http.max_consumers"));
+    hopts.consumer_timeout = cfg.get_duration("http.consumer_timeout");
+    hopts.stream_send_buffer = static_cast<size_t>(cfg.get_int("http.stream_send_buffer"));
     http::server admin(b, *http_listen, hopts);
     auto admin_port = admin.start();
     if (!admin_port) {

@@ -92,6 +92,27 @@ const config_key kKeys[] = {
      .default_value = "true",
      .description = "Log one line per HTTP request (logger http.access): method, path, "
                     "status, route, bytes, milliseconds, request id, client."},
+    {.name = "http.max_consumers",
+     .type = config_type::integer,
+     .default_value = "1000",
+     .description = "HTTP consumers (group members the broker keeps for HTTP clients) at once; "
+                    "creating more is answered 429.",
+     .min = 1,
+     .max = 1000000},
+    {.name = "http.consumer_timeout",
+     .type = config_type::duration,
+     .default_value = "5m",
+     .description = "An HTTP consumer that is not polled for this long leaves its group and is "
+                    "deleted.",
+     .min = 1000,
+     .max = kDay},
+    {.name = "http.stream_send_buffer",
+     .type = config_type::size,
+     .default_value = "1MiB",
+     .description = "Bytes an SSE or WebSocket client may leave unread before it is "
+                    "disconnected as too slow (WebSocket close code 1008).",
+     .min = 4096,
+     .max = 1ll << 30},
     {.name = "http.max_wait",
      .type = config_type::duration,
      .default_value = "30s",

@@ -113,6 +113,8 @@ router make_router() {
   add_topic_routes(r);
   add_record_routes(r);
   add_stream_routes(r);
+  add_group_routes(r);
+  add_rest_v2_routes(r);
   add_openapi_route(r);
   return r;
 }

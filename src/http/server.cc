@@ -318,8 +318,7 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
             matched = m.found;
             req.params = std::move(m.params);
             const std::string ct = req.content_type();
-            bool type_ok = matched->content_types.empty() ||
-                           (req.body.empty() && (req.method == "GET" || req.method == "DELETE"));
+            bool type_ok = matched->content_types.empty() || req.body.empty();
             for (const auto& t : matched->content_types) type_ok = type_ok || t == ct;
             if (!type_ok) {
               std::string list;

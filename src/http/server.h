@@ -40,6 +40,10 @@ struct server_options {
   // Streams (SSE, WebSocket): bytes a client may leave unread before it is disconnected
   // as too slow (WebSocket close 1008), and how often an idle stream is pinged.
   size_t stream_send_buffer = 1u << 20;
+  // HTTP consumers (group members the broker keeps for HTTP clients), over all shards,
+  // and how long one lives without a poll.
+  size_t max_consumers = 1000;
+  std::chrono::milliseconds consumer_timeout{300000};
   std::chrono::milliseconds stream_ping{15000};
 };
 

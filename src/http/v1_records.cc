@@ -12,6 +12,7 @@
 #include "http/encoding.h"
 #include "http/errors.h"
 #include "http/json_util.h"
+#include "http/produce.h"
 #include "http/reader.h"
 #include "http/record_json.h"
 #include "http/server.h"
@@ -54,8 +55,42 @@ std::optional<std::optional<std::string>> field_bytes(const bj::value& v, format
 
 struct planned_record {
   int32_t partition = 0;
+  bool explicit_partition = false;
   broker::record rec;
 };
+
+// Record headers: {"name": "value", ...} or [{"key": "name", "value": "value"}, ...];
+// values as the format says (json format: strings as their text).
+bool parse_headers(const bj::value& v, format f, std::vector<broker::record_header>& out) {
+  auto add = [&](std::string_view hk, const bj::value& hv) -> bool {
+    if (hv.is_null()) {
+      out.push_back({std::string(hk), std::nullopt});
+      return true;
+    }
+    if (!hv.is_string()) return false;
+    if (f == format::binary) {
+      auto bytes = base64_decode(hv.as_string());
+      if (!bytes) return false;
+      out.push_back({std::string(hk), std::move(*bytes)});
+    } else {
+      out.push_back({std::string(hk), std::string(hv.as_string())});
+    }
+    return true;
+  };
+  if (v.is_object()) {
+    for (const auto& [hk, hv] : v.as_object()) {
+      if (!add(hk, hv)) return false;
+    }
+    return true;
+  }
+  if (!v.is_array()) return false;
+  for (const auto& h : v.as_array()) {
+    const auto* hk = h.is_object() ? h.as_object().if_contains("key") : nullptr;
+    const auto* hv = h.is_object() ? h.as_object().if_contains("value") : nullptr;
+    if (!hk || !hk->is_string() || !add(hk->as_string(), hv ? *hv : bj::value())) return false;
+  }
+  return true;
+}
 
 // Which partition each keyless record without one goes to: one partition per request,
 // taking turns between requests (as the Kafka clients' sticky partitioner spreads
@@ -78,30 +113,32 @@ net::task<void> produce_one(broker::broker& b, broker::request_identity who,
   out->duplicate = r.duplicate;
 }
 
-net::task<response> produce(server_context& ctx, request& req) {
-  const std::string& topic = req.params.at("topic");
+}  // namespace
+
+net::task<produce_outcome> produce_json_records(server_context& ctx, const request& req,
+                                                std::string topic, const bj::value* recs, format f,
+                                                std::optional<int32_t> partition) {
+  produce_outcome result;
   auto t = ctx.broker.metadata()->find(topic);
   if (!t) {
-    co_return error(404, "unknown_topic",
-                    fmt::format("topic '{}' does not exist; create it with POST /v1/topics", topic),
-                    40401);
+    result.bad = error(
+        404, "unknown_topic",
+        fmt::format("topic '{}' does not exist; create it with POST /v1/topics", topic), 40401);
+    co_return result;
   }
   if (broker::broker::is_internal(topic)) {
-    co_return error(403, "internal_topic",
-                    fmt::format("topic '{}' is written only by the broker", topic), 40301);
+    result.bad = error(403, "internal_topic",
+                       fmt::format("topic '{}' is written only by the broker", topic), 40301);
+    co_return result;
   }
-  bj::object body;
-  if (auto bad = parse_object(req, body)) co_return *bad;
-  format f = format::json;
-  if (const auto* fv = body.if_contains("format")) {
-    std::optional<format> parsed;
-    if (fv->is_string()) parsed = parse_format(fv->as_string());
-    if (!parsed) co_return bad_field("format", "\"json\", \"text\" or \"binary\"");
-    f = *parsed;
+  if (partition && *partition >= t->partitions) {
+    result.bad = error(404, "unknown_partition",
+                       fmt::format("topic '{}' has {} partitions", topic, t->partitions), 40402);
+    co_return result;
   }
-  const auto* recs = body.if_contains("records");
   if (!recs || !recs->is_array() || recs->as_array().empty()) {
-    co_return bad_field("records", "a non-empty array of records");
+    result.bad = bad_field("records", "a non-empty array of records");
+    co_return result;
   }
   const auto& arr = recs->as_array();
   const int64_t now = base::wall_ms();
@@ -112,75 +149,62 @@ net::task<response> produce(server_context& ctx, request& req) {
     const auto name = [&](std::string_view field) {
       return fmt::format("records[{}].{}", i, field);
     };
-    if (!arr[i].is_object()) co_return bad_field(fmt::format("records[{}]", i), "an object");
+    if (!arr[i].is_object()) {
+      result.bad = bad_field(fmt::format("records[{}]", i), "an object");
+      co_return result;
+    }
     const auto& o = arr[i].as_object();
     planned_record p;
     std::string why;
     for (const auto& [k, v] : o) {
       if (k == "key" || k == "value") {
         auto bytes = field_bytes(v, f, k == "key", why);
-        if (!bytes) co_return bad_field(name(k), why);
+        if (!bytes) {
+          result.bad = bad_field(name(k), why);
+          co_return result;
+        }
         (k == "key" ? p.rec.key : p.rec.value) = std::move(*bytes);
       } else if (k == "partition") {
+        if (v.is_null()) continue;
         if (!v.is_int64() || v.as_int64() < 0 || v.as_int64() >= t->partitions) {
-          co_return error(v.is_int64() ? 404 : 400,
-                          v.is_int64() ? "unknown_partition" : "invalid_field",
-                          fmt::format("field '{}' must be a partition of topic '{}' (0 to {})",
-                                      name("partition"), topic, t->partitions - 1),
-                          v.is_int64() ? 40402 : 0);
+          result.bad =
+              error(v.is_int64() ? 404 : 400, v.is_int64() ? "unknown_partition" : "invalid_field",
+                    fmt::format("field '{}' must be a partition of topic '{}' (0 to {})",
+                                name("partition"), topic, t->partitions - 1),
+                    v.is_int64() ? 40402 : 0);
+          co_return result;
         }
         p.partition = static_cast<int32_t>(v.as_int64());
+        p.explicit_partition = true;
       } else if (k == "timestamp") {
+        if (v.is_null()) continue;
         if (!v.is_int64() || v.as_int64() < 0) {
-          co_return bad_field(name("timestamp"), "milliseconds since the epoch (an integer >= 0)");
+          result.bad =
+              bad_field(name("timestamp"), "milliseconds since the epoch (an integer >= 0)");
+          co_return result;
         }
         p.rec.timestamp = v.as_int64();
       } else if (k == "headers") {
-        // {"name": "value", ...} or [{"key": "name", "value": "value"}, ...]; values as
-        // the format says (json format: strings as their text).
-        auto add = [&](std::string_view hk, const bj::value& hv) -> bool {
-          if (hv.is_null()) {
-            p.rec.headers.push_back({std::string(hk), std::nullopt});
-            return true;
-          }
-          if (!hv.is_string()) return false;
-          if (f == format::binary) {
-            auto bytes = base64_decode(hv.as_string());
-            if (!bytes) return false;
-            p.rec.headers.push_back({std::string(hk), std::move(*bytes)});
-          } else {
-            p.rec.headers.push_back({std::string(hk), std::string(hv.as_string())});
-          }
-          return true;
-        };
-        const char* must = f == format::binary
-                               ? "an object of names to base64 strings, or an array of "
-                                 "{\"key\", \"value\"}"
-                               : "an object of names to strings, or an array of "
-                                 "{\"key\", \"value\"}";
-        if (v.is_object()) {
-          for (const auto& [hk, hv] : v.as_object()) {
-            if (!add(hk, hv)) co_return bad_field(name("headers"), must);
-          }
-        } else if (v.is_array()) {
-          for (const auto& h : v.as_array()) {
-            const auto* hk = h.is_object() ? h.as_object().if_contains("key") : nullptr;
-            const auto* hv = h.is_object() ? h.as_object().if_contains("value") : nullptr;
-            if (!hk || !hk->is_string() || !add(hk->as_string(), hv ? *hv : bj::value())) {
-              co_return bad_field(name("headers"), must);
-            }
-          }
-        } else {
-          co_return bad_field(name("headers"), must);
+        if (!parse_headers(v, f, p.rec.headers)) {
+          result.bad = bad_field(name("headers"),
+                                 f == format::binary
+                                     ? "an object of names to base64 strings, or an array of "
+                                       "{\"key\", \"value\"}"
+                                     : "an object of names to strings, or an array of "
+                                       "{\"key\", \"value\"}");
+          co_return result;
         }
       } else {
-        co_return error(400, "unknown_field",
-                        fmt::format("field '{}' is not a record field (key, value, headers, "
-                                    "partition, timestamp)",
-                                    name(k)));
+        result.bad = error(400, "unknown_field",
+                           fmt::format("field '{}' is not a record field (key, value, headers, "
+                                       "partition, timestamp)",
+                                       name(k)));
+        co_return result;
       }
     }
-    if (!o.contains("partition")) {
+    if (partition) {
+      p.partition = *partition;
+    } else if (!p.explicit_partition) {
       p.partition = p.rec.key ? broker::murmur2_partition(*p.rec.key, t->partitions)
                               : static_cast<int32_t>(sticky);
     }
@@ -192,41 +216,65 @@ net::task<response> produce(server_context& ctx, request& req) {
   for (size_t i = 0; i < planned.size(); ++i) by_partition[planned[i].partition].push_back(i);
   std::vector<net::task<void>> tasks;
   std::map<int32_t, std::shared_ptr<partition_outcome>> outcomes;
-  for (const auto& [partition, indexes] : by_partition) {
+  for (const auto& [part, indexes] : by_partition) {
     std::vector<broker::record> batch_records;
     batch_records.reserve(indexes.size());
     for (size_t i : indexes) batch_records.push_back(std::move(planned[i].rec));
     auto batch = broker::build_batch(batch_records, now);
     auto out = std::make_shared<partition_outcome>();
-    outcomes[partition] = out;
-    broker::topic_partition tp{topic, partition};
+    outcomes[part] = out;
+    broker::topic_partition tp{topic, part};
     tasks.push_back(produce_one(ctx.broker, req.who, std::move(tp), std::move(batch), out));
   }
   co_await net::when_all(std::move(tasks));
 
+  result.rows.resize(planned.size());
+  for (const auto& [part, indexes] : by_partition) {
+    const auto& out = *outcomes[part];
+    for (size_t j = 0; j < indexes.size(); ++j) {
+      auto& row = result.rows[indexes[j]];
+      row.partition = part;
+      row.error = out.error;
+      if (!out.error) row.offset = out.base_offset + static_cast<int64_t>(j);
+    }
+  }
+  co_return result;
+}
+
+namespace {
+
+net::task<response> produce(server_context& ctx, request& req) {
+  bj::object body;
+  if (auto bad = parse_object(req, body)) co_return *bad;
+  format f = format::json;
+  if (const auto* fv = body.if_contains("format")) {
+    std::optional<format> parsed;
+    if (fv->is_string()) parsed = parse_format(fv->as_string());
+    if (!parsed) co_return bad_field("format", "\"json\", \"text\" or \"binary\"");
+    f = *parsed;
+  }
+  const std::string topic = req.params.at("topic");
+  auto out =
+      co_await produce_json_records(ctx, req, topic, body.if_contains("records"), f, std::nullopt);
+  if (out.bad) co_return *out.bad;
   bj::array offsets;
   std::error_code first_error;
   size_t failed = 0;
-  std::vector<bj::object> rows(planned.size());
-  for (const auto& [partition, indexes] : by_partition) {
-    const auto& out = *outcomes[partition];
-    for (size_t j = 0; j < indexes.size(); ++j) {
-      bj::object row{{"partition", partition}};
-      if (out.error) {
-        const auto e = classify(out.error);
-        row["error"] = e.name;
-        row["error_code"] = e.code;
-        row["message"] = broker::to_broker_error(out.error).message();
-        if (!first_error) first_error = out.error;
-        ++failed;
-      } else {
-        row["offset"] = out.base_offset + static_cast<int64_t>(j);
-      }
-      rows[indexes[j]] = std::move(row);
+  for (const auto& r : out.rows) {
+    bj::object row{{"partition", r.partition}};
+    if (r.error) {
+      const auto e = classify(r.error);
+      row["error"] = e.name;
+      row["error_code"] = e.code;
+      row["message"] = broker::to_broker_error(r.error).message();
+      if (!first_error) first_error = r.error;
+      ++failed;
+    } else {
+      row["offset"] = r.offset;
     }
+    offsets.push_back(std::move(row));
   }
-  if (failed == planned.size()) co_return from_error(first_error);
-  for (auto& r : rows) offsets.push_back(std::move(r));
+  if (failed == out.rows.size()) co_return from_error(first_error);
   co_return json(200, to_json(bj::object{{"topic", topic}, {"offsets", std::move(offsets)}}));
 }
 
