@@ -44,7 +44,7 @@ test-asan: deps $(DEBUG_DIR)/build.ninja
 FUZZ_DIR     := build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := fuzz_kafka_request fuzz_kafka_response fuzz_record_batch fuzz_partition_open \
-                fuzz_config
+                fuzz_config fuzz_http_inputs
 
 $(FUZZ_DIR)/build.ninja:
 	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \

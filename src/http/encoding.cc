@@ -60,6 +60,8 @@ std::optional<std::string> base64_decode(std::string_view in) {
       v[j] = kReverse[static_cast<uint8_t>(c)];
       if (v[j] < 0) return std::nullopt;
     }
+    // Bits that padding leaves unused must be zero (one encoding per byte string).
+    if ((pad == 2 && (v[1] & 0x0f) != 0) || (pad == 1 && (v[2] & 0x03) != 0)) return std::nullopt;
     const uint32_t n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
     out += static_cast<char>((n >> 16) & 0xff);
     if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);

@@ -32,33 +32,6 @@ std::optional<T> number(std::string_view s) {
 
 }  // namespace
 
-std::string format_positions(const std::map<int32_t, int64_t>& positions) {
-  std::string out;
-  for (const auto& [p, o] : positions) {
-    if (!out.empty()) out += ',';
-    out += fmt::format("{}:{}", p, o);
-  }
-  return out;
-}
-
-std::optional<std::map<int32_t, int64_t>> parse_positions(std::string_view text) {
-  std::map<int32_t, int64_t> out;
-  size_t i = 0;
-  while (i < text.size()) {
-    const size_t end = std::min(text.find(',', i), text.size());
-    const std::string_view one = text.substr(i, end - i);
-    const size_t colon = one.find(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    auto p = number<int32_t>(one.substr(0, colon));
-    auto o = number<int64_t>(one.substr(colon + 1));
-    if (!p || !o || *p < 0 || *o < 0) return std::nullopt;
-    out[*p] = *o;
-    i = end + 1;
-  }
-  if (out.empty()) return std::nullopt;
-  return out;
-}
-
 topic_stream::topic_stream(server_context& ctx, broker::request_identity who, std::string topic,
                            std::map<int32_t, int64_t> positions, topic_stream_options opts)
     : ctx_(ctx),

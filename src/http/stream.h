@@ -16,6 +16,7 @@
 
 #include "broker/request_identity.h"
 #include "http/api.h"
+#include "http/positions.h"
 #include "http/reader.h"
 #include "http/record_json.h"
 
@@ -41,10 +42,6 @@ class event_stream {
   virtual std::optional<std::string> on_message(std::string_view text) = 0;
   virtual bool ended() const = 0;
 };
-
-// Positions as an SSE event id and Last-Event-ID carry them: "0:15,1:7" (partition:offset).
-std::string format_positions(const std::map<int32_t, int64_t>& positions);
-std::optional<std::map<int32_t, int64_t>> parse_positions(std::string_view text);
 
 struct topic_stream_options {
   format fmt = format::json;
