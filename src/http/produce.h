@@ -21,6 +21,15 @@ struct produce_row {
   int32_t partition = -1;
   int64_t offset = -1;
   std::error_code error;
+  bool duplicate = false;  // an idempotent producer's retry: stored the first time
+};
+
+// An idempotent producer (POST /v1/producers) and the sequence of the request's first
+// record: the partition deduplicates retries, across restarts too.
+struct producer_fields {
+  int64_t id = -1;
+  int16_t epoch = 0;
+  int32_t sequence = 0;
 };
 
 struct produce_outcome {
@@ -28,10 +37,12 @@ struct produce_outcome {
   std::vector<produce_row> rows;  // per record, in request order
 };
 
-// `records`: the request's "records" array; `partition`: every record goes there.
+// `records`: the request's "records" array; `partition`: every record goes there
+// (required with `producer`).
 net::task<produce_outcome> produce_json_records(server_context& ctx, const request& req,
                                                 std::string topic,
                                                 const boost::json::value* records, format f,
-                                                std::optional<int32_t> partition);
+                                                std::optional<int32_t> partition,
+                                                std::optional<producer_fields> producer = {});
 
 }  // namespace http

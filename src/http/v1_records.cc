@@ -11,6 +11,7 @@
 #include "broker/records.h"
 #include "http/encoding.h"
 #include "http/errors.h"
+#include "http/idempotency.h"
 #include "http/json_util.h"
 #include "http/produce.h"
 #include "http/reader.h"
@@ -117,7 +118,8 @@ net::task<void> produce_one(broker::broker& b, broker::request_identity who,
 
 net::task<produce_outcome> produce_json_records(server_context& ctx, const request& req,
                                                 std::string topic, const bj::value* recs, format f,
-                                                std::optional<int32_t> partition) {
+                                                std::optional<int32_t> partition,
+                                                std::optional<producer_fields> producer) {
   produce_outcome result;
   auto t = ctx.broker.metadata()->find(topic);
   if (!t) {
@@ -220,7 +222,9 @@ net::task<produce_outcome> produce_json_records(server_context& ctx, const reque
     std::vector<broker::record> batch_records;
     batch_records.reserve(indexes.size());
     for (size_t i : indexes) batch_records.push_back(std::move(planned[i].rec));
-    auto batch = broker::build_batch(batch_records, now);
+    auto batch = producer ? broker::build_batch(batch_records, now, producer->id, producer->epoch,
+                                                producer->sequence)
+                          : broker::build_batch(batch_records, now);
     auto out = std::make_shared<partition_outcome>();
     outcomes[part] = out;
     broker::topic_partition tp{topic, part};
@@ -235,6 +239,7 @@ net::task<produce_outcome> produce_json_records(server_context& ctx, const reque
       auto& row = result.rows[indexes[j]];
       row.partition = part;
       row.error = out.error;
+      row.duplicate = out.duplicate;
       if (!out.error) row.offset = out.base_offset + static_cast<int64_t>(j);
     }
   }
@@ -243,7 +248,7 @@ net::task<produce_outcome> produce_json_records(server_context& ctx, const reque
 
 namespace {
 
-net::task<response> produce(server_context& ctx, request& req) {
+net::task<response> produce_body(server_context& ctx, request& req) {
   bj::object body;
   if (auto bad = parse_object(req, body)) co_return *bad;
   format f = format::json;
@@ -253,13 +258,41 @@ net::task<response> produce(server_context& ctx, request& req) {
     if (!parsed) co_return bad_field("format", "\"json\", \"text\" or \"binary\"");
     f = *parsed;
   }
+  std::optional<int32_t> partition;
+  if (const auto* pv = body.if_contains("partition")) {
+    if (!pv->is_int64() || pv->as_int64() < 0 || pv->as_int64() > INT32_MAX) {
+      co_return bad_field("partition", "a partition number (every record goes there)");
+    }
+    partition = static_cast<int32_t>(pv->as_int64());
+  }
+  std::optional<producer_fields> producer;
+  if (const auto* pv = body.if_contains("producer")) {
+    const auto* o = pv->is_object() ? &pv->as_object() : nullptr;
+    const auto* id = o ? o->if_contains("id") : nullptr;
+    const auto* epoch = o ? o->if_contains("epoch") : nullptr;
+    const auto* seq = o ? o->if_contains("sequence") : nullptr;
+    if (!id || !id->is_int64() || id->as_int64() < 0 || !epoch || !epoch->is_int64() ||
+        epoch->as_int64() < 0 || epoch->as_int64() > INT16_MAX || !seq || !seq->is_int64() ||
+        seq->as_int64() < 0 || seq->as_int64() > INT32_MAX) {
+      co_return bad_field("producer",
+                          "{\"id\", \"epoch\"} from POST /v1/producers and \"sequence\": the "
+                          "number of records this producer sent to the partition before");
+    }
+    if (!partition) {
+      co_return bad_field("partition",
+                          "given with \"producer\": sequences are counted per partition");
+    }
+    producer = producer_fields{id->as_int64(), static_cast<int16_t>(epoch->as_int64()),
+                               static_cast<int32_t>(seq->as_int64())};
+  }
   const std::string topic = req.params.at("topic");
-  auto out =
-      co_await produce_json_records(ctx, req, topic, body.if_contains("records"), f, std::nullopt);
+  auto out = co_await produce_json_records(ctx, req, topic, body.if_contains("records"), f,
+                                           partition, producer);
   if (out.bad) co_return *out.bad;
   bj::array offsets;
   std::error_code first_error;
   size_t failed = 0;
+  bool duplicate = false;
   for (const auto& r : out.rows) {
     bj::object row{{"partition", r.partition}};
     if (r.error) {
@@ -272,10 +305,53 @@ net::task<response> produce(server_context& ctx, request& req) {
     } else {
       row["offset"] = r.offset;
     }
+    duplicate = duplicate || r.duplicate;
     offsets.push_back(std::move(row));
   }
   if (failed == out.rows.size()) co_return from_error(first_error);
-  co_return json(200, to_json(bj::object{{"topic", topic}, {"offsets", std::move(offsets)}}));
+  bj::object answer{{"topic", topic}, {"offsets", std::move(offsets)}};
+  if (producer) answer["duplicate"] = duplicate;
+  co_return json(200, to_json(answer));
+}
+
+net::task<response> produce(server_context& ctx, request& req) {
+  const std::string* key = req.header("idempotency-key");
+  if (!key) co_return co_await produce_body(ctx, req);
+  if (key->empty() || key->size() > 256) {
+    co_return error(400, "invalid_idempotency_key",
+                    "the Idempotency-Key header must be 1 to 256 characters");
+  }
+  // One key per topic: the same key on two topics names two requests.
+  const std::string scoped = req.params.at("topic") + '\n' + *key;
+  const unsigned home = idempotency_shard(scoped, ctx.broker.shards().size());
+  const uint64_t hash = body_hash(req.body);
+  auto begun = co_await ctx.broker.shards().invoke_on(home, idempotency_begin(scoped, hash));
+  using state = idempotency_cache::state;
+  if (begun.what == state::done) {
+    begun.answer.headers.emplace_back("Idempotent-Replayed", "true");
+    co_return begun.answer;
+  }
+  if (begun.what == state::in_progress) {
+    co_return error(409, "idempotency_key_in_use",
+                    "a request with this Idempotency-Key is still being handled; retry it "
+                    "shortly");
+  }
+  if (begun.what == state::mismatch) {
+    co_return error(422, "idempotency_key_reused",
+                    "this Idempotency-Key was used for a different request body", 42206);
+  }
+  auto answer = co_await produce_body(ctx, req);
+  co_await ctx.broker.shards().invoke_on(home, idempotency_finish(scoped, answer));
+  co_return answer;
+}
+
+net::task<response> create_producer(server_context& ctx, request&) {
+  const int64_t id = co_await ctx.broker.allocate_producer_id();
+  if (id < 0) {
+    co_return error(503, "producer_id_unavailable",
+                    "no producer id could be reserved (the data directory refused the write)");
+  }
+  co_return json(201, to_json(bj::object{{"id", id}, {"epoch", 0}}));
 }
 
 net::task<response> read(server_context& ctx, request& req) {
@@ -370,7 +446,15 @@ void add_record_routes(router& r) {
                          R"("key":{},"value":{},"partition":{"type":"integer"},)"
                          R"("timestamp":{"type":"integer"},"headers":{"type":"object"}}}}}})",
          .content_types = {"application/json"},
-         .statuses = {400, 403, 404, 413, 415, 503, 507}});
+         .statuses = {400, 403, 404, 409, 413, 415, 422, 503, 507}});
+  r.add({.method = "POST",
+         .pattern = "/v1/producers",
+         .fn = create_producer,
+         .summary = "Reserves an idempotent producer id: produce with {\"producer\": {\"id\", "
+                    "\"epoch\", \"sequence\"}} and a partition, and the partition stores a "
+                    "retried request once, across restarts too",
+         .tag = "records",
+         .statuses = {201, 503}});
   r.add({.method = "GET",
          .pattern = "/v1/topics/{topic}/partitions/{partition}/records",
          .fn = read,
