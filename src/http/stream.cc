@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "http/consumer.h"
 #include "http/errors.h"
 #include "http/json_util.h"
 #include "http/server.h"
@@ -47,15 +48,19 @@ stream_event topic_stream::fail(std::string_view name, std::string message) {
           bj::serialize(bj::object{{"error", name}, {"message", std::move(message)}})};
 }
 
-std::optional<std::string> topic_stream::on_message(std::string_view text) {
+std::optional<std::string> take_credit(std::string_view text, uint64_t& credit) {
   boost::system::error_code ec;
   bj::value v = bj::parse(text, ec);
-  const bj::value* credit = (!ec && v.is_object()) ? v.as_object().if_contains("credit") : nullptr;
-  if (!credit || !credit->is_int64() || credit->as_int64() < 0 || credit->as_int64() > 1000000000) {
+  const bj::value* grant = (!ec && v.is_object()) ? v.as_object().if_contains("credit") : nullptr;
+  if (!grant || !grant->is_int64() || grant->as_int64() < 0 || grant->as_int64() > 1000000000) {
     return "messages must be {\"credit\": N} with N the records the client is ready for";
   }
-  credit_ = std::min<uint64_t>(credit_ + static_cast<uint64_t>(credit->as_int64()), 1ull << 40);
+  credit = std::min<uint64_t>(credit + static_cast<uint64_t>(grant->as_int64()), 1ull << 40);
   return std::nullopt;
+}
+
+std::optional<std::string> topic_stream::on_message(std::string_view text) {
+  return take_credit(text, credit_);
 }
 
 net::task<std::vector<stream_event>> topic_stream::next(std::shared_ptr<wakeup> wake,
@@ -152,6 +157,68 @@ net::task<std::vector<stream_event>> topic_stream::next(std::shared_ptr<wakeup> 
   waiter->finish();
   wake->woken = false;
   co_return out;
+}
+
+group_stream::group_stream(server_context& ctx, std::string group, std::string name,
+                           topic_stream_options opts)
+    : ctx_(ctx),
+      group_(std::move(group)),
+      name_(std::move(name)),
+      opts_(opts),
+      credit_(opts.initial_credit) {}
+
+net::task<std::vector<stream_event>> group_stream::next(std::shared_ptr<wakeup> wake,
+                                                        std::chrono::milliseconds max_wait) {
+  std::vector<stream_event> out;
+  if (ended_) co_return out;
+  if (opts_.credit_flow && credit_ == 0) {
+    if (!wake->woken) {
+      wake->timer.expires_after(max_wait);
+      co_await wake->timer.async_wait(net::asio::as_tuple(net::asio::use_awaitable));
+    }
+    wake->woken = false;
+    co_return out;
+  }
+  const size_t max =
+      static_cast<size_t>(opts_.credit_flow ? std::min<uint64_t>(credit_, opts_.max_event_records)
+                                            : opts_.max_event_records);
+  // The consumer lives on the group's shard; a short poll there keeps this connection
+  // responsive to its client (credit, close) meanwhile.
+  const auto wait = std::min(max_wait, std::chrono::milliseconds(1000));
+  auto p = co_await ctx_.broker.shards().invoke_on(
+      ctx_.broker.group_shard(group_),
+      poll_consumer(group_, name_, max, opts_.max_read_bytes, wait));
+  if (p.bad) {
+    ended_ = true;
+    out.push_back({"", "error", p.bad->body});
+    co_return out;
+  }
+  if (p.result.error) {
+    ended_ = true;
+    out.push_back({"", "error",
+                   bj::serialize(bj::object{
+                       {"error", classify(p.result.error).name},
+                       {"message", broker::to_broker_error(p.result.error).message()}})});
+    co_return out;
+  }
+  for (const auto& part : p.result.parts) {
+    if (opts_.credit_flow) credit_ -= std::min<uint64_t>(credit_, part.records.size());
+    bj::array records;
+    for (const auto& rec : part.records) {
+      records.push_back(record_to_json(rec, part.tp.partition, opts_.fmt));
+    }
+    out.push_back({"", "records",
+                   bj::serialize(bj::object{{"topic", part.tp.topic},
+                                            {"partition", part.tp.partition},
+                                            {"group", group_},
+                                            {"records", std::move(records)}})});
+  }
+  co_return out;
+}
+
+net::task<void> group_stream::close() {
+  co_await ctx_.broker.shards().invoke_on(ctx_.broker.group_shard(group_),
+                                          delete_consumer(group_, name_));
 }
 
 net::task<start_positions> resolve_start(server_context& ctx, const broker::request_identity& who,

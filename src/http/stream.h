@@ -41,7 +41,13 @@ class event_stream {
   // connection closes with 1008 and that reason).
   virtual std::optional<std::string> on_message(std::string_view text) = 0;
   virtual bool ended() const = 0;
+  // The client has gone: release what the stream holds (a group membership).
+  virtual net::task<void> close() { co_return; }
 };
+
+// Credit a WebSocket client grants: {"credit": N}. Adds N to `credit`, or returns why the
+// message is refused.
+std::optional<std::string> take_credit(std::string_view text, uint64_t& credit);
 
 struct topic_stream_options {
   format fmt = format::json;
@@ -70,6 +76,30 @@ class topic_stream final : public event_stream {
   broker::request_identity who_;
   std::string topic_;
   std::map<int32_t, int64_t> positions_;
+  topic_stream_options opts_;
+  uint64_t credit_ = 0;
+  bool ended_ = false;
+};
+
+// A stream as a member of a consumer group: an HTTP consumer (consumer.h) made for the
+// connection, given the partitions the group assigns it, committing what it pushed, and
+// deleted (leaving the group) when the connection closes.
+class group_stream final : public event_stream {
+ public:
+  group_stream(server_context& ctx, std::string group, std::string name, topic_stream_options opts);
+
+  net::task<std::vector<stream_event>> next(std::shared_ptr<wakeup> wake,
+                                            std::chrono::milliseconds max_wait) override;
+  std::optional<std::string> on_message(std::string_view text) override {
+    return take_credit(text, credit_);
+  }
+  bool ended() const override { return ended_; }
+  net::task<void> close() override;
+
+ private:
+  server_context& ctx_;
+  std::string group_;
+  std::string name_;
   topic_stream_options opts_;
   uint64_t credit_ = 0;
   bool ended_ = false;

@@ -189,6 +189,7 @@ net::task<void> serve_sse(beast::tcp_stream stream, std::shared_ptr<event_stream
   boost::system::error_code ignored;
   s->stream.socket().shutdown(net::tcp::socket::shutdown_both, ignored);
   s->stream.socket().close(ignored);
+  co_await events->close();
 }
 
 // ---- WebSocket ------------------------------------------------------------------------
@@ -277,7 +278,10 @@ net::task<void> serve_websocket(beast::tcp_stream stream, beast::flat_buffer buf
   s->ws.read_message_max(64 * 1024);
   s->ws.text(true);
   auto [aec] = co_await s->ws.async_accept(upgrade, as_tuple(use_awaitable));
-  if (aec) co_return;
+  if (aec) {
+    co_await events->close();
+    co_return;
+  }
   const auto ex = s->ws.get_executor();
   net::asio::co_spawn(ex, ws_watchdog(s), net::asio::detached);
   net::asio::co_spawn(ex, ws_reader(s, events), net::asio::detached);
@@ -324,6 +328,7 @@ net::task<void> serve_websocket(beast::tcp_stream stream, beast::flat_buffer buf
   s->deadline.cancel();
   boost::system::error_code ignored;
   beast::get_lowest_layer(s->ws).socket().close(ignored);
+  co_await events->close();
 }
 
 }  // namespace http

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "http/consumer.h"
 #include "http/errors.h"
 #include "http/json_util.h"
 #include "http/server.h"
@@ -53,6 +54,37 @@ net::task<response> open_stream(server_context& ctx, request& req, bool websocke
     sr.from = *last;
   }
   const std::string topic = req.params.at("topic");
+  if (const std::string* group = req.query_param("group")) {
+    // As a member of a group: the group's partitions and committed offsets decide what
+    // comes; `from` (earliest or latest) only where the group has committed nothing.
+    if (group->empty()) co_return bad_field("group", "a group id");
+    if (!ctx.broker.metadata()->find(topic)) {
+      co_return error(404, "unknown_topic", fmt::format("topic '{}' does not exist", topic), 40401);
+    }
+    if (!sr.from.empty() && sr.from != "earliest" && sr.from != "latest") {
+      co_return bad_field("from", "earliest or latest with group (the group's offsets apply)");
+    }
+    static thread_local uint64_t streams = 0;
+    consumer_settings s;
+    s.group = *group;
+    s.name = fmt::format("{}-stream-{}-{}", websocket ? "ws" : "sse", ctx.broker.shards().current(),
+                         ++streams);
+    s.fmt = sr.opts.fmt;
+    s.reset_earliest = sr.from == "earliest";
+    s.auto_commit = true;
+    s.instance_timeout = ctx.options.consumer_timeout;
+    const std::string name = s.name;
+    std::optional<std::vector<std::string>> topics{{topic}};
+    auto v = co_await ctx.broker.shards().invoke_on(
+        ctx.broker.group_shard(*group),
+        create_consumer(ctx.broker, req.who, std::move(s), std::move(topics),
+                        ctx.options.max_consumers));
+    if (v.bad) co_return *v.bad;
+    response r;
+    r.stream = std::make_shared<group_stream>(ctx, *group, name, sr.opts);
+    r.websocket = websocket;
+    co_return r;
+  }
   auto start = co_await resolve_start(ctx, req.who, topic, sr.from);
   if (start.bad) co_return *start.bad;
   response r;
@@ -78,7 +110,12 @@ void add_stream_routes(router& r) {
        "earliest, latest (default), timestamp:MS, or positions 0:15,1:7 (partition:offset; "
        "partitions not named start at latest)",
        false},
-      {"format", "query", "string", "json (default), text or binary", false}};
+      {"format", "query", "string", "json (default), text or binary", false},
+      {"group", "query", "string",
+       "follow the topic as a member of this consumer group: the group's partitions and "
+       "committed offsets (committed as records are pushed); with from = earliest or latest "
+       "for partitions it has not committed",
+       false}};
   r.add({.method = "GET",
          .pattern = "/v1/topics/{topic}/events",
          .fn = sse,

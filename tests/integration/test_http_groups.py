@@ -215,6 +215,38 @@ class HttpGroupTest(GroupFixture):
         self.assertEqual(status, 415, r)
 
 
+    def test_websocket_stream_as_a_group_member_resumes_from_the_groups_offsets(self):
+        import asyncio
+        import websockets
+        s = self.start("--groups-initial-rebalance-delay", "200ms")
+        http = HttpClient(s.http_port)
+        self.create_topic(s, "feed", 2)
+        self.produce(s, "feed", [f"v-{i}" for i in range(10)], partitions=2)
+        url = (f"ws://127.0.0.1:{s.http_port}/v1/topics/feed/ws?group=screens&from=earliest"
+               "&format=text")
+
+        async def take(n, credit):
+            got = []
+            async with websockets.connect(f"{url}&credit={credit}") as ws:
+                while len(got) < n:
+                    m = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                    self.assertEqual(m["group"], "screens")
+                    got += [r["value"] for r in m["records"]]
+            return got
+
+        first = asyncio.run(take(10, 10))
+        self.assertEqual(sorted(first), sorted(f"v-{i}" for i in range(10)))
+        # Closing the stream committed what it pushed and left the group.
+        wait_until(lambda: http.call("GET", "/v1/groups/screens")[1]["members"] == [], 30,
+                   "the stream's member to leave the group")
+        _, d = http.call("GET", "/v1/groups/screens")
+        self.assertEqual(sum(o["committed"] for o in d["offsets"]), 10)
+        # A new member of the group starts after what was pushed: only new records come.
+        self.produce(s, "feed", [f"w-{i}" for i in range(4)], partitions=2)
+        second = asyncio.run(take(4, 100))
+        self.assertEqual(sorted(second), sorted(f"w-{i}" for i in range(4)))
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()
