@@ -115,6 +115,7 @@ router make_router() {
   add_stream_routes(r);
   add_group_routes(r);
   add_rest_v2_routes(r);
+  add_rest_v3_routes(r);
   add_openapi_route(r);
   return r;
 }

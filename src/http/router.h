@@ -43,6 +43,7 @@ void add_record_routes(router& r);
 void add_stream_routes(router& r);
 void add_group_routes(router& r);
 void add_rest_v2_routes(router& r);
+void add_rest_v3_routes(router& r);
 void add_openapi_route(router& r);
 
 }  // namespace http

@@ -1,6 +1,7 @@
 """Consumer groups over HTTP shared with Kafka consumers: an HTTP consumer and a librdkafka
-consumer split a topic's partitions and see each other's commits; a REST Proxy v2
-consumer session as Confluent documents it, with curl."""
+consumer split a topic's partitions and see each other's commits; streams as group
+members; a REST Proxy v2 consumer session as Confluent documents it, with curl; the REST
+Proxy v3 topic and record paths."""
 
 import json
 import subprocess
@@ -245,6 +246,47 @@ class HttpGroupTest(GroupFixture):
         self.produce(s, "feed", [f"w-{i}" for i in range(4)], partitions=2)
         second = asyncio.run(take(4, 100))
         self.assertEqual(sorted(second), sorted(f"w-{i}" for i in range(4)))
+
+
+    def test_rest_proxy_v3_topics_and_records(self):
+        s = self.start()
+        http = HttpClient(s.http_port)
+        _, clusters = http.call("GET", "/v3/clusters")
+        cid = clusters["data"][0]["cluster_id"]
+        status, r = http.call("POST", f"/v3/clusters/{cid}/topics",
+                              {"topic_name": "v3", "partitions_count": 3,
+                               "configs": [{"name": "retention.ms", "value": "3600000"}]})
+        self.assertEqual((status, r["partitions_count"]), (201, 3), r)
+        status, r = http.call("GET", f"/v3/clusters/{cid}/topics")
+        self.assertIn("v3", [t["topic_name"] for t in r["data"]])
+        status, r = http.call("POST", f"/v3/clusters/{cid}/topics/v3/records",
+                              {"partition_id": 2, "key": {"type": "STRING", "data": "k"},
+                               "value": {"type": "JSON", "data": {"n": 1}},
+                               "headers": [{"name": "trace", "value": "dDE="}]})
+        self.assertEqual((status, r["error_code"], r["partition_id"], r["offset"]),
+                         (200, 200, 2, 0), r)
+        # A Kafka consumer reads what the v3 record said.
+        c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "v3-reader"})
+        try:
+            c.assign([TopicPartition("v3", 2, 0)])
+            m = None
+            deadline = time.monotonic() + 30
+            while m is None and time.monotonic() < deadline:
+                m = c.poll(1)
+                if m is not None and m.error():
+                    m = None
+        finally:
+            c.close()
+        self.assertEqual((m.key(), m.value(), m.headers()), (b"k", b'{"n":1}', [("trace", b"t1")]))
+        # The wrong cluster id and an unknown topic are 404s; a schema type is refused.
+        self.assertEqual(http.call("GET", "/v3/clusters/other/topics")[0], 404)
+        self.assertEqual(http.call("POST", f"/v3/clusters/{cid}/topics/none/records",
+                                   {"value": {"type": "STRING", "data": "x"}})[0], 404)
+        status, r = http.call("POST", f"/v3/clusters/{cid}/topics/v3/records",
+                              {"value": {"type": "AVRO", "data": "x"}})
+        self.assertEqual(status, 400, r)
+        self.assertEqual(http.call("DELETE", f"/v3/clusters/{cid}/topics/v3")[0], 204)
+        self.assertEqual(http.call("GET", f"/v3/clusters/{cid}/topics/v3")[0], 404)
 
 
 if __name__ == "__main__":
