@@ -9,6 +9,7 @@
 #include "base/logging.h"
 #include "base/metrics.h"
 #include "http/gzip.h"
+#include "http/memory.h"
 #include "http/transport.h"
 
 namespace http {
@@ -104,7 +105,6 @@ response json(int status, std::string body) {
 }
 
 struct server::shard_state {
-  uint64_t memory_used = 0;
   uint64_t next_request = 0;
 };
 
@@ -146,6 +146,8 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
     ~release() { n.fetch_sub(1); }
   } conn_guard{connections_};
   shard_state& st = *shards_[shard];
+  shard_memory& memory = shard_memory::local();
+  memory.set_budget(opts_.shard_memory_budget);
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   std::string peer;
@@ -217,7 +219,7 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
                                 *length, opts_.max_body_bytes));
         refusals("body_bytes").add();
         close_after = true;
-      } else if (st.memory_used + reserve > opts_.shard_memory_budget) {
+      } else if (!memory.try_take(reserve)) {
         res = error(503, "busy",
                     "the server's memory for request bodies is spent (http.memory_budget); "
                     "retry shortly");
@@ -226,7 +228,6 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
         close_after = !parser.is_done();
       } else {
         req.query = std::move(*query);
-        st.memory_used += reserve;
         charged = reserve;
         if (!parser.is_done()) {
           if (const std::string* expect = req.header("expect");
@@ -253,7 +254,7 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
             refusals("request_timeout").add();
             close_after = true;
           } else if (bec) {
-            st.memory_used -= charged;
+            memory.give(charged);
             co_return;
           }
         }
@@ -262,7 +263,8 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
           if (const std::string* enc = req.header("content-encoding");
               enc && !enc->empty() && !beast::iequals(*enc, "identity")) {
             if (beast::iequals(*enc, "gzip") || beast::iequals(*enc, "x-gzip")) {
-              const uint64_t room = opts_.shard_memory_budget - st.memory_used;
+              const uint64_t room =
+                  opts_.shard_memory_budget - std::min(opts_.shard_memory_budget, memory.used());
               auto plain = gunzip(req.body, std::min<uint64_t>(opts_.max_body_bytes, room));
               if (!plain) {
                 res = error(400, "bad_gzip",
@@ -279,7 +281,7 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
           }
         }
         if (res.error.empty()) {
-          st.memory_used += req.body.size();
+          memory.take(req.body.size());
           charged += req.body.size();
           const bool preflight = req.method == "OPTIONS";
           auto m = router_.find(req.method, req.path);
@@ -342,7 +344,7 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
 
     if (res.stream && res.status == 200) {
       // Streams (SSE, WebSocket) take the connection over.
-      st.memory_used -= charged;
+      memory.give(charged);
       if (opts_.access_log) {
         access->info("{} {} stream {} id={} client={}", req.method, req.path,
                      res.websocket ? "websocket" : "sse", req.request_id, peer);
@@ -431,7 +433,7 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
 
     stream.expires_after(opts_.write_timeout);
     auto [wec, wn] = co_await bhttp::async_write(stream, out, as_tuple(use_awaitable));
-    st.memory_used -= charged;
+    memory.give(charged);
     if (wec || close_after) {
       if (!wec) {
         boost::system::error_code ignored;

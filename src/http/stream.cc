@@ -94,6 +94,16 @@ net::task<std::vector<stream_event>> topic_stream::next(std::shared_ptr<wakeup> 
   }
   const auto plan = data.plan_read(who_, std::move(parts));
   auto reads = co_await data.read(who_, plan, opts_.max_read_bytes);
+  // The records read, copied, and encoded as JSON are held until written: charged to the
+  // shard's account first, or this stream waits for others to give memory back.
+  uint64_t read_bytes = 0;
+  for (const auto& r : reads) read_bytes += r.records.size();
+  const uint64_t need = read_bytes * 4;
+  if (need > 0 && !shard_memory::local().try_take(need)) {
+    co_await shard_memory::local().wait(std::chrono::milliseconds(100));
+    co_return out;  // read again when called again
+  }
+  memory_hold held(need);
   std::vector<bool> wanted(reads.size(), false);
   bool any_wanted = false;
   for (size_t i = 0; i < reads.size(); ++i) {
@@ -143,6 +153,7 @@ net::task<std::vector<stream_event>> topic_stream::next(std::shared_ptr<wakeup> 
          bj::serialize(bj::object{
              {"topic", topic_}, {"partition", partition}, {"records", std::move(records)}})});
   }
+  if (!out.empty()) out.back().hold = std::move(held);
   if (!out.empty() || !any_wanted) co_return out;
   if (wake->woken) {
     wake->woken = false;
@@ -201,6 +212,14 @@ net::task<std::vector<stream_event>> group_stream::next(std::shared_ptr<wakeup> 
                        {"message", broker::to_broker_error(p.result.error).message()}})});
     co_return out;
   }
+  uint64_t bytes = 0;
+  for (const auto& part : p.result.parts) {
+    for (const auto& rec : part.records) {
+      bytes += rec.key.value_or("").size() + rec.value.value_or("").size() + 64;
+    }
+  }
+  shard_memory::local().take(bytes * 3);  // already read: counted so other streams wait
+  memory_hold held(bytes * 3);
   for (const auto& part : p.result.parts) {
     if (opts_.credit_flow) credit_ -= std::min<uint64_t>(credit_, part.records.size());
     bj::array records;
@@ -213,6 +232,7 @@ net::task<std::vector<stream_event>> group_stream::next(std::shared_ptr<wakeup> 
                                             {"group", group_},
                                             {"records", std::move(records)}})});
   }
+  if (!out.empty()) out.back().hold = std::move(held);
   co_return out;
 }
 

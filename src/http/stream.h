@@ -16,6 +16,7 @@
 
 #include "broker/request_identity.h"
 #include "http/api.h"
+#include "http/memory.h"
 #include "http/positions.h"
 #include "http/reader.h"
 #include "http/record_json.h"
@@ -25,9 +26,10 @@ namespace http {
 class server_context;
 
 struct stream_event {
-  std::string id;    // SSE event id: where to resume after this event
-  std::string name;  // SSE event name ("records", "error")
-  std::string data;  // JSON
+  std::string id{};    // SSE event id: where to resume after this event
+  std::string name{};  // SSE event name ("records", "error")
+  std::string data{};  // JSON
+  memory_hold hold{};  // the shard memory the events of one next() take, until written
 };
 
 class event_stream {
