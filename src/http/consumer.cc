@@ -340,11 +340,13 @@ std::error_code consumer_instance::seek(const broker::topic_partition& tp, int64
 
 net::task<void> consumer_instance::close() {
   if (closed_) co_return;
-  if (settings_.auto_commit && assigned_) co_await commit_positions_if_changed();
+  // Closed at once, so a second close (deletion racing expiry) does nothing.
   closed_ = true;
+  const bool had_partitions = assigned_;
   assigned_ = false;
   if (timer_) timer_->wake();
   if (assigned_wake_) assigned_wake_->wake();
+  if (settings_.auto_commit && had_partitions) co_await commit_positions_if_changed();
   if (!member_id_.empty()) {
     std::vector<std::pair<std::string, std::optional<std::string>>> members;
     members.emplace_back(member_id_, std::nullopt);
