@@ -176,6 +176,12 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
                     fmt::format("the request's headers pass {} bytes (http.max_header_bytes)",
                                 opts_.max_header_bytes));
         refusals("header_bytes").add();
+      } else if (hec == bhttp::error::body_limit) {
+        // Beast checks Content-Length against the body limit as it parses the headers.
+        res = error(
+            413, "body_too_large",
+            fmt::format("the body passes {} bytes (http.max_body_bytes)", opts_.max_body_bytes));
+        refusals("body_bytes").add();
       } else if (hec == bhttp::error::end_of_stream || hec == beast::error::timeout ||
                  hec == net::asio::error::eof || hec == net::asio::error::connection_reset ||
                  hec == net::asio::error::operation_aborted || hn == 0) {
