@@ -67,6 +67,15 @@ bool origin_allowed(const std::string& allowed, std::string_view origin) {
   return false;
 }
 
+// The deadline of a request's body. Not the stream's own expiry, which closes the
+// socket: a client too slow to send its body is owed a 408.
+struct body_deadline {
+  explicit body_deadline(const net::asio::any_io_executor& ex) : timer(ex) {}
+  net::asio::steady_timer timer;
+  bool reading = true;
+  bool expired = false;
+};
+
 std::string render_error(const response& r, const std::string& request_id) {
   boost::json::object o;
   o["error_code"] = r.error_code != 0 ? r.error_code : r.status * 100;
@@ -242,16 +251,26 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
             co_await net::asio::async_write(stream, net::asio::buffer(kContinue),
                                             as_tuple(use_awaitable));
           }
-          stream.expires_after(opts_.request_timeout);
+          stream.expires_never();
+          auto late = std::make_shared<body_deadline>(stream.get_executor());
+          late->timer.expires_after(opts_.request_timeout);
+          late->timer.async_wait([late, &stream](boost::system::error_code ec) {
+            if (ec || !late->reading) return;
+            late->expired = true;
+            boost::system::error_code ignored;
+            stream.socket().cancel(ignored);  // the read ends; the socket stays open
+          });
           auto [bec, bn] =
               co_await bhttp::async_read(stream, buffer, parser, as_tuple(use_awaitable));
+          late->reading = false;
+          late->timer.cancel();
           if (bec == bhttp::error::body_limit) {
             res = error(413, "body_too_large",
                         fmt::format("the body passes {} bytes (http.max_body_bytes)",
                                     opts_.max_body_bytes));
             refusals("body_bytes").add();
             close_after = true;
-          } else if (bec == beast::error::timeout) {
+          } else if (bec && late->expired) {
             res = error(408, "request_timeout",
                         fmt::format("the request's body did not arrive within {} ms "
                                     "(http.request_timeout)",
