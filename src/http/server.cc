@@ -309,9 +309,9 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
           const bool preflight = req.method == "OPTIONS";
           auto m = router_.find(req.method, req.path);
           if (preflight) {
-            m = router_.find("GET", req.path);
-            std::vector<std::string> allowed = m.allowed;
-            if (m.found) allowed.push_back("GET");
+            // Every method of the path: asked for a method no route has, `find` lists them.
+            m = router_.find("", req.path);
+            const std::vector<std::string>& allowed = m.allowed;
             if (allowed.empty()) {
               res = error(404, "not_found", "no such path: " + req.path);
             } else {
