@@ -68,6 +68,15 @@ bool origin_allowed(const std::string& allowed, std::string_view origin) {
   return false;
 }
 
+// The deadline of a request's body. Not the stream's own expiry, which closes the
+// socket: a client too slow to send its body is owed a 408.
+struct body_deadline {
+  explicit body_deadline(const net::asio::any_io_executor& ex) : timer(ex) {}
+  net::asio::steady_timer timer;
+  bool reading = true;
+  bool expired = false;
+};
+
 std::string render_error(const response& r, const std::string& request_id) {
   boost::json::object o;
   o["error_code"] = r.error_code != 0 ? r.error_code : r.status * 100;
@@ -178,6 +187,12 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
                     fmt::format("the request's headers pass {} bytes (http.max_header_bytes)",
                                 opts_.max_header_bytes));
         refusals("header_bytes").add();
+      } else if (hec == bhttp::error::body_limit) {
+        // Beast checks Content-Length against the body limit as it parses the headers.
+        res = error(
+            413, "body_too_large",
+            fmt::format("the body passes {} bytes (http.max_body_bytes)", opts_.max_body_bytes));
+        refusals("body_bytes").add();
       } else if (hec == bhttp::error::end_of_stream || hec == beast::error::timeout ||
                  hec == net::asio::error::eof || hec == net::asio::error::connection_reset ||
                  hec == net::asio::error::operation_aborted || hn == 0) {
@@ -237,16 +252,26 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
             co_await net::asio::async_write(stream, net::asio::buffer(kContinue),
                                             as_tuple(use_awaitable));
           }
-          stream.expires_after(opts_.request_timeout);
+          stream.expires_never();
+          auto late = std::make_shared<body_deadline>(stream.get_executor());
+          late->timer.expires_after(opts_.request_timeout);
+          late->timer.async_wait([late, &stream](boost::system::error_code ec) {
+            if (ec || !late->reading) return;
+            late->expired = true;
+            boost::system::error_code ignored;
+            stream.socket().cancel(ignored);  // the read ends; the socket stays open
+          });
           auto [bec, bn] =
               co_await bhttp::async_read(stream, buffer, parser, as_tuple(use_awaitable));
+          late->reading = false;
+          late->timer.cancel();
           if (bec == bhttp::error::body_limit) {
             res = error(413, "body_too_large",
                         fmt::format("the body passes {} bytes (http.max_body_bytes)",
                                     opts_.max_body_bytes));
             refusals("body_bytes").add();
             close_after = true;
-          } else if (bec == beast::error::timeout) {
+          } else if (bec && late->expired) {
             res = error(408, "request_timeout",
                         fmt::format("the request's body did not arrive within {} ms "
                                     "(http.request_timeout)",
@@ -286,9 +311,9 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
           const bool preflight = req.method == "OPTIONS";
           auto m = router_.find(req.method, req.path);
           if (preflight) {
-            m = router_.find("GET", req.path);
-            std::vector<std::string> allowed = m.allowed;
-            if (m.found) allowed.push_back("GET");
+            // Every method of the path: asked for a method no route has, `find` lists them.
+            m = router_.find("", req.path);
+            const std::vector<std::string>& allowed = m.allowed;
             if (allowed.empty()) {
               res = error(404, "not_found", "no such path: " + req.path);
             } else {

@@ -37,8 +37,9 @@ struct server_options {
   bool access_log = true;
   // Longest wait a read may ask for (timeout_ms).
   std::chrono::milliseconds max_wait{30000};
-  // Streams (SSE, WebSocket): bytes a client may leave unread before it is disconnected
-  // as too slow (WebSocket close 1008), and how often an idle stream is pinged.
+  // Streams (SSE, WebSocket): bytes a client may leave unread (past them the stream waits
+  // for it to read, and disconnects it as too slow, WebSocket close 1008, when it stays
+  // behind for write_timeout), and how often an idle stream is pinged.
   size_t stream_send_buffer = 1u << 20;
   // HTTP consumers (group members the broker keeps for HTTP clients), over all shards,
   // and how long one lives without a poll.

@@ -37,8 +37,8 @@ base::metrics::counter& pushed_bytes(bool ws) {
 base::metrics::counter& slow_disconnects(bool ws) {
   return base::metrics::registry::global().get_counter(
       "riptide_http_stream_slow_disconnects_total",
-      "Stream clients disconnected for leaving too much unread (http.stream_send_buffer) or "
-      "not reading within http.write_timeout",
+      "Stream clients disconnected for leaving more than http.stream_send_buffer unread for "
+      "longer than http.write_timeout",
       {{"kind", kind_name(ws)}});
 }
 
@@ -60,6 +60,26 @@ size_t unsent_bytes(int fd) {
   int n = 0;
   if (::ioctl(fd, SIOCOUTQ, &n) != 0 || n < 0) return 0;
   return static_cast<size_t>(n);
+}
+
+// Waits until the client has read enough that `next` more bytes leave at most `limit`
+// unread (or everything, for an event larger than `limit`); false when that takes longer
+// than `patience`, or the client went away (`closed`). A client catching up on a backlog
+// reads as fast as it can: it is cut off only when it stops making room.
+template <typename State>
+net::task<bool> room_for(std::shared_ptr<State> s, int fd, size_t next, size_t limit,
+                         std::chrono::milliseconds patience) {
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  net::asio::steady_timer pause(co_await net::asio::this_coro::executor);
+  auto step = std::chrono::milliseconds(1);
+  for (;;) {
+    const size_t unread = unsent_bytes(fd);
+    if (unread == 0 || unread + next <= limit) co_return true;
+    if (s->closed || std::chrono::steady_clock::now() >= deadline) co_return false;
+    pause.expires_after(step);
+    co_await pause.async_wait(as_tuple(use_awaitable));
+    step = std::min(step * 2, std::chrono::milliseconds(50));
+  }
 }
 
 struct open_stream {
@@ -167,12 +187,16 @@ net::task<void> serve_sse(beast::tcp_stream stream, std::shared_ptr<event_stream
     last_write = std::chrono::steady_clock::now();
     for (auto& ev : evs) {
       std::string text = fmt::format("id: {}\nevent: {}\ndata: {}\n\n", ev.id, ev.name, ev.data);
-      if (unsent_bytes(fd) + text.size() > opts.stream_send_buffer) {
+      if (!co_await room_for(s, fd, text.size(), opts.stream_send_buffer, opts.write_timeout)) {
+        if (s->closed) {
+          ok = false;
+          break;
+        }
         slow_disconnects(false).add();
         std::string last = fmt::format(
             "event: error\ndata: {{\"error\":\"client_too_slow\",\"message\":\"more than {} "
-            "bytes unread (http.stream_send_buffer)\"}}\n\n",
-            opts.stream_send_buffer);
+            "bytes unread (http.stream_send_buffer) for {} ms (http.write_timeout)\"}}\n\n",
+            opts.stream_send_buffer, opts.write_timeout.count());
         co_await sse_write(s, std::move(last), std::chrono::milliseconds(1000));
         ok = false;
         break;
@@ -299,11 +323,12 @@ net::task<void> serve_websocket(beast::tcp_stream stream, beast::flat_buffer buf
         close_with.emplace(websocket::close_code::going_away, ev.data);
         break;
       }
-      if (unsent_bytes(fd) + ev.data.size() > opts.stream_send_buffer) {
+      if (!co_await room_for(s, fd, ev.data.size(), opts.stream_send_buffer, opts.write_timeout)) {
+        if (s->closed) break;
         slow_disconnects(true).add();
-        close_with.emplace(
-            websocket::close_code::policy_error,
-            fmt::format("client too slow: more than {} bytes unread", opts.stream_send_buffer));
+        close_with.emplace(websocket::close_code::policy_error,
+                           fmt::format("client too slow: more than {} bytes unread for {} ms",
+                                       opts.stream_send_buffer, opts.write_timeout.count()));
         break;
       }
       s->deadline.expires_after(opts.write_timeout);
