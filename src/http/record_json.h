@@ -10,8 +10,10 @@
 // Read in json format, bytes that are not JSON are given as a string when they are
 // UTF-8 (a record a Kafka client wrote as plain text); bytes that are not UTF-8 are given
 // in base64 with "value_encoding": "base64" (or "key_encoding") in json and text
-// formats, so every stored record reads back losslessly whoever wrote it. Header values
-// are text (base64 in binary format).
+// formats, so every stored record can be read whoever wrote it. The json format is about
+// values, not bytes: a value is parsed and serialized again (whitespace goes, 1.0 may come
+// back as 1E0); text and binary give the stored bytes exactly. Header values are text
+// (base64 in binary format).
 
 #include <boost/json.hpp>
 #include <optional>

@@ -392,12 +392,13 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
       co_return;
     }
 
-    // Render and send.
+    // Render and send. A request refused before its headers were read still gets an id.
+    if (req.request_id.empty()) req.request_id = fmt::format("{:x}-{:x}", shard, ++st.next_request);
     bhttp::response<bhttp::string_body> out;
     out.version(11);
     out.result(static_cast<unsigned>(res.status));
     out.set(bhttp::field::server, "riptide");
-    if (!req.request_id.empty()) out.set("X-Request-Id", req.request_id);
+    out.set("X-Request-Id", req.request_id);
     if (!res.error.empty()) {
       res.body = render_error(res, req.request_id);
       res.content_type = "application/json";
