@@ -26,7 +26,8 @@ std::shared_ptr<broker::data_waiter> waiter_for(const std::shared_ptr<wakeup>& w
 
 // Sleeps on `w` for up to `d`, or until woken; clears the wake.
 net::task<void> nap(std::shared_ptr<wakeup> w, std::chrono::milliseconds d) {
-  if (!w->woken) {
+  register_wait(w);
+  if (!w->woken && !stopping()) {
     w->timer.expires_after(d);
     co_await w->timer.async_wait(net::asio::as_tuple(net::asio::use_awaitable));
   }
@@ -134,6 +135,7 @@ net::task<void> consumer_instance::load_positions() {
   for (const auto& [topic, parts] : assignment_) which.emplace_back(topic, parts);
   if (which.empty()) co_return;
   auto fetched = co_await broker_.groups().fetch_offsets(who_, settings_.group, which);
+  if (closed_) co_return;
   std::map<broker::topic_partition, int64_t> known;
   for (const auto& p : fetched.partitions) {
     if (p.value.offset >= 0) known[broker::topic_partition{p.topic, p.partition}] = p.value.offset;
@@ -149,6 +151,7 @@ net::task<void> consumer_instance::load_positions() {
       const auto spec =
           settings_.reset_earliest ? broker::offset_spec::earliest : broker::offset_spec::latest;
       auto r = co_await broker_.data().list_offset(who_, tp, spec);
+      if (closed_) co_return;
       positions_[tp] = r.error ? 0 : r.offset;
     }
   }
@@ -269,7 +272,9 @@ net::task<poll_result> consumer_instance::poll(size_t max_records, size_t max_by
       out.parts.push_back({tp, std::move(decoded->records)});
     }
     if (!out.parts.empty() || !any_wanted || std::chrono::steady_clock::now() >= deadline) break;
+    if (stopping()) break;
     auto w = std::make_shared<wakeup>(executor);
+    register_wait(w);
     w->timer.expires_at(deadline);
     auto waiter = waiter_for(w);
     co_await data.watch(plan, std::move(wanted), waiter);
@@ -381,6 +386,19 @@ bool consumer_registry::add(std::shared_ptr<consumer_instance> c, size_t max) {
   const auto key = std::make_pair(c->settings().group, c->settings().name);
   instances_[key] = c;
   return true;
+}
+
+void consumer_registry::shutdown() {
+  for (auto& [key, c] : instances_) c->stop();
+  g_instances.fetch_sub(instances_.size());
+  instances_.clear();
+}
+
+void consumer_instance::stop() {
+  closed_ = true;
+  assigned_ = false;
+  if (timer_) timer_->wake();
+  if (assigned_wake_) assigned_wake_->wake();
 }
 
 void consumer_registry::remove(const std::string& group, const std::string& name) {

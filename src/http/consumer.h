@@ -78,6 +78,8 @@ class consumer_instance : public std::enable_shared_from_this<consumer_instance>
   std::error_code seek(const broker::topic_partition& tp, int64_t offset);
   // Leaves the group (committing first under auto-commit).
   net::task<void> close();
+  // Stops at once, without leaving the group (the server is stopping).
+  void stop();
   bool closed() const { return closed_; }
   bool idle_past_timeout(std::chrono::steady_clock::time_point now) const {
     return now - last_used_ > settings_.instance_timeout;
@@ -118,6 +120,8 @@ class consumer_registry {
   // False when `max` instances exist over all shards.
   bool add(std::shared_ptr<consumer_instance> c, size_t max);
   void remove(const std::string& group, const std::string& name);
+  // Stops and forgets every instance (the server is stopping).
+  void shutdown();
 
  private:
   std::map<std::pair<std::string, std::string>, std::shared_ptr<consumer_instance>> instances_;

@@ -12,7 +12,27 @@ std::shared_ptr<broker::data_waiter> waiter_for(const std::shared_ptr<wakeup>& w
       });
 }
 
+thread_local std::vector<std::weak_ptr<wakeup>> g_waits;
+thread_local bool g_stopping = false;
+
 }  // namespace
+
+void register_wait(const std::shared_ptr<wakeup>& w) {
+  std::erase_if(g_waits, [](const std::weak_ptr<wakeup>& x) { return x.expired(); });
+  g_waits.push_back(w);
+}
+
+void stop_waits() {
+  g_stopping = true;
+  for (const auto& w : g_waits) {
+    if (auto live = w.lock()) live->wake();
+  }
+  g_waits.clear();
+}
+
+bool stopping() {
+  return g_stopping;
+}
 
 net::task<read_answer> read_records(broker::broker& b, const broker::request_identity& who,
                                     broker::topic_partition tp, int64_t offset, size_t max_records,
@@ -52,13 +72,14 @@ net::task<read_answer> read_records(broker::broker& b, const broker::request_ide
       // and the caller reads on from there.
       if (!out.records.empty() || out.next_offset > offset) co_return out;
     }
-    if (std::chrono::steady_clock::now() >= deadline) co_return out;
+    if (std::chrono::steady_clock::now() >= deadline || stopping()) co_return out;
     // `woken` says something happened since the caller last looked: let it look.
     if (cancel && cancel->woken) {
       cancel->woken = false;
       co_return out;
     }
     auto w = cancel ? cancel : std::make_shared<wakeup>(executor);
+    register_wait(w);
     w->timer.expires_at(deadline);
     waiter = waiter_for(w);
     // Wait only when read up to the end (a partition that returned nothing for its byte

@@ -26,6 +26,14 @@ struct wakeup {
   bool woken = false;  // touched only on the timer's shard
 };
 
+// The calling shard's waits (long polls, streams, consumers), so that a stopping server
+// can end them at once instead of after their timeouts. register_wait remembers `w`
+// (weakly); stop_waits wakes every one and makes stopping() true on this shard, after
+// which nothing should start waiting.
+void register_wait(const std::shared_ptr<wakeup>& w);
+void stop_waits();
+bool stopping();
+
 struct read_answer {
   std::error_code error;
   std::vector<broker::record> records;

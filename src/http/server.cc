@@ -1,6 +1,12 @@
 #include "http/server.h"
 
+#include <sys/socket.h>
+
 #include <fmt/format.h>
+
+#include <future>
+#include <set>
+#include <thread>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -8,6 +14,7 @@
 
 #include "base/logging.h"
 #include "base/metrics.h"
+#include "http/consumer.h"
 #include "http/gzip.h"
 #include "http/memory.h"
 #include "http/transport.h"
@@ -115,6 +122,7 @@ response json(int status, std::string body) {
 
 struct server::shard_state {
   uint64_t next_request = 0;
+  std::set<int> sockets;  // of the shard's open connections, shut down when stopping
 };
 
 server::server(broker::broker& b, net::listen_address addr, server_options opts)
@@ -124,7 +132,8 @@ server::server(broker::broker& b, net::listen_address addr, server_options opts)
       addr_(std::move(addr)) {}
 
 server::~server() {
-  stop();
+  // stop() drains through the shards; here they may be gone already.
+  if (tcp_) tcp_->stop();
 }
 
 base::result<uint16_t> server::start() {
@@ -139,7 +148,25 @@ base::result<uint16_t> server::start() {
 }
 
 void server::stop() {
-  if (tcp_) tcp_->stop();
+  if (!tcp_) return;
+  tcp_->stop();
+  // On every shard: end the waits (long polls, streams, consumers) and shut the
+  // connections' sockets down, so each connection finishes what it is doing and goes.
+  auto& shards = ctx_.broker.shards();
+  for (unsigned i = 0; i < shards.size() && i < shards_.size(); ++i) {
+    std::promise<void> done;
+    shards[i].post([this, i, &done] {
+      stop_waits();
+      consumer_registry::local().shutdown();
+      for (int fd : shards_[i]->sockets) ::shutdown(fd, SHUT_RDWR);
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (connections_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   tcp_.reset();
 }
 
@@ -155,6 +182,13 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
     ~release() { n.fetch_sub(1); }
   } conn_guard{connections_};
   shard_state& st = *shards_[shard];
+  const int fd = socket.native_handle();
+  st.sockets.insert(fd);
+  struct forget_socket {
+    shard_state& st;
+    int fd;
+    ~forget_socket() { st.sockets.erase(fd); }
+  } socket_guard{st, fd};
   shard_memory& memory = shard_memory::local();
   memory.set_budget(opts_.shard_memory_budget);
   beast::tcp_stream stream(std::move(socket));

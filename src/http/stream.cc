@@ -77,7 +77,8 @@ net::task<std::vector<stream_event>> topic_stream::next(std::shared_ptr<wakeup> 
   for (int32_t p = 0; p < meta->partitions; ++p) positions_.try_emplace(p, 0);
 
   if (opts_.credit_flow && credit_ == 0) {
-    if (wake->woken) {
+    register_wait(wake);
+    if (wake->woken || stopping()) {
       wake->woken = false;
       co_return out;
     }
@@ -154,7 +155,8 @@ net::task<std::vector<stream_event>> topic_stream::next(std::shared_ptr<wakeup> 
              {"topic", topic_}, {"partition", partition}, {"records", std::move(records)}})});
   }
   if (!out.empty()) out.back().hold = std::move(held);
-  if (!out.empty() || !any_wanted) co_return out;
+  if (!out.empty() || !any_wanted || stopping()) co_return out;
+  register_wait(wake);
   if (wake->woken) {
     wake->woken = false;
     co_return out;

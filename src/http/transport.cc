@@ -172,7 +172,7 @@ net::task<void> serve_sse(beast::tcp_stream stream, std::shared_ptr<event_stream
   if (ok) net::asio::co_spawn(ex, sse_reader(s), net::asio::detached);
   const int fd = s->stream.socket().native_handle();
   auto last_write = std::chrono::steady_clock::now();
-  while (ok && !s->closed && !events->ended()) {
+  while (ok && !s->closed && !events->ended() && !stopping()) {
     auto evs = co_await events->next(s->wake, opts.stream_ping);
     if (s->closed) break;
     if (evs.empty()) {
@@ -311,7 +311,7 @@ net::task<void> serve_websocket(beast::tcp_stream stream, beast::flat_buffer buf
   net::asio::co_spawn(ex, ws_reader(s, events), net::asio::detached);
   const int fd = beast::get_lowest_layer(s->ws).socket().native_handle();
   std::optional<std::pair<websocket::close_code, std::string>> close_with;
-  while (!s->closed && !close_with) {
+  while (!s->closed && !close_with && !stopping()) {
     if (s->refused) {
       close_with.emplace(websocket::close_code::policy_error, *s->refused);
       break;
