@@ -248,6 +248,28 @@ class HttpGroupTest(GroupFixture):
         self.assertEqual(sorted(second), sorted(f"w-{i}" for i in range(4)))
 
 
+    def test_broker_stops_cleanly_with_consumers_streams_and_long_polls_open(self):
+        import socket
+        s = self.start("--groups-initial-rebalance-delay", "200ms")
+        http = HttpClient(s.http_port)
+        self.create_topic(s, "live", 2)
+        status, _ = http.call("POST", "/v1/groups/g/consumers", {"name": "c", "topics": ["live"]})
+        self.assertEqual(status, 201)
+        wait_until(lambda: http.call("GET", "/v1/groups/g/consumers/c")[1]["assignment"], 30,
+                   "the consumer to join")
+        held = []
+        for path in ("/v1/topics/live/partitions/0/records?timeout_ms=30000",
+                     "/v1/topics/live/events", "/v1/topics/live/events?group=g2"):
+            c = socket.create_connection(("127.0.0.1", s.http_port))
+            c.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            held.append(c)
+        time.sleep(1)
+        started = time.monotonic()
+        self.assertEqual(s.stop(), 0)  # no crash, everything acknowledged durable
+        self.assertLess(time.monotonic() - started, 20)  # not the long poll's 30 s
+        for c in held:
+            c.close()
+
     def test_rest_proxy_v3_topics_and_records(self):
         s = self.start()
         http = HttpClient(s.http_port)
