@@ -9,7 +9,7 @@ CMAKE_FLAGS ?=
 PREFIX      ?= /usr/local
 SYSCONFDIR  ?= /etc
 
-.PHONY: all deps configure build run test test-unit test-asan fuzz bench bench-peers docs install format clean
+.PHONY: all deps configure build run test test-unit test-asan fuzz bench bench-peers bench-http docs install format clean
 
 all: build
 
@@ -91,6 +91,12 @@ bench-peers: deps
 	cmake -S . -B $(RELEASE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 	ninja -C $(RELEASE_DIR) -j $(JOBS) riptide $$(ninja -C $(RELEASE_DIR) -t targets all | grep -oE '^(nats|redis|rabbitmq)_bench' | sort -u)
 	/usr/bin/python3 bench/peers/run.py --build-dir $(RELEASE_DIR) $(if $(filter quick,$(BENCH_MODE)),--quick)
+
+## bench-http: the HTTP API under load: HTTP produce beside Kafka produce, 10,000 idle
+## WebSocket subscribers, fan-out to 1,000 beside NATS over WebSocket (when nats-server is
+## installed: scripts/install-peers); BENCH_MODE=quick for a short run
+bench-http: build
+	/usr/bin/python3 bench/http_bench.py --build-dir $(RELEASE_DIR) $(if $(filter quick,$(BENCH_MODE)),--quick)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

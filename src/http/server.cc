@@ -411,8 +411,13 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
       auto events = std::move(res.stream);
       if (res.websocket) {
         auto upgrade = parser.release();
-        co_await serve_websocket(std::move(stream), std::move(buffer), std::move(upgrade),
-                                 std::move(events), opts_);
+        // This frame lives as long as the stream: keep nothing in it that the stream does
+        // not need (nothing follows an upgrade request before the handshake's answer).
+        req = {};
+        res = {};
+        buffer = {};
+        co_await serve_websocket(stream.release_socket(), std::move(upgrade), std::move(events),
+                                 opts_);
       } else {
         std::vector<std::pair<std::string, std::string>> headers = res.headers;
         headers.emplace_back("X-Request-Id", req.request_id);

@@ -227,7 +227,7 @@ struct server_header {
 };
 
 struct ws_state {
-  explicit ws_state(beast::tcp_stream s)
+  explicit ws_state(net::tcp::socket s)
       : ws(std::move(s)),
         deadline(ws.get_executor()),
         wake(std::make_shared<wakeup>(ws.get_executor())) {
@@ -254,23 +254,29 @@ net::task<void> ws_watchdog(std::shared_ptr<ws_state> s) {
   }
 }
 
+// Reads the client's messages piece by piece into a small array of the frame: a pending
+// async_read of a whole message prepares 1.5 KiB of its dynamic buffer, which every idle
+// subscriber would hold. Messages stay bounded by read_message_max.
 net::task<void> ws_reader(std::shared_ptr<ws_state> s, std::shared_ptr<event_stream> events) {
-  beast::flat_buffer buf;
+  char piece[128];
+  std::string text;
   for (;;) {
-    auto [ec, n] = co_await s->ws.async_read(buf, as_tuple(use_awaitable));
+    auto [ec, n] =
+        co_await s->ws.async_read_some(net::asio::buffer(piece), as_tuple(use_awaitable));
     if (ec) {
       s->closed = true;
       s->wake->wake();
       s->deadline.cancel();
       co_return;
     }
+    text.append(piece, n);
+    if (!s->ws.is_message_done()) continue;
     if (!s->ws.got_text()) {
       s->refused = "only text messages are accepted: {\"credit\": N}";
     } else {
-      const std::string text = beast::buffers_to_string(buf.data());
       s->refused = events->on_message(text);
     }
-    buf.consume(buf.size());
+    text.clear();
     s->wake->wake();
     if (s->refused) co_return;
   }
@@ -286,13 +292,11 @@ net::task<void> ws_close(std::shared_ptr<ws_state> s, websocket::close_code code
 
 }  // namespace
 
-net::task<void> serve_websocket(beast::tcp_stream stream, beast::flat_buffer buffer,
+net::task<void> serve_websocket(net::tcp::socket socket,
                                 beast::http::request<beast::http::string_body> upgrade,
                                 std::shared_ptr<event_stream> events, server_options opts) {
   open_stream counted(true);
-  stream.expires_never();
-  auto s = std::make_shared<ws_state>(std::move(stream));
-  (void)buffer;  // nothing follows an upgrade request before the handshake's answer
+  auto s = std::make_shared<ws_state>(std::move(socket));
   websocket::stream_base::timeout t{};
   t.handshake_timeout = std::chrono::seconds(10);
   t.idle_timeout = opts.stream_ping * 2;  // a ping at half of it; closed without an answer
@@ -302,6 +306,7 @@ net::task<void> serve_websocket(beast::tcp_stream stream, beast::flat_buffer buf
   s->ws.read_message_max(64 * 1024);
   s->ws.text(true);
   auto [aec] = co_await s->ws.async_accept(upgrade, as_tuple(use_awaitable));
+  upgrade = {};  // its headers are not needed again: an idle subscriber keeps no copy
   if (aec) {
     co_await events->close();
     co_return;

@@ -19,10 +19,11 @@ net::task<void> serve_sse(boost::beast::tcp_stream stream, std::shared_ptr<event
                           std::vector<std::pair<std::string, std::string>> headers);
 
 // Completes the WebSocket handshake for `upgrade`, then sends each event as a text
-// message and feeds the client's messages (credit) to the stream.
+// message and feeds the client's messages (credit) to the stream. Takes the bare socket:
+// every move of a tcp_stream allocates a new state and the moved-from one stays in its
+// frame, which an idle subscriber would carry for its whole life.
 net::task<void> serve_websocket(
-    boost::beast::tcp_stream stream, boost::beast::flat_buffer buffer,
-    boost::beast::http::request<boost::beast::http::string_body> upgrade,
+    net::tcp::socket socket, boost::beast::http::request<boost::beast::http::string_body> upgrade,
     std::shared_ptr<event_stream> events, server_options opts);
 
 // Open streams and what they pushed, for /metrics.

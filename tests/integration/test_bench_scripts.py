@@ -1,6 +1,7 @@
 """The benchmark scripts beside bench-peers: bench/profile.py (a stage breakdown of the
-broker's CPU under `riptide bench`) and bench/partition_curve.py (figures per partition
-count).
+broker's CPU under `riptide bench`), bench/partition_curve.py (figures per partition
+count), and the HTTP API's load generator bench/http_bench (its produce, ws-idle and
+fanout modes) with its driver bench/http_bench.py.
 
 The profile's attribution rules are checked on hand-written stacks (what `perf script`
 prints); short real runs check that each script starts its broker, measures it, prints
@@ -16,11 +17,14 @@ import sys
 import tempfile
 import unittest
 
-from harness import RIPTIDE
+from harness import RIPTIDE, ServerTest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "bench", "profile.py")
 CURVE = os.path.join(ROOT, "bench", "partition_curve.py")
+HTTP_DRIVER = os.path.join(ROOT, "bench", "http_bench.py")
+HTTP_BENCH = os.environ.get("TEST_HTTP_BENCH_BIN") or os.path.join(
+    os.path.dirname(os.path.abspath(RIPTIDE)), "bench", "http_bench")
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 spec = importlib.util.spec_from_file_location("profile_stages", SCRIPT)
@@ -122,6 +126,140 @@ class PartitionCurveTest(unittest.TestCase):
         for line in ("| 1 | ", "| 8 | ", "| 20 | ", "| 8 (4 topics x 2) | "):
             self.assertIn(line, r.stdout)
         ps = subprocess.run(["pgrep", "-f", "riptide-curve-"], stdout=subprocess.PIPE, text=True)
+        self.assertEqual(ps.stdout.strip(), "", "a measured broker is still running")
+
+
+def last_json(text):
+    return json.loads([line for line in text.splitlines() if line.startswith("{")][-1])
+
+
+@unittest.skipUnless(os.path.exists(HTTP_BENCH), "http_bench is not built (RIPTIDE_BENCH=OFF)")
+class HttpBenchToolTest(ServerTest):
+    """Each mode of bench/http_bench, briefly, against a real broker: its JSON parses and
+    its figures are positive (no speed is asserted)."""
+
+    def tool(self, *args, timeout=120):
+        r = subprocess.run([HTTP_BENCH, *args, "--json"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=timeout)
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        return r.stdout
+
+    def test_produce_posts_records_and_reports_rates_and_latency(self):
+        url = f"http://127.0.0.1:{self.start().http_port}"
+        out = last_json(self.tool("produce", "--url", url, "--topic", "p", "--partitions", "2",
+                                  "--connections", "2", "--records-per-request", "10",
+                                  "--record-bytes", "100", "--seconds", "1"))
+        self.assertEqual(out["mode"], "produce")
+        self.assertEqual(out["errors"], 0, out["first_error"])
+        self.assertGreater(out["requests"], 0)
+        self.assertEqual(out["records"], out["requests"] * 10)
+        for key in ("msgs_per_sec", "mb_per_sec", "requests_per_sec"):
+            self.assertGreater(out[key], 0, key)
+        lat = out["latency"]
+        self.assertEqual(lat["count"], out["requests"])
+        self.assertGreater(lat["p50_us"], 0)
+        self.assertLessEqual(lat["p50_us"], lat["p99_us"])
+        self.assertLessEqual(lat["p99_us"], lat["p999_us"])
+
+    def test_ws_idle_opens_holds_and_closes_its_subscribers(self):
+        server = self.start()
+        url = f"http://127.0.0.1:{server.http_port}"
+        text = self.tool("ws-idle", "--url", url, "--topic", "idle", "--partitions", "1",
+                         "--subscribers", "50", "--hold-seconds", "1")
+        lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+        self.assertEqual(lines[0]["event"], "open")
+        self.assertEqual(lines[0]["open"], 50)
+        out = lines[-1]
+        self.assertEqual(out["mode"], "ws-idle")
+        self.assertEqual((out["open"], out["open_after_hold"], out["failed"], out["dropped"]),
+                         (50, 50, 0, 0), out["first_error"])
+        self.assertGreater(out["connect_seconds"], 0)
+
+    def test_fanout_delivers_every_record_to_every_subscriber(self):
+        url = f"http://127.0.0.1:{self.start().http_port}"
+        out = last_json(self.tool("fanout", "--url", url, "--topic", "f", "--partitions", "1",
+                                  "--subscribers", "20", "--rate", "50,200", "--seconds", "1",
+                                  "--record-bytes", "64"))
+        self.assertEqual(out["target"], "riptide")
+        self.assertEqual(out["open"], 20, out["first_error"])
+        self.assertEqual(out["stopped"], "")
+        self.assertEqual([s["rate"] for s in out["steps"]], [50, 200])
+        for step in out["steps"]:
+            self.assertGreater(step["produced"], 0)
+            self.assertTrue(step["drained"], step)
+            self.assertEqual(step["delivered"], step["produced"] * 20)
+            self.assertGreater(step["delivered_per_sec"], 0)
+            self.assertEqual(step["latency"]["count"], step["delivered"])
+            self.assertGreater(step["latency"]["p50_us"], 0)
+            self.assertGreater(step["publish_latency"]["count"], 0)
+
+    @unittest.skipUnless(shutil.which("nats-server"), "nats-server is not installed")
+    def test_fanout_against_nats_over_websocket(self):
+        from local_broker import free_port
+        port, ws_port = free_port(), free_port()
+        conf = os.path.join(self.tmp, "nats.conf")
+        with open(conf, "w") as f:
+            f.write(f"listen: 127.0.0.1:{port}\n"
+                    f"websocket {{\n  listen: \"127.0.0.1:{ws_port}\"\n  no_tls: true\n}}\n")
+        nats = subprocess.Popen(["nats-server", "-c", conf], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            import socket
+            import time
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", ws_port), timeout=1).close()
+                    break
+                except OSError:
+                    self.assertLess(time.monotonic(), deadline, "nats-server did not listen")
+                    time.sleep(0.1)
+            out = last_json(self.tool("fanout", "--nats", f"nats://127.0.0.1:{port}",
+                                      "--nats-ws", f"ws://127.0.0.1:{ws_port}",
+                                      "--subscribers", "20", "--rate", "100", "--seconds", "1",
+                                      "--record-bytes", "64"))
+        finally:
+            nats.terminate()
+            nats.wait(timeout=30)
+        self.assertEqual(out["target"], "nats")
+        self.assertEqual(out["open"], 20, out["first_error"])
+        step = out["steps"][0]
+        self.assertTrue(step["drained"], step)
+        self.assertEqual(step["delivered"], step["produced"] * 20)
+        self.assertGreater(step["latency"]["p50_us"], 0)
+
+
+@unittest.skipUnless(os.path.exists(HTTP_BENCH), "http_bench is not built (RIPTIDE_BENCH=OFF)")
+class HttpBenchDriverTest(unittest.TestCase):
+    def test_a_tiny_run_prints_every_table_and_stops_its_brokers(self):
+        build = os.path.dirname(os.path.abspath(RIPTIDE))
+        with tempfile.TemporaryDirectory() as tmp:
+            out_json = os.path.join(tmp, "http.json")
+            r = subprocess.run(
+                ["/usr/bin/python3", HTTP_DRIVER, "--quick", "--build-dir", build,
+                 "--http-bench", HTTP_BENCH, "--duration", "1", "--settle-seconds", "0",
+                 "--idle-subscribers", "200", "--fanout-subscribers", "10", "--rates", "100",
+                 "--json-out", out_json],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=400)
+            self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+            with open(out_json) as f:
+                results = json.load(f)
+        best = results["produce"]["best"]
+        self.assertGreater(best["kafka"]["msgs_per_sec"], 0)
+        self.assertGreater(best["http"]["msgs_per_sec"], 0)
+        self.assertGreater(results["http_kafka_ratio"], 0)
+        idle = results["ws_idle"]
+        self.assertEqual(idle["open"], 200, idle)
+        self.assertGreater(idle["rss_after"], 0)
+        fan = results["fanout_riptide"]
+        self.assertNotIn("error", fan)
+        self.assertTrue(fan["steps"][0]["drained"])
+        for line in ("| system | driven | msgs/s |", "| subscribers asked | open |",
+                     "| rate/s | riptide achieved/s |", "| target | met? | measured |",
+                     "HTTP produce ≥ 50 % of Kafka"):
+            self.assertIn(line, r.stdout)
+        ps = subprocess.run(["pgrep", "-f", "riptide-httpbench-"], stdout=subprocess.PIPE,
+                            text=True)
         self.assertEqual(ps.stdout.strip(), "", "a measured broker is still running")
 
 
