@@ -15,15 +15,6 @@ namespace {
 
 std::atomic<size_t> g_instances{0};
 
-std::shared_ptr<broker::data_waiter> waiter_for(const std::shared_ptr<wakeup>& w) {
-  return std::make_shared<broker::data_waiter>(
-      [weak = std::weak_ptr<wakeup>(w), ex = w->timer.get_executor()] {
-        net::asio::post(ex, [weak] {
-          if (auto live = weak.lock()) live->wake();
-        });
-      });
-}
-
 // Sleeps on `w` for up to `d`, or until woken; clears the wake.
 net::task<void> nap(std::shared_ptr<wakeup> w, std::chrono::milliseconds d) {
   register_wait(w);

@@ -3,6 +3,11 @@
 namespace http {
 namespace {
 
+thread_local std::vector<std::weak_ptr<wakeup>> g_waits;
+thread_local bool g_stopping = false;
+
+}  // namespace
+
 std::shared_ptr<broker::data_waiter> waiter_for(const std::shared_ptr<wakeup>& w) {
   return std::make_shared<broker::data_waiter>(
       [weak = std::weak_ptr<wakeup>(w), ex = w->timer.get_executor()] {
@@ -11,11 +16,6 @@ std::shared_ptr<broker::data_waiter> waiter_for(const std::shared_ptr<wakeup>& w
         });
       });
 }
-
-thread_local std::vector<std::weak_ptr<wakeup>> g_waits;
-thread_local bool g_stopping = false;
-
-}  // namespace
 
 void register_wait(const std::shared_ptr<wakeup>& w) {
   std::erase_if(g_waits, [](const std::weak_ptr<wakeup>& x) { return x.expired(); });

@@ -26,6 +26,9 @@ struct wakeup {
   bool woken = false;  // touched only on the timer's shard
 };
 
+// A data_waiter that wakes `w` on its own shard (from a partition's owner).
+std::shared_ptr<broker::data_waiter> waiter_for(const std::shared_ptr<wakeup>& w);
+
 // The calling shard's waits (long polls, streams, consumers), so that a stopping server
 // can end them at once instead of after their timeouts. register_wait remembers `w`
 // (weakly); stop_waits wakes every one and makes stopping() true on this shard, after

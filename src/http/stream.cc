@@ -14,15 +14,6 @@ namespace {
 
 namespace bj = boost::json;
 
-std::shared_ptr<broker::data_waiter> waiter_for(const std::shared_ptr<wakeup>& w) {
-  return std::make_shared<broker::data_waiter>(
-      [weak = std::weak_ptr<wakeup>(w), ex = w->timer.get_executor()] {
-        net::asio::post(ex, [weak] {
-          if (auto live = weak.lock()) live->wake();
-        });
-      });
-}
-
 template <typename T>
 std::optional<T> number(std::string_view s) {
   T v{};
