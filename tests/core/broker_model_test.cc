@@ -442,13 +442,33 @@ class broker_model {
     verify_ends("a restart");
   }
 
+  // Copies the directory `from` of a running broker into `to`. A file or directory the
+  // broker removes or renames meanwhile (a deleted partition, a replaced temporary file)
+  // is skipped, as if the crash had come just after: std::filesystem::copy would throw.
+  static void copy_live(const fs::path& from, const fs::path& to) {
+    std::error_code ec;
+    fs::create_directories(to, ec);
+    fs::directory_iterator it(from, ec);
+    if (ec) return;  // gone meanwhile
+    for (const fs::directory_iterator end; it != end; it.increment(ec)) {
+      if (ec) return;
+      std::error_code e;
+      const fs::path target = to / it->path().filename();
+      if (it->is_directory(e)) {
+        copy_live(it->path(), target);
+      } else if (!e) {
+        fs::copy_file(it->path(), target, fs::copy_options::overwrite_existing, e);
+      }
+    }
+  }
+
   // What a kill -9 leaves: the data directory copied while the broker runs (journals,
   // unsynced segment pages and all), then opened by a new broker. Nothing acknowledged may
   // be missing, and the journals are replayed into the logs.
   void crash_restart() {
     const fs::path image = dir_.string() + ".crash";
     fs::remove_all(image);
-    fs::copy(dir_, image, fs::copy_options::recursive);
+    copy_live(dir_, image);
     node_.reset();
     fs::remove_all(dir_);
     fs::rename(image, dir_);
