@@ -54,6 +54,10 @@ struct partition_service::shard_waiters {
   struct partition {
     std::weak_ptr<storage::partition_log> log;  // the log whose listener feeds this list
     std::vector<entry> entries;
+    // Finished waiters are swept out when the list reaches this size (then twice what
+    // remains), not at every park: with thousands of subscribers parking after each
+    // record, a sweep per park made each round quadratic.
+    size_t sweep_at = 64;
 
     void on_high_watermark(int64_t hw) {
       std::erase_if(entries, [hw](const entry& e) {
@@ -304,10 +308,13 @@ void partition_service::park(const topic_partition& tp, int64_t offset,
     auto* target = &list;
     log->set_high_watermark_listener([target](int64_t hw) { target->on_high_watermark(hw); });
   }
-  std::erase_if(list.entries, [](const shard_waiters::entry& e) {
-    auto live = e.waiter.lock();
-    return !live || live->finished();
-  });
+  if (list.entries.size() >= list.sweep_at) {
+    std::erase_if(list.entries, [](const shard_waiters::entry& e) {
+      auto live = e.waiter.lock();
+      return !live || live->finished();
+    });
+    list.sweep_at = std::max<size_t>(64, list.entries.size() * 2);
+  }
   list.entries.push_back({offset, w});
   // Now and then, forget the partitions whose logs are gone.
   if (++shard.parks_since_sweep >= 4096) {
