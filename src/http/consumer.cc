@@ -9,6 +9,7 @@
 #include "base/logging.h"
 #include "broker/errc.h"
 #include "http/errors.h"
+#include "http/json_util.h"
 
 namespace http {
 namespace {
@@ -421,6 +422,29 @@ consumer_view view_of(const consumer_instance& c) {
 }
 
 }  // namespace
+
+std::optional<response> parse_commit_offsets(const boost::json::value* v, std::string_view field,
+                                             bool with_offset, int64_t fill,
+                                             std::vector<commit_offset>& out) {
+  const char* shape = with_offset
+                          ? "{\"topic\": string, \"partition\": integer, \"offset\": integer >= 0}"
+                          : "{\"topic\": string, \"partition\": integer}";
+  if (!v || !v->is_array()) return bad_field(field, fmt::format("an array of {}", shape));
+  for (size_t i = 0; i < v->as_array().size(); ++i) {
+    const auto* e = v->as_array()[i].if_object();
+    const auto* t = e ? e->if_contains("topic") : nullptr;
+    const auto* p = e ? e->if_contains("partition") : nullptr;
+    const auto* o = e ? e->if_contains("offset") : nullptr;
+    if (!t || !t->is_string() || !p || !p->is_int64() || p->as_int64() < 0 ||
+        p->as_int64() > INT32_MAX || (with_offset && (!o || !o->is_int64() || o->as_int64() < 0))) {
+      return bad_field(fmt::format("{}[{}]", field, i), shape);
+    }
+    out.push_back(
+        {broker::topic_partition{std::string(t->as_string()), static_cast<int32_t>(p->as_int64())},
+         with_offset ? o->as_int64() : fill});
+  }
+  return std::nullopt;
+}
 
 net::task<consumer_view> create_consumer(broker::broker& b, broker::request_identity who,
                                          consumer_settings s,

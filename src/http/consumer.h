@@ -143,6 +143,13 @@ struct consumer_view {
   std::vector<std::pair<broker::topic_partition, int64_t>> positions;
   format fmt = format::json;
 };
+// Partitions in a request body: [{"topic", "partition", "offset"}] into `out` (without
+// offsets when `with_offset` is false: each gets `fill`); otherwise the 400 naming the
+// element of `field` that is wrong.
+std::optional<response> parse_commit_offsets(const boost::json::value* v, std::string_view field,
+                                             bool with_offset, int64_t fill,
+                                             std::vector<commit_offset>& out);
+
 net::task<consumer_view> create_consumer(broker::broker& b, broker::request_identity who,
                                          consumer_settings s,
                                          std::optional<std::vector<std::string>> topics,

@@ -18,6 +18,10 @@ std::optional<T> number(std::string_view s) {
 
 }  // namespace
 
+std::optional<int64_t> parse_int64(std::string_view text) {
+  return number<int64_t>(text);
+}
+
 std::string format_positions(const std::map<int32_t, int64_t>& positions) {
   std::string out;
   for (const auto& [p, o] : positions) {

@@ -299,21 +299,9 @@ net::task<response> commit(server_context& ctx, request& req) {
     bj::object body;
     if (auto bad = parse_object(req, body)) co_return *bad;
     if (const auto* list = body.if_contains("offsets")) {
-      if (!list->is_array())
-        co_return bad_field("offsets", "an array of {topic, partition, offset}");
       offsets.emplace();
-      for (const auto& e : list->as_array()) {
-        const auto* t = e.is_object() ? e.as_object().if_contains("topic") : nullptr;
-        const auto* p = e.is_object() ? e.as_object().if_contains("partition") : nullptr;
-        const auto* o = e.is_object() ? e.as_object().if_contains("offset") : nullptr;
-        if (!t || !t->is_string() || !p || !p->is_int64() || p->as_int64() < 0 ||
-            p->as_int64() > INT32_MAX || !o || !o->is_int64() || o->as_int64() < 0) {
-          co_return bad_field("offsets", "an array of {topic, partition, offset}");
-        }
-        offsets->push_back({broker::topic_partition{std::string(t->as_string()),
-                                                    static_cast<int32_t>(p->as_int64())},
-                            o->as_int64() + 1});
-      }
+      if (auto bad = parse_commit_offsets(list, "offsets", true, 0, *offsets)) co_return *bad;
+      for (auto& o : *offsets) ++o.offset;  // the last consumed → the next to read
     }
   }
   auto v = co_await ctx.broker.shards().invoke_on(owner(ctx, group),
@@ -328,21 +316,9 @@ net::task<response> seek(server_context& ctx, request& req, int64_t where) {
   bj::object body;
   if (auto bad = parse_object(req, body)) co_return *bad;
   const char* field = where == 0 ? "offsets" : "partitions";
-  const auto* list = body.if_contains(field);
-  if (!list || !list->is_array()) co_return bad_field(field, "an array");
   std::vector<commit_offset> to;
-  for (const auto& e : list->as_array()) {
-    const auto* t = e.is_object() ? e.as_object().if_contains("topic") : nullptr;
-    const auto* p = e.is_object() ? e.as_object().if_contains("partition") : nullptr;
-    const auto* o = e.is_object() ? e.as_object().if_contains("offset") : nullptr;
-    if (!t || !t->is_string() || !p || !p->is_int64() || p->as_int64() < 0 ||
-        p->as_int64() > INT32_MAX || (where == 0 && (!o || !o->is_int64() || o->as_int64() < 0))) {
-      co_return bad_field(field, where == 0 ? "an array of {topic, partition, offset}"
-                                            : "an array of {topic, partition}");
-    }
-    to.push_back(
-        {broker::topic_partition{std::string(t->as_string()), static_cast<int32_t>(p->as_int64())},
-         where == 0 ? o->as_int64() : where});
+  if (auto bad = parse_commit_offsets(body.if_contains(field), field, where == 0, where, to)) {
+    co_return *bad;
   }
   auto v = co_await ctx.broker.shards().invoke_on(
       owner(ctx, group), seek_consumer(ctx.broker, req.who, group, name, std::move(to)));

@@ -14,14 +14,6 @@ namespace {
 
 namespace bj = boost::json;
 
-template <typename T>
-std::optional<T> number(std::string_view s) {
-  T v{};
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 }  // namespace
 
 topic_stream::topic_stream(server_context& ctx, broker::request_identity who, std::string topic,
@@ -250,7 +242,7 @@ net::task<start_positions> resolve_start(server_context& ctx, const broker::requ
   } else if (from == "earliest") {
     spec = broker::offset_spec::earliest;
   } else if (from.rfind("timestamp:", 0) == 0) {
-    auto v = number<int64_t>(std::string_view(from).substr(10));
+    auto v = parse_int64(std::string_view(from).substr(10));
     if (!v || *v < 0) {
       out.bad = bad_field("from", "earliest, latest, timestamp:MS or positions like 0:15,1:7");
       co_return out;

@@ -49,27 +49,6 @@ bj::object view_json(const consumer_view& v, const std::string& group, const std
                     {"assignment", std::move(assignment)}};
 }
 
-// Offsets in a body: [{"topic", "partition", "offset"}] (offset: the next to read).
-std::optional<response> parse_offsets(const bj::value* v, std::vector<commit_offset>& out,
-                                      std::string_view field) {
-  if (!v || !v->is_array()) return bad_field(field, "an array of {topic, partition, offset}");
-  for (size_t i = 0; i < v->as_array().size(); ++i) {
-    const auto& e = v->as_array()[i];
-    const auto* t = e.is_object() ? e.as_object().if_contains("topic") : nullptr;
-    const auto* p = e.is_object() ? e.as_object().if_contains("partition") : nullptr;
-    const auto* o = e.is_object() ? e.as_object().if_contains("offset") : nullptr;
-    if (!t || !t->is_string() || !p || !p->is_int64() || p->as_int64() < 0 ||
-        p->as_int64() > INT32_MAX || !o || !o->is_int64() || o->as_int64() < 0) {
-      return bad_field(fmt::format("{}[{}]", field, i),
-                       "{\"topic\": string, \"partition\": integer, \"offset\": integer >= 0}");
-    }
-    out.push_back(
-        {broker::topic_partition{std::string(t->as_string()), static_cast<int32_t>(p->as_int64())},
-         o->as_int64()});
-  }
-  return std::nullopt;
-}
-
 unsigned owner(server_context& ctx, const std::string& group) {
   return ctx.broker.group_shard(group);
 }
@@ -186,7 +165,8 @@ net::task<response> commit(server_context& ctx, request& req) {
     if (auto bad = parse_object(req, body)) co_return *bad;
     if (body.contains("offsets")) {
       offsets.emplace();
-      if (auto bad = parse_offsets(body.if_contains("offsets"), *offsets, "offsets")) {
+      if (auto bad =
+              parse_commit_offsets(body.if_contains("offsets"), "offsets", true, 0, *offsets)) {
         co_return *bad;
       }
     }
@@ -215,7 +195,7 @@ net::task<response> seek(server_context& ctx, request& req) {
     for (const auto& [tp, o] : v.positions) {
       to.push_back({tp, where->as_string() == "earliest" ? -1 : -2});
     }
-  } else if (auto bad = parse_offsets(body.if_contains("offsets"), to, "offsets")) {
+  } else if (auto bad = parse_commit_offsets(body.if_contains("offsets"), "offsets", true, 0, to)) {
     co_return *bad;
   }
   auto v = co_await ctx.broker.shards().invoke_on(

@@ -206,6 +206,27 @@ class HttpGroupTest(GroupFixture):
             records += r
         self.assertEqual([(x["key"], x["value"]) for x in records],
                          [("a2V5", "AAH/"), (None, "aGVsbG8=")])
+        # Seeking back to the beginning gives the same records again; a bad element is
+        # named.
+        status, r = http.call("POST", "/consumers/g/instances/b/positions/beginning",
+                              {"partitions": [{"topic": "bin", "partition": 0}]},
+                              content_type="application/vnd.kafka.v2+json")
+        self.assertEqual(status, 204, r)
+        status, r = http.call("GET", "/consumers/g/instances/b/records",
+                              headers={"Accept": "application/vnd.kafka.binary.v2+json"})
+        self.assertEqual([x["offset"] for x in r], [0, 1])
+        status, r = http.call("POST", "/consumers/g/instances/b/positions",
+                              {"offsets": [{"topic": "bin", "partition": 0, "offset": -3}]},
+                              content_type="application/vnd.kafka.v2+json")
+        self.assertEqual(status, 400)
+        self.assertIn("offsets[0]", r["message"])
+        status, r = http.call("POST", "/consumers/g/instances/b/positions",
+                              {"offsets": [{"topic": "bin", "partition": 0, "offset": 1}]},
+                              content_type="application/vnd.kafka.v2+json")
+        self.assertEqual(status, 204, r)
+        status, r = http.call("GET", "/consumers/g/instances/b/records",
+                              headers={"Accept": "application/vnd.kafka.binary.v2+json"})
+        self.assertEqual([x["offset"] for x in r], [1])
         # Asking a binary consumer for JSON is refused, not garbled.
         status, r = http.call("GET", "/consumers/g/instances/b/records",
                               headers={"Accept": "application/vnd.kafka.json.v2+json"})
