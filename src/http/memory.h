@@ -51,6 +51,7 @@ class memory_hold {
   memory_hold(const memory_hold&) = delete;
   memory_hold& operator=(const memory_hold&) = delete;
   ~memory_hold() { release(); }
+  uint64_t bytes() const { return n_; }
   void release() {
     if (n_ > 0) shard_memory::local().give(n_);
     n_ = 0;

@@ -1,9 +1,12 @@
 #include "http/reader.h"
 
+#include <algorithm>
+
 namespace http {
 namespace {
 
 thread_local std::vector<std::weak_ptr<wakeup>> g_waits;
+thread_local size_t g_waits_sweep_at = 64;
 thread_local bool g_stopping = false;
 
 }  // namespace
@@ -18,8 +21,24 @@ std::shared_ptr<broker::data_waiter> waiter_for(const std::shared_ptr<wakeup>& w
 }
 
 void register_wait(const std::shared_ptr<wakeup>& w) {
-  std::erase_if(g_waits, [](const std::weak_ptr<wakeup>& x) { return x.expired(); });
+  // A wait registers again every time it starts: forget the ended ones (and the ones
+  // registered twice) only when the list has doubled, so each registration costs O(1)
+  // on average however many streams wait on the shard.
+  if (g_waits.size() >= g_waits_sweep_at) {
+    sweep_waits(g_waits);
+    g_waits_sweep_at = std::max<size_t>(64, g_waits.size() * 2);
+  }
   g_waits.push_back(w);
+}
+
+void sweep_waits(std::vector<std::weak_ptr<wakeup>>& waits) {
+  std::erase_if(waits, [](const std::weak_ptr<wakeup>& x) { return x.expired(); });
+  const auto before = [](const auto& a, const auto& b) { return a.owner_before(b); };
+  std::sort(waits.begin(), waits.end(), before);
+  waits.erase(
+      std::unique(waits.begin(), waits.end(),
+                  [&](const auto& a, const auto& b) { return !before(a, b) && !before(b, a); }),
+      waits.end());
 }
 
 void stop_waits() {

@@ -34,6 +34,8 @@ std::shared_ptr<broker::data_waiter> waiter_for(const std::shared_ptr<wakeup>& w
 // (weakly); stop_waits wakes every one and makes stopping() true on this shard, after
 // which nothing should start waiting.
 void register_wait(const std::shared_ptr<wakeup>& w);
+// Drops from `waits` the ones that have ended and the ones listed twice.
+void sweep_waits(std::vector<std::weak_ptr<wakeup>>& waits);
 void stop_waits();
 bool stopping();
 

@@ -6,6 +6,7 @@
 
 #include "http/consumer.h"
 #include "http/errors.h"
+#include "http/fanout.h"
 #include "http/json_util.h"
 #include "http/server.h"
 
@@ -71,28 +72,19 @@ net::task<std::vector<stream_event>> topic_stream::next(std::shared_ptr<wakeup> 
     co_return out;
   }
 
-  auto& data = ctx_.broker.data();
-  std::vector<broker::read_plan::part> parts;
-  for (const auto& [p, o] : positions_) {
-    parts.push_back({broker::topic_partition{topic_, p}, o, opts_.max_read_bytes});
-  }
-  const auto plan = data.plan_read(who_, std::move(parts));
-  auto reads = co_await data.read(who_, plan, opts_.max_read_bytes);
-  // The records read, copied, and encoded as JSON are held until written: charged to the
-  // shard's account first, or this stream waits for others to give memory back.
-  uint64_t read_bytes = 0;
-  for (const auto& r : reads) read_bytes += r.records.size();
-  const uint64_t need = read_bytes * 4;
-  if (need > 0 && !shard_memory::local().try_take(need)) {
+  // Every partition's records at the stream's position: shared with the other streams of
+  // this shard at the same position (fanout.h).
+  std::vector<std::pair<int32_t, int64_t>> offsets(positions_.begin(), positions_.end());
+  auto got = co_await read_blocks(ctx_.broker, who_, topic_, meta->id, offsets,
+                                  opts_.max_event_records, opts_.max_read_bytes);
+  if (got.retry_later) {
     co_await shard_memory::local().wait(std::chrono::milliseconds(100));
     co_return out;  // read again when called again
   }
-  memory_hold held(need);
-  std::vector<bool> wanted(reads.size(), false);
-  bool any_wanted = false;
-  for (size_t i = 0; i < reads.size(); ++i) {
-    auto& r = reads[i];
-    const int32_t partition = plan.at(i).name.partition;
+  std::vector<std::pair<int32_t, int64_t>> at_end;
+  for (size_t i = 0; i < got.parts.size(); ++i) {
+    auto& r = got.parts[i];
+    const int32_t partition = offsets[i].first;
     int64_t& pos = positions_[partition];
     if (r.error) {
       const auto e = classify(r.error);
@@ -109,48 +101,38 @@ net::task<std::vector<stream_event>> topic_stream::next(std::shared_ptr<wakeup> 
     }
     const uint64_t room = opts_.credit_flow ? credit_ : UINT64_MAX;
     if (room == 0) break;
-    if (r.records.empty()) {
-      wanted[i] = pos >= r.high_watermark;
-      any_wanted = any_wanted || wanted[i];
+    if (!r.records) {
+      if (r.next_offset > pos) {
+        pos = r.next_offset;  // past batches with nothing to hand out (control batches)
+      } else if (pos >= r.high_watermark) {
+        at_end.emplace_back(partition, pos);
+      }
       continue;
     }
-    auto bytes = r.records.linearize();
-    if (!bytes) {
-      out.push_back(fail("storage_error", bytes.error().message()));
-      co_return out;
+    auto& blk = *r.records;
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(room, blk.records.size()));
+    pos = n == blk.records.size() ? std::max(pos, blk.next) : blk.records[n - 1].offset + 1;
+    if (opts_.credit_flow) credit_ -= n;
+    stream_event ev{format_positions(positions_), "records"};
+    if (n == blk.records.size()) {
+      ev.shared = blk.message(opts_.fmt);
+    } else {
+      ev.data = blk.message(opts_.fmt, n);
     }
-    auto decoded = broker::decode_records(
-        *bytes, pos, static_cast<size_t>(std::min<uint64_t>(room, opts_.max_event_records)));
-    if (!decoded) {
-      out.push_back(fail(classify(decoded.error()).name, decoded.error().message()));
-      co_return out;
-    }
-    pos = std::max(pos, decoded->next_offset);
-    if (decoded->records.empty()) continue;
-    if (opts_.credit_flow) credit_ -= decoded->records.size();
-    bj::array records;
-    for (const auto& rec : decoded->records) {
-      records.push_back(record_to_json(rec, partition, opts_.fmt));
-    }
-    out.push_back(
-        {format_positions(positions_), "records",
-         bj::serialize(bj::object{
-             {"topic", topic_}, {"partition", partition}, {"records", std::move(records)}})});
+    ev.keep = r.records;
+    out.push_back(std::move(ev));
   }
-  if (!out.empty()) out.back().hold = std::move(held);
-  if (!out.empty() || !any_wanted || stopping()) co_return out;
+  if (!out.empty() || at_end.empty() || stopping()) co_return out;
   register_wait(wake);
   if (wake->woken) {
     wake->woken = false;
     co_return out;
   }
   wake->timer.expires_at(deadline);
-  auto waiter = waiter_for(wake);
-  co_await data.watch(plan, std::move(wanted), waiter);
+  watch_blocks(ctx_.broker, who_, topic_, at_end, wake);
   if (!wake->woken) {
     co_await wake->timer.async_wait(net::asio::as_tuple(net::asio::use_awaitable));
   }
-  waiter->finish();
   wake->woken = false;
   co_return out;
 }

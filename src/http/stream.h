@@ -29,7 +29,13 @@ struct stream_event {
   std::string id{};    // SSE event id: where to resume after this event
   std::string name{};  // SSE event name ("records", "error")
   std::string data{};  // JSON
+  // JSON shared with other subscribers (instead of `data`), and what keeps it and the
+  // shard memory it is counted in until written.
+  std::shared_ptr<const std::string> shared{};
+  std::shared_ptr<const void> keep{};
   memory_hold hold{};  // the shard memory the events of one next() take, until written
+
+  std::string_view body() const { return shared ? std::string_view(*shared) : data; }
 };
 
 class event_stream {

@@ -69,12 +69,18 @@ size_t unsent_bytes(int fd) {
 template <typename State>
 net::task<bool> room_for(std::shared_ptr<State> s, int fd, size_t next, size_t limit,
                          std::chrono::milliseconds patience) {
+  // What was unread when last asked plus what was written since bounds what is unread
+  // now: while that leaves room, no need to ask the kernel.
+  if (s->unread_bound + next <= limit) co_return true;
   const auto deadline = std::chrono::steady_clock::now() + patience;
   net::asio::steady_timer pause(co_await net::asio::this_coro::executor);
   auto step = std::chrono::milliseconds(1);
   for (;;) {
     const size_t unread = unsent_bytes(fd);
-    if (unread == 0 || unread + next <= limit) co_return true;
+    if (unread == 0 || unread + next <= limit) {
+      s->unread_bound = unread;
+      co_return true;
+    }
     if (s->closed || std::chrono::steady_clock::now() >= deadline) co_return false;
     pause.expires_after(step);
     co_await pause.async_wait(as_tuple(use_awaitable));
@@ -105,6 +111,7 @@ struct sse_state {
   std::shared_ptr<wakeup> wake;
   bool closed = false;
   bool timed_out = false;
+  size_t unread_bound = 0;  // never less than the bytes written and not yet read
 };
 
 // Closes the socket when a write passes its deadline.
@@ -142,7 +149,10 @@ net::task<bool> sse_write(std::shared_ptr<sse_state> s, std::string data,
   auto [ec, n] = co_await net::asio::async_write(s->stream.socket(), net::asio::buffer(data),
                                                  as_tuple(use_awaitable));
   s->deadline.expires_at(std::chrono::steady_clock::time_point::max());
-  if (!ec) pushed_bytes(false).add(n);
+  if (!ec) {
+    pushed_bytes(false).add(n);
+    s->unread_bound += n;
+  }
   co_return !ec;
 }
 
@@ -186,7 +196,7 @@ net::task<void> serve_sse(beast::tcp_stream stream, std::shared_ptr<event_stream
     }
     last_write = std::chrono::steady_clock::now();
     for (auto& ev : evs) {
-      std::string text = fmt::format("id: {}\nevent: {}\ndata: {}\n\n", ev.id, ev.name, ev.data);
+      std::string text = fmt::format("id: {}\nevent: {}\ndata: {}\n\n", ev.id, ev.name, ev.body());
       if (!co_await room_for(s, fd, text.size(), opts.stream_send_buffer, opts.write_timeout)) {
         if (s->closed) {
           ok = false;
@@ -238,6 +248,7 @@ struct ws_state {
   std::shared_ptr<wakeup> wake;
   bool closed = false;                 // the client went away, or the socket failed
   bool timed_out = false;              // a write passed http.write_timeout
+  size_t unread_bound = 0;             // never less than the bytes written and not read
   std::optional<std::string> refused;  // a client message the stream refused
 };
 
@@ -325,10 +336,11 @@ net::task<void> serve_websocket(net::tcp::socket socket,
     if (s->closed) break;
     for (auto& ev : evs) {
       if (ev.name == "error") {
-        close_with.emplace(websocket::close_code::going_away, ev.data);
+        close_with.emplace(websocket::close_code::going_away, std::string(ev.body()));
         break;
       }
-      if (!co_await room_for(s, fd, ev.data.size(), opts.stream_send_buffer, opts.write_timeout)) {
+      if (!co_await room_for(s, fd, ev.body().size(), opts.stream_send_buffer,
+                             opts.write_timeout)) {
         if (s->closed) break;
         slow_disconnects(true).add();
         close_with.emplace(websocket::close_code::policy_error,
@@ -337,8 +349,8 @@ net::task<void> serve_websocket(net::tcp::socket socket,
         break;
       }
       s->deadline.expires_after(opts.write_timeout);
-      auto [wec, wn] =
-          co_await s->ws.async_write(net::asio::buffer(ev.data), as_tuple(use_awaitable));
+      auto [wec, wn] = co_await s->ws.async_write(
+          net::asio::buffer(ev.body().data(), ev.body().size()), as_tuple(use_awaitable));
       s->deadline.expires_at(std::chrono::steady_clock::time_point::max());
       if (wec) {
         if (s->timed_out) slow_disconnects(true).add();
@@ -346,6 +358,7 @@ net::task<void> serve_websocket(net::tcp::socket socket,
         break;
       }
       pushed_bytes(true).add(wn);
+      s->unread_bound += wn + 14;  // and the frame's header
     }
     if (events->ended() && !close_with) {
       close_with.emplace(websocket::close_code::normal, "stream ended");

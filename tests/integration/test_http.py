@@ -899,6 +899,57 @@ class StreamsTest(HttpTest):
             sorted((m.partition(), m.offset(), b64(m.key()), b64(m.value()),
                     [{"key": "i", "value": b64(m.value()[:1])}]) for m in sent))
 
+    def test_many_subscribers_at_one_position_each_get_their_records(self):
+        # Subscribers at the same position share one read and one encoding per format;
+        # each still gets what its own format, credit and start say.
+        s = self.start_http()
+        self.api.create_topic("shared-feed", partitions=2)
+        kafka_produce(s.bootstrap, "shared-feed",
+                      [{"value": f"old{i}".encode(), "partition": i % 2} for i in range(4)])
+        base = f"ws://127.0.0.1:{self.api.port}/v1/topics/shared-feed/ws"
+        n = 20
+
+        async def run():
+            subs = []
+            for i in range(40):
+                fmt = "binary" if i % 4 == 0 else "text"
+                ws = await websockets.connect(f"{base}?credit=1000&format={fmt}")
+                subs.append((fmt, n, ws, False))
+            # One with little credit at a time, one from the start.
+            ws = await websockets.connect(f"{base}?credit=2&format=text")
+            subs.append(("text", n, ws, True))
+            ws = await websockets.connect(f"{base}?from=earliest&credit=1000&format=text")
+            subs.append(("text", n + 4, ws, False))
+            await asyncio.sleep(0.5)  # every subscriber is at the end of both partitions
+            await asyncio.to_thread(kafka_produce, s.bootstrap, "shared-feed", [
+                {"value": f"new{i}".encode(), "partition": i % 2} for i in range(n)])
+
+            async def receive(fmt, want, ws, regrant):
+                got = []
+                while len(got) < want:
+                    msg = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                    got += msg["records"]
+                    self.assertLessEqual(len(msg["records"]), 2 if regrant else 1000)
+                    if regrant:
+                        await ws.send(json.dumps({"credit": len(msg["records"])}))
+                await ws.close()
+                return fmt, got
+
+            return await asyncio.gather(*(receive(*sub) for sub in subs))
+
+        results = asyncio.run(run())
+        expect_new = sorted((i % 2, 2 + i // 2, f"new{i}") for i in range(n))
+        expect_old = sorted((i % 2, i // 2, f"old{i}") for i in range(4))
+        for i, (fmt, got) in enumerate(results):
+            values = [base64.b64decode(r["value"]).decode() if fmt == "binary" else r["value"]
+                      for r in got]
+            seen = sorted((r["partition"], r["offset"], v) for r, v in zip(got, values))
+            self.assertEqual(seen, sorted(expect_old + expect_new) if i == len(results) - 1
+                             else expect_new, i)
+            for p in (0, 1):  # in order within each partition
+                offsets = [r["offset"] for r in got if r["partition"] == p]
+                self.assertEqual(offsets, sorted(offsets))
+
     def test_websocket_bad_client_message_closes_with_1008(self):
         self.start_http()
         self.api.create_topic("strict")
