@@ -15,6 +15,8 @@ std::span<const verb> verbs() {
       verb{"consume", "Print messages of a topic.", declare_consume},
       verb{"group", "List, describe, reset and delete consumer groups.", declare_group},
       verb{"cluster", "Show the brokers and the cluster.", declare_cluster},
+      verb{"http", "Show what a broker's HTTP listener has served (routes, streams).",
+           declare_http},
       verb{"bench", "Load-test a Kafka-protocol broker: throughput and end-to-end latency.",
            declare_bench},
   };

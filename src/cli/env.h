@@ -10,7 +10,10 @@ namespace cli {
 // Default for --brokers.
 inline constexpr std::string_view brokers_env = "RIPTIDE_BROKERS";
 
+// Default for `riptide http`'s --url.
+inline constexpr std::string_view http_url_env = "RIPTIDE_HTTP_URL";
+
 // Every RIPTIDE_* name the client verbs read; `riptide serve` ignores these.
-inline constexpr std::array<std::string_view, 1> client_env_names{brokers_env};
+inline constexpr std::array<std::string_view, 2> client_env_names{brokers_env, http_url_env};
 
 }  // namespace cli

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "broker/topic_config.h"
 #include "http/errors.h"
 #include "http/json_util.h"
 #include "http/server.h"
@@ -168,6 +169,17 @@ net::task<response> patch_configs(server_context& ctx, request& req) {
     } else {
       co_return bad_field(fmt::format("configs.{}", std::string_view(k)),
                           "a string, number, boolean or null");
+    }
+  }
+  // Each key and value checked here, so that the answer names the one refused.
+  for (const auto& [k, v] : *changes) {
+    if (!broker::find_topic_config_key(k)) {
+      co_return error(400, "invalid_config", fmt::format("unknown topic config '{}'", k), 40003);
+    }
+    if (v) {
+      if (auto why = broker::validate_topic_config(k, *v)) {
+        co_return error(400, "invalid_config", *why, 40003);
+      }
     }
   }
   broker::config_edit edit = [changes](broker::config_map& m) -> std::error_code {

@@ -11,6 +11,8 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
@@ -363,6 +365,65 @@ class ClusterTest(BrokerFixture):
         self.assertRegex(human, r"(?m)^BROKER +HOST +PORT$")
 
 
+class HttpStatsTest(BrokerFixture):
+    def http_url(self):
+        return f"http://127.0.0.1:{self.server.http_port}"
+
+    def test_stats_count_what_the_http_listener_served(self):
+        url = self.http_url()
+        self.ok("topic", "create", "stats-t")
+        before = json.loads(self.ok("http", "stats", "--url", url, "--json", brokers=False))
+        route = ("POST", "/v1/topics/{topic}/records")
+
+        def served(stats, key):
+            return next((r for r in stats["routes"] if (r["method"], r["route"]) == key), None)
+
+        prior = served(before, route) or {"requests": 0, "errors": 0}
+        for i in range(5):
+            req = urllib.request.Request(f"{url}/v1/topics/stats-t/records", method="POST",
+                                         data=json.dumps({"records": [{"value": i}]}).encode(),
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                self.assertEqual(r.status, 200)
+        # A refused one: the body is not JSON.
+        req = urllib.request.Request(f"{url}/v1/topics/stats-t/records", method="POST",
+                                     data=b"{nope", headers={"Content-Type": "application/json"})
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        self.assertEqual(e.exception.code, 400)
+
+        after = json.loads(self.ok("http", "stats", "--url", url, "--json", brokers=False))
+        got = served(after, route)
+        self.assertEqual(got["requests"] - prior["requests"], 6)
+        self.assertEqual(got["errors"] - prior["errors"], 1)
+        self.assertGreater(got["p99_ms"], 0)
+        self.assertLessEqual(got["p50_ms"], got["p99_ms"])
+        self.assertEqual(set(after["streams"]), {"websocket", "sse"})
+        self.assertEqual(after["streams"]["websocket"]["open"], 0)
+
+        # The table by default, with RIPTIDE_HTTP_URL as the default address.
+        text = self.ok("http", "stats", brokers=False, env={"RIPTIDE_HTTP_URL": url})
+        self.assertIn(f"HTTP listener {url}", text)
+        row = next(line for line in text.splitlines() if "/v1/topics/{topic}/records" in line)
+        self.assertEqual(row.split()[:4], ["POST", "/v1/topics/{topic}/records",
+                                           str(got["requests"]), str(got["errors"])])
+
+    def test_stats_errors_name_the_listener_and_the_fix(self):
+        closed = free_port()
+        r = self.cli("http", "stats", "--url", f"http://127.0.0.1:{closed}", brokers=False)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn(f"cannot reach the HTTP listener at http://127.0.0.1:{closed}", r.stderr)
+        self.assertIn("http_listen", r.stderr)
+        # The Kafka port is not an HTTP listener.
+        r = self.cli("http", "stats", "--url", f"http://{self.bootstrap}", "--timeout", "2s",
+                     brokers=False)
+        self.assertIn(r.returncode, (1, 3), r.stderr)
+        self.assertIn(self.bootstrap, r.stderr)
+        r = self.cli("http", "stats", "--url", "ftp://x", brokers=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("invalid --url", r.stderr)
+
+
 class ConnectionTest(BrokerFixture):
     def test_unreachable_broker_fails_fast_with_the_fix(self):
         dead = f"127.0.0.1:{free_port()}"
@@ -426,10 +487,12 @@ class DocsExamplesTest(BrokerFixture):
     def test_every_example_in_docs_cli_md_works(self):
         commands = doc_examples("sh")
         self.assertGreater(len(commands), 10)
-        env = dict(os.environ, RIPTIDE_BROKERS=self.bootstrap,
+        http = f"127.0.0.1:{self.server.http_port}"
+        env = dict(os.environ, RIPTIDE_BROKERS=self.bootstrap, RIPTIDE_HTTP_URL=f"http://{http}",
                    PATH=os.path.dirname(os.path.abspath(RIPTIDE)) + os.pathsep +
                    os.environ.get("PATH", ""))
         for cmd in commands:
+            cmd = cmd.replace("localhost:9644", http)  # the examples' default listener
             r = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True,
                                text=True, env=env, cwd=self.tmp, timeout=60)
             self.assertEqual(r.returncode, 0, f"{cmd}\n{r.stdout}\n{r.stderr}")

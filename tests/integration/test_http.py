@@ -518,7 +518,13 @@ class TopicAdminTest(HttpTest):
         r = self.api.call("PATCH", "/v1/topics/described/configs",
                           {"configs": {"retention.ms": "forever"}})
         self.assertEqual((r.status, r.json["error"]), (400, "invalid_config"), r)
+        self.assertIn("retention.ms", r.json["message"])
         self.assertEqual(retention(), ("3600000", "topic"))
+        r = self.api.call("PATCH", "/v1/topics/described/configs",
+                          {"configs": {"retention.ms": "1000", "retention.mss": "1"}})
+        self.assertEqual((r.status, r.json["error"]), (400, "invalid_config"), r)
+        self.assertIn("'retention.mss'", r.json["message"])
+        self.assertEqual(retention(), ("3600000", "topic"))  # nothing of a refused edit applies
 
         r = self.api.call("PATCH", "/v1/topics/described/configs",
                           {"configs": {"retention.ms": None}})

@@ -269,6 +269,23 @@ class HttpGroupTest(GroupFixture):
         self.assertEqual(sorted(second), sorted(f"w-{i}" for i in range(4)))
 
 
+    def test_http_consumers_are_bounded_by_http_max_consumers(self):
+        s = self.start("--http-max-consumers", "2")
+        http = HttpClient(s.http_port)
+        self.create_topic(s, "bounded", 1)
+        for group in ("a", "b"):  # in different groups, so on different shards too
+            status, _ = http.call("POST", f"/v1/groups/{group}/consumers", {"name": "c"})
+            self.assertEqual(status, 201)
+        status, body = http.call("POST", "/v1/groups/c/consumers", {"name": "c"})
+        self.assertEqual((status, body["error"]), (429, "too_many_consumers"), body)
+        self.assertIn("http.max_consumers", body["message"])
+        status, body = http.call("POST", "/consumers/c", {"name": "c"},  # REST Proxy v2 too
+                                 content_type="application/vnd.kafka.v2+json")
+        self.assertEqual(status, 429, body)
+        self.assertEqual(http.call("DELETE", "/v1/groups/a/consumers/c")[0], 204)
+        status, body = http.call("POST", "/v1/groups/c/consumers", {"name": "c"})
+        self.assertEqual(status, 201, body)
+
     def test_broker_stops_cleanly_with_consumers_streams_and_long_polls_open(self):
         import socket
         s = self.start("--groups-initial-rebalance-delay", "200ms")
