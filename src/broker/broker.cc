@@ -175,6 +175,13 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
     if (!st) return st.error();
     net::asio::co_spawn(shards_[i].io(), coordinators_[i]->run_timers(), net::asio::detached);
   }
+  // Queues: each shard replays them from the same partitions.
+  for (unsigned i = 0; i < shards_.size(); ++i) {
+    queues_.push_back(std::make_unique<queue_coordinator>(*this, i, opts_.queues));
+    auto st = run_on(shards_[i], [&] { return queues_[i]->load(); });
+    if (!st) return st.error();
+    net::asio::co_spawn(shards_[i].io(), queues_[i]->run_timers(), net::asio::detached);
+  }
   return all;
 }
 
@@ -232,6 +239,10 @@ group_coordinator& broker::local_groups() {
   return *coordinators_[net::shard_set::current()];
 }
 
+queue_coordinator& broker::local_queues() {
+  return *queues_[net::shard_set::current()];
+}
+
 std::vector<std::shared_ptr<storage::partition_log>> broker::local_offsets_logs() const {
   std::vector<std::shared_ptr<storage::partition_log>> out;
   for (int32_t p = 0; p < offsets_partitions_; ++p) {
@@ -267,6 +278,9 @@ net::task<int64_t> broker::do_allocate_producer_id() {
 std::error_code broker::stop() {
   for (unsigned i = 0; i < coordinators_.size(); ++i) {
     run_on(shards_[i], [&] { coordinators_[i]->stop(); });
+  }
+  for (unsigned i = 0; i < queues_.size(); ++i) {
+    run_on(shards_[i], [&] { queues_[i]->stop(); });
   }
   std::error_code first;
   for (unsigned i = 0; i < managers_.size(); ++i) {

@@ -24,6 +24,7 @@
 #include "broker/identity.h"
 #include "broker/partition_service.h"
 #include "broker/placement.h"
+#include "broker/queue_coordinator.h"
 #include "broker/topic_config.h"
 #include "broker/topic_table.h"
 #include "net/task.h"
@@ -102,6 +103,7 @@ struct broker_options {
   std::filesystem::path data_dir;
   storage::log_config defaults;
   bool auto_create_topics = true;
+  queue_options queues;
   int32_t default_partitions = 1;
   size_t flush_threads = 2;
   // A write-ahead journal per shard for topics under durability::fsync.
@@ -199,6 +201,10 @@ class broker {
   // The calling shard's coordinator, and any shard's (use it only on that shard).
   group_coordinator& local_groups();
   group_coordinator& coordinator(unsigned shard) { return *coordinators_[shard]; }
+  // Queue subscriptions (queue_coordinator.h): a queue lives on the shard that owns its
+  // partition of the offsets topic, as a group of the same name would.
+  unsigned queue_shard(std::string_view queue) const { return group_shard(queue); }
+  queue_coordinator& local_queues();
   // The calling shard's partitions of the offsets topic.
   std::vector<std::shared_ptr<storage::partition_log>> local_offsets_logs() const;
   static bool is_internal(std::string_view topic) { return topic == offsets_topic; }
@@ -311,6 +317,7 @@ class broker {
   std::vector<std::shared_ptr<const metadata_snapshot>> snapshots_;
   std::unique_ptr<placement> placement_;  // after node_id_ and the shards: built from them
   std::vector<std::unique_ptr<group_coordinator>> coordinators_;  // index: shard
+  std::vector<std::unique_ptr<queue_coordinator>> queues_;        // index: shard
   std::unique_ptr<partition_service> data_;
   group_service groups_{*this};
   fault_switch faults_;

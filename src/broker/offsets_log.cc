@@ -1,48 +1,13 @@
 #include "broker/offsets_log.h"
 
+#include "broker/byte_codec.h"
+
 namespace broker {
 namespace {
 
+using namespace byte_codec;  // NOLINT(build/namespaces)
+
 constexpr uint8_t kVersion = 1;
-
-void put(std::vector<uint8_t>& out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-
-void put_string(std::vector<uint8_t>& out, std::string_view s) {
-  put(out, s.size(), 2);
-  out.insert(out.end(), s.begin(), s.end());
-}
-
-class cursor {
- public:
-  explicit cursor(std::span<const uint8_t> b) : b_(b) {}
-  bool ok() const { return ok_; }
-  bool done() const { return ok_ && pos_ == b_.size(); }
-  uint64_t be(size_t bytes) {
-    if (!ok_ || b_.size() - pos_ < bytes) {
-      ok_ = false;
-      return 0;
-    }
-    uint64_t v = 0;
-    for (size_t i = 0; i < bytes; ++i) v = (v << 8) | b_[pos_++];
-    return v;
-  }
-  std::string str(size_t n) {
-    if (!ok_ || b_.size() - pos_ < n) {
-      ok_ = false;
-      return {};
-    }
-    std::string s(reinterpret_cast<const char*>(b_.data() + pos_), n);
-    pos_ += n;
-    return s;
-  }
-
- private:
-  std::span<const uint8_t> b_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
 
 }  // namespace
 

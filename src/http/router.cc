@@ -116,6 +116,7 @@ router make_router() {
   add_group_routes(r);
   add_rest_v2_routes(r);
   add_rest_v3_routes(r);
+  add_queue_routes(r);
   add_openapi_route(r);
   return r;
 }

@@ -44,6 +44,7 @@ void add_stream_routes(router& r);
 void add_group_routes(router& r);
 void add_rest_v2_routes(router& r);
 void add_rest_v3_routes(router& r);
+void add_queue_routes(router& r);
 void add_openapi_route(router& r);
 
 }  // namespace http

@@ -1,0 +1,582 @@
+#include "broker/queue_coordinator.h"
+
+#include <algorithm>
+#include <set>
+
+#include "base/clock.h"
+#include "base/logging.h"
+#include "broker/broker.h"
+#include "net/await.h"
+#include "net/shard.h"
+#include "storage/batch_builder.h"
+#include "storage/partition_log.h"
+#include "storage/record_batch.h"
+
+namespace broker {
+namespace {
+
+constexpr auto kTick = std::chrono::milliseconds(100);
+// A receive that found nothing looks again at least this often (leases ending, nacked
+// records becoming due, partitions added).
+constexpr int64_t kRecheckMs = 250;
+
+std::string_view as_chars(const std::vector<uint8_t>& v) {
+  return {reinterpret_cast<const char*>(v.data()), v.size()};
+}
+
+// A refused creation: the error and what to tell the client.
+queue_create_result refused(std::error_code ec, std::string message) {
+  queue_create_result out;
+  out.error = ec;
+  out.message = std::move(message);
+  return out;
+}
+
+}  // namespace
+
+struct queue_coordinator::entry {
+  queue_definition def;
+  std::map<int32_t, queue_partition> parts;
+  std::vector<std::weak_ptr<net::asio::steady_timer>> receivers;
+  uint64_t dead_lettered = 0;
+  uint64_t redeliveries = 0;
+  uint64_t lease_expiries = 0;
+  int32_t next_partition = 0;  // where the next receive starts looking: fairness
+};
+
+struct queue_coordinator::ticker {
+  explicit ticker(const net::asio::any_io_executor& ex) : timer(ex) {}
+  net::asio::steady_timer timer;
+};
+
+queue_coordinator::queue_coordinator(broker& b, unsigned shard, queue_options opts)
+    : broker_(b), shard_(shard), opts_(opts) {}
+
+queue_coordinator::~queue_coordinator() = default;
+
+queue_coordinator::entry* queue_coordinator::find(const std::string& name) {
+  auto it = queues_.find(name);
+  return it == queues_.end() ? nullptr : it->second.get();
+}
+
+base::status queue_coordinator::load() {
+  size_t records = 0;
+  for (const auto& log : broker_.local_offsets_logs()) {
+    auto st = log->for_each_batch(
+        log->log_start_offset(), log->high_watermark(), [&](std::span<const uint8_t> batch) {
+          (void)storage::for_each_record(batch, [&](const storage::record_view& rec) {
+            auto key = rec.key ? decode_queue_key(*rec.key) : std::nullopt;
+            if (!key) return true;
+            ++records;
+            if (!key->partition) {
+              auto def = rec.value ? decode_queue_definition(*rec.value) : std::nullopt;
+              if (def) {
+                auto& e = queues_[key->queue];
+                if (!e || e->def.topic != def->topic) e = std::make_unique<entry>();
+                e->def = std::move(*def);
+              } else {
+                queues_.erase(key->queue);
+              }
+              return true;
+            }
+            auto* e = find(key->queue);
+            auto part = rec.value ? decode_queue_partition(*rec.value) : std::nullopt;
+            if (e && part && key->partition->first == e->def.topic) {
+              e->parts[key->partition->second] = std::move(*part);
+            }
+            return true;
+          });
+        });
+    if (!st) return st.error();
+  }
+  if (!queues_.empty()) {
+    base::logger("queues")->info("shard {}: loaded {} queue(s) ({} records)", shard_,
+                                 queues_.size(), records);
+  }
+  return {};
+}
+
+net::task<void> queue_coordinator::run_timers() {
+  timer_ = std::make_unique<ticker>(co_await net::asio::this_coro::executor);
+  while (!stopping_) {
+    timer_->timer.expires_after(kTick);
+    co_await timer_->timer.async_wait(net::asio::as_tuple(net::asio::use_awaitable));
+    if (stopping_) break;
+    co_await expire_all();
+  }
+}
+
+void queue_coordinator::stop() {
+  stopping_ = true;
+  if (timer_) timer_->timer.cancel();
+  for (auto& [name, e] : queues_) wake_receivers(*e);
+}
+
+void queue_coordinator::wake_receivers(entry& e) {
+  for (auto& w : e.receivers) {
+    if (auto t = w.lock()) t->cancel();
+  }
+  e.receivers.clear();
+}
+
+// Leases that ended: their records are available again (receivers waiting are woken), or
+// dead-lettered after max_deliveries.
+net::task<void> queue_coordinator::expire_all() {
+  const int64_t now = base::wall_ms();
+  std::vector<std::string> names;
+  for (const auto& [name, e] : queues_) names.push_back(name);
+  for (const auto& name : names) {
+    auto* e = find(name);
+    if (!e) continue;
+    std::vector<int32_t> changed;
+    std::vector<std::pair<int32_t, std::vector<int64_t>>> dead;
+    for (auto& [p, part] : e->parts) {
+      uint64_t expired = 0;
+      auto to_dead = part.expire(now, e->def, &expired);
+      if (expired == 0) continue;
+      e->lease_expiries += expired;
+      changed.push_back(p);
+      if (!to_dead.empty()) dead.emplace_back(p, std::move(to_dead));
+    }
+    if (changed.empty()) continue;
+    wake_receivers(*e);
+    for (auto& [p, offsets] : dead) co_await dead_letter(name, p, std::move(offsets));
+    if (find(name)) co_await persist(name, std::move(changed), false);
+  }
+}
+
+net::task<std::error_code> queue_coordinator::persist(const std::string& name,
+                                                      std::vector<int32_t> partitions,
+                                                      bool definition) {
+  auto* e = find(name);
+  state_records records;
+  if (definition) {
+    records.emplace_back(encode_queue_key({name, std::nullopt}),
+                         e ? std::optional(encode_queue_definition(e->def)) : std::nullopt);
+  }
+  for (int32_t p : partitions) {
+    if (!e || !e->parts.count(p)) continue;
+    records.emplace_back(encode_queue_key({name, std::pair(e->def.topic, p)}),
+                         encode_queue_partition(e->parts.at(p)));
+  }
+  co_return co_await write(name, std::move(records));
+}
+
+// Appends `records` to the queue's partition of the offsets topic and waits until they
+// are durable.
+net::task<std::error_code> queue_coordinator::write(std::string name, state_records records) {
+  if (records.empty()) co_return std::error_code{};
+  auto log = broker_.local_log({offsets_topic, broker_.offsets_partition(name)});
+  if (!log) co_return errc::coordinator_not_available;
+  storage::batch_builder b(base::wall_ms());
+  for (const auto& [k, v] : records) {
+    if (v) {
+      b.add(as_chars(k), as_chars(*v));
+    } else {
+      b.add(as_chars(k), std::nullopt);
+    }
+  }
+  auto batch = b.build();
+  auto a = log->append(batch);
+  if (!a) co_return to_broker_error(a.error());
+  const int64_t end = a->last_offset + 1;
+  co_return co_await net::await_callback<std::error_code>(
+      [&](auto done) { log->wait_durable(end, std::move(done)); });
+}
+
+net::task<queue_create_result> queue_coordinator::create(request_identity who, queue_definition q) {
+  queue_create_result out;
+  if (stopping_) co_return refused(errc::coordinator_not_available, "the broker is stopping");
+  if (q.visibility_timeout_ms < 1 || q.visibility_timeout_ms > opts_.max_visibility_ms) {
+    co_return refused(errc::invalid_request, "visibility_timeout_ms must be from 1 to " +
+                                                 std::to_string(opts_.max_visibility_ms));
+  }
+  if (q.max_deliveries < 1 || q.max_deliveries > 1000) {
+    co_return refused(errc::invalid_request, "max_deliveries must be from 1 to 1000");
+  }
+  if (q.max_in_flight < 1 || q.max_in_flight > opts_.max_in_flight) {
+    co_return refused(errc::invalid_request,
+                      "max_in_flight must be from 1 to " + std::to_string(opts_.max_in_flight));
+  }
+  if (q.dead_letter_topic.empty()) q.dead_letter_topic = q.name + ".dlq";
+  if (q.dead_letter_topic == q.topic) {
+    co_return refused(errc::invalid_request, "the dead-letter topic must not be the queue's topic");
+  }
+  auto meta = broker_.metadata();
+  auto topic = meta->find(q.topic);
+  if (!topic) {
+    co_return refused(errc::unknown_topic, "topic '" + q.topic + "' does not exist");
+  }
+  if (auto* e = find(q.name)) {
+    q.created_ms = e->def.created_ms;
+    if (e->def == q) {
+      out.def = e->def;
+      co_return out;
+    }
+    co_return refused(errc::topic_exists,
+                      "queue '" + q.name + "' exists with another definition; delete it first");
+  }
+  if (queues_.size() >= opts_.max_queues) {
+    co_return refused(errc::limit_exceeded,
+                      "this shard holds its share of the broker's queues "
+                      "already; delete unused ones");
+  }
+  if (!meta->find(q.dead_letter_topic)) {
+    config_map no_configs;
+    auto made = co_await broker_.create_topic(who, q.dead_letter_topic, 1, no_configs);
+    if (made.error && made.error != make_error_code(errc::topic_exists)) {
+      co_return refused(made.error, "cannot create the dead-letter topic '" + q.dead_letter_topic +
+                                        "': " + made.message);
+    }
+  }
+  // Where each partition starts: its log start, or its end now.
+  std::map<int32_t, queue_partition> parts;
+  for (int32_t p = 0; p < topic->partitions; ++p) {
+    const topic_partition tp{q.topic, p};
+    const auto spec = q.from_earliest ? offset_spec::earliest : offset_spec::latest;
+    auto r = co_await broker_.data().list_offset(who, tp, spec);
+    if (r.error)
+      co_return refused(r.error, "cannot read where partition " + std::to_string(p) + " of '" +
+                                     q.topic + "' starts");
+    parts[p].start = parts[p].next = std::max<int64_t>(0, r.offset);
+  }
+  if (find(q.name)) co_return refused(errc::topic_exists, "queue '" + q.name + "' exists");
+  q.created_ms = base::wall_ms();
+  auto e = std::make_unique<entry>();
+  e->def = q;
+  e->parts = std::move(parts);
+  std::vector<int32_t> all;
+  for (const auto& [p, part] : e->parts) all.push_back(p);
+  queues_[q.name] = std::move(e);
+  if (auto ec = co_await persist(q.name, all, true)) {
+    queues_.erase(q.name);
+    co_return refused(ec, "cannot store the queue");
+  }
+  out.def = q;
+  out.created = true;
+  co_return out;
+}
+
+net::task<std::error_code> queue_coordinator::remove(request_identity /*who*/, std::string name) {
+  auto* e = find(name);
+  if (!e) co_return errc::group_id_not_found;
+  // Tombstones for the definition and every partition's snapshot.
+  state_records tombstones;
+  tombstones.emplace_back(encode_queue_key({name, std::nullopt}), std::nullopt);
+  for (const auto& [p, part] : e->parts) {
+    tombstones.emplace_back(encode_queue_key({name, std::pair(e->def.topic, p)}), std::nullopt);
+  }
+  wake_receivers(*e);
+  queues_.erase(name);
+  co_return co_await write(name, std::move(tombstones));
+}
+
+std::vector<queue_definition> queue_coordinator::list() const {
+  std::vector<queue_definition> out;
+  for (const auto& [name, e] : queues_) out.push_back(e->def);
+  return out;
+}
+
+net::task<queue_info> queue_coordinator::describe(request_identity who, std::string name) {
+  queue_info out;
+  auto* e = find(name);
+  if (!e) {
+    out.error = errc::group_id_not_found;
+    co_return out;
+  }
+  out.def = e->def;
+  out.dead_lettered = e->dead_lettered;
+  out.redeliveries = e->redeliveries;
+  out.lease_expiries = e->lease_expiries;
+  const int64_t now = base::wall_ms();
+  std::vector<std::pair<int32_t, queue_partition>> parts(e->parts.begin(), e->parts.end());
+  const std::string topic = e->def.topic;
+  for (auto& [p, part] : parts) {
+    queue_partition_info info{p, part.start, part.next, -1, part.count(now)};
+    const topic_partition tp{topic, p};
+    auto r = co_await broker_.data().list_offset(who, tp, offset_spec::latest);
+    if (!r.error) info.log_end = r.offset;
+    out.partitions.push_back(info);
+  }
+  co_return out;
+}
+
+net::task<queue_receive_result> queue_coordinator::receive(request_identity who, std::string name,
+                                                           std::string consumer, size_t max_records,
+                                                           size_t max_bytes,
+                                                           std::chrono::milliseconds wait) {
+  queue_receive_result out;
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  max_records = std::max<size_t>(1, max_records);
+  auto& data = broker_.data();
+  for (;;) {
+    auto* e = find(name);
+    if (!e || stopping_) {
+      out.error = e ? errc::coordinator_not_available : errc::group_id_not_found;
+      co_return out;
+    }
+    auto meta = broker_.metadata()->find(e->def.topic);
+    if (!meta) {
+      out.error = errc::unknown_topic;
+      co_return out;
+    }
+    const queue_definition def = e->def;
+    std::vector<int32_t> changed;
+    std::vector<std::pair<int32_t, int64_t>> watch;  // partitions read to their end
+    size_t bytes = 0;
+    const int32_t first = e->next_partition % std::max(1, meta->partitions);
+    for (int32_t i = 0; i < meta->partitions && out.messages.size() < max_records; ++i) {
+      const int32_t p = (first + i) % meta->partitions;
+      e = find(name);
+      if (!e) break;
+      auto& part = e->parts[p];
+      if (part.start < 0) {
+        // A partition added after the queue was made: from its start.
+        const topic_partition tp{def.topic, p};
+        auto r = co_await data.list_offset(who, tp, offset_spec::earliest);
+        e = find(name);
+        if (!e || r.error) continue;
+        auto& fresh = e->parts[p];
+        if (fresh.start < 0) fresh.start = fresh.next = std::max<int64_t>(0, r.offset);
+      }
+      const int64_t now = base::wall_ms();
+      auto& sp = e->parts[p];
+      // Where to read from: the first record due again, else the first never handed out.
+      int64_t from = -1;
+      for (const auto& [offset, d] : sp.tracked) {
+        if (sp.due(offset, now)) {
+          from = offset;
+          break;
+        }
+      }
+      if (from < 0) {
+        if (sp.full(def)) continue;
+        from = sp.next;
+      }
+      std::vector<read_plan::part> rp;
+      const size_t read_bytes = std::min<size_t>(max_bytes, 1u << 20);
+      rp.push_back({{def.topic, p}, from, read_bytes});
+      const auto plan = data.plan_read(who, std::move(rp));
+      auto reads = co_await data.read(who, plan, read_bytes);
+      e = find(name);
+      if (!e) break;
+      auto& r = reads.at(0);
+      auto& now_part = e->parts[p];
+      if (r.error) {
+        if (r.error == make_error_code(errc::offset_out_of_range) &&
+            r.log_start_offset > now_part.start) {
+          now_part.advance(r.log_start_offset);  // retention removed them
+          changed.push_back(p);
+        }
+        continue;
+      }
+      if (r.records.size() == 0) {
+        if (from >= now_part.next) watch.emplace_back(p, now_part.next);
+        continue;
+      }
+      auto flat = r.records.linearize();
+      if (!flat) continue;
+      auto decoded = decode_records(*flat, from, max_records * 4 + 64);
+      if (!decoded) continue;
+      // Keys whose earlier records are leased or waiting: ordering by key holds them.
+      std::set<uint32_t> blocked;
+      const bool by_key = def.ordering == queue_ordering::key;
+      const int64_t at = base::wall_ms();
+      if (by_key) {
+        for (const auto& [offset, d] : now_part.tracked) {
+          if (d.has_key && !d.finished() && !now_part.due(offset, at)) blocked.insert(d.key_hash);
+        }
+      }
+      bool took = false;
+      for (auto& rec : decoded->records) {
+        if (out.messages.size() >= max_records || (bytes >= max_bytes && !out.messages.empty())) {
+          break;
+        }
+        if (rec.offset < now_part.start) continue;
+        const bool has_key = rec.key.has_value();
+        const uint32_t hash = has_key ? murmur2(*rec.key) : 0;
+        const bool known = now_part.tracked.count(rec.offset) > 0;
+        if (known) {
+          if (!now_part.due(rec.offset, at)) continue;
+        } else if (rec.offset < now_part.next) {
+          continue;  // finished and forgotten
+        } else if (now_part.full(def)) {
+          break;
+        }
+        if (by_key && has_key && blocked.count(hash)) {
+          if (!known) now_part.track(rec.offset, true, hash);
+          took = true;
+          continue;
+        }
+        if (known && now_part.tracked.at(rec.offset).deliveries > 0) ++e->redeliveries;
+        now_part.lease(rec.offset, has_key, hash, consumer, at, def);
+        if (by_key && has_key) blocked.insert(hash);
+        bytes += rec.value.value_or("").size() + rec.key.value_or("").size();
+        const int32_t deliveries = now_part.tracked.at(rec.offset).deliveries;
+        out.messages.push_back({p, std::move(rec), deliveries, at + def.visibility_timeout_ms});
+        took = true;
+      }
+      // Past control batches and compacted-away offsets at the end of what was read.
+      if (decoded->records.empty() && decoded->next_offset > now_part.next &&
+          from >= now_part.next) {
+        now_part.next = decoded->next_offset;
+        now_part.advance();
+        took = true;
+      }
+      if (took) changed.push_back(p);
+    }
+    if (auto* again = find(name)) {
+      again->next_partition = first + 1;
+    }
+    if (!changed.empty()) {
+      if (auto ec = co_await persist(name, changed, false)) {
+        // Not durable: nothing is handed out (the leases stay; they end and the records
+        // come back).
+        out.messages.clear();
+        out.error = ec;
+        co_return out;
+      }
+    }
+    if (!out.messages.empty() || std::chrono::steady_clock::now() >= deadline || stopping_) {
+      co_return out;
+    }
+    // Nothing yet: wait for a record at the end of a partition, a lease ending or a nack
+    // (the tick wakes receivers), or the deadline.
+    auto* w = find(name);
+    if (!w) continue;
+    auto timer = std::make_shared<net::asio::steady_timer>(co_await net::asio::this_coro::executor);
+    timer->expires_at(std::min(
+        deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(kRecheckMs)));
+    w->receivers.push_back(timer);
+    std::shared_ptr<data_waiter> waiter;
+    if (!watch.empty()) {
+      waiter =
+          std::make_shared<data_waiter>([weak = std::weak_ptr(timer), ex = timer->get_executor()] {
+            net::asio::post(ex, [weak] {
+              if (auto t = weak.lock()) t->cancel();
+            });
+          });
+      std::vector<read_plan::part> wp;
+      for (const auto& [p, offset] : watch) wp.push_back({{def.topic, p}, offset, 1});
+      const auto plan = data.plan_read(who, std::move(wp));
+      std::vector<bool> wanted(watch.size(), true);
+      co_await data.watch(plan, std::move(wanted), waiter);
+    }
+    co_await timer->async_wait(net::asio::as_tuple(net::asio::use_awaitable));
+    if (waiter) waiter->finish();
+  }
+}
+
+net::task<queue_settle_result> queue_coordinator::settle(request_identity /*who*/, std::string name,
+                                                         std::string consumer, settle_action action,
+                                                         std::vector<queue_settle_item> items,
+                                                         int64_t ms, std::string error) {
+  queue_settle_result out;
+  auto* e = find(name);
+  if (!e) {
+    out.error = errc::group_id_not_found;
+    co_return out;
+  }
+  const int64_t now = base::wall_ms();
+  std::set<int32_t> changed;
+  std::map<int32_t, std::vector<int64_t>> dead;
+  for (const auto& it : items) {
+    auto p = e->parts.find(it.partition);
+    if (p == e->parts.end()) {
+      out.outcomes.push_back(settle_error::not_delivered);
+      continue;
+    }
+    bool to_dead = false;
+    const auto r = p->second.settle(it.offset, consumer, action, now, ms, error, e->def, &to_dead);
+    out.outcomes.push_back(r);
+    if (r != settle_error::none) continue;
+    changed.insert(it.partition);
+    if (to_dead) dead[it.partition].push_back(it.offset);
+  }
+  for (auto& [p, offsets] : dead) co_await dead_letter(name, p, std::move(offsets));
+  e = find(name);
+  if (!e) {
+    out.error = errc::group_id_not_found;
+    co_return out;
+  }
+  for (int32_t p : changed) e->parts[p].advance();
+  if (action == settle_action::nack || !dead.empty() || action == settle_action::ack) {
+    wake_receivers(*e);  // records available again, or room in the in-flight window
+  }
+  if (!changed.empty()) {
+    out.error = co_await persist(name, std::vector<int32_t>(changed.begin(), changed.end()), false);
+  }
+  co_return out;
+}
+
+// Produces the records at `offsets` of `partition` to the queue's dead-letter topic, with
+// headers naming their origin, then marks them finished. One that cannot be produced
+// stays where it is (leased until its lease ends), and is tried again then.
+net::task<void> queue_coordinator::dead_letter(std::string name, int32_t partition,
+                                               std::vector<int64_t> offsets) {
+  auto* e = find(name);
+  if (!e || offsets.empty()) co_return;
+  const queue_definition def = e->def;
+  auto& data = broker_.data();
+  const auto& who = request_identity::internal();
+  std::sort(offsets.begin(), offsets.end());
+  auto dlq = broker_.metadata()->find(def.dead_letter_topic);
+  if (!dlq) {
+    base::logger("queues")->warn("queue '{}': dead-letter topic '{}' does not exist", name,
+                                 def.dead_letter_topic);
+    co_return;
+  }
+  for (int64_t offset : offsets) {
+    std::vector<read_plan::part> rp;
+    rp.push_back({{def.topic, partition}, offset, 1});
+    const auto plan = data.plan_read(who, std::move(rp));
+    auto reads = co_await data.read(who, plan, 1);
+    record rec;
+    rec.offset = offset;
+    bool found = false;
+    if (!reads.at(0).error && reads.at(0).records.size() > 0) {
+      if (auto flat = reads.at(0).records.linearize()) {
+        if (auto d = decode_records(*flat, offset, 1);
+            d && !d->records.empty() && d->records.front().offset == offset) {
+          rec = std::move(d->records.front());
+          found = true;
+        }
+      }
+    }
+    e = find(name);
+    if (!e) co_return;
+    auto& part = e->parts[partition];
+    auto it = part.tracked.find(offset);
+    if (it == part.tracked.end() || it->second.finished()) continue;
+    const std::string why = it->second.last_error;
+    const int32_t deliveries = it->second.deliveries;
+    if (found) {
+      rec.timestamp = -1;
+      rec.headers.push_back({dlq_header_queue, name});
+      rec.headers.push_back({dlq_header_topic, def.topic});
+      rec.headers.push_back({dlq_header_partition, std::to_string(partition)});
+      rec.headers.push_back({dlq_header_offset, std::to_string(offset)});
+      rec.headers.push_back({dlq_header_deliveries, std::to_string(deliveries)});
+      rec.headers.push_back({dlq_header_error, why});
+      std::vector<record> one{std::move(rec)};
+      const auto batch = build_batch(one, base::wall_ms());
+      const int32_t target = partition % std::max(1, dlq->partitions);
+      const topic_partition to{def.dead_letter_topic, target};
+      const produce_options opts;
+      auto produced = co_await data.produce(who, to, batch, opts);
+      if (produced.error) {
+        base::logger("queues")->warn(
+            "queue '{}': cannot dead-letter offset {} of {}-{} to '{}': {}; tried again later",
+            name, offset, def.topic, partition, def.dead_letter_topic, produced.error.message());
+        continue;
+      }
+    }
+    e = find(name);
+    if (!e) co_return;
+    e->parts[partition].dead(offset, why);
+    ++e->dead_lettered;
+  }
+  if (auto* again = find(name)) again->parts[partition].advance();
+}
+
+}  // namespace broker

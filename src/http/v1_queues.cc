@@ -1,0 +1,398 @@
+// /v1/queues: queue subscriptions over a topic (broker/queue_coordinator.h). Workers
+// receive records leased to them, then ack, nack (optionally with a delay), extend or
+// reject each; records whose leases end come back, and records handed out too often or
+// rejected go to the queue's dead-letter topic.
+
+#include <fmt/format.h>
+
+#include "broker/broker.h"
+#include "http/errors.h"
+#include "http/json_util.h"
+#include "http/record_json.h"
+#include "http/server.h"
+
+namespace http {
+namespace {
+
+namespace bj = boost::json;
+
+constexpr size_t kMaxConsumerName = 200;
+constexpr size_t kMaxSettleItems = 10000;
+constexpr size_t kMaxErrorText = 512;
+
+// The queue's errors: an unknown queue is 404 unknown_queue.
+response queue_error(std::error_code ec, const std::string& queue, std::string message = {}) {
+  if (ec == make_error_code(broker::errc::group_id_not_found)) {
+    return error(404, "unknown_queue", fmt::format("queue '{}' does not exist", queue), 40403);
+  }
+  return from_error(ec, std::move(message));
+}
+
+bj::object definition_json(const broker::queue_definition& q) {
+  return bj::object{{"name", q.name},
+                    {"topic", q.topic},
+                    {"dead_letter_topic", q.dead_letter_topic},
+                    {"visibility_timeout_ms", q.visibility_timeout_ms},
+                    {"max_deliveries", q.max_deliveries},
+                    {"max_in_flight", q.max_in_flight},
+                    {"ordering", q.ordering == broker::queue_ordering::key ? "key" : "none"},
+                    {"start", q.from_earliest ? "earliest" : "latest"},
+                    {"created_ms", q.created_ms}};
+}
+
+// An optional integer field within [min, max].
+std::optional<response> int_field(const bj::object& body, const char* name, int64_t min,
+                                  int64_t max, int64_t& out) {
+  const auto* v = body.if_contains(name);
+  if (!v) return std::nullopt;
+  if (!v->is_int64() || v->as_int64() < min || v->as_int64() > max) {
+    return bad_field(name, fmt::format("an integer from {} to {}", min, max));
+  }
+  out = v->as_int64();
+  return std::nullopt;
+}
+
+std::optional<response> consumer_field(const bj::object& body, std::string& out) {
+  const auto* c = body.if_contains("consumer");
+  if (!c || !c->is_string() || c->as_string().empty() || c->as_string().size() > kMaxConsumerName) {
+    return bad_field("consumer", "a non-empty string of at most 200 characters naming the worker");
+  }
+  out = std::string(c->as_string());
+  return std::nullopt;
+}
+
+net::task<broker::queue_create_result> run_create(broker::broker& b, broker::request_identity who,
+                                                  broker::queue_definition q) {
+  co_return co_await b.local_queues().create(std::move(who), std::move(q));
+}
+net::task<std::error_code> run_remove(broker::broker& b, broker::request_identity who,
+                                      std::string name) {
+  co_return co_await b.local_queues().remove(std::move(who), std::move(name));
+}
+net::task<std::vector<broker::queue_definition>> run_list(broker::broker& b) {
+  co_return b.local_queues().list();
+}
+net::task<broker::queue_info> run_describe(broker::broker& b, broker::request_identity who,
+                                           std::string name) {
+  co_return co_await b.local_queues().describe(std::move(who), std::move(name));
+}
+net::task<broker::queue_receive_result> run_receive(broker::broker& b, broker::request_identity who,
+                                                    std::string name, std::string consumer,
+                                                    size_t max_records, size_t max_bytes,
+                                                    std::chrono::milliseconds wait) {
+  co_return co_await b.local_queues().receive(std::move(who), std::move(name), std::move(consumer),
+                                              max_records, max_bytes, wait);
+}
+net::task<broker::queue_settle_result> run_settle(broker::broker& b, broker::request_identity who,
+                                                  std::string name, std::string consumer,
+                                                  broker::settle_action action,
+                                                  std::vector<broker::queue_settle_item> items,
+                                                  int64_t ms, std::string why) {
+  co_return co_await b.local_queues().settle(std::move(who), std::move(name), std::move(consumer),
+                                             action, std::move(items), ms, std::move(why));
+}
+
+net::task<response> create_queue(server_context& ctx, request& req) {
+  const std::string name = req.params.at("queue");
+  if (name.empty() || name.size() > 200) {
+    co_return bad_field("queue", "a name of 1 to 200 characters");
+  }
+  bj::object body;
+  if (auto bad = parse_object(req, body)) co_return *bad;
+  broker::queue_definition q;
+  q.name = name;
+  const auto* t = body.if_contains("topic");
+  if (!t || !t->is_string() || t->as_string().empty()) {
+    co_return bad_field("topic", "the name of the topic the queue hands out");
+  }
+  q.topic = std::string(t->as_string());
+  if (const auto* d = body.if_contains("dead_letter_topic")) {
+    if (!d->is_string() || d->as_string().empty()) {
+      co_return bad_field("dead_letter_topic", "a topic name");
+    }
+    q.dead_letter_topic = std::string(d->as_string());
+  }
+  int64_t v = q.visibility_timeout_ms;
+  if (auto bad = int_field(body, "visibility_timeout_ms", 1, 12LL * 3600 * 1000, v)) co_return *bad;
+  q.visibility_timeout_ms = v;
+  v = q.max_deliveries;
+  if (auto bad = int_field(body, "max_deliveries", 1, 1000, v)) co_return *bad;
+  q.max_deliveries = static_cast<int32_t>(v);
+  v = q.max_in_flight;
+  if (auto bad = int_field(body, "max_in_flight", 1, 10000, v)) co_return *bad;
+  q.max_in_flight = static_cast<int32_t>(v);
+  if (const auto* o = body.if_contains("ordering")) {
+    if (!o->is_string() || (o->as_string() != "none" && o->as_string() != "key")) {
+      co_return bad_field("ordering", "\"none\" or \"key\"");
+    }
+    q.ordering =
+        o->as_string() == "key" ? broker::queue_ordering::key : broker::queue_ordering::none;
+  }
+  if (const auto* s = body.if_contains("start")) {
+    if (!s->is_string() || (s->as_string() != "earliest" && s->as_string() != "latest")) {
+      co_return bad_field("start", "\"earliest\" or \"latest\"");
+    }
+    q.from_earliest = s->as_string() == "earliest";
+  }
+  auto r = co_await ctx.broker.shards().invoke_on(ctx.broker.queue_shard(name),
+                                                  run_create(ctx.broker, req.who, std::move(q)));
+  if (r.error) {
+    if (r.error == make_error_code(broker::errc::topic_exists)) {
+      co_return error(409, "queue_exists", r.message, 40910);
+    }
+    if (r.error == make_error_code(broker::errc::unknown_topic)) {
+      co_return error(404, "unknown_topic", r.message, 40401);
+    }
+    co_return from_error(r.error, r.message);
+  }
+  auto out = json(r.created ? 201 : 200, to_json(definition_json(r.def)));
+  if (r.created) out.headers.emplace_back("Location", fmt::format("/v1/queues/{}", name));
+  co_return out;
+}
+
+net::task<response> list_queues(server_context& ctx, request& /*req*/) {
+  std::vector<broker::queue_definition> all;
+  for (unsigned s = 0; s < ctx.broker.shards().size(); ++s) {
+    auto part = co_await ctx.broker.shards().invoke_on(s, run_list(ctx.broker));
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  bj::array out;
+  for (const auto& q : all) out.push_back(definition_json(q));
+  co_return json(200, to_json(bj::object{{"queues", std::move(out)}}));
+}
+
+net::task<response> describe_queue(server_context& ctx, request& req) {
+  const std::string name = req.params.at("queue");
+  auto info = co_await ctx.broker.shards().invoke_on(ctx.broker.queue_shard(name),
+                                                     run_describe(ctx.broker, req.who, name));
+  if (info.error) co_return queue_error(info.error, name);
+  bj::array parts;
+  uint64_t ready = 0, leased = 0, delayed = 0, backlog = 0;
+  int64_t oldest = -1;
+  for (const auto& p : info.partitions) {
+    const uint64_t unread =
+        p.log_end > p.next && p.next >= 0 ? static_cast<uint64_t>(p.log_end - p.next) : 0;
+    parts.push_back(bj::object{{"partition", p.partition},
+                               {"start", p.start},
+                               {"next", p.next},
+                               {"log_end", p.log_end},
+                               {"not_yet_delivered", unread},
+                               {"available_again", p.counts.available},
+                               {"delayed", p.counts.delayed},
+                               {"leased", p.counts.leased}});
+    ready += unread + p.counts.available - p.counts.delayed;
+    leased += p.counts.leased;
+    delayed += p.counts.delayed;
+    backlog += unread;
+    if (p.counts.oldest_leased_ms >= 0 && (oldest < 0 || p.counts.oldest_leased_ms < oldest)) {
+      oldest = p.counts.oldest_leased_ms;
+    }
+  }
+  auto out = definition_json(info.def);
+  out["ready"] = ready;
+  out["leased"] = leased;
+  out["delayed"] = delayed;
+  out["dead_lettered"] = info.dead_lettered;
+  out["redeliveries"] = info.redeliveries;
+  out["lease_expiries"] = info.lease_expiries;
+  out["next_lease_end_ms"] = oldest;
+  out["partitions"] = std::move(parts);
+  co_return json(200, to_json(out));
+}
+
+net::task<response> delete_queue(server_context& ctx, request& req) {
+  const std::string name = req.params.at("queue");
+  auto ec = co_await ctx.broker.shards().invoke_on(ctx.broker.queue_shard(name),
+                                                   run_remove(ctx.broker, req.who, name));
+  if (ec) co_return queue_error(ec, name);
+  response r;
+  r.status = 204;
+  co_return r;
+}
+
+net::task<response> receive(server_context& ctx, request& req) {
+  const std::string name = req.params.at("queue");
+  bj::object body;
+  if (auto bad = parse_object(req, body)) co_return *bad;
+  std::string consumer;
+  if (auto bad = consumer_field(body, consumer)) co_return *bad;
+  int64_t max_records = 100, max_bytes = 1 << 20, timeout = 0;
+  if (auto bad = int_field(body, "max_records", 1, 10000, max_records)) co_return *bad;
+  if (auto bad = int_field(body, "max_bytes", 1, 16 << 20, max_bytes)) co_return *bad;
+  if (auto bad = int_field(body, "timeout_ms", 0, ctx.options.max_wait.count(), timeout)) {
+    co_return *bad;
+  }
+  format fmt = format::json;
+  if (const auto* f = body.if_contains("format")) {
+    std::optional<format> parsed;
+    if (f->is_string()) parsed = parse_format(f->as_string());
+    if (!parsed) co_return bad_field("format", "\"json\", \"text\" or \"binary\"");
+    fmt = *parsed;
+  }
+  const auto records = static_cast<size_t>(max_records);
+  const auto bytes = static_cast<size_t>(max_bytes);
+  const std::chrono::milliseconds wait(timeout);
+  auto r = co_await ctx.broker.shards().invoke_on(
+      ctx.broker.queue_shard(name),
+      run_receive(ctx.broker, req.who, name, consumer, records, bytes, wait));
+  if (r.error) co_return queue_error(r.error, name);
+  bj::array out;
+  for (const auto& m : r.messages) {
+    auto o = record_to_json(m.rec, m.partition, fmt);
+    o["delivery_count"] = m.deliveries;
+    o["lease_expires_ms"] = m.lease_until_ms;
+    out.push_back(std::move(o));
+  }
+  co_return json(200, to_json(bj::object{{"records", std::move(out)}}));
+}
+
+// ack, nack, extend, reject: {"consumer", "records": [{"partition", "offset"}], ...}.
+net::task<response> settle(server_context& ctx, request& req, broker::settle_action action) {
+  const std::string name = req.params.at("queue");
+  bj::object body;
+  if (auto bad = parse_object(req, body)) co_return *bad;
+  std::string consumer;
+  if (auto bad = consumer_field(body, consumer)) co_return *bad;
+  const auto* rs = body.if_contains("records");
+  if (!rs || !rs->is_array() || rs->as_array().empty() || rs->as_array().size() > kMaxSettleItems) {
+    co_return bad_field("records", "an array of 1 to 10000 {\"partition\": P, \"offset\": O}");
+  }
+  std::vector<broker::queue_settle_item> items;
+  for (size_t i = 0; i < rs->as_array().size(); ++i) {
+    const auto& it = rs->as_array()[i];
+    const auto* p = it.is_object() ? it.as_object().if_contains("partition") : nullptr;
+    const auto* o = it.is_object() ? it.as_object().if_contains("offset") : nullptr;
+    if (!p || !o || !p->is_int64() || !o->is_int64() || p->as_int64() < 0 ||
+        p->as_int64() > INT32_MAX || o->as_int64() < 0) {
+      co_return bad_field(fmt::format("records[{}]", i),
+                          "{\"partition\": P, \"offset\": O} with non-negative integers");
+    }
+    items.push_back({static_cast<int32_t>(p->as_int64()), o->as_int64()});
+  }
+  int64_t ms = 0;
+  if (action == broker::settle_action::nack) {
+    if (auto bad = int_field(body, "delay_ms", 0, 7LL * 24 * 3600 * 1000, ms)) co_return *bad;
+  } else if (action == broker::settle_action::extend) {
+    if (auto bad = int_field(body, "visibility_timeout_ms", 1, 12LL * 3600 * 1000, ms)) {
+      co_return *bad;
+    }
+  }
+  std::string why;
+  if (const auto* e = body.if_contains("error")) {
+    if (!e->is_string() || e->as_string().size() > kMaxErrorText) {
+      co_return bad_field("error", "a string of at most 512 characters");
+    }
+    why = std::string(e->as_string());
+  }
+  const auto n = items.size();
+  auto r = co_await ctx.broker.shards().invoke_on(
+      ctx.broker.queue_shard(name),
+      run_settle(ctx.broker, req.who, name, consumer, action, items, ms, std::move(why)));
+  if (r.error && r.outcomes.size() != n) co_return queue_error(r.error, name);
+  if (r.error) co_return from_error(r.error, "the decisions were not stored; send them again");
+  bj::array results;
+  size_t refused = 0;
+  for (size_t i = 0; i < n; ++i) {
+    bj::object one{{"partition", items[i].partition}, {"offset", items[i].offset}};
+    if (r.outcomes[i] != broker::settle_error::none) {
+      one["error"] = broker::settle_error_name(r.outcomes[i]);
+      ++refused;
+    }
+    results.push_back(std::move(one));
+  }
+  co_return json(
+      200, to_json(bj::object{
+               {"settled", n - refused}, {"refused", refused}, {"results", std::move(results)}}));
+}
+
+net::task<response> ack(server_context& ctx, request& req) {
+  co_return co_await settle(ctx, req, broker::settle_action::ack);
+}
+net::task<response> nack(server_context& ctx, request& req) {
+  co_return co_await settle(ctx, req, broker::settle_action::nack);
+}
+net::task<response> extend(server_context& ctx, request& req) {
+  co_return co_await settle(ctx, req, broker::settle_action::extend);
+}
+net::task<response> reject(server_context& ctx, request& req) {
+  co_return co_await settle(ctx, req, broker::settle_action::reject);
+}
+
+}  // namespace
+
+void add_queue_routes(router& r) {
+  const std::vector<std::string> kJson = {"application/json"};
+  const std::string items = R"("records":{"type":"array","items":{"type":"object","properties":{)"
+                            R"("partition":{"type":"integer"},"offset":{"type":"integer"}}}})";
+  r.add({.method = "GET",
+         .pattern = "/v1/queues",
+         .fn = list_queues,
+         .summary = "Every queue subscription with its definition",
+         .tag = "queues"});
+  r.add({.method = "PUT",
+         .pattern = "/v1/queues/{queue}",
+         .fn = create_queue,
+         .summary = "Creates a queue over a topic (200 when it exists with the same definition)",
+         .tag = "queues",
+         .request_body =
+             R"({"type":"object","required":["topic"],"properties":{)"
+             R"("topic":{"type":"string"},"dead_letter_topic":{"type":"string"},)"
+             R"("visibility_timeout_ms":{"type":"integer"},)"
+             R"("max_deliveries":{"type":"integer"},"max_in_flight":{"type":"integer"},)"
+             R"("ordering":{"type":"string","enum":["none","key"]},)"
+             R"("start":{"type":"string","enum":["earliest","latest"]}}})",
+         .content_types = kJson,
+         .statuses = {201, 400, 404, 409}});
+  r.add({.method = "GET",
+         .pattern = "/v1/queues/{queue}",
+         .fn = describe_queue,
+         .summary = "A queue: ready, leased, delayed and dead-lettered records, per partition",
+         .tag = "queues",
+         .statuses = {404}});
+  r.add({.method = "DELETE",
+         .pattern = "/v1/queues/{queue}",
+         .fn = delete_queue,
+         .summary = "Deletes a queue and its state (not its topics)",
+         .tag = "queues",
+         .statuses = {204, 404}});
+  r.add({.method = "POST",
+         .pattern = "/v1/queues/{queue}/receive",
+         .fn = receive,
+         .summary = "Records leased to the worker for the visibility timeout (long poll)",
+         .tag = "queues",
+         .request_body = R"({"type":"object","required":["consumer"],"properties":{)"
+                         R"("consumer":{"type":"string"},"max_records":{"type":"integer"},)"
+                         R"("max_bytes":{"type":"integer"},"timeout_ms":{"type":"integer"},)"
+                         R"("format":{"type":"string","enum":["json","text","binary"]}}})",
+         .content_types = kJson,
+         .statuses = {400, 404}});
+  const struct {
+    const char* verb;
+    handler fn;
+    const char* summary;
+    const char* extra;
+  } decisions[] = {
+      {"ack", ack, "Finishes leased records: never handed out again", ""},
+      {"nack", nack, "Releases leased records, available again after delay_ms",
+       R"(,"delay_ms":{"type":"integer"},"error":{"type":"string"})"},
+      {"extend", extend, "Renews leases for visibility_timeout_ms (default: the queue's)",
+       R"(,"visibility_timeout_ms":{"type":"integer"})"},
+      {"reject", reject, "Sends leased records to the dead-letter topic",
+       R"(,"error":{"type":"string"})"},
+  };
+  for (const auto& d : decisions) {
+    r.add({.method = "POST",
+           .pattern = fmt::format("/v1/queues/{{queue}}/{}", d.verb),
+           .fn = d.fn,
+           .summary = d.summary,
+           .tag = "queues",
+           .request_body = R"({"type":"object","required":["consumer","records"],"properties":{)"
+                           R"("consumer":{"type":"string"},)" +
+                           items + d.extra + "}}",
+           .content_types = kJson,
+           .statuses = {400, 404}});
+  }
+}
+
+}  // namespace http

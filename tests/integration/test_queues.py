@@ -1,0 +1,242 @@
+"""Queue subscriptions over HTTP: workers share a topic's records, each leased to one worker
+until it is acked, nacked, extended or rejected; ended leases come back; records handed out
+too often or rejected go to the dead-letter topic with headers naming their origin; and
+all of it survives kill -9."""
+
+import json
+import signal
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from harness import ServerTest
+from test_http_groups import HttpClient
+
+
+class Http(HttpClient):
+    def receive(self, queue, consumer, n=100, timeout_ms=0):
+        status, body = self.call("POST", f"/v1/queues/{queue}/receive",
+                                 {"consumer": consumer, "max_records": n,
+                                  "timeout_ms": timeout_ms, "format": "text"})
+        assert status == 200, body
+        return body["records"]
+
+    def decide(self, queue, verb, consumer, records, **extra):
+        status, body = self.call("POST", f"/v1/queues/{queue}/{verb}",
+                                 {"consumer": consumer, **extra,
+                                  "records": [{"partition": r["partition"],
+                                               "offset": r["offset"]} for r in records]})
+        assert status == 200, body
+        return body
+
+
+class QueueTest(ServerTest):
+    def start_broker(self, *args, data_dir=None):
+        s = self.start(*args, data_dir=data_dir)
+        s.wait_for("ready")
+        self.http = Http(s.http_port)
+        return s
+
+    def create_topic(self, s, name, partitions):
+        admin = AdminClient({"bootstrap.servers": s.bootstrap})
+        admin.create_topics([NewTopic(name, partitions)])[name].result(timeout=30)
+
+    def produce(self, s, topic, values, partition=None):
+        p = Producer({"bootstrap.servers": s.bootstrap, "linger.ms": 5})
+        for v in values:
+            if partition is None:
+                p.produce(topic, v.encode())
+            else:
+                p.produce(topic, v.encode(), partition=partition)
+        self.assertEqual(p.flush(30), 0)
+
+    def dead_letters(self, s, topic, n):
+        c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "dlq-reader",
+                      "auto.offset.reset": "earliest"})
+        c.subscribe([topic])
+        got = []
+        deadline = time.monotonic() + 30
+        while len(got) < n and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                got.append((m.value().decode(),
+                            {k: v.decode() for k, v in (m.headers() or [])}))
+        c.close()
+        return got
+
+    def test_workers_share_every_partition_and_each_record_is_acked_once(self):
+        s = self.start_broker()
+        self.create_topic(s, "orders", 4)
+        values = [f"order-{i}" for i in range(400)]
+        self.produce(s, "orders", values)
+        status, q = self.http.call("PUT", "/v1/queues/billing", {"topic": "orders"})
+        self.assertEqual(status, 201, q)
+        self.assertEqual((q["dead_letter_topic"], q["max_deliveries"]), ("billing.dlq", 5))
+        # The same definition again is fine; another one is refused.
+        self.assertEqual(self.http.call("PUT", "/v1/queues/billing", {"topic": "orders"})[0], 200)
+        status, body = self.http.call("PUT", "/v1/queues/billing",
+                                      {"topic": "orders", "max_deliveries": 3})
+        self.assertEqual((status, body["error"]), (409, "queue_exists"))
+
+        received, lock, errors = [], threading.Lock(), []
+
+        def worker(name):
+            try:
+                idle = 0
+                while idle < 3:
+                    recs = self.http.receive("billing", name, n=7, timeout_ms=300)
+                    if not recs:
+                        idle += 1
+                        continue
+                    idle = 0
+                    with lock:
+                        received.extend((r["partition"], r["offset"], r["value"],
+                                         r["delivery_count"], name) for r in recs)
+                    body = self.http.decide("billing", "ack", name, recs)
+                    assert body["refused"] == 0, body
+            except Exception as e:  # reported below
+                errors.append(e)
+
+        # More workers than partitions: parallelism is not bound by the partition count.
+        threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(errors, [])
+        self.assertEqual(sorted(v for _, _, v, _, _ in received), sorted(values))
+        self.assertEqual(len({(p, o) for p, o, _, _, _ in received}), 400)
+        self.assertTrue(all(d == 1 for _, _, _, d, _ in received))
+        self.assertGreater(len({w for *_, w in received}), 1)
+        status, d = self.http.call("GET", "/v1/queues/billing")
+        self.assertEqual(status, 200)
+        self.assertEqual((d["ready"], d["leased"], d["dead_lettered"]), (0, 0, 0))
+        self.assertEqual(sum(p["start"] for p in d["partitions"]),
+                         sum(p["log_end"] for p in d["partitions"]))
+        # Records produced later are handed out too.
+        self.produce(s, "orders", ["late"])
+        recs = self.http.receive("billing", "w0", timeout_ms=5000)
+        self.assertEqual([r["value"] for r in recs], ["late"])
+
+    def test_nack_extend_reject_and_ended_leases_lead_to_the_dead_letter_topic(self):
+        s = self.start_broker()
+        self.create_topic(s, "jobs", 1)
+        self.produce(s, "jobs", ["ok", "retry", "poison", "slow"])
+        status, _ = self.http.call("PUT", "/v1/queues/jobs-q",
+                                   {"topic": "jobs", "visibility_timeout_ms": 1000,
+                                    "max_deliveries": 2, "dead_letter_topic": "jobs-dead"})
+        self.assertEqual(status, 201)
+        recs = {r["value"]: r for r in self.http.receive("jobs-q", "w1", n=10)}
+        self.assertEqual(set(recs), {"ok", "retry", "poison", "slow"})
+        # Only the lease holder decides.
+        body = self.http.decide("jobs-q", "ack", "w2", [recs["ok"]])
+        self.assertEqual(body["results"][0]["error"], "other_worker")
+        self.assertEqual(self.http.decide("jobs-q", "ack", "w1", [recs["ok"]])["refused"], 0)
+        self.http.decide("jobs-q", "nack", "w1", [recs["retry"]], delay_ms=400,
+                         error="db timeout")
+        self.http.decide("jobs-q", "reject", "w1", [recs["poison"]], error="cannot parse")
+        self.http.decide("jobs-q", "extend", "w1", [recs["slow"]], visibility_timeout_ms=30000)
+        # The nacked record is delayed; nothing else is ready.
+        self.assertEqual(self.http.receive("jobs-q", "w2"), [])
+        again = self.http.receive("jobs-q", "w2", timeout_ms=5000)
+        self.assertEqual([(r["value"], r["delivery_count"]) for r in again], [("retry", 2)])
+        # w2 lets its lease end: delivered twice already, so it is dead-lettered.
+        got = dict(self.dead_letters(s, "jobs-dead", 2))
+        self.assertEqual(set(got), {"poison", "retry"})
+        self.assertEqual(got["poison"]["riptide-dlq-error"], "cannot parse")
+        self.assertEqual(got["poison"]["riptide-dlq-deliveries"], "1")
+        self.assertEqual(got["retry"]["riptide-dlq-error"], "db timeout")
+        self.assertEqual(got["retry"]["riptide-dlq-deliveries"], "2")
+        self.assertEqual((got["retry"]["riptide-dlq-topic"], got["retry"]["riptide-dlq-partition"],
+                          got["retry"]["riptide-dlq-offset"], got["retry"]["riptide-dlq-queue"]),
+                         ("jobs", "0", str(recs["retry"]["offset"]), "jobs-q"))
+        # The extended lease still holds; acking it finishes the queue.
+        self.assertEqual(self.http.receive("jobs-q", "w3", timeout_ms=1500), [])
+        self.assertEqual(self.http.decide("jobs-q", "ack", "w1", [recs["slow"]])["refused"], 0)
+        _, d = self.http.call("GET", "/v1/queues/jobs-q")
+        self.assertEqual((d["ready"], d["leased"], d["dead_lettered"]), (0, 0, 2))
+        self.assertGreaterEqual(d["lease_expiries"], 1)
+        # An acked record cannot be decided on again.
+        body = self.http.decide("jobs-q", "nack", "w1", [recs["ok"]])
+        self.assertEqual(body["results"][0]["error"], "not_delivered")
+
+    def test_acks_leases_and_delivery_counts_survive_kill_9(self):
+        s = self.start_broker()
+        self.create_topic(s, "tasks", 1)
+        self.produce(s, "tasks", [f"t{i}" for i in range(20)])
+        status, _ = self.http.call("PUT", "/v1/queues/tq",
+                                   {"topic": "tasks", "visibility_timeout_ms": 3000})
+        self.assertEqual(status, 201)
+        first = self.http.receive("tq", "w1", n=10)
+        self.assertEqual([r["value"] for r in first], [f"t{i}" for i in range(10)])
+        self.assertEqual(self.http.decide("tq", "ack", "w1", first[:5])["refused"], 0)
+        leased_until = first[5]["lease_expires_ms"]
+        s.proc.send_signal(signal.SIGKILL)
+        s.wait_exit()
+
+        s = self.start_broker(data_dir=s.data_dir)
+        # The five still leased stay with w1 until their lease ends; the acked never return.
+        now = self.http.receive("tq", "w2", n=100)
+        self.assertEqual([r["value"] for r in now], [f"t{i}" for i in range(10, 20)])
+        self.assertEqual(self.http.decide("tq", "ack", "w2", now)["refused"], 0)
+        self.assertEqual(self.http.decide("tq", "ack", "w1", first[5:6])["refused"], 0)
+        time.sleep(max(0, leased_until / 1000 - time.time()) + 0.3)
+        later = self.http.receive("tq", "w3", n=100, timeout_ms=3000)
+        self.assertEqual([(r["value"], r["delivery_count"]) for r in later],
+                         [(f"t{i}", 2) for i in range(6, 10)])
+        self.assertEqual(self.http.decide("tq", "ack", "w3", later)["refused"], 0)
+        _, d = self.http.call("GET", "/v1/queues/tq")
+        self.assertEqual((d["ready"], d["leased"]), (0, 0))
+        self.assertEqual(d["partitions"][0]["start"], 20)
+
+    def test_bad_requests_get_their_errors(self):
+        s = self.start_broker()
+        self.create_topic(s, "t", 1)
+        status, body = self.http.call("GET", "/v1/queues/nope")
+        self.assertEqual((status, body["error"]), (404, "unknown_queue"))
+        status, body = self.http.call("POST", "/v1/queues/nope/receive", {"consumer": "w"})
+        self.assertEqual((status, body["error"]), (404, "unknown_queue"))
+        status, body = self.http.call("PUT", "/v1/queues/q", {"topic": "missing"})
+        self.assertEqual((status, body["error"]), (404, "unknown_topic"))
+        for bad, field in (({}, "topic"), ({"topic": "t", "max_deliveries": 0}, "max_deliveries"),
+                           ({"topic": "t", "ordering": "fifo"}, "ordering"),
+                           ({"topic": "t", "visibility_timeout_ms": "1s"},
+                            "visibility_timeout_ms")):
+            status, body = self.http.call("PUT", "/v1/queues/q", bad)
+            self.assertEqual(status, 400, bad)
+            self.assertIn(field, body["message"])
+        req = urllib.request.Request(self.http.base + "/v1/queues/q", data=b"{not json",
+                                     method="PUT", headers={"Content-Type": "application/json"})
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        self.assertEqual(e.exception.code, 400)
+        self.assertEqual(self.http.call("PUT", "/v1/queues/q", {"topic": "t"})[0], 201)
+        status, body = self.http.call("POST", "/v1/queues/q/receive", {"max_records": 1})
+        self.assertEqual(status, 400)
+        self.assertIn("consumer", body["message"])
+        status, body = self.http.call("POST", "/v1/queues/q/ack",
+                                      {"consumer": "w", "records": [{"partition": -1}]})
+        self.assertEqual(status, 400)
+        self.assertIn("records[0]", body["message"])
+        status, body = self.http.call("GET", "/v1/queues")
+        self.assertEqual([q["name"] for q in body["queues"]], ["q"])
+        self.assertEqual(self.http.call("DELETE", "/v1/queues/q")[0], 204)
+        self.assertEqual(self.http.call("DELETE", "/v1/queues/q")[0], 404)
+        self.assertEqual(self.http.call("GET", "/healthz")[0], 200)
+        # Every queue route is in the OpenAPI document.
+        _, doc = self.http.call("GET", "/v1/openapi.json")
+        documented = {(m.upper(), path) for path, ops in doc["paths"].items() for m in ops}
+        routes = {("GET", "/v1/queues"), ("PUT", "/v1/queues/{queue}"),
+                  ("GET", "/v1/queues/{queue}"), ("DELETE", "/v1/queues/{queue}")}
+        routes |= {("POST", f"/v1/queues/{{queue}}/{verb}")
+                   for verb in ("receive", "ack", "nack", "extend", "reject")}
+        self.assertEqual(routes - documented, set())
+
+
+if __name__ == "__main__":
+    unittest.main()

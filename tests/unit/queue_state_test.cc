@@ -1,0 +1,159 @@
+#include "broker/queue_state.h"
+
+#include <gtest/gtest.h>
+
+namespace broker {
+namespace {
+
+queue_definition def(int32_t max_deliveries = 3, int32_t max_in_flight = 100) {
+  static const queue_definition base = [] {
+    queue_definition q;
+    q.name = std::string("q");
+    q.topic = std::string("t");
+    q.dead_letter_topic = std::string("q.dlq");
+    return q;
+  }();
+  queue_definition q = base;
+  q.visibility_timeout_ms = 1000;
+  q.max_deliveries = max_deliveries;
+  q.max_in_flight = max_in_flight;
+  return q;
+}
+
+queue_partition at(int64_t offset) {
+  queue_partition p;
+  p.start = p.next = offset;
+  return p;
+}
+
+settle_error settle(queue_partition& p, int64_t offset, const std::string& who, settle_action a,
+                    int64_t now, const queue_definition& q, bool* dead = nullptr, int64_t ms = 0) {
+  bool ignored = false;
+  return p.settle(offset, who, a, now, ms, "", q, dead ? dead : &ignored);
+}
+
+TEST(QueueState, AckedRecordsAreFinishedAndStartMovesPastThem) {
+  const auto q = def();
+  auto p = at(10);
+  p.lease(10, false, 0, "w1", 0, q);
+  p.lease(11, false, 0, "w1", 0, q);
+  EXPECT_EQ(p.next, 12);
+  EXPECT_EQ(settle(p, 11, "w1", settle_action::ack, 5, q), settle_error::none);
+  p.advance();
+  EXPECT_EQ(p.start, 10);  // 10 is still leased
+  EXPECT_EQ(settle(p, 10, "w1", settle_action::ack, 5, q), settle_error::none);
+  p.advance();
+  EXPECT_EQ(p.start, 12);
+  EXPECT_TRUE(p.tracked.empty());
+  // Acked records are gone: a second ack says so.
+  EXPECT_EQ(settle(p, 10, "w1", settle_action::ack, 6, q), settle_error::not_delivered);
+}
+
+TEST(QueueState, OnlyTheLeaseHolderSettlesAndOnlyWhileLeased) {
+  const auto q = def();
+  auto p = at(0);
+  p.lease(0, false, 0, "w1", 0, q);
+  EXPECT_EQ(settle(p, 0, "w2", settle_action::ack, 10, q), settle_error::other_worker);
+  EXPECT_EQ(settle(p, 5, "w1", settle_action::ack, 10, q), settle_error::not_delivered);
+  // The lease ends at 1000: an ack then is refused, and expiry makes the record available.
+  EXPECT_EQ(settle(p, 0, "w1", settle_action::ack, 1000, q), settle_error::lease_expired);
+  uint64_t expired = 0;
+  EXPECT_TRUE(p.expire(1000, q, &expired).empty());
+  EXPECT_EQ(expired, 1u);
+  EXPECT_TRUE(p.due(0, 1000));
+  EXPECT_EQ(settle(p, 0, "w1", settle_action::ack, 1001, q), settle_error::lease_expired);
+  // Handed out again, to another worker: delivery count 2.
+  p.lease(0, false, 0, "w2", 1001, q);
+  EXPECT_EQ(p.tracked.at(0).deliveries, 2);
+  EXPECT_EQ(settle(p, 0, "w1", settle_action::ack, 1002, q), settle_error::other_worker);
+  EXPECT_EQ(settle(p, 0, "w2", settle_action::ack, 1002, q), settle_error::none);
+}
+
+TEST(QueueState, NackDelaysExtendRenewsRejectDeadLetters) {
+  const auto q = def();
+  auto p = at(0);
+  for (int64_t o = 0; o < 3; ++o) p.lease(o, false, 0, "w", 0, q);
+  EXPECT_EQ(settle(p, 0, "w", settle_action::nack, 100, q, nullptr, 500), settle_error::none);
+  EXPECT_FALSE(p.due(0, 599));
+  EXPECT_TRUE(p.due(0, 600));
+  EXPECT_EQ(p.count(100).delayed, 1u);
+  EXPECT_EQ(settle(p, 1, "w", settle_action::extend, 900, q, nullptr, 5000), settle_error::none);
+  bool dead = false;
+  EXPECT_EQ(settle(p, 2, "w", settle_action::reject, 900, q, &dead), settle_error::none);
+  EXPECT_TRUE(dead);
+  p.dead(2, "");
+  EXPECT_TRUE(p.expire(2000, q).empty());
+  EXPECT_EQ(p.tracked.at(1).state, delivery_state::leased);  // renewed until 5900
+  EXPECT_EQ(p.tracked.at(2).state, delivery_state::dead);
+  EXPECT_EQ(p.tracked.at(2).last_error, "rejected");
+}
+
+TEST(QueueState, AfterMaxDeliveriesAnEndedLeaseOrANackDeadLetters) {
+  const auto q = def(2);
+  auto p = at(0);
+  p.lease(0, false, 0, "w", 0, q);
+  p.lease(1, false, 0, "w", 0, q);
+  p.expire(1000, q);
+  p.lease(0, false, 0, "w", 1000, q);  // second delivery
+  EXPECT_EQ(p.expire(2000, q), std::vector<int64_t>{0});
+  EXPECT_EQ(p.tracked.at(0).last_error, "lease expired");
+  p.lease(1, false, 0, "w", 2000, q);  // second delivery of 1
+  bool dead = false;
+  EXPECT_EQ(settle(p, 1, "w", settle_action::nack, 2001, q, &dead), settle_error::none);
+  EXPECT_TRUE(dead);
+}
+
+TEST(QueueState, TheInFlightWindowBoundsTrackedRecords) {
+  const auto q = def(3, 2);
+  auto p = at(0);
+  p.lease(0, false, 0, "w", 0, q);
+  EXPECT_FALSE(p.full(q));
+  p.track(1, true, 7);
+  EXPECT_TRUE(p.full(q));
+  EXPECT_EQ(p.next, 2);
+  EXPECT_TRUE(p.due(1, 0));
+  EXPECT_EQ(p.tracked.at(1).deliveries, 0);
+}
+
+TEST(QueueState, RetentionMovesStartPastRemovedRecords) {
+  const auto q = def();
+  auto p = at(0);
+  p.lease(0, false, 0, "w", 0, q);
+  p.lease(5, false, 0, "w", 0, q);
+  p.advance(3);
+  EXPECT_EQ(p.start, 5);
+  EXPECT_EQ(p.tracked.size(), 1u);
+}
+
+TEST(QueueState, SnapshotsAndKeysRoundTrip) {
+  const auto q = def();
+  auto p = at(40);
+  p.lease(40, true, 0xdeadbeef, "worker-1", 123, q);
+  p.track(41, false, 0);
+  p.lease(42, false, 0, "worker-2", 124, q);
+  bool ignored = false;
+  p.settle(42, "worker-2", settle_action::nack, 125, 10, "timeout talking to db", q, &ignored);
+  auto back = decode_queue_partition(encode_queue_partition(p));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, p);
+  auto d = decode_queue_definition(encode_queue_definition(q));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(*d, q);
+  for (const auto& k : {queue_record_key{"q", std::nullopt},
+                        queue_record_key{"q", std::pair<std::string, int32_t>("t", 3)}}) {
+    auto kb = decode_queue_key(encode_queue_key(k));
+    ASSERT_TRUE(kb);
+    EXPECT_EQ(*kb, k);
+  }
+  // Damaged bytes are refused, never half-read.
+  auto bytes = encode_queue_partition(p);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    EXPECT_FALSE(decode_queue_partition(std::span(bytes.data(), cut))) << cut;
+  }
+  auto kbytes = encode_queue_key({"q", std::nullopt});
+  kbytes[0] = 1;  // an offset key's version
+  EXPECT_FALSE(decode_queue_key(kbytes));
+}
+
+}  // namespace
+}  // namespace broker
