@@ -1,10 +1,12 @@
 #include "broker/queue_coordinator.h"
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 
 #include "base/clock.h"
 #include "base/logging.h"
+#include "base/metrics.h"
 #include "broker/broker.h"
 #include "net/await.h"
 #include "net/shard.h"
@@ -34,13 +36,75 @@ queue_create_result refused(std::error_code ec, std::string message) {
 
 }  // namespace
 
+// A queue's figures for /metrics: written on the queue's shard, read at scrape time.
+struct queue_figures {
+  std::atomic<int64_t> leased{0};
+  std::atomic<int64_t> available{0};  // handed out before and available again (or delayed)
+  std::atomic<int64_t> delayed{0};
+  std::atomic<uint64_t> delivered{0};
+  std::atomic<uint64_t> acked{0};
+  std::atomic<uint64_t> dead_lettered{0};
+  std::atomic<uint64_t> redeliveries{0};
+  std::atomic<uint64_t> lease_expiries{0};
+};
+
 struct queue_coordinator::entry {
+  explicit entry(const std::string& name) : figures(std::make_shared<queue_figures>()) {
+    auto& reg = base::metrics::registry::global();
+    const auto gauge = [&](const char* metric, const char* help, auto read) {
+      gauge_ids.push_back(reg.add_gauge(
+          metric, help,
+          [name, f = figures, read](std::vector<std::pair<base::metrics::labels, double>>& out) {
+            out.push_back({{{"queue", name}}, static_cast<double>(read(*f))});
+          }));
+    };
+    gauge("riptide_queue_leased", "Records of the queue leased to a worker now",
+          [](const queue_figures& f) { return f.leased.load(); });
+    gauge("riptide_queue_available_again",
+          "Records handed out before and available again (delayed ones included)",
+          [](const queue_figures& f) { return f.available.load(); });
+    gauge("riptide_queue_delayed", "Records nacked with a delay that is not over",
+          [](const queue_figures& f) { return f.delayed.load(); });
+    gauge("riptide_queue_delivered", "Records handed out by the queue since the broker started",
+          [](const queue_figures& f) { return f.delivered.load(); });
+    gauge("riptide_queue_acked", "Records acked since the broker started",
+          [](const queue_figures& f) { return f.acked.load(); });
+    gauge("riptide_queue_dead_lettered", "Records dead-lettered since the broker started",
+          [](const queue_figures& f) { return f.dead_lettered.load(); });
+    gauge("riptide_queue_redeliveries",
+          "Records handed out again (after a lease ended or a nack) since the broker started",
+          [](const queue_figures& f) { return f.redeliveries.load(); });
+    gauge("riptide_queue_lease_expiries",
+          "Leases that ended without a decision since the "
+          "broker started",
+          [](const queue_figures& f) { return f.lease_expiries.load(); });
+  }
+  ~entry() {
+    for (auto id : gauge_ids) base::metrics::registry::global().remove_gauge(id);
+  }
+  entry(const entry&) = delete;
+  entry& operator=(const entry&) = delete;
+
+  // The leased, available and delayed figures, after a change.
+  void publish() {
+    const int64_t now = base::wall_ms();
+    int64_t leased = 0, available = 0, delayed = 0;
+    for (const auto& [p, part] : parts) {
+      const auto c = part.count(now);
+      leased += static_cast<int64_t>(c.leased);
+      available += static_cast<int64_t>(c.available);
+      delayed += static_cast<int64_t>(c.delayed);
+    }
+    figures->leased = leased;
+    figures->available = available;
+    figures->delayed = delayed;
+  }
+
   queue_definition def;
   std::map<int32_t, queue_partition> parts;
   std::vector<std::weak_ptr<net::asio::steady_timer>> receivers;
-  uint64_t dead_lettered = 0;
-  uint64_t redeliveries = 0;
-  uint64_t lease_expiries = 0;
+  std::shared_ptr<queue_figures> figures;
+  std::vector<uint64_t> gauge_ids;
   int32_t next_partition = 0;  // where the next receive starts looking: fairness
 };
 
@@ -72,7 +136,7 @@ base::status queue_coordinator::load() {
               auto def = rec.value ? decode_queue_definition(*rec.value) : std::nullopt;
               if (def) {
                 auto& e = queues_[key->queue];
-                if (!e || e->def.topic != def->topic) e = std::make_unique<entry>();
+                if (!e || e->def.topic != def->topic) e = std::make_unique<entry>(key->queue);
                 e->def = std::move(*def);
               } else {
                 queues_.erase(key->queue);
@@ -89,6 +153,7 @@ base::status queue_coordinator::load() {
         });
     if (!st) return st.error();
   }
+  for (auto& [name, e] : queues_) e->publish();
   if (!queues_.empty()) {
     base::logger("queues")->info("shard {}: loaded {} queue(s) ({} records)", shard_,
                                  queues_.size(), records);
@@ -134,11 +199,12 @@ net::task<void> queue_coordinator::expire_all() {
       uint64_t expired = 0;
       auto to_dead = part.expire(now, e->def, &expired);
       if (expired == 0) continue;
-      e->lease_expiries += expired;
+      e->figures->lease_expiries += expired;
       changed.push_back(p);
       if (!to_dead.empty()) dead.emplace_back(p, std::move(to_dead));
     }
     if (changed.empty()) continue;
+    e->publish();
     wake_receivers(*e);
     for (auto& [p, offsets] : dead) co_await dead_letter(name, p, std::move(offsets));
     if (find(name)) co_await persist(name, std::move(changed), false);
@@ -242,7 +308,7 @@ net::task<queue_create_result> queue_coordinator::create(request_identity who, q
   }
   if (find(q.name)) co_return refused(errc::topic_exists, "queue '" + q.name + "' exists");
   q.created_ms = base::wall_ms();
-  auto e = std::make_unique<entry>();
+  auto e = std::make_unique<entry>(q.name);
   e->def = q;
   e->parts = std::move(parts);
   std::vector<int32_t> all;
@@ -285,9 +351,9 @@ net::task<queue_info> queue_coordinator::describe(request_identity who, std::str
     co_return out;
   }
   out.def = e->def;
-  out.dead_lettered = e->dead_lettered;
-  out.redeliveries = e->redeliveries;
-  out.lease_expiries = e->lease_expiries;
+  out.dead_lettered = e->figures->dead_lettered;
+  out.redeliveries = e->figures->redeliveries;
+  out.lease_expiries = e->figures->lease_expiries;
   const int64_t now = base::wall_ms();
   std::vector<std::pair<int32_t, queue_partition>> parts(e->parts.begin(), e->parts.end());
   const std::string topic = e->def.topic;
@@ -408,7 +474,7 @@ net::task<queue_receive_result> queue_coordinator::receive(request_identity who,
           took = true;
           continue;
         }
-        if (known && now_part.tracked.at(rec.offset).deliveries > 0) ++e->redeliveries;
+        if (known && now_part.tracked.at(rec.offset).deliveries > 0) ++e->figures->redeliveries;
         now_part.lease(rec.offset, has_key, hash, consumer, at, def);
         if (by_key && has_key) blocked.insert(hash);
         bytes += rec.value.value_or("").size() + rec.key.value_or("").size();
@@ -427,6 +493,8 @@ net::task<queue_receive_result> queue_coordinator::receive(request_identity who,
     }
     if (auto* again = find(name)) {
       again->next_partition = first + 1;
+      again->figures->delivered += out.messages.size();
+      if (!changed.empty()) again->publish();
     }
     if (!changed.empty()) {
       if (auto ec = co_await persist(name, changed, false)) {
@@ -500,6 +568,10 @@ net::task<queue_settle_result> queue_coordinator::settle(request_identity /*who*
     co_return out;
   }
   for (int32_t p : changed) e->parts[p].advance();
+  if (action == settle_action::ack) {
+    for (auto r : out.outcomes) e->figures->acked += r == settle_error::none ? 1 : 0;
+  }
+  e->publish();
   if (action == settle_action::nack || !dead.empty() || action == settle_action::ack) {
     wake_receivers(*e);  // records available again, or room in the in-flight window
   }
@@ -574,9 +646,12 @@ net::task<void> queue_coordinator::dead_letter(std::string name, int32_t partiti
     e = find(name);
     if (!e) co_return;
     e->parts[partition].dead(offset, why);
-    ++e->dead_lettered;
+    ++e->figures->dead_lettered;
   }
-  if (auto* again = find(name)) again->parts[partition].advance();
+  if (auto* again = find(name)) {
+    again->parts[partition].advance();
+    again->publish();
+  }
 }
 
 }  // namespace broker

@@ -4,6 +4,7 @@ too often or rejected go to the dead-letter topic with headers naming their orig
 all of it survives kill -9."""
 
 import json
+import re
 import signal
 import threading
 import time
@@ -69,6 +70,29 @@ class QueueTest(ServerTest):
         c.close()
         return got
 
+    def all_records(self, s, topic):
+        """(value, headers) of every record of `topic`, read to its end."""
+        c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "reader-" + topic,
+                      "auto.offset.reset": "earliest", "enable.partition.eof": True})
+        c.subscribe([topic])
+        got, ended, parts = [], set(), None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if parts is None and c.assignment():
+                parts = {tp.partition for tp in c.assignment()}
+            if parts is not None and ended >= parts:
+                break
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == -191:  # _PARTITION_EOF
+                    ended.add(m.partition())
+                continue
+            got.append((m.value().decode(), {k: v.decode() for k, v in (m.headers() or [])}))
+        c.close()
+        return got
+
     def test_workers_share_every_partition_and_each_record_is_acked_once(self):
         s = self.start_broker()
         self.create_topic(s, "orders", 4)
@@ -122,6 +146,22 @@ class QueueTest(ServerTest):
         self.produce(s, "orders", ["late"])
         recs = self.http.receive("billing", "w0", timeout_ms=5000)
         self.assertEqual([r["value"] for r in recs], ["late"])
+        # The queue's figures in /metrics.
+        with urllib.request.urlopen(self.http.base + "/metrics", timeout=10) as r:
+            page = r.read().decode()
+
+        def metric(name):
+            m = re.search(rf'^{name}{{queue="billing"}} ([0-9.e+]+)$', page, re.M)
+            return float(m.group(1)) if m else None
+
+        self.assertEqual(metric("riptide_queue_delivered"), 401)
+        self.assertEqual(metric("riptide_queue_acked"), 400)
+        self.assertEqual(metric("riptide_queue_leased"), 1)
+        self.assertEqual(metric("riptide_queue_dead_lettered"), 0)
+        # A deleted queue leaves /metrics.
+        self.assertEqual(self.http.call("DELETE", "/v1/queues/billing")[0], 204)
+        with urllib.request.urlopen(self.http.base + "/metrics", timeout=10) as r:
+            self.assertNotIn('queue="billing"', r.read().decode())
 
     def test_nack_extend_reject_and_ended_leases_lead_to_the_dead_letter_topic(self):
         s = self.start_broker()
@@ -193,6 +233,125 @@ class QueueTest(ServerTest):
         _, d = self.http.call("GET", "/v1/queues/tq")
         self.assertEqual((d["ready"], d["leased"]), (0, 0))
         self.assertEqual(d["partitions"][0]["start"], 20)
+
+    def test_workers_that_crash_and_a_broker_killed_three_times_lose_nothing(self):
+        s = self.start_broker()
+        data_dir = s.data_dir
+        self.create_topic(s, "chaos", 4)
+        n = 6000
+        self.produce(s, "chaos", [f"r{i}" for i in range(n)])
+        status, _ = self.http.call("PUT", "/v1/queues/cq",
+                                   {"topic": "chaos", "visibility_timeout_ms": 1500,
+                                    "max_deliveries": 4})
+        self.assertEqual(status, 201)
+        lock = threading.Lock()
+        receptions = {}   # (p, o) -> [(receive started, delivery_count, lease end, worker)]
+        nacked = {}       # (p, o) -> times a nack was sent for it
+        confirmed = {}    # (p, o) -> when the ack's answer arrived
+        attempted = set()  # acks sent whose answer was lost to a kill
+        done = threading.Event()
+        rng = __import__("random").Random(7)
+
+        def call(method, path, body):
+            while not done.is_set():
+                try:
+                    return self.http.call(method, path, body)
+                except (urllib.error.URLError, ConnectionError, OSError):
+                    time.sleep(0.1)  # the broker is being restarted
+            return None, None
+
+        def worker(index):
+            name = f"w{index}-0"
+            crashes = 0
+            while not done.is_set():
+                started = time.time()
+                status, body = call("POST", "/v1/queues/cq/receive",
+                                    {"consumer": name, "max_records": 20, "timeout_ms": 200})
+                if status != 200:
+                    continue
+                recs = body["records"]
+                answered = time.time()
+                with lock:
+                    for r in recs:
+                        receptions.setdefault((r["partition"], r["offset"]), []).append(
+                            (started, r["delivery_count"], r["lease_expires_ms"] / 1000,
+                             answered))
+                if recs and rng.random() < 0.1:
+                    crashes += 1  # the worker dies holding its leases; a new one starts
+                    name = f"w{index}-{crashes}"
+                    continue
+                acks = [r for r in recs if rng.random() < 0.9]
+                nacks = [r for r in recs if r not in acks]
+                if nacks:
+                    with lock:
+                        for r in nacks:
+                            nacked[(r["partition"], r["offset"])] = \
+                                nacked.get((r["partition"], r["offset"]), 0) + 1
+                    call("POST", "/v1/queues/cq/nack",
+                         {"consumer": name, "error": "flaky",
+                          "records": [{"partition": r["partition"], "offset": r["offset"]}
+                                      for r in nacks]})
+                if not acks:
+                    continue
+                keys = [(r["partition"], r["offset"]) for r in acks]
+                with lock:
+                    attempted.update(keys)
+                try:
+                    status, body = self.http.call(
+                        "POST", "/v1/queues/cq/ack",
+                        {"consumer": name, "records": [{"partition": p, "offset": o}
+                                                       for p, o in keys]})
+                except (urllib.error.URLError, ConnectionError, OSError):
+                    continue
+                answered = time.time()
+                if status == 200:
+                    with lock:
+                        for key, res in zip(keys, body["results"]):
+                            if "error" not in res:
+                                confirmed[key] = answered
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(12)]
+        for t in threads:
+            t.start()
+        try:
+            progress = []
+            for _ in range(3):
+                time.sleep(0.7)
+                with lock:
+                    progress.append(len(confirmed))
+                s.proc.send_signal(signal.SIGKILL)
+                s.wait_exit()
+                s = self.start_broker(data_dir=data_dir)
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                status, d = self.http.call("GET", "/v1/queues/cq")
+                if status == 200 and all(p["start"] == p["log_end"] for p in d["partitions"]):
+                    break
+                time.sleep(0.5)
+        finally:
+            done.set()
+            for t in threads:
+                t.join(30)
+        self.assertTrue(all(p["start"] == p["log_end"] for p in d["partitions"]), d)
+        # The kills came while the workers were busy.
+        self.assertLess(progress[-1], n, progress)
+        dead = {(int(h["riptide-dlq-partition"]), int(h["riptide-dlq-offset"])): h
+                for _, h in self.all_records(s, "cq.dlq")}
+        everything = set(receptions)
+        self.assertEqual(len(everything), n)  # every record was handed out
+        # None lost: each is acked (answer seen, or sent when a kill cut the answer) or
+        # dead-lettered.
+        self.assertEqual(everything - set(confirmed) - attempted - set(dead), set())
+        for key, got in receptions.items():
+            counts = [c for _, c, _, _ in got]
+            self.assertEqual(counts, sorted(set(counts)), key)  # counts only go up
+            if key in confirmed:  # never handed out again after its ack was answered
+                self.assertFalse([g for g in got if g[0] > confirmed[key] + 0.05], key)
+            # Handed out again only after its lease ended, or after a nack.
+            early = sum(1 for prev, nxt in zip(got, got[1:]) if nxt[3] < prev[2] - 0.05)
+            self.assertLessEqual(early, nacked.get(key, 0), (key, got))
+            if key in dead:
+                self.assertGreaterEqual(int(dead[key]["riptide-dlq-deliveries"]), counts[-1])
 
     def test_bad_requests_get_their_errors(self):
         s = self.start_broker()
