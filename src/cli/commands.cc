@@ -17,6 +17,8 @@ std::span<const verb> verbs() {
       verb{"cluster", "Show the brokers and the cluster.", declare_cluster},
       verb{"http", "Show what a broker's HTTP listener has served (routes, streams).",
            declare_http},
+      verb{"queue", "Create, inspect and work queues over topics (through the HTTP listener).",
+           declare_queue},
       verb{"bench", "Load-test a Kafka-protocol broker: throughput and end-to-end latency.",
            declare_bench},
   };

@@ -424,6 +424,46 @@ class HttpStatsTest(BrokerFixture):
         self.assertIn("invalid --url", r.stderr)
 
 
+class QueueCliTest(BrokerFixture):
+    def q(self, *args):
+        return self.cli("queue", *args, brokers=False,
+                        env={"RIPTIDE_HTTP_URL": f"http://127.0.0.1:{self.server.http_port}"})
+
+    def test_a_worker_from_the_shell(self):
+        self.ok("topic", "create", "cli-jobs")
+        self.produce_with_client("cli-jobs", [(0, None, f"job-{i}".encode(), None, 0)
+                                              for i in range(3)])
+        r = self.q("create", "cli-q", "--topic", "cli-jobs", "--max-deliveries", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("dead letters to 'cli-q.dlq'", r.stdout)
+        r = self.q("receive", "cli-q", "--consumer", "w1", "--max", "2")
+        self.assertEqual(r.stdout.splitlines(), ["0:0\t1\t\tjob-0", "0:1\t1\t\tjob-1"])
+        r = self.q("ack", "cli-q", "--consumer", "w1", "0:0")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "ack 1 of 1"), r.stderr)
+        r = self.q("ack", "cli-q", "--consumer", "w2", "0:1", "0:0")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("0:1 not ack: other_worker", r.stderr)
+        self.assertIn("0:0 not ack: not_delivered", r.stderr)
+        r = self.q("nack", "cli-q", "--consumer", "w1", "0:1", "--error", "later")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.q("receive", "cli-q", "--consumer", "w2", "--json", "--ack", "--wait", "2s")
+        got = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual(sorted((g["offset"], g["delivery_count"]) for g in got),
+                         [(1, 2), (2, 1)])
+        d = json.loads(self.q("describe", "cli-q", "--json").stdout)
+        self.assertEqual((d["ready"], d["leased"], d["partitions"][0]["start"]), (0, 0, 3))
+        self.assertEqual(self.q("delete", "cli-q").returncode, 0)
+        self.assertEqual(json.loads(self.q("list", "--json").stdout)["queues"], [])
+        r = self.q("describe", "cli-q")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("see `riptide queue list`", r.stderr)
+        r = self.q("ack", "cli-q", "--consumer", "w", "zero")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("PARTITION:OFFSET", r.stderr)
+        r = self.cli("queue", "list", "--url", f"http://127.0.0.1:{free_port()}", brokers=False)
+        self.assertEqual(r.returncode, 3)
+
+
 class ConnectionTest(BrokerFixture):
     def test_unreachable_broker_fails_fast_with_the_fix(self):
         dead = f"127.0.0.1:{free_port()}"
