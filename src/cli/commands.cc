@@ -19,6 +19,7 @@ std::span<const verb> verbs() {
            declare_http},
       verb{"queue", "Create, inspect and work queues over topics (through the HTTP listener).",
            declare_queue},
+      verb{"dlq", "List, inspect and replay the dead-letter topics of queues.", declare_dlq},
       verb{"bench", "Load-test a Kafka-protocol broker: throughput and end-to-end latency.",
            declare_bench},
   };

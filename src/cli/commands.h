@@ -31,6 +31,7 @@ void declare_group(CLI::App& cmd, action& run);
 void declare_cluster(CLI::App& cmd, action& run);
 void declare_http(CLI::App& cmd, action& run);
 void declare_queue(CLI::App& cmd, action& run);
+void declare_dlq(CLI::App& cmd, action& run);
 
 // Adds every verb of the table to `app`; `run` receives the chosen verb's action.
 void add_verbs(CLI::App& app, action& run);

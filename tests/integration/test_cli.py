@@ -463,6 +463,40 @@ class QueueCliTest(BrokerFixture):
         r = self.cli("queue", "list", "--url", f"http://127.0.0.1:{free_port()}", brokers=False)
         self.assertEqual(r.returncode, 3)
 
+    def test_dead_letters_listed_inspected_and_replayed(self):
+        self.ok("topic", "create", "cli-mail", "--partitions", "2")
+        self.produce_with_client("cli-mail", [(1, b"k", b"to-ann", [("trace", b"t1")], 0),
+                                              (1, None, b"to-bob", None, 0)])
+        self.assertEqual(self.q("create", "mailq", "--topic", "cli-mail").returncode, 0)
+        got = self.q("receive", "mailq", "--consumer", "w", "--max", "10").stdout.splitlines()
+        self.assertEqual(len(got), 2)
+        r = self.q("reject", "mailq", "--consumer", "w", "1:0", "1:1", "--error", "bounced")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        env = {"RIPTIDE_HTTP_URL": f"http://127.0.0.1:{self.server.http_port}"}
+        listed = json.loads(self.ok("dlq", "list", "--json", env=env))
+        self.assertIn({"queue": "mailq", "topic": "mailq.dlq", "records": 2}, listed)
+        dead = [json.loads(line) for line in self.ok("dlq", "inspect", "mailq.dlq",
+                                                     "--json").splitlines()]
+        self.assertEqual([(d["value"], d["headers"]["riptide-dlq-offset"],
+                           d["headers"]["riptide-dlq-error"]) for d in dead],
+                         [("to-ann", "0", "bounced"), ("to-bob", "1", "bounced")])
+        self.assertEqual(dead[0]["headers"]["trace"], "t1")
+        self.assertEqual(dead[0]["key"], "k")
+        out = json.loads(self.ok("dlq", "replay", "mailq.dlq", "--json"))
+        self.assertEqual((out["replayed"], out["failed"], out["skipped"]), (2, 0, 0))
+        # Back in the topic, where they came from, without the dead-letter headers.
+        rows = self.kcat("cli-mail")
+        self.assertEqual([(p, o, k, v) for p, o, k, v, _ in rows if o >= 2],
+                         [(1, 2, "k", "to-ann"), (1, 3, "", "to-bob")])
+        replayed = [h for p, o, k, v, h in rows if o == 2][0]
+        self.assertIn("trace", str(replayed))
+        self.assertNotIn("riptide-dlq", str(replayed))
+        got = self.q("receive", "mailq", "--consumer", "w", "--max", "10").stdout.splitlines()
+        self.assertEqual([line.split("\t")[3] for line in got], ["to-ann", "to-bob"])
+        r = self.cli("dlq", "inspect", "no-such-dlq")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("does not exist", r.stderr)
+
 
 class ConnectionTest(BrokerFixture):
     def test_unreachable_broker_fails_fast_with_the_fix(self):
