@@ -129,6 +129,7 @@ int serve(const serve_options& opts) {
   bopts.groups.limits.initial_rebalance_delay_ms = cfg.get_int("groups.initial_rebalance_delay");
   bopts.groups.limits.max_members = static_cast<size_t>(cfg.get_int("groups.max_members"));
   bopts.groups.max_groups = static_cast<size_t>(cfg.get_int("groups.max_groups"));
+  bopts.queues.max_queues = static_cast<size_t>(cfg.get_int("queues.max_queues"));
   bopts.limits.max_topics = static_cast<int32_t>(cfg.get_int("limits.max_topics"));
   bopts.limits.max_partitions = static_cast<int32_t>(cfg.get_int("limits.max_partitions"));
   bopts.limits.max_topics_per_request =

@@ -373,6 +373,13 @@ const config_key kKeys[] = {
                     "one beyond is refused with POLICY_VIOLATION.",
      .min = 1,
      .max = 100000000},
+    {.name = "queues.max_queues",
+     .type = config_type::integer,
+     .default_value = "1000",
+     .description = "Queue subscriptions the broker keeps (docs/queues.md); creating one "
+                    "beyond is refused with 409 limit_exceeded.",
+     .min = 1,
+     .max = 1000000},
     {.name = "groups.max_members",
      .type = config_type::integer,
      .default_value = "1000",

@@ -48,8 +48,14 @@ struct queue_figures {
   std::atomic<uint64_t> lease_expiries{0};
 };
 
+namespace {
+// Queues on every shard, for the broker-wide limit.
+std::atomic<size_t> g_queues{0};
+}  // namespace
+
 struct queue_coordinator::entry {
   explicit entry(const std::string& name) : figures(std::make_shared<queue_figures>()) {
+    g_queues.fetch_add(1);
     auto& reg = base::metrics::registry::global();
     const auto gauge = [&](const char* metric, const char* help, auto read) {
       gauge_ids.push_back(reg.add_gauge(
@@ -80,6 +86,7 @@ struct queue_coordinator::entry {
           [](const queue_figures& f) { return f.lease_expiries.load(); });
   }
   ~entry() {
+    g_queues.fetch_sub(1);
     for (auto id : gauge_ids) base::metrics::registry::global().remove_gauge(id);
   }
   entry(const entry&) = delete;
@@ -102,7 +109,9 @@ struct queue_coordinator::entry {
 
   queue_definition def;
   std::map<int32_t, queue_partition> parts;
+  // Receives waiting for records; the ended ones are swept when the list doubles.
   std::vector<std::weak_ptr<net::asio::steady_timer>> receivers;
+  size_t receivers_sweep_at = 64;
   std::shared_ptr<queue_figures> figures;
   std::vector<uint64_t> gauge_ids;
   int32_t next_partition = 0;  // where the next receive starts looking: fairness
@@ -282,10 +291,10 @@ net::task<queue_create_result> queue_coordinator::create(request_identity who, q
     co_return refused(errc::topic_exists,
                       "queue '" + q.name + "' exists with another definition; delete it first");
   }
-  if (queues_.size() >= opts_.max_queues) {
-    co_return refused(errc::limit_exceeded,
-                      "this shard holds its share of the broker's queues "
-                      "already; delete unused ones");
+  if (g_queues.load() >= opts_.max_queues) {
+    co_return refused(errc::limit_exceeded, "the broker holds " + std::to_string(opts_.max_queues) +
+                                                " queues already (queues.max_queues); delete "
+                                                "unused ones");
   }
   if (!meta->find(q.dead_letter_topic)) {
     config_map no_configs;
@@ -515,6 +524,10 @@ net::task<queue_receive_result> queue_coordinator::receive(request_identity who,
     auto timer = std::make_shared<net::asio::steady_timer>(co_await net::asio::this_coro::executor);
     timer->expires_at(std::min(
         deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(kRecheckMs)));
+    if (w->receivers.size() >= w->receivers_sweep_at) {
+      std::erase_if(w->receivers, [](const auto& r) { return r.expired(); });
+      w->receivers_sweep_at = std::max<size_t>(64, 2 * w->receivers.size());
+    }
     w->receivers.push_back(timer);
     std::shared_ptr<data_waiter> waiter;
     if (!watch.empty()) {

@@ -353,6 +353,17 @@ class QueueTest(ServerTest):
             if key in dead:
                 self.assertGreaterEqual(int(dead[key]["riptide-dlq-deliveries"]), counts[-1])
 
+    def test_queues_are_bounded_by_queues_max_queues(self):
+        s = self.start_broker("--queues-max-queues", "2")
+        self.create_topic(s, "t", 1)
+        for name in ("a", "b"):  # on either shard: the bound is the broker's
+            self.assertEqual(self.http.call("PUT", f"/v1/queues/{name}", {"topic": "t"})[0], 201)
+        status, body = self.http.call("PUT", "/v1/queues/c", {"topic": "t"})
+        self.assertEqual((status, body["error"]), (409, "limit_exceeded"), body)
+        self.assertIn("queues.max_queues", body["message"])
+        self.assertEqual(self.http.call("DELETE", "/v1/queues/a")[0], 204)
+        self.assertEqual(self.http.call("PUT", "/v1/queues/c", {"topic": "t"})[0], 201)
+
     def test_bad_requests_get_their_errors(self):
         s = self.start_broker()
         self.create_topic(s, "t", 1)
