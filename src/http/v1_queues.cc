@@ -10,6 +10,7 @@
 #include "http/json_util.h"
 #include "http/record_json.h"
 #include "http/server.h"
+#include "http/stream.h"
 
 namespace http {
 namespace {
@@ -247,16 +248,15 @@ net::task<response> receive(server_context& ctx, request& req) {
   co_return json(200, to_json(bj::object{{"records", std::move(out)}}));
 }
 
-// ack, nack, extend, reject: {"consumer", "records": [{"partition", "offset"}], ...}.
-net::task<response> settle(server_context& ctx, request& req, broker::settle_action action) {
-  const std::string name = req.params.at("queue");
-  bj::object body;
-  if (auto bad = parse_object(req, body)) co_return *bad;
-  std::string consumer;
-  if (auto bad = consumer_field(body, consumer)) co_return *bad;
-  const auto* rs = body.if_contains("records");
+// The records of a decision: [{"partition": P, "offset": O}, ...]; nullopt, with the
+// field at fault (".records", ".records[3]") and what it must be, when the list is not that.
+std::optional<std::vector<broker::queue_settle_item>> settle_items(const bj::value* rs,
+                                                                   std::string& field,
+                                                                   std::string& must_be) {
   if (!rs || !rs->is_array() || rs->as_array().empty() || rs->as_array().size() > kMaxSettleItems) {
-    co_return bad_field("records", "an array of 1 to 10000 {\"partition\": P, \"offset\": O}");
+    field = "records";
+    must_be = "an array of 1 to 10000 {\"partition\": P, \"offset\": O}";
+    return std::nullopt;
   }
   std::vector<broker::queue_settle_item> items;
   for (size_t i = 0; i < rs->as_array().size(); ++i) {
@@ -265,11 +265,42 @@ net::task<response> settle(server_context& ctx, request& req, broker::settle_act
     const auto* o = it.is_object() ? it.as_object().if_contains("offset") : nullptr;
     if (!p || !o || !p->is_int64() || !o->is_int64() || p->as_int64() < 0 ||
         p->as_int64() > INT32_MAX || o->as_int64() < 0) {
-      co_return bad_field(fmt::format("records[{}]", i),
-                          "{\"partition\": P, \"offset\": O} with non-negative integers");
+      field = fmt::format("records[{}]", i);
+      must_be = "{\"partition\": P, \"offset\": O} with non-negative integers";
+      return std::nullopt;
     }
     items.push_back({static_cast<int32_t>(p->as_int64()), o->as_int64()});
   }
+  return items;
+}
+
+bj::object settled_json(const std::vector<broker::queue_settle_item>& items,
+                        const broker::queue_settle_result& r) {
+  bj::array results;
+  size_t refused = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    bj::object one{{"partition", items[i].partition}, {"offset", items[i].offset}};
+    if (r.outcomes[i] != broker::settle_error::none) {
+      one["error"] = broker::settle_error_name(r.outcomes[i]);
+      ++refused;
+    }
+    results.push_back(std::move(one));
+  }
+  return bj::object{
+      {"settled", items.size() - refused}, {"refused", refused}, {"results", std::move(results)}};
+}
+
+// ack, nack, extend, reject: {"consumer", "records": [{"partition", "offset"}], ...}.
+net::task<response> settle(server_context& ctx, request& req, broker::settle_action action) {
+  const std::string name = req.params.at("queue");
+  bj::object body;
+  if (auto bad = parse_object(req, body)) co_return *bad;
+  std::string consumer;
+  if (auto bad = consumer_field(body, consumer)) co_return *bad;
+  std::string field, must_be;
+  auto parsed = settle_items(body.if_contains("records"), field, must_be);
+  if (!parsed) co_return bad_field(field, must_be);
+  auto items = std::move(*parsed);
   int64_t ms = 0;
   if (action == broker::settle_action::nack) {
     if (auto bad = int_field(body, "delay_ms", 0, 7LL * 24 * 3600 * 1000, ms)) co_return *bad;
@@ -291,19 +322,7 @@ net::task<response> settle(server_context& ctx, request& req, broker::settle_act
       run_settle(ctx.broker, req.who, name, consumer, action, items, ms, std::move(why)));
   if (r.error && r.outcomes.size() != n) co_return queue_error(r.error, name);
   if (r.error) co_return from_error(r.error, "the decisions were not stored; send them again");
-  bj::array results;
-  size_t refused = 0;
-  for (size_t i = 0; i < n; ++i) {
-    bj::object one{{"partition", items[i].partition}, {"offset", items[i].offset}};
-    if (r.outcomes[i] != broker::settle_error::none) {
-      one["error"] = broker::settle_error_name(r.outcomes[i]);
-      ++refused;
-    }
-    results.push_back(std::move(one));
-  }
-  co_return json(
-      200, to_json(bj::object{
-               {"settled", n - refused}, {"refused", refused}, {"results", std::move(results)}}));
+  co_return json(200, to_json(settled_json(items, r)));
 }
 
 net::task<response> ack(server_context& ctx, request& req) {
@@ -317,6 +336,196 @@ net::task<response> extend(server_context& ctx, request& req) {
 }
 net::task<response> reject(server_context& ctx, request& req) {
   co_return co_await settle(ctx, req, broker::settle_action::reject);
+}
+
+// A worker over WebSocket: records are pushed as they are leased to it, within the credit
+// it grants; it sends its decisions on the same socket:
+//   {"credit": N}
+//   {"ack": [{"partition": P, "offset": O}, ...]}
+//   {"nack": [...], "delay_ms": D, "error": "..."}
+//   {"extend": [...], "visibility_timeout_ms": V}
+//   {"reject": [...], "error": "..."}
+// and gets {"settled": "ack", "results": [...]} for each. Records leased when the socket
+// closes come back when their leases end, as for any worker that goes away.
+class queue_stream final : public event_stream {
+ public:
+  queue_stream(server_context& ctx, broker::request_identity who, std::string queue,
+               std::string consumer, format fmt, uint64_t credit)
+      : ctx_(ctx),
+        who_(std::move(who)),
+        queue_(std::move(queue)),
+        consumer_(std::move(consumer)),
+        fmt_(fmt),
+        credit_(credit) {}
+
+  net::task<std::vector<stream_event>> next(std::shared_ptr<wakeup> wake,
+                                            std::chrono::milliseconds max_wait) override {
+    std::vector<stream_event> out;
+    if (ended_) co_return out;
+    auto& shards = ctx_.broker.shards();
+    const unsigned owner = ctx_.broker.queue_shard(queue_);
+    if (!pending_.empty()) {
+      auto decisions = std::move(pending_);
+      pending_.clear();
+      undecided_ = 0;
+      for (auto& d : decisions) {
+        auto r = co_await shards.invoke_on(owner, run_settle(ctx_.broker, who_, queue_, consumer_,
+                                                             d.action, d.items, d.ms, d.error));
+        if (r.error && r.outcomes.size() != d.items.size()) {
+          co_return end(r.error);
+        }
+        auto body = settled_json(d.items, r);
+        body["settled_action"] = d.verb;
+        if (r.error) body["error"] = broker::to_broker_error(r.error).message();
+        out.push_back({"", "settled", bj::serialize(body)});
+      }
+      co_return out;
+    }
+    if (credit_ == 0) {
+      if (!wake->woken) {
+        wake->timer.expires_after(max_wait);
+        co_await wake->timer.async_wait(net::asio::as_tuple(net::asio::use_awaitable));
+      }
+      wake->woken = false;
+      co_return out;
+    }
+    // A short poll on the queue's shard keeps the socket's decisions and credit flowing.
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(credit_, 500));
+    const size_t bytes = 1u << 20;
+    const auto wait = wake->woken ? std::chrono::milliseconds(0)
+                                  : std::min(max_wait, std::chrono::milliseconds(500));
+    wake->woken = false;
+    auto r = co_await shards.invoke_on(
+        owner, run_receive(ctx_.broker, who_, queue_, consumer_, n, bytes, wait));
+    if (r.error) co_return end(r.error);
+    if (r.messages.empty()) co_return out;
+    credit_ -= std::min<uint64_t>(credit_, r.messages.size());
+    bj::array records;
+    for (const auto& m : r.messages) {
+      auto o = record_to_json(m.rec, m.partition, fmt_);
+      o["delivery_count"] = m.deliveries;
+      o["lease_expires_ms"] = m.lease_until_ms;
+      records.push_back(std::move(o));
+    }
+    out.push_back({"", "records",
+                   bj::serialize(bj::object{{"queue", queue_}, {"records", std::move(records)}})});
+    co_return out;
+  }
+
+  std::optional<std::string> on_message(std::string_view text) override {
+    boost::system::error_code ec;
+    bj::value v = bj::parse(text, ec);
+    if (ec || !v.is_object() || v.as_object().size() == 0) return usage();
+    const auto& o = v.as_object();
+    if (o.contains("credit")) return take_credit(text, credit_);
+    static constexpr struct {
+      const char* verb;
+      broker::settle_action action;
+    } kVerbs[] = {{"ack", broker::settle_action::ack},
+                  {"nack", broker::settle_action::nack},
+                  {"extend", broker::settle_action::extend},
+                  {"reject", broker::settle_action::reject}};
+    for (const auto& k : kVerbs) {
+      const auto* list = o.if_contains(k.verb);
+      if (!list) continue;
+      decision d{k.verb, k.action, {}, 0, ""};
+      std::string field, must_be;
+      auto items = settle_items(list, field, must_be);
+      if (!items) return fmt::format("\"{}\" must be {}", k.verb, must_be);
+      d.items = std::move(*items);
+      const char* ms_field = k.action == broker::settle_action::nack     ? "delay_ms"
+                             : k.action == broker::settle_action::extend ? "visibility_timeout_ms"
+                                                                         : nullptr;
+      if (const auto* ms = ms_field ? o.if_contains(ms_field) : nullptr) {
+        if (!ms->is_int64() || ms->as_int64() < 0 || ms->as_int64() > 7LL * 24 * 3600 * 1000) {
+          return fmt::format("\"{}\" must be a duration in milliseconds", ms_field);
+        }
+        d.ms = ms->as_int64();
+      }
+      if (const auto* e = o.if_contains("error")) {
+        if (!e->is_string() || e->as_string().size() > kMaxErrorText) {
+          return "\"error\" must be a string of at most 512 characters";
+        }
+        d.error = std::string(e->as_string());
+      }
+      undecided_ += d.items.size();
+      if (undecided_ > kMaxSettleItems) {
+        return "more than 10000 decisions waiting: wait for their \"settled\" answers";
+      }
+      pending_.push_back(std::move(d));
+      return std::nullopt;
+    }
+    return usage();
+  }
+
+  bool ended() const override { return ended_; }
+
+ private:
+  struct decision {
+    const char* verb;
+    broker::settle_action action;
+    std::vector<broker::queue_settle_item> items;
+    int64_t ms = 0;
+    std::string error;
+  };
+
+  static std::string usage() {
+    return "messages must be {\"credit\": N} or {\"ack\"|\"nack\"|\"extend\"|\"reject\": "
+           "[{\"partition\": P, \"offset\": O}, ...]}";
+  }
+
+  std::vector<stream_event> end(std::error_code ec) {
+    ended_ = true;
+    std::vector<stream_event> out;
+    const std::string message = ec == make_error_code(broker::errc::group_id_not_found)
+                                    ? fmt::format("queue '{}' was deleted", queue_)
+                                    : broker::to_broker_error(ec).message();
+    out.push_back({"", "error", message});
+    return out;
+  }
+
+  server_context& ctx_;
+  broker::request_identity who_;
+  std::string queue_;
+  std::string consumer_;
+  format fmt_;
+  uint64_t credit_;
+  std::vector<decision> pending_;
+  size_t undecided_ = 0;
+  bool ended_ = false;
+};
+
+net::task<response> queue_ws(server_context& ctx, request& req) {
+  const std::string name = req.params.at("queue");
+  const std::string* upgrade = req.header("upgrade");
+  if (!upgrade || upgrade->find("websocket") == std::string::npos) {
+    auto r = error(426, "upgrade_required",
+                   "this path speaks WebSocket: connect with a WebSocket client (ws://HOST:PORT" +
+                       req.path + ")");
+    r.headers.emplace_back("Upgrade", "websocket");
+    co_return r;
+  }
+  const std::string* consumer = req.query_param("consumer");
+  if (!consumer || consumer->empty() || consumer->size() > kMaxConsumerName) {
+    co_return bad_field("consumer",
+                        "a non-empty string of at most 200 characters naming the worker");
+  }
+  auto credit = query_int(req, "credit", 0, 0, 1000000000);
+  if (credit.bad) co_return *credit.bad;
+  format fmt = format::json;
+  if (const std::string* f = req.query_param("format")) {
+    auto parsed = parse_format(*f);
+    if (!parsed) co_return bad_field("format", "json, text or binary");
+    fmt = *parsed;
+  }
+  auto info = co_await ctx.broker.shards().invoke_on(ctx.broker.queue_shard(name),
+                                                     run_describe(ctx.broker, req.who, name));
+  if (info.error) co_return queue_error(info.error, name);
+  response r;
+  r.stream = std::make_shared<queue_stream>(ctx, req.who, name, *consumer, fmt,
+                                            static_cast<uint64_t>(credit.value));
+  r.websocket = true;
+  co_return r;
 }
 
 }  // namespace
@@ -367,6 +576,19 @@ void add_queue_routes(router& r) {
                          R"("format":{"type":"string","enum":["json","text","binary"]}}})",
          .content_types = kJson,
          .statuses = {400, 404}});
+  r.add({.method = "GET",
+         .pattern = "/v1/queues/{queue}/ws",
+         .fn = queue_ws,
+         .summary = "WebSocket worker: records pushed as they are leased to it within the credit "
+                    "it grants ({\"credit\": N}); decisions sent on the socket "
+                    "({\"ack\"|\"nack\"|\"extend\"|\"reject\": [...]}) are answered with "
+                    "\"settled\" messages",
+         .tag = "queues",
+         .query = {{"consumer", "query", "string", "the worker's name", true},
+                   {"credit", "query", "integer", "records the worker is ready for at once (0)",
+                    false},
+                   {"format", "query", "string", "json (default), text or binary", false}},
+         .statuses = {400, 404, 426}});
   const struct {
     const char* verb;
     handler fn;

@@ -3,6 +3,7 @@ until it is acked, nacked, extended or rejected; ended leases come back; records
 too often or rejected go to the dead-letter topic with headers naming their origin; and
 all of it survives kill -9."""
 
+import asyncio
 import json
 import re
 import signal
@@ -12,6 +13,7 @@ import unittest
 import urllib.error
 import urllib.request
 
+import websockets
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -352,6 +354,64 @@ class QueueTest(ServerTest):
             self.assertLessEqual(early, nacked.get(key, 0), (key, got))
             if key in dead:
                 self.assertGreaterEqual(int(dead[key]["riptide-dlq-deliveries"]), counts[-1])
+
+    def test_a_websocket_worker_gets_records_within_its_credit_and_decides_on_the_socket(self):
+        s = self.start_broker()
+        self.create_topic(s, "pushq", 1)
+        self.produce(s, "pushq", [f"p{i}" for i in range(6)])
+        self.assertEqual(self.http.call("PUT", "/v1/queues/pq", {"topic": "pushq"})[0], 201)
+        url = (f"ws://127.0.0.1:{self.http.base.rsplit(':', 1)[1]}/v1/queues/pq/ws"
+               "?consumer=ws-1&credit=3&format=text")
+
+        async def run():
+            async with websockets.connect(url) as ws:
+                async def message():
+                    return json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+                got = []
+                while len(got) < 3:
+                    got += (await message())["records"]
+                self.assertEqual([r["value"] for r in got], ["p0", "p1", "p2"])
+                # No more than the credit: nothing else comes.
+                with self.assertRaises(asyncio.TimeoutError):
+                    await asyncio.wait_for(ws.recv(), 1)
+                await ws.send(json.dumps({"ack": [{"partition": 0, "offset": 0},
+                                                  {"partition": 0, "offset": 1}]}))
+                settled = await message()
+                self.assertEqual((settled["settled_action"], settled["settled"]), ("ack", 2))
+                await ws.send(json.dumps({"nack": [{"partition": 0, "offset": 2}],
+                                          "error": "retry"}))
+                self.assertEqual((await message())["settled_action"], "nack")
+                await ws.send(json.dumps({"credit": 10}))
+                more = []
+                while len(more) < 4:
+                    m = await message()
+                    more += m.get("records", [])
+                self.assertEqual(sorted((r["offset"], r["delivery_count"]) for r in more),
+                                 [(2, 2), (3, 1), (4, 1), (5, 1)])
+                await ws.send(json.dumps({"ack": [{"partition": 0, "offset": o}
+                                                  for o in range(2, 6)]}))
+                self.assertEqual((await message())["settled"], 4)
+                # A message that is not a decision closes the socket with 1008.
+                await ws.send(json.dumps({"ack": "everything"}))
+                with self.assertRaises(websockets.ConnectionClosed):
+                    await asyncio.wait_for(ws.recv(), 10)
+                return ws.close_code
+
+        self.assertEqual(asyncio.run(run()), 1008)
+        _, d = self.http.call("GET", "/v1/queues/pq")
+        self.assertEqual((d["ready"], d["leased"], d["partitions"][0]["start"]), (0, 0, 6))
+        # Without the upgrade, or for a queue that does not exist.
+        self.assertEqual(self.http.call("GET", "/v1/queues/pq/ws?consumer=x")[0], 426)
+
+        async def refused():
+            try:
+                async with websockets.connect(url.replace("/pq/", "/nope/")):
+                    return None
+            except websockets.InvalidStatusCode as e:
+                return e.status_code
+
+        self.assertEqual(asyncio.run(refused()), 404)
 
     def test_queues_are_bounded_by_queues_max_queues(self):
         s = self.start_broker("--queues-max-queues", "2")
