@@ -41,6 +41,18 @@ bj::object definition_json(const broker::queue_definition& q) {
                     {"created_ms", q.created_ms}};
 }
 
+// Records leased to a worker, with their delivery counts and lease ends.
+bj::array leased_json(const std::vector<broker::queue_message>& messages, format fmt) {
+  bj::array out;
+  for (const auto& m : messages) {
+    auto o = record_to_json(m.rec, m.partition, fmt);
+    o["delivery_count"] = m.deliveries;
+    o["lease_expires_ms"] = m.lease_until_ms;
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
 // An optional integer field within [min, max].
 std::optional<response> int_field(const bj::object& body, const char* name, int64_t min,
                                   int64_t max, int64_t& out) {
@@ -238,14 +250,7 @@ net::task<response> receive(server_context& ctx, request& req) {
       ctx.broker.queue_shard(name),
       run_receive(ctx.broker, req.who, name, consumer, records, bytes, wait));
   if (r.error) co_return queue_error(r.error, name);
-  bj::array out;
-  for (const auto& m : r.messages) {
-    auto o = record_to_json(m.rec, m.partition, fmt);
-    o["delivery_count"] = m.deliveries;
-    o["lease_expires_ms"] = m.lease_until_ms;
-    out.push_back(std::move(o));
-  }
-  co_return json(200, to_json(bj::object{{"records", std::move(out)}}));
+  co_return json(200, to_json(bj::object{{"records", leased_json(r.messages, fmt)}}));
 }
 
 // The records of a decision: [{"partition": P, "offset": O}, ...]; nullopt, with the
@@ -400,15 +405,9 @@ class queue_stream final : public event_stream {
     if (r.error) co_return end(r.error);
     if (r.messages.empty()) co_return out;
     credit_ -= std::min<uint64_t>(credit_, r.messages.size());
-    bj::array records;
-    for (const auto& m : r.messages) {
-      auto o = record_to_json(m.rec, m.partition, fmt_);
-      o["delivery_count"] = m.deliveries;
-      o["lease_expires_ms"] = m.lease_until_ms;
-      records.push_back(std::move(o));
-    }
-    out.push_back({"", "records",
-                   bj::serialize(bj::object{{"queue", queue_}, {"records", std::move(records)}})});
+    out.push_back(
+        {"", "records",
+         bj::serialize(bj::object{{"queue", queue_}, {"records", leased_json(r.messages, fmt_)}})});
     co_return out;
   }
 
