@@ -15,7 +15,7 @@ import urllib.request
 
 import websockets
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 from harness import ServerTest
 from test_http_groups import HttpClient
@@ -412,6 +412,46 @@ class QueueTest(ServerTest):
                 return e.status_code
 
         self.assertEqual(asyncio.run(refused()), 404)
+
+    def test_ordering_by_key_hands_out_a_keys_records_one_at_a_time(self):
+        s = self.start_broker()
+        self.create_topic(s, "keyed", 1)
+        p = Producer({"bootstrap.servers": s.bootstrap})
+        for i, key in enumerate(["a", "a", "b", "a", "c", "b"]):
+            p.produce("keyed", f"{key}{i}".encode(), key=key.encode(), partition=0)
+        self.assertEqual(p.flush(30), 0)
+        status, _ = self.http.call("PUT", "/v1/queues/kq", {"topic": "keyed", "ordering": "key"})
+        self.assertEqual(status, 201)
+        first = self.http.receive("kq", "w1", n=10)
+        # One record per key: the first of each.
+        self.assertEqual([r["value"] for r in first], ["a0", "b2", "c4"])
+        self.assertEqual(self.http.receive("kq", "w2", n=10), [])
+        # a's next record waits for a0; b's for b2.
+        self.http.decide("kq", "ack", "w1", [first[0]])
+        self.assertEqual([r["value"] for r in self.http.receive("kq", "w2", n=10)], ["a1"])
+        self.http.decide("kq", "nack", "w1", [first[1]])  # b2 again, before b5
+        again = self.http.receive("kq", "w3", n=10)
+        self.assertEqual([(r["value"], r["delivery_count"]) for r in again], [("b2", 2)])
+        self.http.decide("kq", "ack", "w3", again)
+        self.assertEqual([r["value"] for r in self.http.receive("kq", "w3", n=10)], ["b5"])
+
+    def test_start_latest_skips_what_the_topic_held_and_new_partitions_are_followed(self):
+        s = self.start_broker()
+        self.create_topic(s, "fresh", 1)
+        self.produce(s, "fresh", ["old"])
+        status, q = self.http.call("PUT", "/v1/queues/fq", {"topic": "fresh", "start": "latest"})
+        self.assertEqual((status, q["start"]), (201, "latest"))
+        self.assertEqual(self.http.receive("fq", "w"), [])
+        self.produce(s, "fresh", ["new"])
+        self.assertEqual([r["value"] for r in self.http.receive("fq", "w", timeout_ms=5000)],
+                         ["new"])
+        # A partition added later is handed out from its start.
+        admin = AdminClient({"bootstrap.servers": s.bootstrap})
+        admin.create_partitions([NewPartitions("fresh", 2)])["fresh"].result(timeout=30)
+        time.sleep(0.5)
+        self.produce(s, "fresh", ["p1"], partition=1)
+        got = self.http.receive("fq", "w", timeout_ms=5000)
+        self.assertEqual([(r["partition"], r["value"]) for r in got], [(1, "p1")])
 
     def test_queues_are_bounded_by_queues_max_queues(self):
         s = self.start_broker("--queues-max-queues", "2")
