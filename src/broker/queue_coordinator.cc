@@ -438,8 +438,19 @@ net::task<queue_receive_result> queue_coordinator::receive(request_identity who,
       auto& r = reads.at(0);
       auto& now_part = e->parts[p];
       if (r.error) {
-        if (r.error == make_error_code(errc::offset_out_of_range) &&
-            r.log_start_offset > now_part.start) {
+        if (r.error == make_error_code(errc::offset_out_of_range) && r.high_watermark >= 0 &&
+            r.high_watermark < now_part.next) {
+          // The partition ends before what the queue has read: the topic was deleted and
+          // made again. The queue starts over on the new partition.
+          base::logger("queues")->warn(
+              "queue '{}': partition {} of '{}' ends at {} but the queue had read to {}; the "
+              "topic was made again, so the queue starts over at {}",
+              name, p, def.topic, r.high_watermark, now_part.next, r.log_start_offset);
+          now_part.tracked.clear();
+          now_part.start = now_part.next = std::max<int64_t>(0, r.log_start_offset);
+          changed.push_back(p);
+        } else if (r.error == make_error_code(errc::offset_out_of_range) &&
+                   r.log_start_offset > now_part.start) {
           now_part.advance(r.log_start_offset);  // retention removed them
           changed.push_back(p);
         }

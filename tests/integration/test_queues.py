@@ -453,6 +453,23 @@ class QueueTest(ServerTest):
         got = self.http.receive("fq", "w", timeout_ms=5000)
         self.assertEqual([(r["partition"], r["value"]) for r in got], [(1, "p1")])
 
+    def test_a_topic_made_again_is_handed_out_from_its_start(self):
+        s = self.start_broker()
+        self.create_topic(s, "again", 1)
+        self.produce(s, "again", ["x0", "x1", "x2"])
+        self.assertEqual(self.http.call("PUT", "/v1/queues/aq", {"topic": "again"})[0], 201)
+        got = self.http.receive("aq", "w")
+        self.assertEqual(self.http.decide("aq", "ack", "w", got)["settled"], 3)
+        admin = AdminClient({"bootstrap.servers": s.bootstrap})
+        admin.delete_topics(["again"])["again"].result(timeout=30)
+        status, body = self.http.call("POST", "/v1/queues/aq/receive", {"consumer": "w"})
+        self.assertEqual((status, body["error"]), (404, "unknown_topic"))
+        time.sleep(0.5)
+        self.create_topic(s, "again", 1)
+        self.produce(s, "again", ["y0"])
+        got = self.http.receive("aq", "w", timeout_ms=3000)
+        self.assertEqual([(r["offset"], r["value"]) for r in got], [(0, "y0")])
+
     def test_queues_are_bounded_by_queues_max_queues(self):
         s = self.start_broker("--queues-max-queues", "2")
         self.create_topic(s, "t", 1)
