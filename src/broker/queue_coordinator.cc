@@ -273,6 +273,13 @@ net::task<queue_create_result> queue_coordinator::create(request_identity who, q
     co_return refused(errc::invalid_request,
                       "max_in_flight must be from 1 to " + std::to_string(opts_.max_in_flight));
   }
+  if (q.backoff_ms < 0 || q.backoff_ms > opts_.max_visibility_ms ||
+      q.backoff_max_ms < q.backoff_ms) {
+    co_return refused(errc::invalid_request,
+                      "retry_backoff_ms must be from 0 to " +
+                          std::to_string(opts_.max_visibility_ms) +
+                          ", and retry_backoff_max_ms at least retry_backoff_ms");
+  }
   if (q.dead_letter_topic.empty()) q.dead_letter_topic = q.name + ".dlq";
   if (q.dead_letter_topic == q.topic) {
     co_return refused(errc::invalid_request, "the dead-letter topic must not be the queue's topic");

@@ -1,6 +1,7 @@
 #include "broker/queue_state.h"
 
 #include <algorithm>
+#include <random>
 
 #include "broker/byte_codec.h"
 
@@ -34,6 +35,23 @@ std::string_view settle_error_name(settle_error e) {
   return "unknown";
 }
 
+int64_t retry_delay_ms(const queue_definition& q, int32_t deliveries) {
+  switch (q.backoff) {
+    case queue_backoff::none:
+      return 0;
+    case queue_backoff::fixed:
+      return q.backoff_ms;
+    case queue_backoff::exponential: {
+      int64_t d = q.backoff_ms;
+      for (int32_t i = 1; i < deliveries && d < q.backoff_max_ms; ++i) d *= 2;
+      d = std::min(d, q.backoff_max_ms);
+      static thread_local std::minstd_rand rng{std::random_device{}()};
+      return d / 2 + static_cast<int64_t>(rng() % static_cast<uint64_t>(d / 2 + 1));
+    }
+  }
+  return 0;
+}
+
 std::vector<int64_t> queue_partition::expire(int64_t now, const queue_definition& q,
                                              uint64_t* expired) {
   std::vector<int64_t> to_dead_letter;
@@ -45,7 +63,7 @@ std::vector<int64_t> queue_partition::expire(int64_t now, const queue_definition
       to_dead_letter.push_back(offset);
     } else {
       d.state = delivery_state::available;
-      d.until_ms = 0;
+      d.until_ms = d.until_ms + retry_delay_ms(q, d.deliveries);
     }
   }
   return to_dead_letter;
@@ -108,7 +126,7 @@ settle_error queue_partition::settle(int64_t offset, const std::string& consumer
         *to_dead_letter = true;
       } else {
         d.state = delivery_state::available;
-        d.until_ms = now + std::max<int64_t>(0, ms);
+        d.until_ms = now + (ms > 0 ? ms : retry_delay_ms(q, d.deliveries));
       }
       break;
     case settle_action::reject:
@@ -192,6 +210,9 @@ std::vector<uint8_t> encode_queue_definition(const queue_definition& q) {
   put(out, static_cast<uint32_t>(q.max_in_flight), 4);
   put(out, static_cast<uint8_t>(q.ordering), 1);
   put(out, q.from_earliest ? 1 : 0, 1);
+  put(out, static_cast<uint8_t>(q.backoff), 1);
+  put(out, static_cast<uint64_t>(q.backoff_ms), 8);
+  put(out, static_cast<uint64_t>(q.backoff_max_ms), 8);
   put(out, static_cast<uint64_t>(q.created_ms), 8);
   return out;
 }
@@ -208,12 +229,16 @@ std::optional<queue_definition> decode_queue_definition(std::span<const uint8_t>
   q.max_in_flight = static_cast<int32_t>(c.be(4));
   const auto ordering = c.be(1);
   q.from_earliest = c.be(1) != 0;
+  const auto backoff = c.be(1);
+  q.backoff_ms = static_cast<int64_t>(c.be(8));
+  q.backoff_max_ms = static_cast<int64_t>(c.be(8));
   q.created_ms = static_cast<int64_t>(c.be(8));
-  if (!c.done() || ordering > 1 || q.max_deliveries < 1 || q.max_in_flight < 1 ||
-      q.visibility_timeout_ms < 1) {
+  if (!c.done() || ordering > 1 || backoff > 2 || q.max_deliveries < 1 || q.max_in_flight < 1 ||
+      q.visibility_timeout_ms < 1 || q.backoff_ms < 0 || q.backoff_max_ms < q.backoff_ms) {
     return std::nullopt;
   }
   q.ordering = static_cast<queue_ordering>(ordering);
+  q.backoff = static_cast<queue_backoff>(backoff);
   return q;
 }
 

@@ -26,6 +26,11 @@ namespace broker {
 
 enum class queue_ordering : uint8_t { none = 0, key = 1 };
 
+// How long a record waits before it is handed out again after a lease ended or a nack
+// without its own delay: not at all, a fixed time, or exponentially longer with each
+// delivery (up to a bound, with jitter).
+enum class queue_backoff : uint8_t { none = 0, fixed = 1, exponential = 2 };
+
 struct queue_definition {
   std::string name;
   std::string topic;
@@ -35,10 +40,18 @@ struct queue_definition {
   int32_t max_in_flight = 1000;  // per partition: handed out and not finished
   queue_ordering ordering = queue_ordering::none;
   bool from_earliest = true;  // where partitions start: their log start, or their end
+  queue_backoff backoff = queue_backoff::none;
+  int64_t backoff_ms = 1000;       // fixed: the wait; exponential: the first one
+  int64_t backoff_max_ms = 60000;  // exponential: the longest
   int64_t created_ms = 0;
 
   bool operator==(const queue_definition&) const = default;
 };
+
+// The wait before a record handed out `deliveries` times is handed out again. Exponential:
+// backoff_ms * 2^(deliveries - 1), at most backoff_max_ms, of which a random half is taken
+// away ("equal jitter"), so that records failed together do not all come back together.
+int64_t retry_delay_ms(const queue_definition& q, int32_t deliveries);
 
 enum class delivery_state : uint8_t { available = 0, leased = 1, acked = 2, dead = 3 };
 
@@ -74,8 +87,9 @@ struct queue_partition {
 
   bool operator==(const queue_partition&) const = default;
 
-  // Leases that ended by `now`: their records become available, or, once handed out
-  // max_deliveries times, are to be dead-lettered (returned; mark them with dead()).
+  // Leases that ended by `now`: their records become available (after the queue's retry
+  // backoff), or, once handed out max_deliveries times, are to be dead-lettered (returned;
+  // mark them with dead()).
   std::vector<int64_t> expire(int64_t now, const queue_definition& q, uint64_t* expired = nullptr);
   // Whether a tracked record is available and due at `now`.
   bool due(int64_t offset, int64_t now) const;
@@ -88,9 +102,10 @@ struct queue_partition {
   // moves past it) to `consumer` until now + visibility timeout.
   void lease(int64_t offset, bool has_key, uint32_t key_hash, const std::string& consumer,
              int64_t now, const queue_definition& q);
-  // A worker's decision on a leased record. `ms`: nack's delay, extend's lease (0: the
-  // queue's visibility timeout). A nack of a record handed out max_deliveries times
-  // dead-letters it instead: `*to_dead_letter` says so (then mark it with dead()).
+  // A worker's decision on a leased record. `ms`: nack's delay (0: the queue's retry
+  // backoff), extend's lease (0: the queue's visibility timeout). A nack of a record handed out
+  // max_deliveries times dead-letters it instead: `*to_dead_letter` says so (then mark it with
+  // dead()).
   settle_error settle(int64_t offset, const std::string& consumer, settle_action action,
                       int64_t now, int64_t ms, const std::string& error, const queue_definition& q,
                       bool* to_dead_letter);

@@ -28,6 +28,9 @@ struct queue_options {
   int max_in_flight = 1000;
   std::string ordering = "none";
   std::string start = "earliest";
+  std::string backoff = "none";
+  std::string backoff_time = "1s";
+  std::string backoff_max = "1m";
   // worker
   std::string consumer;
   int max_records = 100;
@@ -78,8 +81,15 @@ void create(queue_options& o) {
   if (o.start != "earliest" && o.start != "latest") {
     usage_error("invalid --start \"" + o.start + "\": expected earliest or latest");
   }
+  if (o.backoff != "none" && o.backoff != "fixed" && o.backoff != "exponential") {
+    usage_error("invalid --retry-backoff \"" + o.backoff +
+                "\": expected none, fixed or exponential");
+  }
   bj::object body{
       {"topic", o.topic},
+      {"retry_backoff", o.backoff},
+      {"retry_backoff_ms", duration_ms(o.backoff_time, "--retry-backoff-time")},
+      {"retry_backoff_max_ms", duration_ms(o.backoff_max, "--retry-backoff-max")},
       {"visibility_timeout_ms", duration_ms(o.visibility_timeout, "--visibility-timeout")},
       {"max_deliveries", o.max_deliveries},
       {"max_in_flight", o.max_in_flight},
@@ -270,6 +280,17 @@ void declare_queue(CLI::App& cmd, action& run) {
       ->capture_default_str();
   c->add_option("--start", o->start, "earliest, or latest (records produced from now on).")
       ->capture_default_str();
+  c->add_option("--retry-backoff", o->backoff,
+                "The wait before a failed record is handed out again: none, fixed, or "
+                "exponential (doubling with each delivery, with jitter).")
+      ->capture_default_str();
+  c->add_option("--retry-backoff-time", o->backoff_time,
+                "The fixed wait, or the first exponential one.")
+      ->capture_default_str()
+      ->type_name("DURATION");
+  c->add_option("--retry-backoff-max", o->backoff_max, "The longest exponential wait.")
+      ->capture_default_str()
+      ->type_name("DURATION");
   sub(cmd, run, o, "list", "List the queues.", list, false);
   sub(cmd, run, o, "describe",
       "Show a queue: ready, leased, delayed, dead-lettered, per partition.", describe);

@@ -30,15 +30,21 @@ response queue_error(std::error_code ec, const std::string& queue, std::string m
 }
 
 bj::object definition_json(const broker::queue_definition& q) {
-  return bj::object{{"name", q.name},
-                    {"topic", q.topic},
-                    {"dead_letter_topic", q.dead_letter_topic},
-                    {"visibility_timeout_ms", q.visibility_timeout_ms},
-                    {"max_deliveries", q.max_deliveries},
-                    {"max_in_flight", q.max_in_flight},
-                    {"ordering", q.ordering == broker::queue_ordering::key ? "key" : "none"},
-                    {"start", q.from_earliest ? "earliest" : "latest"},
-                    {"created_ms", q.created_ms}};
+  return bj::object{
+      {"name", q.name},
+      {"topic", q.topic},
+      {"dead_letter_topic", q.dead_letter_topic},
+      {"visibility_timeout_ms", q.visibility_timeout_ms},
+      {"max_deliveries", q.max_deliveries},
+      {"max_in_flight", q.max_in_flight},
+      {"ordering", q.ordering == broker::queue_ordering::key ? "key" : "none"},
+      {"start", q.from_earliest ? "earliest" : "latest"},
+      {"retry_backoff", q.backoff == broker::queue_backoff::fixed         ? "fixed"
+                        : q.backoff == broker::queue_backoff::exponential ? "exponential"
+                                                                          : "none"},
+      {"retry_backoff_ms", q.backoff_ms},
+      {"retry_backoff_max_ms", q.backoff_max_ms},
+      {"created_ms", q.created_ms}};
 }
 
 // Records leased to a worker, with their delivery counts and lease ends.
@@ -141,6 +147,23 @@ net::task<response> create_queue(server_context& ctx, request& req) {
     q.ordering =
         o->as_string() == "key" ? broker::queue_ordering::key : broker::queue_ordering::none;
   }
+  if (const auto* b = body.if_contains("retry_backoff")) {
+    if (!b->is_string() || (b->as_string() != "none" && b->as_string() != "fixed" &&
+                            b->as_string() != "exponential")) {
+      co_return bad_field("retry_backoff", "\"none\", \"fixed\" or \"exponential\"");
+    }
+    q.backoff = b->as_string() == "fixed"         ? broker::queue_backoff::fixed
+                : b->as_string() == "exponential" ? broker::queue_backoff::exponential
+                                                  : broker::queue_backoff::none;
+  }
+  v = q.backoff_ms;
+  if (auto bad = int_field(body, "retry_backoff_ms", 0, 12LL * 3600 * 1000, v)) co_return *bad;
+  q.backoff_ms = v;
+  v = std::max(q.backoff_max_ms, q.backoff_ms);
+  if (auto bad = int_field(body, "retry_backoff_max_ms", q.backoff_ms, 7LL * 24 * 3600 * 1000, v)) {
+    co_return *bad;
+  }
+  q.backoff_max_ms = v;
   if (const auto* s = body.if_contains("start")) {
     if (!s->is_string() || (s->as_string() != "earliest" && s->as_string() != "latest")) {
       co_return bad_field("start", "\"earliest\" or \"latest\"");
@@ -549,6 +572,8 @@ void add_queue_routes(router& r) {
              R"("visibility_timeout_ms":{"type":"integer"},)"
              R"("max_deliveries":{"type":"integer"},"max_in_flight":{"type":"integer"},)"
              R"("ordering":{"type":"string","enum":["none","key"]},)"
+             R"("retry_backoff":{"type":"string","enum":["none","fixed","exponential"]},)"
+             R"("retry_backoff_ms":{"type":"integer"},"retry_backoff_max_ms":{"type":"integer"},)"
              R"("start":{"type":"string","enum":["earliest","latest"]}}})",
          .content_types = kJson,
          .statuses = {201, 400, 404, 409}});

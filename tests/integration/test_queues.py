@@ -453,6 +453,33 @@ class QueueTest(ServerTest):
         got = self.http.receive("fq", "w", timeout_ms=5000)
         self.assertEqual([(r["partition"], r["value"]) for r in got], [(1, "p1")])
 
+    def test_retry_backoff_holds_records_back_after_a_failure(self):
+        s = self.start_broker()
+        self.create_topic(s, "flaky", 1)
+        self.produce(s, "flaky", ["f0"])
+        status, q = self.http.call("PUT", "/v1/queues/bq",
+                                   {"topic": "flaky", "visibility_timeout_ms": 300,
+                                    "retry_backoff": "exponential", "retry_backoff_ms": 1200,
+                                    "retry_backoff_max_ms": 10000})
+        self.assertEqual((status, q["retry_backoff"], q["retry_backoff_ms"]),
+                         (201, "exponential", 1200), q)
+        first = self.http.receive("bq", "w")
+        self.http.decide("bq", "nack", "w", first)  # no delay of its own: the backoff's
+        nacked = time.monotonic()
+        got = self.http.receive("bq", "w", timeout_ms=5000)
+        waited = time.monotonic() - nacked
+        self.assertEqual([(r["value"], r["delivery_count"]) for r in got], [("f0", 2)])
+        self.assertGreaterEqual(waited, 0.55)  # at least half of 1.2 s (the jitter)
+        # Its lease (300 ms) ends: now two deliveries, so 2.4 s before jitter, 1.2 s at least.
+        ended = got[0]["lease_expires_ms"] / 1000
+        got = self.http.receive("bq", "w", timeout_ms=8000)
+        self.assertEqual([r["delivery_count"] for r in got], [3])
+        self.assertGreaterEqual(time.time() - ended, 1.15)
+        status, body = self.http.call("PUT", "/v1/queues/bad",
+                                      {"topic": "flaky", "retry_backoff": "linear"})
+        self.assertEqual(status, 400)
+        self.assertIn("retry_backoff", body["message"])
+
     def test_a_topic_made_again_is_handed_out_from_its_start(self):
         s = self.start_broker()
         self.create_topic(s, "again", 1)

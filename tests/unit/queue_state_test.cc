@@ -125,8 +125,55 @@ TEST(QueueState, RetentionMovesStartPastRemovedRecords) {
   EXPECT_EQ(p.tracked.size(), 1u);
 }
 
+TEST(QueueState, RetryBackoffIsFixedOrExponentialWithJitterWithinItsBound) {
+  auto q = def();
+  EXPECT_EQ(retry_delay_ms(q, 3), 0);
+  q.backoff = queue_backoff::fixed;
+  q.backoff_ms = 500;
+  EXPECT_EQ(retry_delay_ms(q, 1), 500);
+  EXPECT_EQ(retry_delay_ms(q, 4), 500);
+  q.backoff = queue_backoff::exponential;
+  q.backoff_ms = 1000;
+  q.backoff_max_ms = 5000;
+  for (int i = 0; i < 200; ++i) {
+    const auto first = retry_delay_ms(q, 1);
+    EXPECT_GE(first, 500);
+    EXPECT_LE(first, 1000);
+    const auto third = retry_delay_ms(q, 3);  // 4,000 before jitter
+    EXPECT_GE(third, 2000);
+    EXPECT_LE(third, 4000);
+    const auto tenth = retry_delay_ms(q, 10);  // the bound
+    EXPECT_GE(tenth, 2500);
+    EXPECT_LE(tenth, 5000);
+  }
+}
+
+TEST(QueueState, EndedLeasesAndNacksWaitForTheBackoff) {
+  auto q = def(10);
+  q.backoff = queue_backoff::fixed;
+  q.backoff_ms = 500;
+  auto p = at(0);
+  p.lease(0, false, 0, "w", 0, q);  // until 1000
+  p.lease(1, false, 0, "w", 0, q);
+  p.expire(1200, q);
+  EXPECT_FALSE(p.due(0, 1499));
+  EXPECT_TRUE(p.due(0, 1500));  // the lease's end plus the backoff
+  EXPECT_EQ(settle(p, 1, "w", settle_action::ack, 1200, q), settle_error::lease_expired);
+  p.lease(0, false, 0, "w", 1500, q);
+  EXPECT_EQ(settle(p, 0, "w", settle_action::nack, 1600, q), settle_error::none);
+  EXPECT_FALSE(p.due(0, 2099));
+  EXPECT_TRUE(p.due(0, 2100));
+  // A nack's own delay wins over the backoff.
+  p.lease(0, false, 0, "w", 2100, q);
+  EXPECT_EQ(settle(p, 0, "w", settle_action::nack, 2200, q, nullptr, 50), settle_error::none);
+  EXPECT_TRUE(p.due(0, 2250));
+}
+
 TEST(QueueState, SnapshotsAndKeysRoundTrip) {
-  const auto q = def();
+  auto q = def();
+  q.backoff = queue_backoff::exponential;
+  q.backoff_ms = 250;
+  q.backoff_max_ms = 8000;
   auto p = at(40);
   p.lease(40, true, 0xdeadbeef, "worker-1", 123, q);
   p.track(41, false, 0);
