@@ -240,7 +240,7 @@ class QueueTest(ServerTest):
         s = self.start_broker()
         data_dir = s.data_dir
         self.create_topic(s, "chaos", 4)
-        n = 6000
+        n = 8000
         self.produce(s, "chaos", [f"r{i}" for i in range(n)])
         status, _ = self.http.call("PUT", "/v1/queues/cq",
                                    {"topic": "chaos", "visibility_timeout_ms": 1500,
@@ -335,8 +335,9 @@ class QueueTest(ServerTest):
             for t in threads:
                 t.join(30)
         self.assertTrue(all(p["start"] == p["log_end"] for p in d["partitions"]), d)
-        # The kills came while the workers were busy.
-        self.assertLess(progress[-1], n, progress)
+        # The kills came while the workers were busy (the first one at least, whatever the
+        # machine's speed).
+        self.assertLess(progress[0], n, progress)
         dead = {(int(h["riptide-dlq-partition"]), int(h["riptide-dlq-offset"])): h
                 for _, h in self.all_records(s, "cq.dlq")}
         everything = set(receptions)
