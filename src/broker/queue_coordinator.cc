@@ -407,12 +407,18 @@ net::task<queue_receive_result> queue_coordinator::receive(request_identity who,
     std::vector<std::pair<int32_t, int64_t>> watch;  // partitions read to their end
     size_t bytes = 0;
     const int32_t first = e->next_partition % std::max(1, meta->partitions);
-    for (int32_t i = 0; i < meta->partitions && out.messages.size() < max_records; ++i) {
+    // Where to read each partition from: its first record due again, else its first
+    // never handed out (unless its in-flight window is full).
+    struct wanted {
+      int32_t partition;
+      int64_t from;
+    };
+    std::vector<wanted> wants;
+    for (int32_t i = 0; i < meta->partitions; ++i) {
       const int32_t p = (first + i) % meta->partitions;
       e = find(name);
       if (!e) break;
-      auto& part = e->parts[p];
-      if (part.start < 0) {
+      if (e->parts[p].start < 0) {
         // A partition added after the queue was made: from its start.
         const topic_partition tp{def.topic, p};
         auto r = co_await data.list_offset(who, tp, offset_spec::earliest);
@@ -423,7 +429,6 @@ net::task<queue_receive_result> queue_coordinator::receive(request_identity who,
       }
       const int64_t now = base::wall_ms();
       auto& sp = e->parts[p];
-      // Where to read from: the first record due again, else the first never handed out.
       int64_t from = -1;
       for (const auto& [offset, d] : sp.tracked) {
         if (sp.due(offset, now)) {
@@ -435,14 +440,23 @@ net::task<queue_receive_result> queue_coordinator::receive(request_identity who,
         if (sp.full(def)) continue;
         from = sp.next;
       }
+      wants.push_back({p, from});
+    }
+    // One read of them all: a hop per owning shard, within max_bytes over all (the first
+    // partitions of the rotation first).
+    const size_t read_bytes = std::min<size_t>(max_bytes, 1u << 20);
+    std::vector<read_result> reads;
+    if (!wants.empty()) {
       std::vector<read_plan::part> rp;
-      const size_t read_bytes = std::min<size_t>(max_bytes, 1u << 20);
-      rp.push_back({{def.topic, p}, from, read_bytes});
+      for (const auto& w : wants) rp.push_back({{def.topic, w.partition}, w.from, read_bytes});
       const auto plan = data.plan_read(who, std::move(rp));
-      auto reads = co_await data.read(who, plan, read_bytes);
-      e = find(name);
-      if (!e) break;
-      auto& r = reads.at(0);
+      reads = co_await data.read(who, plan, read_bytes);
+    }
+    e = find(name);
+    for (size_t j = 0; e && j < wants.size() && out.messages.size() < max_records; ++j) {
+      const int32_t p = wants[j].partition;
+      const int64_t from = wants[j].from;
+      auto& r = reads.at(j);
       auto& now_part = e->parts[p];
       if (r.error) {
         if (r.error == make_error_code(errc::offset_out_of_range) && r.high_watermark >= 0 &&
