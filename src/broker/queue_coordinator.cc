@@ -115,6 +115,8 @@ struct queue_coordinator::entry {
   std::shared_ptr<queue_figures> figures;
   std::vector<uint64_t> gauge_ids;
   int32_t next_partition = 0;  // where the next receive starts looking: fairness
+  // Records being produced to the dead-letter topic now: not sent a second time meanwhile.
+  std::set<std::pair<int32_t, int64_t>> dead_lettering;
 };
 
 struct queue_coordinator::ticker {
@@ -633,6 +635,20 @@ net::task<void> queue_coordinator::dead_letter(std::string name, int32_t partiti
                                                std::vector<int64_t> offsets) {
   auto* e = find(name);
   if (!e || offsets.empty()) co_return;
+  std::erase_if(offsets, [&](int64_t o) { return e->dead_lettering.count({partition, o}) > 0; });
+  for (int64_t o : offsets) e->dead_lettering.insert({partition, o});
+  // However this ends, the offsets are no longer being dead-lettered by this call.
+  struct release {
+    queue_coordinator* self;
+    const std::string& name;
+    int32_t partition;
+    const std::vector<int64_t>& offsets;
+    ~release() {
+      if (auto* q = self->find(name)) {
+        for (int64_t o : offsets) q->dead_lettering.erase({partition, o});
+      }
+    }
+  } released{this, name, partition, offsets};
   const queue_definition def = e->def;
   auto& data = broker_.data();
   const auto& who = request_identity::internal();
