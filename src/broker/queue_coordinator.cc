@@ -18,6 +18,9 @@ namespace broker {
 namespace {
 
 constexpr auto kTick = std::chrono::milliseconds(100);
+// A dead-letter write that failed (the topic missing, a read or produce error) is tried
+// again after this.
+constexpr int64_t kDeadLetterRetryMs = 5000;
 // A receive that found nothing looks again at least this often (leases ending, nacked
 // records becoming due, partitions added).
 constexpr int64_t kRecheckMs = 250;
@@ -196,7 +199,7 @@ void queue_coordinator::wake_receivers(entry& e) {
 }
 
 // Leases that ended: their records are available again (receivers waiting are woken), or
-// dead-lettered after max_deliveries.
+// dead_pending after max_deliveries; and the dead_pending records due are dead-lettered.
 net::task<void> queue_coordinator::expire_all() {
   const int64_t now = base::wall_ms();
   std::vector<std::string> names;
@@ -207,18 +210,20 @@ net::task<void> queue_coordinator::expire_all() {
     std::vector<int32_t> changed;
     std::vector<std::pair<int32_t, std::vector<int64_t>>> dead;
     for (auto& [p, part] : e->parts) {
-      uint64_t expired = 0;
-      auto to_dead = part.expire(now, e->def, &expired);
-      if (expired == 0) continue;
+      const uint64_t expired = part.expire(now, e->def);
       e->figures->lease_expiries += expired;
-      changed.push_back(p);
-      if (!to_dead.empty()) dead.emplace_back(p, std::move(to_dead));
+      if (expired > 0) changed.push_back(p);
+      auto due = part.dead_letters_due(now);
+      if (!due.empty()) dead.emplace_back(p, std::move(due));
     }
-    if (changed.empty()) continue;
-    e->publish();
-    wake_receivers(*e);
+    if (!changed.empty()) {
+      e->publish();
+      wake_receivers(*e);
+      // The records now dead_pending are durable as such before they are written to the
+      // dead-letter topic: after a crash they are dead-lettered again, never handed out.
+      if (auto ec = co_await persist(name, changed, false)) continue;
+    }
     for (auto& [p, offsets] : dead) co_await dead_letter(name, p, std::move(offsets));
-    if (find(name)) co_await persist(name, std::move(changed), false);
   }
 }
 
@@ -245,18 +250,21 @@ net::task<std::error_code> queue_coordinator::write(std::string name, state_reco
   if (records.empty()) co_return std::error_code{};
   auto log = broker_.local_log({offsets_topic, broker_.offsets_partition(name)});
   if (!log) co_return errc::coordinator_not_available;
-  storage::batch_builder b(base::wall_ms());
+  // One batch per record: a snapshot may be large (max_in_flight records), and each must
+  // fit the offsets topic's batch limit on its own.
+  int64_t end = -1;
   for (const auto& [k, v] : records) {
+    storage::batch_builder b(base::wall_ms());
     if (v) {
       b.add(as_chars(k), as_chars(*v));
     } else {
       b.add(as_chars(k), std::nullopt);
     }
+    auto batch = b.build();
+    auto a = log->append(batch);
+    if (!a) co_return to_broker_error(a.error());
+    end = a->last_offset + 1;
   }
-  auto batch = b.build();
-  auto a = log->append(batch);
-  if (!a) co_return to_broker_error(a.error());
-  const int64_t end = a->last_offset + 1;
   co_return co_await net::await_callback<std::error_code>(
       [&](auto done) { log->wait_durable(end, std::move(done)); });
 }
@@ -293,6 +301,7 @@ net::task<queue_create_result> queue_coordinator::create(request_identity who, q
   }
   if (auto* e = find(q.name)) {
     q.created_ms = e->def.created_ms;
+    q.topic_id = e->def.topic_id;
     if (e->def == q) {
       out.def = e->def;
       co_return out;
@@ -326,6 +335,7 @@ net::task<queue_create_result> queue_coordinator::create(request_identity who, q
   }
   if (find(q.name)) co_return refused(errc::topic_exists, "queue '" + q.name + "' exists");
   q.created_ms = base::wall_ms();
+  q.topic_id = topic->id;
   auto e = std::make_unique<entry>(q.name);
   e->def = q;
   e->parts = std::move(parts);
@@ -404,6 +414,22 @@ net::task<queue_receive_result> queue_coordinator::receive(request_identity who,
       out.error = errc::unknown_topic;
       co_return out;
     }
+    if (meta->id != e->def.topic_id) {
+      // The topic was deleted and made again: the queue starts over on the new one.
+      base::logger("queues")->warn(
+          "queue '{}': topic '{}' was made again; the queue starts "
+          "over on the new topic",
+          name, e->def.topic);
+      e->def.topic_id = meta->id;
+      for (auto& [p, part] : e->parts) part = queue_partition{};
+      std::vector<int32_t> all;
+      for (const auto& [p, part] : e->parts) all.push_back(p);
+      if (auto ec = co_await persist(name, std::move(all), true)) {
+        out.error = ec;
+        co_return out;
+      }
+      continue;
+    }
     const queue_definition def = e->def;
     std::vector<int32_t> changed;
     std::vector<std::pair<int32_t, int64_t>> watch;  // partitions read to their end
@@ -463,14 +489,18 @@ net::task<queue_receive_result> queue_coordinator::receive(request_identity who,
       if (r.error) {
         if (r.error == make_error_code(errc::offset_out_of_range) && r.high_watermark >= 0 &&
             r.high_watermark < now_part.next) {
-          // The partition ends before what the queue has read: the topic was deleted and
-          // made again. The queue starts over on the new partition.
+          // The partition ends before what the queue has read (its tail was lost in a
+          // crash, under a durability policy that allows it): what it no longer has is
+          // forgotten, and the queue reads on from its end.
           base::logger("queues")->warn(
-              "queue '{}': partition {} of '{}' ends at {} but the queue had read to {}; the "
-              "topic was made again, so the queue starts over at {}",
-              name, p, def.topic, r.high_watermark, now_part.next, r.log_start_offset);
-          now_part.tracked.clear();
-          now_part.start = now_part.next = std::max<int64_t>(0, r.log_start_offset);
+              "queue '{}': partition {} of '{}' ends at {} but the queue had read to {}; "
+              "reading on from {}",
+              name, p, def.topic, r.high_watermark, now_part.next, r.high_watermark);
+          now_part.tracked.erase(now_part.tracked.lower_bound(r.high_watermark),
+                                 now_part.tracked.end());
+          now_part.next = r.high_watermark;
+          now_part.start = std::min(now_part.start, now_part.next);
+          now_part.advance();
           changed.push_back(p);
         } else if (r.error == make_error_code(errc::offset_out_of_range) &&
                    r.log_start_offset > now_part.start) {
@@ -513,8 +543,10 @@ net::task<queue_receive_result> queue_coordinator::receive(request_identity who,
           break;
         }
         if (by_key && has_key && blocked.count(hash)) {
-          if (!known) now_part.track(rec.offset, true, hash);
-          took = true;
+          if (!known) {
+            now_part.track(rec.offset, true, hash);
+            took = true;
+          }
           continue;
         }
         if (known && now_part.tracked.at(rec.offset).deliveries > 0) ++e->figures->redeliveries;
@@ -593,6 +625,7 @@ net::task<queue_settle_result> queue_coordinator::settle(request_identity /*who*
     co_return out;
   }
   const int64_t now = base::wall_ms();
+  if (action == settle_action::extend) ms = std::min(ms, opts_.max_visibility_ms);
   std::set<int32_t> changed;
   std::map<int32_t, std::vector<int64_t>> dead;
   for (const auto& it : items) {
@@ -608,29 +641,28 @@ net::task<queue_settle_result> queue_coordinator::settle(request_identity /*who*
     changed.insert(it.partition);
     if (to_dead) dead[it.partition].push_back(it.offset);
   }
-  for (auto& [p, offsets] : dead) co_await dead_letter(name, p, std::move(offsets));
-  e = find(name);
-  if (!e) {
-    out.error = errc::group_id_not_found;
-    co_return out;
-  }
   for (int32_t p : changed) e->parts[p].advance();
   if (action == settle_action::ack) {
     for (auto r : out.outcomes) e->figures->acked += r == settle_error::none ? 1 : 0;
   }
   e->publish();
-  if (action == settle_action::nack || !dead.empty() || action == settle_action::ack) {
+  if (action == settle_action::nack || action == settle_action::ack) {
     wake_receivers(*e);  // records available again, or room in the in-flight window
   }
-  if (!changed.empty()) {
-    out.error = co_await persist(name, std::vector<int32_t>(changed.begin(), changed.end()), false);
+  if (changed.empty()) co_return out;
+  std::vector<int32_t> partitions(changed.begin(), changed.end());
+  out.error = co_await persist(name, std::move(partitions), false);
+  // Rejected records (and nacked ones out of deliveries) are durable as dead_pending: now
+  // written to the dead-letter topic, or tried again by the tick.
+  if (!out.error) {
+    for (auto& [p, offsets] : dead) co_await dead_letter(name, p, std::move(offsets));
   }
   co_return out;
 }
 
-// Produces the records at `offsets` of `partition` to the queue's dead-letter topic, with
-// headers naming their origin, then marks them finished. One that cannot be produced
-// stays where it is (leased until its lease ends), and is tried again then.
+// Produces the dead_pending records at `offsets` of `partition` to the queue's dead-letter
+// topic, with headers naming their origin, then marks them finished. One that cannot be
+// written now (no dead-letter topic, a read or produce error) is tried again later.
 net::task<void> queue_coordinator::dead_letter(std::string name, int32_t partition,
                                                std::vector<int64_t> offsets) {
   auto* e = find(name);
@@ -654,65 +686,84 @@ net::task<void> queue_coordinator::dead_letter(std::string name, int32_t partiti
   const auto& who = request_identity::internal();
   std::sort(offsets.begin(), offsets.end());
   auto dlq = broker_.metadata()->find(def.dead_letter_topic);
-  if (!dlq) {
-    base::logger("queues")->warn("queue '{}': dead-letter topic '{}' does not exist", name,
-                                 def.dead_letter_topic);
-    co_return;
-  }
+  bool changed = false;
   for (int64_t offset : offsets) {
+    const int64_t retry_at = base::wall_ms() + kDeadLetterRetryMs;
+    if (!dlq) {
+      base::logger("queues")->warn(
+          "queue '{}': dead-letter topic '{}' does not exist; offset {} "
+          "of {}-{} is tried again in {} ms",
+          name, def.dead_letter_topic, offset, def.topic, partition, kDeadLetterRetryMs);
+      if (auto* q = find(name)) q->parts[partition].dead_letter_failed(offset, retry_at);
+      continue;
+    }
     std::vector<read_plan::part> rp;
     rp.push_back({{def.topic, partition}, offset, 1});
     const auto plan = data.plan_read(who, std::move(rp));
     auto reads = co_await data.read(who, plan, 1);
+    const auto& r = reads.at(0);
     record rec;
-    rec.offset = offset;
     bool found = false;
-    if (!reads.at(0).error && reads.at(0).records.size() > 0) {
-      if (auto flat = reads.at(0).records.linearize()) {
-        if (auto d = decode_records(*flat, offset, 1);
-            d && !d->records.empty() && d->records.front().offset == offset) {
+    bool gone = r.error == make_error_code(errc::offset_out_of_range);  // retention took it
+    if (!r.error && r.records.size() > 0) {
+      if (auto flat = r.records.linearize()) {
+        auto d = decode_records(*flat, offset, 1);
+        if (d && !d->records.empty() && d->records.front().offset == offset) {
           rec = std::move(d->records.front());
           found = true;
+        } else if (d) {
+          gone = true;  // compacted away, or not a record
         }
       }
     }
     e = find(name);
     if (!e) co_return;
-    auto& part = e->parts[partition];
-    auto it = part.tracked.find(offset);
-    if (it == part.tracked.end() || it->second.finished()) continue;
-    const std::string why = it->second.last_error;
-    const int32_t deliveries = it->second.deliveries;
+    auto it = e->parts[partition].tracked.find(offset);
+    if (it == e->parts[partition].tracked.end() ||
+        it->second.state != delivery_state::dead_pending) {
+      continue;  // decided otherwise meanwhile
+    }
+    if (!found && !gone) {
+      e->parts[partition].dead_letter_failed(offset, retry_at);  // a read error: later
+      continue;
+    }
     if (found) {
       rec.timestamp = -1;
       rec.headers.push_back({dlq_header_queue, name});
       rec.headers.push_back({dlq_header_topic, def.topic});
       rec.headers.push_back({dlq_header_partition, std::to_string(partition)});
       rec.headers.push_back({dlq_header_offset, std::to_string(offset)});
-      rec.headers.push_back({dlq_header_deliveries, std::to_string(deliveries)});
-      rec.headers.push_back({dlq_header_error, why});
+      rec.headers.push_back({dlq_header_deliveries, std::to_string(it->second.deliveries)});
+      rec.headers.push_back({dlq_header_error, it->second.last_error});
       std::vector<record> one{std::move(rec)};
       const auto batch = build_batch(one, base::wall_ms());
       const int32_t target = partition % std::max(1, dlq->partitions);
       const topic_partition to{def.dead_letter_topic, target};
       const produce_options opts;
       auto produced = co_await data.produce(who, to, batch, opts);
+      e = find(name);
+      if (!e) co_return;
       if (produced.error) {
         base::logger("queues")->warn(
-            "queue '{}': cannot dead-letter offset {} of {}-{} to '{}': {}; tried again later",
-            name, offset, def.topic, partition, def.dead_letter_topic, produced.error.message());
+            "queue '{}': cannot dead-letter offset {} of {}-{} to '{}': {}; tried again in {} ms",
+            name, offset, def.topic, partition, def.dead_letter_topic, produced.error.message(),
+            kDeadLetterRetryMs);
+        e->parts[partition].dead_letter_failed(offset, retry_at);
         continue;
       }
     }
-    e = find(name);
-    if (!e) co_return;
-    e->parts[partition].dead(offset, why);
+    e->parts[partition].dead(offset);
     ++e->figures->dead_lettered;
+    changed = true;
   }
-  if (auto* again = find(name)) {
-    again->parts[partition].advance();
-    again->publish();
-  }
+  auto* again = find(name);
+  if (!again || !changed) co_return;
+  again->parts[partition].advance();
+  again->publish();
+  // Finished: a crash before this is durable dead-letters the records again (the
+  // dead-letter topic may hold a record twice, never zero times).
+  std::vector<int32_t> which{partition};
+  co_await persist(name, std::move(which), false);
 }
 
 }  // namespace broker

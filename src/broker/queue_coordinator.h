@@ -30,8 +30,10 @@ namespace broker {
 class broker;
 
 struct queue_options {
-  size_t max_queues = 1000;       // queues the broker keeps
-  int32_t max_in_flight = 10000;  // the largest max_in_flight a queue may ask for
+  size_t max_queues = 1000;  // queues the broker keeps
+  // The largest max_in_flight a queue may ask for: a partition's snapshot (up to this many
+  // records, with worker names and error texts) must fit one batch of the offsets topic.
+  int32_t max_in_flight = 2000;
   int64_t max_visibility_ms = 12LL * 3600 * 1000;
 };
 

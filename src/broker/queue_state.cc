@@ -15,7 +15,9 @@ using namespace byte_codec;  // NOLINT(build/namespaces)
 constexpr uint8_t kQueueDefinitionKey = 0x51;
 constexpr uint8_t kQueuePartitionKey = 0x52;
 constexpr uint8_t kValueVersion = 1;
-constexpr size_t kMaxError = 512;
+// Kept of a worker's error text: bounds a snapshot (with max_in_flight and the worker
+// names) within one batch of the offsets topic.
+constexpr size_t kMaxError = 128;
 
 }  // namespace
 
@@ -52,21 +54,29 @@ int64_t retry_delay_ms(const queue_definition& q, int32_t deliveries) {
   return 0;
 }
 
-std::vector<int64_t> queue_partition::expire(int64_t now, const queue_definition& q,
-                                             uint64_t* expired) {
-  std::vector<int64_t> to_dead_letter;
+uint64_t queue_partition::expire(int64_t now, const queue_definition& q) {
+  uint64_t expired = 0;
   for (auto& [offset, d] : tracked) {
     if (d.state != delivery_state::leased || d.until_ms > now) continue;
-    if (expired) ++*expired;
+    ++expired;
     if (d.deliveries >= q.max_deliveries) {
       if (d.last_error.empty()) d.last_error = "lease expired";
-      to_dead_letter.push_back(offset);
+      d.state = delivery_state::dead_pending;
+      d.until_ms = now;
     } else {
       d.state = delivery_state::available;
       d.until_ms = d.until_ms + retry_delay_ms(q, d.deliveries);
     }
   }
-  return to_dead_letter;
+  return expired;
+}
+
+std::vector<int64_t> queue_partition::dead_letters_due(int64_t now) const {
+  std::vector<int64_t> out;
+  for (const auto& [offset, d] : tracked) {
+    if (d.state == delivery_state::dead_pending && d.until_ms <= now) out.push_back(offset);
+  }
+  return out;
 }
 
 bool queue_partition::due(int64_t offset, int64_t now) const {
@@ -107,8 +117,9 @@ settle_error queue_partition::settle(int64_t offset, const std::string& consumer
   if (it == tracked.end()) return settle_error::not_delivered;
   auto& d = it->second;
   if (d.state != delivery_state::leased) {
-    return d.consumer == consumer && !d.finished() ? settle_error::lease_expired
-                                                   : settle_error::not_leased;
+    return d.consumer == consumer && d.state == delivery_state::available
+               ? settle_error::lease_expired
+               : settle_error::not_leased;
   }
   if (d.consumer != consumer) return settle_error::other_worker;
   if (d.until_ms <= now) return settle_error::lease_expired;
@@ -123,6 +134,8 @@ settle_error queue_partition::settle(int64_t offset, const std::string& consumer
     case settle_action::nack:
       if (d.deliveries >= q.max_deliveries) {
         if (d.last_error.empty()) d.last_error = "nacked";
+        d.state = delivery_state::dead_pending;
+        d.until_ms = now;
         *to_dead_letter = true;
       } else {
         d.state = delivery_state::available;
@@ -131,18 +144,26 @@ settle_error queue_partition::settle(int64_t offset, const std::string& consumer
       break;
     case settle_action::reject:
       if (d.last_error.empty()) d.last_error = "rejected";
+      d.state = delivery_state::dead_pending;
+      d.until_ms = now;
       *to_dead_letter = true;
       break;
   }
   return settle_error::none;
 }
 
-void queue_partition::dead(int64_t offset, const std::string& error) {
+void queue_partition::dead(int64_t offset) {
   auto it = tracked.find(offset);
-  if (it == tracked.end()) return;
+  if (it == tracked.end() || it->second.state != delivery_state::dead_pending) return;
   it->second.state = delivery_state::dead;
   it->second.until_ms = 0;
-  if (!error.empty()) it->second.last_error = error.substr(0, kMaxError);
+}
+
+void queue_partition::dead_letter_failed(int64_t offset, int64_t retry_at) {
+  auto it = tracked.find(offset);
+  if (it != tracked.end() && it->second.state == delivery_state::dead_pending) {
+    it->second.until_ms = retry_at;
+  }
 }
 
 void queue_partition::advance(int64_t log_start) {
@@ -214,6 +235,7 @@ std::vector<uint8_t> encode_queue_definition(const queue_definition& q) {
   put(out, static_cast<uint64_t>(q.backoff_ms), 8);
   put(out, static_cast<uint64_t>(q.backoff_max_ms), 8);
   put(out, static_cast<uint64_t>(q.created_ms), 8);
+  for (uint8_t b : q.topic_id) put(out, b, 1);
   return out;
 }
 
@@ -233,6 +255,7 @@ std::optional<queue_definition> decode_queue_definition(std::span<const uint8_t>
   q.backoff_ms = static_cast<int64_t>(c.be(8));
   q.backoff_max_ms = static_cast<int64_t>(c.be(8));
   q.created_ms = static_cast<int64_t>(c.be(8));
+  for (auto& b : q.topic_id) b = static_cast<uint8_t>(c.be(1));
   if (!c.done() || ordering > 1 || backoff > 2 || q.max_deliveries < 1 || q.max_in_flight < 1 ||
       q.visibility_timeout_ms < 1 || q.backoff_ms < 0 || q.backoff_max_ms < q.backoff_ms) {
     return std::nullopt;
@@ -278,7 +301,7 @@ std::optional<queue_partition> decode_queue_partition(std::span<const uint8_t> b
     d.key_hash = static_cast<uint32_t>(c.be(4));
     d.consumer = c.str(c.be(2));
     d.last_error = c.str(c.be(2));
-    if (state > 3 || offset < p.start || offset >= p.next) return std::nullopt;
+    if (state > 4 || offset < p.start || offset >= p.next) return std::nullopt;
     d.state = static_cast<delivery_state>(state);
     p.tracked.emplace(offset, std::move(d));
   }

@@ -14,6 +14,7 @@
 // handed out. It is kept durable as one snapshot record per partition in the offsets
 // topic (encode_* below), written before any answer that depends on it.
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -39,7 +40,8 @@ struct queue_definition {
   int32_t max_deliveries = 5;
   int32_t max_in_flight = 1000;  // per partition: handed out and not finished
   queue_ordering ordering = queue_ordering::none;
-  bool from_earliest = true;  // where partitions start: their log start, or their end
+  bool from_earliest = true;           // where partitions start: their log start, or their end
+  std::array<uint8_t, 16> topic_id{};  // the topic's id when the queue was made (or last reset)
   queue_backoff backoff = queue_backoff::none;
   int64_t backoff_ms = 1000;       // fixed: the wait; exponential: the first one
   int64_t backoff_max_ms = 60000;  // exponential: the longest
@@ -53,7 +55,15 @@ struct queue_definition {
 // away ("equal jitter"), so that records failed together do not all come back together.
 int64_t retry_delay_ms(const queue_definition& q, int32_t deliveries);
 
-enum class delivery_state : uint8_t { available = 0, leased = 1, acked = 2, dead = 3 };
+// dead_pending: decided for the dead-letter topic (rejected, or out of deliveries) and not
+// written there yet; `until_ms` says when the next attempt is due.
+enum class delivery_state : uint8_t {
+  available = 0,
+  leased = 1,
+  acked = 2,
+  dead = 3,
+  dead_pending = 4
+};
 
 struct delivery {
   delivery_state state = delivery_state::available;
@@ -88,9 +98,10 @@ struct queue_partition {
   bool operator==(const queue_partition&) const = default;
 
   // Leases that ended by `now`: their records become available (after the queue's retry
-  // backoff), or, once handed out max_deliveries times, are to be dead-lettered (returned;
-  // mark them with dead()).
-  std::vector<int64_t> expire(int64_t now, const queue_definition& q, uint64_t* expired = nullptr);
+  // backoff), or, once handed out max_deliveries times, dead_pending. Returns how many.
+  uint64_t expire(int64_t now, const queue_definition& q);
+  // The dead_pending records whose attempt is due at `now`.
+  std::vector<int64_t> dead_letters_due(int64_t now) const;
   // Whether a tracked record is available and due at `now`.
   bool due(int64_t offset, int64_t now) const;
   // Whether max_in_flight records are tracked: no record is read past `next` then.
@@ -103,13 +114,15 @@ struct queue_partition {
   void lease(int64_t offset, bool has_key, uint32_t key_hash, const std::string& consumer,
              int64_t now, const queue_definition& q);
   // A worker's decision on a leased record. `ms`: nack's delay (0: the queue's retry
-  // backoff), extend's lease (0: the queue's visibility timeout). A nack of a record handed out
-  // max_deliveries times dead-letters it instead: `*to_dead_letter` says so (then mark it with
-  // dead()).
+  // backoff), extend's lease (0: the queue's visibility timeout). A reject, or a nack of a
+  // record handed out max_deliveries times, makes it dead_pending: `*to_dead_letter` says so.
   settle_error settle(int64_t offset, const std::string& consumer, settle_action action,
                       int64_t now, int64_t ms, const std::string& error, const queue_definition& q,
                       bool* to_dead_letter);
-  void dead(int64_t offset, const std::string& error);
+  // A dead_pending record written to the dead-letter topic (or gone from its own).
+  void dead(int64_t offset);
+  // A dead_pending record whose write failed: tried again at `retry_at`.
+  void dead_letter_failed(int64_t offset, int64_t retry_at);
   // Moves `start` past the finished records at its front (forgetting them); `log_start`
   // moves it past records retention removed.
   void advance(int64_t log_start = -1);

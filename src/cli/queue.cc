@@ -275,7 +275,7 @@ void declare_queue(CLI::App& cmd, action& run) {
   c->add_option("--max-in-flight", o->max_in_flight,
                 "Records per partition handed out and not finished.")
       ->capture_default_str()
-      ->check(CLI::Range(1, 10000));
+      ->check(CLI::Range(1, 2000));
   c->add_option("--ordering", o->ordering, "none, or key (a key's records one at a time).")
       ->capture_default_str();
   c->add_option("--start", o->start, "earliest, or latest (records produced from now on).")

@@ -138,7 +138,7 @@ net::task<response> create_queue(server_context& ctx, request& req) {
   if (auto bad = int_field(body, "max_deliveries", 1, 1000, v)) co_return *bad;
   q.max_deliveries = static_cast<int32_t>(v);
   v = q.max_in_flight;
-  if (auto bad = int_field(body, "max_in_flight", 1, 10000, v)) co_return *bad;
+  if (auto bad = int_field(body, "max_in_flight", 1, 2000, v)) co_return *bad;
   q.max_in_flight = static_cast<int32_t>(v);
   if (const auto* o = body.if_contains("ordering")) {
     if (!o->is_string() || (o->as_string() != "none" && o->as_string() != "key")) {

@@ -481,6 +481,29 @@ class QueueTest(ServerTest):
         self.assertEqual(status, 400)
         self.assertIn("retry_backoff", body["message"])
 
+    def test_a_dead_letter_that_cannot_be_written_is_kept_and_tried_again(self):
+        s = self.start_broker()
+        self.create_topic(s, "mails", 1)
+        self.produce(s, "mails", ["m0"])
+        status, _ = self.http.call("PUT", "/v1/queues/mq",
+                                   {"topic": "mails", "dead_letter_topic": "mails-dead"})
+        self.assertEqual(status, 201)
+        admin = AdminClient({"bootstrap.servers": s.bootstrap})
+        admin.delete_topics(["mails-dead"])["mails-dead"].result(timeout=30)
+        got = self.http.receive("mq", "w")
+        self.assertEqual(self.http.decide("mq", "reject", "w", got, error="bad")["settled"], 1)
+        # Not written (no dead-letter topic), and never handed out again meanwhile.
+        self.assertEqual(self.http.receive("mq", "w2", timeout_ms=1500), [])
+        self.create_topic(s, "mails-dead", 1)
+        dead = self.all_records(s, "mails-dead")
+        deadline = time.monotonic() + 20
+        while not dead and time.monotonic() < deadline:
+            time.sleep(0.5)
+            dead = self.all_records(s, "mails-dead")
+        self.assertEqual([(v, h["riptide-dlq-error"]) for v, h in dead], [("m0", "bad")])
+        _, d = self.http.call("GET", "/v1/queues/mq")
+        self.assertEqual((d["partitions"][0]["start"], d["dead_lettered"]), (1, 1))
+
     def test_a_topic_made_again_is_handed_out_from_its_start(self):
         s = self.start_broker()
         self.create_topic(s, "again", 1)

@@ -57,9 +57,8 @@ TEST(QueueState, OnlyTheLeaseHolderSettlesAndOnlyWhileLeased) {
   EXPECT_EQ(settle(p, 5, "w1", settle_action::ack, 10, q), settle_error::not_delivered);
   // The lease ends at 1000: an ack then is refused, and expiry makes the record available.
   EXPECT_EQ(settle(p, 0, "w1", settle_action::ack, 1000, q), settle_error::lease_expired);
-  uint64_t expired = 0;
-  EXPECT_TRUE(p.expire(1000, q, &expired).empty());
-  EXPECT_EQ(expired, 1u);
+  EXPECT_EQ(p.expire(1000, q), 1u);
+  EXPECT_TRUE(p.dead_letters_due(1000).empty());
   EXPECT_TRUE(p.due(0, 1000));
   EXPECT_EQ(settle(p, 0, "w1", settle_action::ack, 1001, q), settle_error::lease_expired);
   // Handed out again, to another worker: delivery count 2.
@@ -81,8 +80,16 @@ TEST(QueueState, NackDelaysExtendRenewsRejectDeadLetters) {
   bool dead = false;
   EXPECT_EQ(settle(p, 2, "w", settle_action::reject, 900, q, &dead), settle_error::none);
   EXPECT_TRUE(dead);
-  p.dead(2, "");
-  EXPECT_TRUE(p.expire(2000, q).empty());
+  // Pending for the dead-letter topic: never handed out, nor decided on again.
+  EXPECT_EQ(p.tracked.at(2).state, delivery_state::dead_pending);
+  EXPECT_FALSE(p.due(2, 10000));
+  EXPECT_EQ(settle(p, 2, "w", settle_action::ack, 901, q), settle_error::not_leased);
+  EXPECT_EQ(p.dead_letters_due(900), std::vector<int64_t>{2});
+  p.dead_letter_failed(2, 6000);  // tried again in 5 s
+  EXPECT_TRUE(p.dead_letters_due(5999).empty());
+  EXPECT_EQ(p.dead_letters_due(6000), std::vector<int64_t>{2});
+  p.dead(2);
+  EXPECT_EQ(p.expire(2000, q), 0u);                          // 0 was nacked, 1 extended, 2 dead
   EXPECT_EQ(p.tracked.at(1).state, delivery_state::leased);  // renewed until 5900
   EXPECT_EQ(p.tracked.at(2).state, delivery_state::dead);
   EXPECT_EQ(p.tracked.at(2).last_error, "rejected");
@@ -95,7 +102,8 @@ TEST(QueueState, AfterMaxDeliveriesAnEndedLeaseOrANackDeadLetters) {
   p.lease(1, false, 0, "w", 0, q);
   p.expire(1000, q);
   p.lease(0, false, 0, "w", 1000, q);  // second delivery
-  EXPECT_EQ(p.expire(2000, q), std::vector<int64_t>{0});
+  EXPECT_EQ(p.expire(2000, q), 1u);
+  EXPECT_EQ(p.dead_letters_due(2000), std::vector<int64_t>{0});
   EXPECT_EQ(p.tracked.at(0).last_error, "lease expired");
   p.lease(1, false, 0, "w", 2000, q);  // second delivery of 1
   bool dead = false;
