@@ -215,6 +215,24 @@ std::string create_topic(const address& addr, const std::string& topic, int part
   }
 }
 
+std::optional<address> open_target(const std::string& url, const std::string& topic, int partitions,
+                                   int& rc) {
+  auto addr = parse_url(url);
+  if (!addr) {
+    std::fprintf(stderr, "http_bench: --url must be http://HOST:PORT, not %s\n", url.c_str());
+    rc = 2;
+    return std::nullopt;
+  }
+  if (partitions > 0) {
+    if (auto err = create_topic(*addr, topic, partitions); !err.empty()) {
+      std::fprintf(stderr, "http_bench: %s\n", err.c_str());
+      rc = 1;
+      return std::nullopt;
+    }
+  }
+  return addr;
+}
+
 namespace {
 
 // ---- produce ------------------------------------------------------------------------
@@ -312,17 +330,9 @@ asio::awaitable<void> produce_connection(produce_run* run, produce_thread* st) {
 }  // namespace
 
 int run_produce(const produce_options& o) {
-  auto addr = parse_url(o.url);
-  if (!addr) {
-    std::fprintf(stderr, "http_bench: --url must be http://HOST:PORT, not %s\n", o.url.c_str());
-    return 2;
-  }
-  if (o.partitions > 0) {
-    if (auto err = create_topic(*addr, o.topic, o.partitions); !err.empty()) {
-      std::fprintf(stderr, "http_bench: %s\n", err.c_str());
-      return 1;
-    }
-  }
+  int rc = 0;
+  auto addr = open_target(o.url, o.topic, o.partitions, rc);
+  if (!addr) return rc;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int threads = o.threads > 0 ? o.threads : std::min(o.connections, cores);
   produce_run run;
@@ -452,17 +462,9 @@ void close_held(std::vector<std::shared_ptr<ws_stream>>* held) {
 }  // namespace
 
 int run_ws_idle(const ws_idle_options& o) {
-  auto addr = parse_url(o.url);
-  if (!addr) {
-    std::fprintf(stderr, "http_bench: --url must be http://HOST:PORT, not %s\n", o.url.c_str());
-    return 2;
-  }
-  if (o.partitions > 0) {
-    if (auto err = create_topic(*addr, o.topic, o.partitions); !err.empty()) {
-      std::fprintf(stderr, "http_bench: %s\n", err.c_str());
-      return 1;
-    }
-  }
+  int rc = 0;
+  auto addr = open_target(o.url, o.topic, o.partitions, rc);
+  if (!addr) return rc;
   const uint64_t limit = raise_descriptor_limit(o.subscribers + 64);
   if (limit < o.subscribers + 64) {
     std::fprintf(stderr,

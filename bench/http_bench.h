@@ -120,6 +120,10 @@ std::string json_escape(std::string_view s);
 
 // POST /v1/topics unless the topic exists; empty on success, else why it failed.
 std::string create_topic(const address& addr, const std::string& topic, int partitions);
+// The listener at `url`, with `topic` made of `partitions` first when that is positive;
+// nullopt after printing why, with the exit code in `rc`.
+std::optional<address> open_target(const std::string& url, const std::string& topic, int partitions,
+                                   int& rc);
 
 }  // namespace http_bench
 
