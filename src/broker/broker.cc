@@ -182,6 +182,13 @@ base::result<std::vector<storage::recovery_report>> broker::start() {
     if (!st) return st.error();
     net::asio::co_spawn(shards_[i].io(), queues_[i]->run_timers(), net::asio::detached);
   }
+  // Delayed delivery: each shard indexes the records it holds, then moves them when due.
+  for (unsigned i = 0; i < shards_.size(); ++i) {
+    delays_.push_back(std::make_unique<delay_store>(*this, i, opts_.delays));
+    auto st = run_on(shards_[i], [&] { return delays_[i]->load(); });
+    if (!st) return st.error();
+    net::asio::co_spawn(shards_[i].io(), delays_[i]->run(), net::asio::detached);
+  }
   return all;
 }
 
@@ -243,6 +250,10 @@ queue_coordinator& broker::local_queues() {
   return *queues_[net::shard_set::current()];
 }
 
+delay_store& broker::local_delays() {
+  return *delays_[net::shard_set::current()];
+}
+
 std::vector<std::shared_ptr<storage::partition_log>> broker::local_offsets_logs() const {
   std::vector<std::shared_ptr<storage::partition_log>> out;
   for (int32_t p = 0; p < offsets_partitions_; ++p) {
@@ -281,6 +292,9 @@ std::error_code broker::stop() {
   }
   for (unsigned i = 0; i < queues_.size(); ++i) {
     run_on(shards_[i], [&] { queues_[i]->stop(); });
+  }
+  for (unsigned i = 0; i < delays_.size(); ++i) {
+    run_on(shards_[i], [&] { delays_[i]->stop(); });
   }
   std::error_code first;
   for (unsigned i = 0; i < managers_.size(); ++i) {

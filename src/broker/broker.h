@@ -18,6 +18,7 @@
 
 #include "base/metrics.h"
 #include "base/result.h"
+#include "broker/delay_store.h"
 #include "broker/errc.h"
 #include "broker/group_coordinator.h"
 #include "broker/group_service.h"
@@ -104,6 +105,7 @@ struct broker_options {
   storage::log_config defaults;
   bool auto_create_topics = true;
   queue_options queues;
+  delay_options delays;
   int32_t default_partitions = 1;
   size_t flush_threads = 2;
   // A write-ahead journal per shard for topics under durability::fsync.
@@ -207,7 +209,13 @@ class broker {
   queue_coordinator& local_queues();
   // The calling shard's partitions of the offsets topic.
   std::vector<std::shared_ptr<storage::partition_log>> local_offsets_logs() const;
-  static bool is_internal(std::string_view topic) { return topic == offsets_topic; }
+  static bool is_internal(std::string_view topic) {
+    return topic == offsets_topic || topic == delayed_topic;
+  }
+  // The calling shard's records held for delayed delivery (delay_store.h).
+  delay_store& local_delays();
+  // Makes the internal topic of held records if it does not exist yet (any shard).
+  net::task<std::error_code> create_delayed_topic();
 
   // A producer id never handed out before by this data directory (InitProducerId);
   // -1 if the reservation could not be written.
@@ -283,6 +291,7 @@ class broker {
   // Per-shard steps, run on the shard named.
   net::task<int64_t> do_allocate_producer_id();
   base::status ensure_offsets_topic();
+  base::status ensure_delayed_topic();
   // At start: re-appends what the journals hold beyond the recovered logs, then
   // replaces the journal files by fresh ones (when enabled).
   base::status replay_journals(std::vector<storage::recovery_report>& reports);
@@ -318,6 +327,7 @@ class broker {
   std::unique_ptr<placement> placement_;  // after node_id_ and the shards: built from them
   std::vector<std::unique_ptr<group_coordinator>> coordinators_;  // index: shard
   std::vector<std::unique_ptr<queue_coordinator>> queues_;        // index: shard
+  std::vector<std::unique_ptr<delay_store>> delays_;              // index: shard
   std::unique_ptr<partition_service> data_;
   group_service groups_{*this};
   fault_switch faults_;

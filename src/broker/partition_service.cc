@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <map>
 
+#include "base/clock.h"
 #include "base/logging.h"
 #include "base/metrics.h"
 #include "broker/broker.h"
+#include "broker/delayed_records.h"
 #include "broker/errc.h"
 #include "net/await.h"
 #include "net/shard.h"
@@ -116,8 +118,13 @@ net::task<produce_result> partition_service::produce(const request_identity& who
     co_return out;
   }
   const unsigned owner = broker_.owner(tp.topic, tp.partition);
+  append_request req;
+  req.wait = opts.wait_durable;
+  req.deliver_now = opts.deliver_now;
+  req.delay_ms = opts.deliver_now ? 0 : delivery_delay_ms(topic->effective);
+  req.topic_id = topic->id;
   try {
-    out = co_await broker_.shards().invoke_on(owner, append_on_owner(tp, batch, opts.wait_durable));
+    out = co_await broker_.shards().invoke_on(owner, append_on_owner(tp, batch, req));
   } catch (const std::exception& e) {
     // Never answered as a success: the client retries (or reports) this partition.
     base::logger("broker")->error("produce to {} for {} failed: {}", tp.dir_name(), audit_name(who),
@@ -136,18 +143,24 @@ net::task<produce_result> partition_service::produce(const request_identity& who
 // On the owner: append, then wait until durable (unless the caller does not wait).
 net::task<produce_result> partition_service::append_on_owner(topic_partition tp,
                                                              std::span<const uint8_t> batch,
-                                                             bool wait) {
+                                                             append_request req) {
   produce_result out;
   auto log = broker_.local_log(tp);
   if (!log) {
     out.error = errc::unknown_topic;
     co_return out;
   }
-  auto r = log->append(batch);
+  storage::partition_log::append_options ao;
+  if (!req.deliver_now) {
+    ao.hold_prefix = delay_header_prefix;
+    ao.hold_all = req.delay_ms > 0;
+  }
+  auto r = log->append(batch, ao);
   if (!r) {
     out.error = to_broker_error(r.error());
     co_return out;
   }
+  if (r->held) co_return co_await hold_on_owner(std::move(log), tp, batch, req);
   if (r->duplicate) duplicate_batches().add();
   out.base_offset = r->base_offset;
   out.duplicate = r->duplicate;
@@ -156,7 +169,7 @@ net::task<produce_result> partition_service::append_on_owner(topic_partition tp,
   out.records = r->duplicate ? 0 : r->record_count;
   out.log_start_offset = log->log_start_offset();
   out.log_append_time = r->log_append_time;
-  if (wait) {
+  if (req.wait) {
     auto ec = co_await net::await_callback<std::error_code>(
         [&](auto done) { log->wait_durable(r->last_offset + 1, std::move(done)); });
     if (ec) out.error = to_broker_error(ec);
@@ -164,6 +177,107 @@ net::task<produce_result> partition_service::append_on_owner(topic_partition tp,
     // Nobody waits, but the records become durable (and so readable under the fsync
     // policy) with the next group commit rather than whenever someone else asks.
     log->wait_durable(r->last_offset + 1, [](std::error_code) {});
+  }
+  co_return out;
+}
+
+// A checked batch with records to hold: they go to this shard's delay store and the rest
+// (keeping the producer's sequences) to the log, with no wait between the two, so that
+// the sequence check still holds when the remainder is appended. The held records are
+// written first: under the shard's journal, a durable remainder implies durable held
+// records, and an idempotent producer's retry of a batch found in the log skips both.
+net::task<produce_result> partition_service::hold_on_owner(
+    std::shared_ptr<storage::partition_log> log, topic_partition tp, std::span<const uint8_t> batch,
+    append_request req) {
+  produce_result out;
+  if (!broker_.local_delays().ready()) {
+    // The first record ever held: make the internal topic, then start again (nothing
+    // was stored).
+    if (req.made_store) {
+      out.error = errc::temporarily_unavailable;
+      co_return out;
+    }
+    if (auto ec = co_await broker_.create_delayed_topic()) {
+      out.error = ec;
+      co_return out;
+    }
+    req.made_store = true;
+    co_return co_await append_on_owner(tp, batch, req);
+  }
+  auto split = split_delayed(batch, base::wall_ms(), req.delay_ms, req.topic_id, tp.partition);
+  if (!split) {
+    out.error = split.error();
+    co_return out;
+  }
+  std::optional<storage::partition_log::append_result> stored;
+  if (split->held.empty()) {
+    // Every due time has passed: stored as sent.
+    auto r = log->append(batch);
+    if (!r) {
+      out.error = to_broker_error(r.error());
+      co_return out;
+    }
+    stored = *r;
+  } else {
+    const auto h = storage::decode_header(batch);
+    if (h.producer_id >= 0) {
+      auto seen = log->check_producer(h);
+      if (!seen) {
+        out.error = to_broker_error(seen.error());
+        co_return out;
+      }
+      if (*seen) {
+        // A retry of a batch whose records were held before: nothing is held again.
+        duplicate_batches().add();
+        out.base_offset = (*seen)->first_offset;
+        out.duplicate = true;
+        out.log_start_offset = log->log_start_offset();
+        co_return out;
+      }
+    }
+    auto held = broker_.local_delays().hold(split->held);
+    if (held.error) {
+      broker_.local_delays().release(held);
+      out.error = held.error;
+      co_return out;
+    }
+    if (split->remainder) {
+      storage::partition_log::append_options ao;
+      ao.allow_offset_gaps = true;
+      auto r = log->append(*split->remainder, ao);
+      if (!r) {
+        broker_.local_delays().release(held);
+        out.error = to_broker_error(r.error());
+        co_return out;
+      }
+      stored = *r;
+    }
+    out.held = std::move(split->held_index);
+    auto held_log = held.log;
+    const int64_t held_end = held.end;
+    if (req.wait) {
+      auto ec = co_await net::await_callback<std::error_code>(
+          [&](auto done) { held_log->wait_durable(held_end, std::move(done)); });
+      if (ec) {
+        out.error = to_broker_error(ec);
+        co_return out;
+      }
+    } else {
+      held_log->wait_durable(held_end, [](std::error_code) {});
+    }
+  }
+  out.log_start_offset = log->log_start_offset();
+  if (!stored) co_return out;
+  out.base_offset = stored->base_offset;
+  out.records = stored->record_count;
+  out.log_append_time = stored->log_append_time;
+  const int64_t end = stored->last_offset + 1;
+  if (req.wait) {
+    auto ec = co_await net::await_callback<std::error_code>(
+        [&](auto done) { log->wait_durable(end, std::move(done)); });
+    if (ec) out.error = to_broker_error(ec);
+  } else {
+    log->wait_durable(end, [](std::error_code) {});
   }
   co_return out;
 }

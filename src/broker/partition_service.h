@@ -12,6 +12,7 @@
 // caller's shard. Errors are broker::errc only (storage and system errors translated
 // here), so each front door maps one error type. Call from a shard thread.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -40,6 +41,9 @@ struct produce_options {
   bool wait_durable = true;   // false: answer at once (Kafka acks=0)
   bool all_replicas = false;  // the caller asks for every in-sync replica (Kafka acks=all)
   bool allow_zstd = true;     // the front door's protocol version allows zstd batches
+  // Store the records as they are, whatever their delayed-delivery headers or the topic's
+  // riptide.delivery.delay.ms say (the broker moving held records to their topic).
+  bool deliver_now = false;
 };
 
 struct produce_result {
@@ -48,6 +52,9 @@ struct produce_result {
   int64_t log_append_time = -1;  // the broker's time on LogAppendTime topics, else -1
   int64_t log_start_offset = -1;
   int32_t records = 0;  // records stored (0 for a retried batch stored before)
+  // Records held for delayed delivery (delay_store.h): their places in the batch (from 0);
+  // the others have their offsets from base_offset.
+  std::vector<int32_t> held;
   bool duplicate = false;
 };
 
@@ -145,7 +152,9 @@ class partition_service {
 
   // Appends one RecordBatch v2 to the partition and answers once it is durable under
   // the topic's policy (or at once without wait_durable). The batch's bytes must stay
-  // valid until the call completes.
+  // valid until the call completes. Records due later (delayed_records.h) are held, durably
+  // before the answer, and appended when due; the rest of the batch is stored at once
+  // (base_offset -1 when nothing is).
   net::task<produce_result> produce(const request_identity& who, topic_partition tp,
                                     std::span<const uint8_t> batch, produce_options opts);
 
@@ -180,8 +189,19 @@ class partition_service {
   // Checks the topic and partition against the calling shard's topic table.
   std::error_code check_partition(const topic_partition& tp,
                                   std::shared_ptr<const topic_metadata>* out) const;
+  struct append_request {
+    bool wait = true;
+    bool deliver_now = false;
+    int64_t delay_ms = 0;     // the topic's riptide.delivery.delay.ms
+    bool made_store = false;  // the internal topic of held records was just made
+    std::array<uint8_t, 16> topic_id{};
+  };
   net::task<produce_result> append_on_owner(topic_partition tp, std::span<const uint8_t> batch,
-                                            bool wait);
+                                            append_request req);
+  // The part of append_on_owner for a batch with records to hold.
+  net::task<produce_result> hold_on_owner(std::shared_ptr<storage::partition_log> log,
+                                          topic_partition tp, std::span<const uint8_t> batch,
+                                          append_request req);
   net::task<std::vector<read_result>> read_on_owner(const read_plan& plan, size_t group,
                                                     size_t used, size_t total_max_bytes);
   void park(const topic_partition& tp, int64_t offset, const std::shared_ptr<data_waiter>& w);

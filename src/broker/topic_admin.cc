@@ -130,6 +130,7 @@ base::status broker::load_table() {
   }
   RIPTIDE_TRY(sweep_orphaned_directories());
   RIPTIDE_TRY(ensure_offsets_topic());
+  RIPTIDE_TRY(ensure_delayed_topic());
   const auto& l = opts_.limits;
   if (static_cast<int64_t>(table_.size()) > l.max_topics || table_partitions_ > l.max_partitions) {
     log->warn(
@@ -265,6 +266,34 @@ base::status broker::ensure_offsets_topic() {
   return {};
 }
 
+// The internal topic of records held for delayed delivery: made when a record is first
+// held (net::task below); at start it only gets a partition per shard if the broker has
+// more shards than before.
+base::status broker::ensure_delayed_topic() {
+  const auto shards = static_cast<int32_t>(shards_.size());
+  auto it = table_.find(delayed_topic);
+  if (it == table_.end() || it->second->partitions >= shards) return {};
+  auto t = std::make_shared<topic_metadata>(*it->second);
+  table_partitions_ += shards - t->partitions;
+  t->partitions = shards;
+  RIPTIDE_TRY(table_file_->put(entry_of(*t)));
+  it->second = t;
+  return {};
+}
+
+net::task<std::error_code> broker::create_delayed_topic() {
+  // A partition per shard (each holds what is produced to the partitions it owns),
+  // compacted as held records are moved, never deleted by time or size.
+  config_map configs{{"cleanup.policy", "compact"},    {"retention.ms", "-1"},
+                     {"retention.bytes", "-1"},        {"segment.bytes", "67108864"},
+                     {"max.message.bytes", "8388608"}, {"riptide.durability", "fsync"}};
+  const auto partitions = static_cast<int32_t>(shards_.size());
+  auto r = co_await create_topic(request_identity::internal(), delayed_topic, partitions,
+                                 std::move(configs));
+  if (!r.ok() && r.error != errc::topic_exists) co_return r.error;
+  co_return std::error_code{};
+}
+
 std::shared_ptr<topic_metadata> broker::make_topic(const table_entry& e) const {
   auto t = std::make_shared<topic_metadata>();
   t->name = e.name;
@@ -374,6 +403,10 @@ net::task<admin_result> broker::do_create_topic(request_identity who, std::strin
                                                 int32_t partitions, config_map configs,
                                                 bool validate_only) {
   if (validate_topic_name(name)) co_return errc::invalid_topic_name;
+  // Internal topics are made by the broker itself, when it needs them.
+  if (name == delayed_topic && who.listener != request_identity::internal().listener) {
+    co_return errc::internal_topic;
+  }
   if (partitions <= 0 || partitions > max_partitions_per_topic) {
     co_return errc::invalid_partitions;
   }

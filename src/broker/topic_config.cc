@@ -83,6 +83,10 @@ const std::vector<topic_config_key> kKeys = {
      "per partition, delete the oldest segments beyond this size; -1: no limit", ""},
     {"retention.ms", long_integer, "604800000",
      "delete segments whose newest record is older than this; -1: forever", ""},
+    {"riptide.delivery.delay.ms", long_integer, "0",
+     "hold every record produced to the topic for this many ms before readers see it, unless "
+     "its riptide-deliver-at or riptide-delay-ms header says otherwise (0: no delay)",
+     ""},
     {"riptide.durability", string, "fsync",
      "fsync, interval or page_cache: when a write is acknowledged", ""},
     {"segment.bytes", integer, "1073741824", "roll the active segment before it passes this size",
@@ -211,6 +215,7 @@ std::optional<std::string> validate_topic_config(std::string_view key, std::stri
   if (key == "retention.ms" || key == "retention.bytes") return range(-1, INT64_MAX);
   if (key == "local.retention.ms" || key == "local.retention.bytes") return range(-2, INT64_MAX);
   if (key == "min.insync.replicas") return range(1, INT32_MAX);
+  if (key == "riptide.delivery.delay.ms") return range(0, max_delivery_delay_ms);
   if (key == "max.message.bytes" || key == "index.interval.bytes") return range(0, INT32_MAX);
   switch (k->type) {
     case config_type::long_integer:
@@ -289,6 +294,12 @@ std::vector<std::string> split_config_list(std::string_view v) {
     v.remove_prefix(comma + 1);
   }
   return out;
+}
+
+int64_t delivery_delay_ms(const config_map& configs) {
+  auto it = configs.find("riptide.delivery.delay.ms");
+  if (it == configs.end()) return 0;
+  return std::clamp<int64_t>(parse_long(it->second).value_or(0), 0, max_delivery_delay_ms);
 }
 
 int32_t min_insync_replicas(const config_map& configs) {

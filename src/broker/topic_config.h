@@ -58,6 +58,10 @@ std::vector<std::string> split_config_list(std::string_view value);
 
 // min.insync.replicas of a topic (1 unless set).
 int32_t min_insync_replicas(const config_map& configs);
+// The longest a record may be held for delayed delivery (a year and a day).
+inline constexpr int64_t max_delivery_delay_ms = 366LL * 24 * 3600 * 1000;
+// riptide.delivery.delay.ms of a topic's effective configs (0: records are not held).
+int64_t delivery_delay_ms(const config_map& configs);
 
 // Kafka's rules: 1-249 characters of [a-zA-Z0-9._-], not "." or "..".
 std::optional<std::string> validate_topic_name(std::string_view name);

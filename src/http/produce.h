@@ -22,6 +22,7 @@ struct produce_row {
   int64_t offset = -1;
   std::error_code error;
   bool duplicate = false;  // an idempotent producer's retry: stored the first time
+  bool held = false;       // held for delayed delivery: no offset until it is due
 };
 
 // An idempotent producer (POST /v1/producers) and the sequence of the request's first

@@ -64,8 +64,9 @@ net::task<response> produce(server_context& ctx, request& req, std::optional<int
                                    {"error_code", e.code},
                                    {"error", broker::to_broker_error(r.error).message()}});
     } else {
+      // A record held for delayed delivery has no offset yet.
       offsets.push_back(bj::object{{"partition", r.partition},
-                                   {"offset", r.offset},
+                                   {"offset", r.held ? bj::value(nullptr) : bj::value(r.offset)},
                                    {"error_code", nullptr},
                                    {"error", nullptr}});
     }

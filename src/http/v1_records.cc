@@ -4,10 +4,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 
 #include "base/clock.h"
+#include "broker/delayed_records.h"
 #include "broker/records.h"
 #include "http/encoding.h"
 #include "http/errors.h"
@@ -102,6 +104,7 @@ struct partition_outcome {
   std::error_code error;
   int64_t base_offset = -1;
   bool duplicate = false;
+  std::vector<int32_t> held;  // places in the batch of the records held for later
 };
 
 net::task<void> produce_one(broker::broker& b, broker::request_identity who,
@@ -112,6 +115,7 @@ net::task<void> produce_one(broker::broker& b, broker::request_identity who,
   out->error = r.error;
   out->base_offset = r.base_offset;
   out->duplicate = r.duplicate;
+  out->held = std::move(r.held);
 }
 
 }  // namespace
@@ -186,6 +190,18 @@ net::task<produce_outcome> produce_json_records(server_context& ctx, const reque
           co_return result;
         }
         p.rec.timestamp = v.as_int64();
+      } else if (k == "delay_ms" || k == "deliver_at") {
+        // Delayed delivery: the record is held until then (the Kafka headers' meaning).
+        if (v.is_null()) continue;
+        if (!v.is_int64() || v.as_int64() < 0) {
+          result.bad = bad_field(name(k), k == "delay_ms"
+                                              ? "milliseconds from now (an integer >= 0)"
+                                              : "milliseconds since the epoch (an integer >= 0)");
+          co_return result;
+        }
+        p.rec.headers.push_back(
+            {std::string(k == "delay_ms" ? broker::delay_ms_header : broker::deliver_at_header),
+             std::to_string(v.as_int64())});
       } else if (k == "headers") {
         if (!parse_headers(v, f, p.rec.headers)) {
           result.bad = bad_field(name("headers"),
@@ -199,7 +215,7 @@ net::task<produce_outcome> produce_json_records(server_context& ctx, const reque
       } else {
         result.bad = error(400, "unknown_field",
                            fmt::format("field '{}' is not a record field (key, value, headers, "
-                                       "partition, timestamp)",
+                                       "partition, timestamp, delay_ms, deliver_at)",
                                        name(k)));
         co_return result;
       }
@@ -240,7 +256,9 @@ net::task<produce_outcome> produce_json_records(server_context& ctx, const reque
       row.partition = part;
       row.error = out.error;
       row.duplicate = out.duplicate;
-      if (!out.error) row.offset = out.base_offset + static_cast<int64_t>(j);
+      row.held =
+          std::find(out.held.begin(), out.held.end(), static_cast<int32_t>(j)) != out.held.end();
+      if (!out.error && !row.held) row.offset = out.base_offset + static_cast<int64_t>(j);
     }
   }
   co_return result;
@@ -302,6 +320,8 @@ net::task<response> produce_body(server_context& ctx, request& req) {
       row["message"] = broker::to_broker_error(r.error).message();
       if (!first_error) first_error = r.error;
       ++failed;
+    } else if (r.held) {
+      row["delayed"] = true;  // no offset yet: it gets one when it is due
     } else {
       row["offset"] = r.offset;
     }
@@ -444,7 +464,8 @@ void add_record_routes(router& r) {
                          R"("format":{"type":"string","enum":["json","text","binary"]},)"
                          R"("records":{"type":"array","items":{"type":"object","properties":{)"
                          R"("key":{},"value":{},"partition":{"type":"integer"},)"
-                         R"("timestamp":{"type":"integer"},"headers":{"type":"object"}}}}}})",
+                         R"("timestamp":{"type":"integer"},"headers":{"type":"object"},)"
+                         R"("delay_ms":{"type":"integer"},"deliver_at":{"type":"integer"}}}}}})",
          .content_types = {"application/json"},
          .statuses = {400, 403, 404, 409, 413, 415, 422, 503, 507}});
   r.add({.method = "POST",

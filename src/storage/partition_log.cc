@@ -184,7 +184,13 @@ base::status partition_log::sync_now() {
   return {};
 }
 
-base::result<partition_log::append_result> partition_log::append(std::span<const uint8_t> batches) {
+base::result<std::optional<producer_batch>> partition_log::check_producer(
+    const batch_header& h) const {
+  return producers_.check(h);
+}
+
+base::result<partition_log::append_result> partition_log::append(std::span<const uint8_t> batches,
+                                                                 append_options opts) {
   if (closing_ || closed_) return errc::log_closed;
   if (failure_) return errc::log_read_only;
   if (batches.empty()) return errc::invalid_batch;
@@ -204,10 +210,19 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
     auto h = validate_batch(batches.subspan(pos));
     if (!h) return h.error();
     if (h->size_bytes() > cfg_.max_batch_bytes) return errc::batch_too_large;
-    if (h->record_count != int64_t{h->last_offset_delta} + 1) return errc::invalid_batch;
+    if (!opts.allow_offset_gaps && h->record_count != int64_t{h->last_offset_delta} + 1) {
+      return errc::invalid_batch;
+    }
     auto source = batches.subspan(pos, h->size_bytes());
-    auto ts = check_records(source, *h, now);
+    bool held = false;
+    auto ts = check_records(source, *h, opts, held, now);
     if (!ts) return ts.error();
+    if (held) {
+      if (pos != 0 || h->size_bytes() != batches.size()) return errc::invalid_batch;
+      append_result r{-1, -1, 0};
+      r.held = true;
+      return r;
+    }
     pos += h->size_bytes();
     if (cfg_.compression_codec >= 0 && static_cast<int8_t>(h->codec()) != cfg_.compression_codec) {
       // compression.type names a codec: store the records compressed with it.
@@ -316,16 +331,26 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
 }
 
 base::result<int64_t> partition_log::check_records(std::span<const uint8_t> batch,
-                                                   const batch_header& h, int64_t now) {
+                                                   const batch_header& h,
+                                                   const append_options& opts, bool& held,
+                                                   int64_t now) {
   // One scratch buffer per shard thread for decompressed records; a large one is not
   // kept after use.
   thread_local std::vector<uint8_t> scratch;
-  auto info = scan_records(batch, h, scratch, cfg_.max_decompressed_batch_bytes);
+  scan_options scan;
+  scan.max_decompressed = cfg_.max_decompressed_batch_bytes;
+  scan.allow_offset_gaps = opts.allow_offset_gaps;
+  scan.header_prefix = opts.hold_prefix;
+  auto info = scan_records(batch, h, scratch, scan);
   if (scratch.capacity() > (8u << 20)) std::vector<uint8_t>().swap(scratch);
   if (!info) return errc::invalid_record;
   // Compaction keeps the latest record per key: a record without one has no place there
   // (Kafka: "Compacted topic cannot accept message without key").
   if (cfg_.cleanup.compact && info->null_key) return errc::invalid_record;
+  if (info->prefixed_header || opts.hold_all) {
+    held = true;
+    return int64_t{-1};
+  }
   if (cfg_.log_append_time) return now;
   if (info->negative_timestamp) return errc::invalid_timestamp;
   if (info->min_timestamp != INT64_MAX && cfg_.timestamp_before_max_ms != INT64_MAX &&

@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "base/executor.h"
@@ -71,6 +72,17 @@ class partition_log : public std::enable_shared_from_this<partition_log>, public
     int32_t record_count;
     bool duplicate = false;        // a retried idempotent batch: the offsets it got the first time
     int64_t log_append_time = -1;  // the broker's time stamped on LogAppendTime logs
+    // Nothing was stored: a record carries a header append_options::hold_prefix names.
+    bool held = false;
+  };
+  struct append_options {
+    // A single batch one of whose records has a header whose key starts with this is not
+    // stored: the result says `held`, for the caller to decide (empty: none held).
+    std::string_view hold_prefix;
+    bool hold_all = false;  // every valid single batch is held
+    // Batches whose records skip offsets (fewer than lastOffsetDelta + 1 records, even
+    // none) are accepted: the broker's own batches that keep a producer's sequences.
+    bool allow_offset_gaps = false;
   };
   // Validates one or more RecordBatch v2 batches, assigns their offsets and writes them
   // (page cache). Every record is parsed (compressed ones decompressed) and checked
@@ -81,7 +93,14 @@ class partition_log : public std::enable_shared_from_this<partition_log>, public
   // producer (producerId >= 0) is checked against the producer's sequence: a duplicate
   // is not stored again (its first offsets come back with `duplicate` set), a gap is
   // errc::out_of_order_sequence, an old epoch errc::invalid_producer_epoch.
-  base::result<append_result> append(std::span<const uint8_t> batches);
+  base::result<append_result> append(std::span<const uint8_t> batches, append_options opts);
+  base::result<append_result> append(std::span<const uint8_t> batches) {
+    return append(batches, append_options{});
+  }
+  // What append would say of an idempotent producer's batch `h` (producerId >= 0) without
+  // storing anything: the batch stored before with the same sequences (a retry), nothing
+  // (new), or errc::out_of_order_sequence / invalid_producer_epoch.
+  base::result<std::optional<producer_batch>> check_producer(const batch_header& h) const;
 
   // Re-appends at start, before serving, batches a crash took from the segments
   // (from the journal): each whole stamped batch continuing the log is appended, those
@@ -254,7 +273,7 @@ class partition_log : public std::enable_shared_from_this<partition_log>, public
   bool drop_oldest_segment(retention_result& r);
   // Parses the records of one batch of an append; returns the max timestamp to store.
   base::result<int64_t> check_records(std::span<const uint8_t> batch, const batch_header& h,
-                                      int64_t now);
+                                      const append_options& opts, bool& held, int64_t now);
   // Loads the producer snapshot and replays the batches after it (at open).
   base::status rebuild_producer_state();
 

@@ -209,11 +209,10 @@ base::status for_each_record(std::span<const uint8_t> batch,
 }
 
 base::result<records_info> scan_records(std::span<const uint8_t> batch, const batch_header& h,
-                                        std::vector<uint8_t>& scratch, size_t max_decompressed) {
-  auto body = records_body(batch, h, scratch, max_decompressed);
+                                        std::vector<uint8_t>& scratch, scan_options opts) {
+  auto body = records_body(batch, h, scratch, opts.max_decompressed);
   if (!body) return body.error();
   records_info info;
-  int32_t count = 0;
   RIPTIDE_TRY(walk_records(h, *body, [&](const record_view& r) {
     if (r.timestamp > info.max_timestamp) {
       info.max_timestamp = r.timestamp;
@@ -222,13 +221,37 @@ base::result<records_info> scan_records(std::span<const uint8_t> batch, const ba
     if (r.timestamp != -1) info.min_timestamp = std::min(info.min_timestamp, r.timestamp);
     if (r.timestamp < -1) info.negative_timestamp = true;
     if (!r.key) info.null_key = true;
-    ++count;
+    if (!opts.header_prefix.empty() && r.header_count > 0 && !info.prefixed_header &&
+        has_header_prefix(r.headers, r.header_count, opts.header_prefix)) {
+      info.prefixed_header = true;
+    }
+    ++info.count;
     return true;
   }));
-  if (count != h.record_count || count != int64_t{h.last_offset_delta} + 1) {
+  if (info.count != h.record_count) return errc::invalid_batch;
+  if (!opts.allow_offset_gaps && info.count != int64_t{h.last_offset_delta} + 1) {
     return errc::invalid_batch;
   }
   return info;
+}
+
+base::result<records_info> scan_records(std::span<const uint8_t> batch, const batch_header& h,
+                                        std::vector<uint8_t>& scratch, size_t max_decompressed) {
+  scan_options opts;
+  opts.max_decompressed = max_decompressed;
+  return scan_records(batch, h, scratch, opts);
+}
+
+bool has_header_prefix(std::span<const uint8_t> headers, int32_t count, std::string_view prefix) {
+  cursor c(headers);
+  for (int32_t k = 0; k < count; ++k) {
+    std::optional<std::span<const uint8_t>> hk, hv;
+    if (!c.field(hk, false) || !c.field(hv, true)) return false;
+    if (hk->size() >= prefix.size() && std::memcmp(hk->data(), prefix.data(), prefix.size()) == 0) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void set_max_timestamp(std::span<uint8_t> header, const batch_header& h, int64_t max_timestamp,

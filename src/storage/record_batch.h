@@ -11,6 +11,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -111,14 +112,31 @@ struct records_info {
   int64_t min_timestamp = INT64_MAX;  // the smallest, ignoring -1 (none)
   bool negative_timestamp = false;    // a record's timestamp is below -1
   bool null_key = false;              // a record has no key
+  int32_t count = 0;                  // records walked
+  // A record has a header whose key starts with the prefix scan_records was given.
+  bool prefixed_header = false;
+};
+struct scan_options {
+  // Bounds a compressed batch's records once decompressed.
+  size_t max_decompressed = max_decompressed_batch_bytes;
+  // Accept records that skip offsets (fewer than lastOffsetDelta + 1, even none), as
+  // compaction leaves them; otherwise their offset deltas must be exactly 0, 1, 2, ...
+  bool allow_offset_gaps = false;
+  // Look for headers whose key starts with this (empty: none): records_info says.
+  std::string_view header_prefix;
 };
 // Parses every record of a whole batch whose header `h` was checked, as for_each_record
-// does, and also that the records number record_count = lastOffsetDelta + 1 (so their
-// offset deltas are exactly 0, 1, 2, ...).
-// `max_decompressed` bounds a compressed batch's records once decompressed.
+// does, and also that the records number record_count = lastOffsetDelta + 1 unless
+// `opts` allows gaps.
+base::result<records_info> scan_records(std::span<const uint8_t> batch, const batch_header& h,
+                                        std::vector<uint8_t>& scratch, scan_options opts);
 base::result<records_info> scan_records(std::span<const uint8_t> batch, const batch_header& h,
                                         std::vector<uint8_t>& scratch,
                                         size_t max_decompressed = max_decompressed_batch_bytes);
+
+// Whether the encoded headers of a record (record_view::headers, `count` of them) hold a
+// key starting with `prefix`. The headers must have been checked (walked) before.
+bool has_header_prefix(std::span<const uint8_t> headers, int32_t count, std::string_view prefix);
 
 // Rewrites the header bytes of the batch `h` (header: its first batch_header_size bytes)
 // so that maxTimestamp is `max_timestamp` and the timestamp type is LogAppendTime or
