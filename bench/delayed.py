@@ -74,7 +74,10 @@ def metric(broker, name):
         text = r.read().decode()
     total = 0.0
     for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
+        if line.startswith("#"):
+            continue
+        key = line.rsplit(" ", 1)[0]
+        if key == name or ("{" not in name and key.startswith(name + "{")):
             total += float(line.rsplit(" ", 1)[1])
     return total
 
@@ -137,7 +140,7 @@ def main():
                     continue
                 t = now_ms()
                 headers = dict(m.headers() or [])
-                seen.setdefault(m.value(), (t, int(headers[b"riptide-deliver-at"])))
+                seen.setdefault(m.value(), (t, int(headers["riptide-deliver-at"])))
 
         reader = threading.Thread(target=read)
         reader.start()

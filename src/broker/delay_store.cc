@@ -1,13 +1,16 @@
 #include "broker/delay_store.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <deque>
 #include <map>
+#include <random>
 #include <set>
 #include <unordered_map>
 
@@ -75,6 +78,13 @@ base::log_rate_limiter& warn_limiter() {
   return limiter;
 }
 
+uint64_t random_token() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  uint64_t t = 0;
+  while (t == 0) t = gen();
+  return t;
+}
+
 // Calls `fn` with the whole batch holding `offset` (and no other).
 template <typename Fn>
 base::status batch_at(storage::partition_log& log, int64_t offset, Fn&& fn) {
@@ -102,9 +112,15 @@ struct delay_store::part {
   int32_t partition = 0;
   std::shared_ptr<storage::partition_log> log;
   std::filesystem::path dir;  // its index files
-  // One bit per offset from bits_base: a held record not yet moved.
-  std::deque<uint64_t> bits;
-  int64_t bits_base = 0;
+  // One bit per offset of a held record not yet moved, in chunks of 512 offsets that
+  // exist only while one of theirs is pending: what a record held for a year costs is
+  // its own chunk, not the offsets written after it.
+  static constexpr int64_t kChunk = 512;
+  struct chunk {
+    std::array<uint64_t, kChunk / 64> words{};
+    uint32_t count = 0;
+  };
+  std::map<int64_t, chunk> bits;  // by offset / kChunk
   uint64_t pending = 0;
   std::atomic<int64_t>* gauge = nullptr;  // the shard's count, read by /metrics
   // Due before near_end: in the heap (earliest first).
@@ -117,32 +133,36 @@ struct delay_store::part {
   };
   std::map<std::pair<int64_t, int64_t>, bucket> far;  // by (start, width) of due time
   size_t buffered = 0;
-  std::map<int64_t, move_intent> intents;  // open at load, by offset
+  // Intents not resolved yet (at load; or a move that failed and whose outcome is not
+  // known): their records are not moved until it is.
+  std::map<int64_t, move_intent> intents;
+  std::set<int64_t> in_doubt;
+  int64_t next_resolve = 0;
 
   bool test(int64_t o) const {
-    if (o < bits_base) return false;
-    const auto i = static_cast<size_t>((o - bits_base) / 64);
-    return i < bits.size() && ((bits[i] >> ((o - bits_base) % 64)) & 1);
+    if (o < 0) return false;
+    auto it = bits.find(o / kChunk);
+    if (it == bits.end()) return false;
+    const auto r = static_cast<size_t>(o % kChunk);
+    return (it->second.words[r / 64] >> (r % 64)) & 1;
   }
   void set(int64_t o) {
-    if (bits.empty()) bits_base = o / 64 * 64;
-    if (o < bits_base || test(o)) return;
-    const auto i = static_cast<size_t>((o - bits_base) / 64);
-    if (i >= bits.size()) bits.resize(i + 1, 0);
-    bits[i] |= uint64_t{1} << ((o - bits_base) % 64);
+    if (o < 0 || test(o)) return;
+    auto& c = bits[o / kChunk];
+    const auto r = static_cast<size_t>(o % kChunk);
+    c.words[r / 64] |= uint64_t{1} << (r % 64);
+    ++c.count;
     ++pending;
     gauge->fetch_add(1, std::memory_order_relaxed);
   }
   void clear(int64_t o) {
     if (!test(o)) return;
-    const auto i = static_cast<size_t>((o - bits_base) / 64);
-    bits[i] &= ~(uint64_t{1} << ((o - bits_base) % 64));
+    auto it = bits.find(o / kChunk);
+    const auto r = static_cast<size_t>(o % kChunk);
+    it->second.words[r / 64] &= ~(uint64_t{1} << (r % 64));
+    if (--it->second.count == 0) bits.erase(it);
     --pending;
     gauge->fetch_sub(1, std::memory_order_relaxed);
-    while (!bits.empty() && bits.front() == 0) {
-      bits.pop_front();
-      bits_base += 64;
-    }
   }
 
   std::filesystem::path file_of(std::pair<int64_t, int64_t> key) const {
@@ -153,7 +173,13 @@ struct delay_store::part {
     const auto path = file_of(key);
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     const size_t bytes = b.buffer.size() * sizeof(slot);
-    const bool ok = fd >= 0 && ::write(fd, b.buffer.data(), bytes) == static_cast<ssize_t>(bytes);
+    struct stat st {};
+    bool ok = fd >= 0 && ::fstat(fd, &st) == 0;
+    if (ok && ::write(fd, b.buffer.data(), bytes) != static_cast<ssize_t>(bytes)) {
+      ok = false;
+      // Not a partial slot left behind: the file stays whole slots.
+      (void)::ftruncate(fd, st.st_size);
+    }
     if (fd >= 0) ::close(fd);
     if (!ok) {
       // Kept in memory instead; the index is rebuilt from the partition at start anyway.
@@ -167,6 +193,20 @@ struct delay_store::part {
     buffered -= b.buffer.size();
     b.buffer.clear();
     b.buffer.shrink_to_fit();
+  }
+  // The slots of an index file; nullopt if it cannot be read now.
+  std::optional<std::vector<slot>> read_file(const std::filesystem::path& path) const {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    std::vector<uint8_t> bytes;
+    uint8_t buf[16384];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof(buf))) > 0) bytes.insert(bytes.end(), buf, buf + n);
+    ::close(fd);
+    if (n < 0) return std::nullopt;
+    std::vector<slot> out(bytes.size() / sizeof(slot));
+    if (!out.empty()) std::memcpy(out.data(), bytes.data(), out.size() * sizeof(slot));
+    return out;
   }
   void insert(slot s, int64_t now) {
     if (s.due < near_end) {
@@ -195,24 +235,25 @@ struct delay_store::part {
       if (key.second == kHour || key.first < near_end) ready.push_back(key);
     }
     for (const auto& key : ready) {
-      auto node = far.extract(key);
-      auto& b = node.mapped();
-      std::vector<slot> slots = std::move(b.buffer);
-      buffered -= slots.size();
-      if (b.on_disk) {
-        const auto path = file_of(key);
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-          slot buf[1024];
-          ssize_t n;
-          while ((n = ::read(fd, buf, sizeof(buf))) > 0) {
-            slots.insert(slots.end(), buf, buf + n / static_cast<ssize_t>(sizeof(slot)));
+      auto it = far.find(key);
+      if (it->second.on_disk) {
+        auto from_file = read_file(file_of(key));
+        if (!from_file) {
+          // Left for the next promotion (a second later) rather than lost.
+          if (auto note = warn_limiter().allow()) {
+            base::logger("delayed")->warn("cannot read the delayed-delivery index file {}: {}{}",
+                                          file_of(key).string(), std::strerror(errno), *note);
           }
-          ::close(fd);
+          continue;
         }
         std::error_code ec;
-        std::filesystem::remove(path, ec);
+        std::filesystem::remove(file_of(key), ec);
+        it->second.buffer.insert(it->second.buffer.end(), from_file->begin(), from_file->end());
+        buffered += from_file->size();
       }
+      std::vector<slot> slots = std::move(it->second.buffer);
+      buffered -= slots.size();
+      far.erase(it);
       for (const auto& s : slots) {
         if (test(s.offset)) insert(s, now);
       }
@@ -328,6 +369,7 @@ base::status delay_store::load() {
             });
           });
       if (!st) return st.error();
+      for (const auto& [at, m] : dp.intents) dp.in_doubt.insert(m.held.begin(), m.held.end());
       intents += dp.intents.size();
     }
     parts_.push_back(std::move(p));
@@ -420,32 +462,45 @@ std::error_code delay_store::finish(part& p, std::span<const int64_t> held, int6
 }
 
 net::task<void> delay_store::run() {
-  timer_ = std::make_unique<ticker>(co_await net::asio::this_coro::executor);
-  // By index: hold() may add partitions (the topic made meanwhile) while this waits.
-  for (size_t i = 0; i < parts_.size(); ++i) {
-    auto* p = parts_[i].get();
-    auto intents = std::move(p->intents);
-    p->intents.clear();
-    for (auto& [offset, m] : intents) {
-      const int64_t at = offset;
-      co_await resolve(*p, at, std::move(m), nullptr);
-    }
-  }
+  auto ex = co_await net::asio::this_coro::executor;
+  timer_ = std::make_unique<ticker>(ex);
   while (!stopping_) {
-    timer_->timer.expires_after(opts_.tick);
-    co_await timer_->timer.async_wait(net::asio::as_tuple(net::asio::use_awaitable));
-    if (stopping_) break;
-    for (size_t i = 0; i < parts_.size(); ++i) {
+    // By index: hold() may add partitions (the topic made meanwhile) while this waits.
+    for (size_t i = 0; i < parts_.size() && !stopping_; ++i) {
       auto* p = parts_[i].get();
       if (!p->log) continue;
       const int64_t now = base::wall_ms();
+      if (!p->intents.empty() && now >= p->next_resolve) co_await resolve_open(*p);
       if (now >= p->next_promote) {
         p->promote(now, opts_.near_ms);
         p->next_promote = now + 1000;
       }
       co_await move_due(*p);
     }
+    timer_->timer.expires_after(opts_.tick);
+    co_await timer_->timer.async_wait(net::asio::as_tuple(net::asio::use_awaitable));
   }
+}
+
+// Intents whose outcome is not known: resolved before their records move again.
+net::task<void> delay_store::resolve_open(part& p) {
+  std::vector<int64_t> offsets;
+  for (const auto& [offset, m] : p.intents) offsets.push_back(offset);
+  bool failed = false;
+  for (int64_t offset : offsets) {
+    auto it = p.intents.find(offset);
+    if (it == p.intents.end()) continue;
+    move_intent m = it->second;
+    const int64_t at = offset;
+    auto ec = co_await resolve(p, at, m, nullptr);
+    if (ec) {
+      failed = true;
+      continue;
+    }
+    for (int64_t o : m.held) p.in_doubt.erase(o);
+    p.intents.erase(offset);
+  }
+  if (failed) p.next_resolve = base::wall_ms() + kRetryMs;
 }
 
 net::task<void> delay_store::move_due(part& p) {
@@ -454,15 +509,25 @@ net::task<void> delay_store::move_due(part& p) {
     const int64_t now = base::wall_ms();
     // The due records, by offset, read within the round's bounds.
     std::vector<slot> due;
+    std::vector<int64_t> doubtful;
     while (!p.near.empty() && p.near.front().due <= now && due.size() < opts_.max_move_records) {
       std::pop_heap(p.near.begin(), p.near.end(), later{});
       const slot s = p.near.back();
       p.near.pop_back();
-      if (p.test(s.offset)) due.push_back(s);
+      if (!p.test(s.offset)) continue;
+      if (p.in_doubt.count(s.offset)) {
+        doubtful.push_back(s.offset);  // its intent is resolved first
+      } else {
+        due.push_back(s);
+      }
     }
+    requeue(p, doubtful, now + kRetryMs);
     if (due.empty()) break;
     std::sort(due.begin(), due.end(),
               [](const slot& a, const slot& b) { return a.offset < b.offset; });
+    std::vector<int64_t> wanted;
+    wanted.reserve(due.size());
+    for (const auto& d : due) wanted.push_back(d.offset);
     std::map<int64_t, held_record> found;
     size_t bytes = 0;
     size_t read_upto = 0;
@@ -472,7 +537,11 @@ net::task<void> delay_store::move_due(part& p) {
       const int64_t last_wanted = due.back().offset;
       auto st = batch_at(*p.log, o, [&](std::span<const uint8_t> batch) {
         (void)storage::for_each_record(batch, [&](const storage::record_view& r) {
-          if (r.offset < o || r.offset > last_wanted || !r.value || !p.test(r.offset)) return true;
+          // Only the due ones: the batch also holds records due later.
+          if (r.offset < o || r.offset > last_wanted || !r.value ||
+              !std::binary_search(wanted.begin(), wanted.end(), r.offset)) {
+            return true;
+          }
           auto key = r.key ? decode_delayed_key(*r.key) : std::nullopt;
           if (!key || key->kind != delayed_kind::held || key->offset != r.offset) return true;
           if (auto h = decode_held_record(*r.value)) {
@@ -482,12 +551,19 @@ net::task<void> delay_store::move_due(part& p) {
           return true;
         });
       });
-      if (!st || !found.count(o)) {
-        // Unreadable (or not a held record): it cannot be moved, ever.
+      if (!st) {
+        // Unreadable for now (descriptors, a closing log): tried again later.
         if (auto note = warn_limiter().allow()) {
-          base::logger("delayed")->error(
-              "held record {} of {}-{} cannot be read ({}); it is dropped{}", o, delayed_topic,
-              p.partition, st ? "not a held record" : st.error().message(), *note);
+          base::logger("delayed")->warn("held record {} of {}-{} cannot be read now ({}){}", o,
+                                        delayed_topic, p.partition, st.error().message(), *note);
+        }
+        const std::vector<int64_t> later_again{o};
+        requeue(p, later_again, now + kRetryMs);
+      } else if (!found.count(o)) {
+        // Read, but not a held record: it can never be moved.
+        if (auto note = warn_limiter().allow()) {
+          base::logger("delayed")->error("offset {} of {}-{} is not a held record; dropped{}", o,
+                                         delayed_topic, p.partition, *note);
         }
         const int64_t gone[] = {o};
         (void)finish(p, gone, -1);
@@ -511,6 +587,7 @@ net::task<void> delay_store::move_due(part& p) {
       std::vector<record> records;
       int64_t log_end = -1;
       int64_t intent = -1;
+      uint64_t token = 0;
     };
     std::map<std::pair<std::array<uint8_t, 16>, int32_t>, target> targets;
     std::vector<int64_t> dropped;
@@ -521,12 +598,13 @@ net::task<void> delay_store::move_due(part& p) {
         continue;
       }
       auto& tg = targets[{h.topic_id, h.partition}];
+      if (tg.token == 0) tg.token = random_token();
       tg.tp = {t->second->name, h.partition};
       tg.held.push_back(o);
       record rec = std::move(h.rec);
       rec.timestamp = -1;  // now: when it enters the topic
       rec.headers.push_back({std::string(deliver_at_header), std::to_string(h.due_ms)});
-      rec.headers.push_back({std::string(delayed_id_header), delayed_id(p.partition, o)});
+      rec.headers.push_back({std::string(delayed_id_header), delayed_id(p.partition, o, tg.token)});
       tg.records.push_back(std::move(rec));
       metrics().lateness.observe(static_cast<double>(std::max<int64_t>(now - h.due_ms, 0)) /
                                  1000.0);
@@ -555,6 +633,7 @@ net::task<void> delay_store::move_due(part& p) {
       m.partition = key.second;
       m.log_end_before = tg.log_end;
       m.held = tg.held;
+      m.token = tg.token;
       tg.intent = next++;
       const auto k = encode_delayed_key({delayed_kind::intent, tg.intent});
       const auto v = encode_move_intent(m);
@@ -580,11 +659,14 @@ net::task<void> delay_store::move_due(part& p) {
       std::error_code failed;
       size_t first = 0;
       while (first < tg.records.size() && !failed) {
+        // Batches of about kMoveBatchBytes; a record larger than that goes alone.
         size_t last = first, size = 0;
-        while (last < tg.records.size() && (last == first || size < kMoveBatchBytes)) {
+        while (last < tg.records.size()) {
           const auto& r = tg.records[last];
-          size += (r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0) + 64;
-          for (const auto& h : r.headers) size += h.key.size() + (h.value ? h.value->size() : 0);
+          size_t one = (r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0) + 64;
+          for (const auto& h : r.headers) one += h.key.size() + (h.value ? h.value->size() : 0);
+          if (last > first && size + one > kMoveBatchBytes) break;
+          size += one;
           ++last;
         }
         std::span<const record> chunk(tg.records.data() + first, last - first);
@@ -600,19 +682,36 @@ net::task<void> delay_store::move_due(part& p) {
         metrics().moved.add(tg.held.size());
         continue;
       }
+      // What the topic can never take (its records too large for it now, a record its
+      // compaction or timestamp rules refuse) is dropped rather than tried forever.
+      const bool never = failed == errc::batch_too_large || failed == errc::invalid_record ||
+                         failed == errc::invalid_timestamp || failed == errc::corrupt_batch;
       if (auto note = warn_limiter().allow()) {
-        base::logger("delayed")->warn("moving {} held record(s) to {} failed ({}); retrying{}",
-                                      tg.held.size(), tg.tp.dir_name(), failed.message(), *note);
+        base::logger("delayed")->warn("moving {} held record(s) to {} failed ({}); {}{}",
+                                      tg.held.size(), tg.tp.dir_name(), failed.message(),
+                                      never ? "those not appended are dropped" : "retrying", *note);
       }
       move_intent m;
       m.topic_id = key.first;
       m.partition = key.second;
       m.log_end_before = tg.log_end;
       m.held = tg.held;
+      m.token = tg.token;
       std::vector<int64_t> missing;
       const int64_t at = tg.intent;
-      auto ec = co_await resolve(p, at, std::move(m), &missing);
-      requeue(p, ec ? tg.held : missing, base::wall_ms() + kRetryMs);
+      auto ec = co_await resolve(p, at, m, &missing);
+      if (ec) {
+        // Whether some were appended is not known: their intent stays open, and they wait.
+        for (int64_t o : tg.held) p.in_doubt.insert(o);
+        p.intents[at] = std::move(m);
+        p.next_resolve = base::wall_ms() + kRetryMs;
+        requeue(p, tg.held, base::wall_ms() + kRetryMs);
+      } else if (never) {
+        (void)finish(p, missing, -1);
+        metrics().dropped.add(missing.size());
+      } else {
+        requeue(p, missing, base::wall_ms() + kRetryMs);
+      }
     }
   }
 }
@@ -631,7 +730,7 @@ net::task<std::error_code> delay_store::resolve(part& p, int64_t intent_offset, 
     co_return std::error_code{};
   }
   std::unordered_map<std::string, int64_t> ids;
-  for (int64_t o : m.held) ids.emplace(delayed_id(p.partition, o), o);
+  for (int64_t o : m.held) ids.emplace(delayed_id(p.partition, o, m.token), o);
   std::vector<int64_t> done;
   int64_t offset = std::max<int64_t>(m.log_end_before, 0);
   const topic_partition tp{topic->name, m.partition};
@@ -662,6 +761,12 @@ net::task<std::error_code> delay_store::resolve(part& p, int64_t intent_offset, 
     if (decoded->next_offset <= offset) break;
     offset = decoded->next_offset;
     if (offset >= r.high_watermark) break;
+  }
+  if (!ids.empty()) {
+    // Appended but not yet readable (a failed durable wait): not known yet.
+    auto end = co_await broker_.data().log_end(who, tp);
+    if (end.error) co_return end.error;
+    if (end.offset > offset) co_return errc::temporarily_unavailable;
   }
   if (missing) {
     for (const auto& [id, o] : ids) missing->push_back(o);

@@ -82,6 +82,7 @@ class delay_store {
   part* local_part();
   bool attach();
   net::task<void> move_due(part& p);
+  net::task<void> resolve_open(part& p);
   // Reads the target of an intent from its log end before the move; the held records
   // found there are finished (tombstoned), and `missing` gets the others.
   net::task<std::error_code> resolve(part& p, int64_t intent_offset, move_intent m,

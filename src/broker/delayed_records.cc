@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include <fmt/format.h>
+
 #include "base/varint.h"
 #include "broker/byte_codec.h"
 #include "broker/errc.h"
@@ -232,6 +234,7 @@ std::vector<uint8_t> encode_move_intent(const move_intent& m) {
   for (uint8_t b : m.topic_id) out.push_back(b);
   byte_codec::put(out, static_cast<uint32_t>(m.partition), 4);
   byte_codec::put(out, static_cast<uint64_t>(m.log_end_before), 8);
+  byte_codec::put(out, m.token, 8);
   byte_codec::put(out, m.held.size(), 4);
   for (int64_t o : m.held) byte_codec::put(out, static_cast<uint64_t>(o), 8);
   return out;
@@ -244,6 +247,7 @@ std::optional<move_intent> decode_move_intent(std::span<const uint8_t> bytes) {
   for (auto& b : m.topic_id) b = static_cast<uint8_t>(c.be(1));
   m.partition = static_cast<int32_t>(c.be(4));
   m.log_end_before = static_cast<int64_t>(c.be(8));
+  m.token = c.be(8);
   const auto count = static_cast<uint32_t>(c.be(4));
   if (!c.ok() || count > bytes.size() / 8) return std::nullopt;
   for (uint32_t i = 0; i < count; ++i) m.held.push_back(static_cast<int64_t>(c.be(8)));
@@ -251,8 +255,8 @@ std::optional<move_intent> decode_move_intent(std::span<const uint8_t> bytes) {
   return m;
 }
 
-std::string delayed_id(int32_t partition, int64_t offset) {
-  return std::to_string(partition) + "-" + std::to_string(offset);
+std::string delayed_id(int32_t partition, int64_t offset, uint64_t token) {
+  return fmt::format("{}-{}-{:016x}", partition, offset, token);
 }
 
 }  // namespace broker

@@ -17,7 +17,7 @@
 //                       i64 timestamp | key | value | i32 header count | (key | value)*
 //   move intent  key: 'I' | i64 own offset
 //                value: u8 version (1) | 16 topic id | i32 partition | i64 log end before
-//                       | i32 count | i64 held record offset*
+//                       | u64 token | i32 count | i64 held record offset*
 // A tombstone (null value) of either key ends it: the record was moved (or dropped), the
 // intent was carried out.
 
@@ -37,7 +37,7 @@ namespace broker {
 inline constexpr const char* delayed_topic = "__riptide_delayed";
 inline constexpr std::string_view deliver_at_header = "riptide-deliver-at";
 inline constexpr std::string_view delay_ms_header = "riptide-delay-ms";
-// On a record moved to its topic: where it was held ("<partition>-<offset>").
+// On a record moved to its topic: where it was held ("<partition>-<offset>-<token>").
 inline constexpr std::string_view delayed_id_header = "riptide-delayed-id";
 // What the two request headers (and the id) start with: batches carrying none of these
 // are stored without a second look.
@@ -85,12 +85,16 @@ struct move_intent {
   std::array<uint8_t, 16> topic_id{};
   int32_t partition = 0;
   int64_t log_end_before = -1;
+  // Random, in the moved records' ids: a producer cannot forge the id of a record that
+  // a resolve would then take as moved.
+  uint64_t token = 0;
   std::vector<int64_t> held;  // offsets of held records in the internal topic
 };
 std::vector<uint8_t> encode_move_intent(const move_intent& m);
 std::optional<move_intent> decode_move_intent(std::span<const uint8_t> bytes);
 
-// The value of delayed_id_header for a record held at `offset` of partition `partition`.
-std::string delayed_id(int32_t partition, int64_t offset);
+// The value of delayed_id_header for a record held at `offset` of partition `partition`,
+// moved under an intent with `token`.
+std::string delayed_id(int32_t partition, int64_t offset, uint64_t token);
 
 }  // namespace broker

@@ -209,7 +209,11 @@ base::result<partition_log::append_result> partition_log::append(std::span<const
   for (size_t pos = 0; pos < batches.size();) {
     auto h = validate_batch(batches.subspan(pos));
     if (!h) return h.error();
-    if (h->size_bytes() > cfg_.max_batch_bytes) return errc::batch_too_large;
+    // The broker's own batches (allow_offset_gaps) come from batches that passed this
+    // check compressed, and may be larger uncompressed.
+    if (!opts.allow_offset_gaps && h->size_bytes() > cfg_.max_batch_bytes) {
+      return errc::batch_too_large;
+    }
     if (!opts.allow_offset_gaps && h->record_count != int64_t{h->last_offset_delta} + 1) {
       return errc::invalid_batch;
     }

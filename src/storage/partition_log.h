@@ -81,7 +81,8 @@ class partition_log : public std::enable_shared_from_this<partition_log>, public
     std::string_view hold_prefix;
     bool hold_all = false;  // every valid single batch is held
     // Batches whose records skip offsets (fewer than lastOffsetDelta + 1 records, even
-    // none) are accepted: the broker's own batches that keep a producer's sequences.
+    // none) are accepted, and not held to max_batch_bytes: the broker's own batches that
+    // keep a producer's sequences (from a batch that passed, compressed).
     bool allow_offset_gaps = false;
   };
   // Validates one or more RecordBatch v2 batches, assigns their offsets and writes them
