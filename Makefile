@@ -9,7 +9,7 @@ CMAKE_FLAGS ?=
 PREFIX      ?= /usr/local
 SYSCONFDIR  ?= /etc
 
-.PHONY: all deps configure build run test test-unit test-asan fuzz bench bench-peers bench-http docs install format clean
+.PHONY: all deps configure build run test test-unit test-asan fuzz bench bench-peers bench-http bench-delayed docs install format clean
 
 all: build
 
@@ -97,6 +97,11 @@ bench-peers: deps
 ## installed: scripts/install-peers); BENCH_MODE=quick for a short run
 bench-http: build
 	/usr/bin/python3 bench/http_bench.py --build-dir $(RELEASE_DIR) $(if $(filter quick,$(BENCH_MODE)),--quick)
+
+## bench-delayed: 1,000,000 records held for delayed delivery (broker memory), then how
+## soon after its due time each of 20,000 timed records is seen by a Kafka consumer
+bench-delayed: build
+	/usr/bin/python3 bench/delayed.py --riptide $(RELEASE_DIR)/riptide
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

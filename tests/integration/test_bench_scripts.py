@@ -1,7 +1,8 @@
 """The benchmark scripts beside bench-peers: bench/profile.py (a stage breakdown of the
 broker's CPU under `riptide bench`), bench/partition_curve.py (figures per partition
-count), and the HTTP API's load generator bench/http_bench (its produce, ws-idle and
-fanout modes) with its driver bench/http_bench.py.
+count), bench/delayed.py (held records' memory and lateness), and the HTTP API's load
+generator bench/http_bench (its produce, ws-idle and fanout modes) with its driver
+bench/http_bench.py.
 
 The profile's attribution rules are checked on hand-written stacks (what `perf script`
 prints); short real runs check that each script starts its broker, measures it, prints
@@ -22,6 +23,7 @@ from harness import RIPTIDE, ServerTest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "bench", "profile.py")
 CURVE = os.path.join(ROOT, "bench", "partition_curve.py")
+DELAYED = os.path.join(ROOT, "bench", "delayed.py")
 HTTP_DRIVER = os.path.join(ROOT, "bench", "http_bench.py")
 HTTP_BENCH = os.environ.get("TEST_HTTP_BENCH_BIN") or os.path.join(
     os.path.dirname(os.path.abspath(RIPTIDE)), "bench", "http_bench")
@@ -130,6 +132,28 @@ class PartitionCurveTest(unittest.TestCase):
             self.assertIn(line, r.stdout)
         ps = subprocess.run(["pgrep", "-f", "riptide-curve-"], stdout=subprocess.PIPE, text=True)
         self.assertEqual(ps.stdout.strip(), "", "a measured broker is still running")
+
+
+class DelayedBenchTest(unittest.TestCase):
+    def test_a_small_run_reports_memory_and_lateness_and_stops_its_broker(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out_json = os.path.join(tmp, "delayed.json")
+            r = subprocess.run(
+                ["/usr/bin/python3", DELAYED, "--riptide", RIPTIDE, "--pending", "3000",
+                 "--timed", "300", "--spread", "2", "--json-out", out_json],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            with open(out_json) as f:
+                result = json.load(f)
+        self.assertEqual(result["pending"], 3000)
+        self.assertEqual((result["timed"], result["seen"], result["seen_before_due"]),
+                         (300, 300, 0))
+        self.assertGreater(result["rss_after_mib"], 0)
+        self.assertGreaterEqual(result["lateness_ms"]["max"], result["lateness_ms"]["p99"])
+        self.assertGreaterEqual(result["lateness_ms"]["p99"], result["lateness_ms"]["p50"])
+        ps = subprocess.run(["pgrep", "-f", "riptide-delayed-"], stdout=subprocess.PIPE,
+                            text=True)
+        self.assertEqual(ps.stdout.strip(), "", "the measured broker is still running")
 
 
 def last_json(text):
