@@ -38,7 +38,9 @@ class Http(HttpClient):
         return body
 
 
-class QueueTest(ServerTest):
+class QueueServerTest(ServerTest):
+    """A broker with an HTTP client, and what queue tests read and write (no tests)."""
+
     def start_broker(self, *args, data_dir=None):
         s = self.start(*args, data_dir=data_dir)
         s.wait_for("ready")
@@ -95,6 +97,8 @@ class QueueTest(ServerTest):
         c.close()
         return got
 
+
+class QueueTest(QueueServerTest):
     def test_workers_share_every_partition_and_each_record_is_acked_once(self):
         s = self.start_broker()
         self.create_topic(s, "orders", 4)
