@@ -231,6 +231,7 @@ net::task<produce_result> partition_service::hold_on_owner(
         duplicate_batches().add();
         out.base_offset = (*seen)->first_offset;
         out.duplicate = true;
+        out.held = std::move(split->held_index);
         out.log_start_offset = log->log_start_offset();
         co_return out;
       }
