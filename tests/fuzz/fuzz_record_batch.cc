@@ -2,12 +2,17 @@
 // libFuzzer target for RecordBatch v2 parsing: batch validation (lengths, magic, CRC)
 // and record iteration must reject malformed input without reading out of bounds.
 // A batch that validates is also walked record by record, decompressed for every codec
-// (bounded: a bomb is refused), and checked as an append checks it (scan_records).
+// (bounded: a bomb is refused), and checked as an append checks it (scan_records); one
+// an append takes is split as delayed delivery splits it, and what the split stores at
+// once must be a batch an append takes too. The internal topic's record decoders get
+// the raw input.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
+#include "broker/delayed_records.h"
 #include "storage/record_batch.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -45,6 +50,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
          info->max_timestamp_offset > h->last_offset())) {
       __builtin_trap();
     }
+    if (info) {
+      const std::array<uint8_t, 16> id{};
+      auto split = broker::split_delayed(batch, 1'000'000, (bytes[0] & 2) ? 500 : 0, id, 0);
+      if (split && split->remainder) {
+        auto rh = storage::validate_batch(*split->remainder);
+        if (!rh || rh->record_count != split->kept) __builtin_trap();
+        storage::scan_options gaps;
+        gaps.allow_offset_gaps = true;
+        if (!storage::scan_records(*split->remainder, *rh, scratch, gaps)) __builtin_trap();
+      }
+      if (split) {
+        for (const auto& held : split->held) {
+          auto back = broker::decode_held_record(broker::encode_held_record(held));
+          if (!back || back->rec != held.rec) __builtin_trap();
+        }
+      }
+    }
   }
+  (void)broker::decode_held_record(in);
+  (void)broker::decode_move_intent(in);
+  (void)broker::decode_delayed_key(in);
   return 0;
 }
