@@ -236,6 +236,19 @@ std::vector<uint8_t> encode_queue_definition(const queue_definition& q) {
   put(out, static_cast<uint64_t>(q.backoff_max_ms), 8);
   put(out, static_cast<uint64_t>(q.created_ms), 8);
   for (uint8_t b : q.topic_id) put(out, b, 1);
+  // Since the webhook: an optional section after the rest.
+  if (q.webhook) {
+    const auto& w = *q.webhook;
+    put(out, 1, 1);
+    put_string(out, w.url);
+    put_string(out, w.secret);
+    put(out, static_cast<uint32_t>(w.batch_size), 4);
+    put(out, static_cast<uint32_t>(w.concurrency), 4);
+    put(out, static_cast<uint64_t>(w.timeout_ms), 8);
+    put(out, static_cast<uint32_t>(w.breaker_failures), 4);
+    put(out, static_cast<uint64_t>(w.breaker_open_ms), 8);
+    put(out, w.format, 1);
+  }
   return out;
 }
 
@@ -256,6 +269,22 @@ std::optional<queue_definition> decode_queue_definition(std::span<const uint8_t>
   q.backoff_max_ms = static_cast<int64_t>(c.be(8));
   q.created_ms = static_cast<int64_t>(c.be(8));
   for (auto& b : q.topic_id) b = static_cast<uint8_t>(c.be(1));
+  if (c.ok() && !c.done() && c.be(1) == 1) {
+    queue_webhook w;
+    w.url = c.str(c.be(2));
+    w.secret = c.str(c.be(2));
+    w.batch_size = static_cast<int32_t>(c.be(4));
+    w.concurrency = static_cast<int32_t>(c.be(4));
+    w.timeout_ms = static_cast<int64_t>(c.be(8));
+    w.breaker_failures = static_cast<int32_t>(c.be(4));
+    w.breaker_open_ms = static_cast<int64_t>(c.be(8));
+    w.format = static_cast<uint8_t>(c.be(1));
+    if (w.batch_size < 1 || w.concurrency < 1 || w.timeout_ms < 1 || w.breaker_failures < 1 ||
+        w.breaker_open_ms < 0 || w.format > 2) {
+      return std::nullopt;
+    }
+    q.webhook = std::move(w);
+  }
   if (!c.done() || ordering > 1 || backoff > 2 || q.max_deliveries < 1 || q.max_in_flight < 1 ||
       q.visibility_timeout_ms < 1 || q.backoff_ms < 0 || q.backoff_max_ms < q.backoff_ms) {
     return std::nullopt;

@@ -32,6 +32,21 @@ enum class queue_ordering : uint8_t { none = 0, key = 1 };
 // delivery (up to a bound, with jitter).
 enum class queue_backoff : uint8_t { none = 0, fixed = 1, exponential = 2 };
 
+// Push delivery (a webhook): records are POSTed to `url` instead of waiting for workers to
+// receive them; the queue's leases, retries and dead letters apply as to any worker.
+struct queue_webhook {
+  std::string url;                  // http://host[:port]/path
+  std::string secret;               // HMAC-SHA256 key of the signature header (empty: unsigned)
+  int32_t batch_size = 1;           // records per request
+  int32_t concurrency = 4;          // requests in flight at once
+  int64_t timeout_ms = 5000;        // per request, connect to answer
+  int32_t breaker_failures = 5;     // consecutive failures that open the circuit breaker
+  int64_t breaker_open_ms = 10000;  // how long it stays open before a probe
+  uint8_t format = 1;               // http::format of the bodies: 0 json, 1 text, 2 binary
+
+  bool operator==(const queue_webhook&) const = default;
+};
+
 struct queue_definition {
   std::string name;
   std::string topic;
@@ -46,6 +61,7 @@ struct queue_definition {
   int64_t backoff_ms = 1000;       // fixed: the wait; exponential: the first one
   int64_t backoff_max_ms = 60000;  // exponential: the longest
   int64_t created_ms = 0;
+  std::optional<queue_webhook> webhook;
 
   bool operator==(const queue_definition&) const = default;
 };

@@ -18,6 +18,7 @@
 #include "http/gzip.h"
 #include "http/memory.h"
 #include "http/transport.h"
+#include "http/webhooks.h"
 
 namespace http {
 namespace {
@@ -141,6 +142,12 @@ base::result<uint16_t> server::start() {
   for (unsigned i = 0; i < ctx_.broker.shards().size(); ++i) {
     shards_.push_back(std::make_unique<shard_state>());
   }
+  // Webhook queues are pushed by the shard that owns each.
+  webhooks_.clear();
+  for (unsigned i = 0; i < ctx_.broker.shards().size(); ++i) {
+    webhooks_.push_back(std::make_unique<webhook_dispatcher>(ctx_.broker));
+    net::asio::co_spawn(ctx_.broker.shards()[i].io(), webhooks_[i]->run(), net::asio::detached);
+  }
   tcp_ = std::make_unique<net::tcp_server>(
       ctx_.broker.shards(), addr_,
       [this](net::tcp::socket s, unsigned shard) { return serve(std::move(s), shard); });
@@ -156,6 +163,7 @@ void server::stop() {
   for (unsigned i = 0; i < shards.size() && i < shards_.size(); ++i) {
     std::promise<void> done;
     shards[i].post([this, i, &done] {
+      if (i < webhooks_.size()) webhooks_[i]->stop();
       stop_waits();
       consumer_registry::local().shutdown();
       for (int fd : shards_[i]->sockets) ::shutdown(fd, SHUT_RDWR);

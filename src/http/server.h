@@ -20,6 +20,8 @@
 
 namespace http {
 
+class webhook_dispatcher;
+
 struct server_options {
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 8u << 20;
@@ -78,6 +80,7 @@ class server {
   net::listen_address addr_;
   std::unique_ptr<net::tcp_server> tcp_;
   std::vector<std::unique_ptr<shard_state>> shards_;
+  std::vector<std::unique_ptr<webhook_dispatcher>> webhooks_;  // index: shard
   std::atomic<uint32_t> connections_{0};
 };
 

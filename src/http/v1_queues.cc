@@ -11,6 +11,7 @@
 #include "http/record_json.h"
 #include "http/server.h"
 #include "http/stream.h"
+#include "http/webhooks.h"
 
 namespace http {
 namespace {
@@ -45,6 +46,32 @@ bj::object definition_json(const broker::queue_definition& q) {
       {"retry_backoff_ms", q.backoff_ms},
       {"retry_backoff_max_ms", q.backoff_max_ms},
       {"created_ms", q.created_ms}};
+}
+
+// definition_json with the webhook, if any (its secret is never shown) and how its
+// delivery stands.
+bj::object queue_json(const broker::queue_definition& q) {
+  auto out = definition_json(q);
+  if (!q.webhook) return out;
+  const auto& w = *q.webhook;
+  bj::object hook{{"url", w.url},
+                  {"signed", !w.secret.empty()},
+                  {"batch_size", w.batch_size},
+                  {"concurrency", w.concurrency},
+                  {"timeout_ms", w.timeout_ms},
+                  {"breaker_failures", w.breaker_failures},
+                  {"breaker_open_ms", w.breaker_open_ms},
+                  {"format", w.format == 0   ? "json"
+                             : w.format == 2 ? "binary"
+                                             : "text"}};
+  if (auto st = find_webhook_status(q.name)) {
+    hook["breaker"] = to_string(st->breaker);
+    hook["consecutive_failures"] = st->consecutive_failures;
+    hook["delivered"] = st->delivered;
+    hook["failed_requests"] = st->failed;
+  }
+  out["webhook"] = std::move(hook);
+  return out;
 }
 
 // Records leased to a worker, with their delivery counts and lease ends.
@@ -111,6 +138,61 @@ net::task<broker::queue_settle_result> run_settle(broker::broker& b, broker::req
                                              action, std::move(items), ms, std::move(why));
 }
 
+// The "webhook" field of a queue definition.
+std::optional<response> parse_webhook(const bj::value& v, broker::queue_definition& q,
+                                      bool backoff_given) {
+  if (!v.is_object()) return bad_field("webhook", "an object with at least \"url\"");
+  const auto& o = v.as_object();
+  broker::queue_webhook w;
+  const auto* url = o.if_contains("url");
+  std::string why = "an http:// URL";
+  if (!url || !url->is_string() || !parse_webhook_url(url->as_string(), &why)) {
+    return bad_field("webhook.url", why);
+  }
+  w.url = std::string(url->as_string());
+  for (const auto& [k, _] : o) {
+    if (k != "url" && k != "secret" && k != "batch_size" && k != "concurrency" &&
+        k != "timeout_ms" && k != "breaker_failures" && k != "breaker_open_ms" && k != "format") {
+      return error(400, "unknown_field",
+                   fmt::format("field 'webhook.{}' is not a webhook field (url, secret, "
+                               "batch_size, concurrency, timeout_ms, breaker_failures, "
+                               "breaker_open_ms, format)",
+                               std::string_view(k)));
+    }
+  }
+  if (const auto* s = o.if_contains("secret")) {
+    if (!s->is_string() || s->as_string().size() > 256) {
+      return bad_field("webhook.secret", "a string of at most 256 bytes");
+    }
+    w.secret = std::string(s->as_string());
+  }
+  if (const auto* f = o.if_contains("format")) {
+    auto parsed = f->is_string() ? parse_format(f->as_string()) : std::nullopt;
+    if (!parsed) return bad_field("webhook.format", "\"json\", \"text\" or \"binary\"");
+    w.format = static_cast<uint8_t>(*parsed);
+  }
+  int64_t n = w.batch_size;
+  if (auto bad = int_field(o, "batch_size", 1, 500, n)) return bad;
+  w.batch_size = static_cast<int32_t>(n);
+  n = w.concurrency;
+  if (auto bad = int_field(o, "concurrency", 1, 64, n)) return bad;
+  w.concurrency = static_cast<int32_t>(n);
+  n = w.timeout_ms;
+  if (auto bad = int_field(o, "timeout_ms", 10, 120000, n)) return bad;
+  w.timeout_ms = n;
+  n = w.breaker_failures;
+  if (auto bad = int_field(o, "breaker_failures", 1, 1000, n)) return bad;
+  w.breaker_failures = static_cast<int32_t>(n);
+  n = w.breaker_open_ms;
+  if (auto bad = int_field(o, "breaker_open_ms", 0, 3600000, n)) return bad;
+  w.breaker_open_ms = n;
+  q.webhook = std::move(w);
+  // A failing endpoint is retried with exponential backoff and jitter unless the queue
+  // says otherwise.
+  if (!backoff_given) q.backoff = broker::queue_backoff::exponential;
+  return std::nullopt;
+}
+
 net::task<response> create_queue(server_context& ctx, request& req) {
   const std::string name = req.params.at("queue");
   if (name.empty() || name.size() > 200) {
@@ -164,6 +246,9 @@ net::task<response> create_queue(server_context& ctx, request& req) {
     co_return *bad;
   }
   q.backoff_max_ms = v;
+  if (const auto* hook = body.if_contains("webhook"); hook && !hook->is_null()) {
+    if (auto bad = parse_webhook(*hook, q, body.contains("retry_backoff"))) co_return *bad;
+  }
   if (const auto* s = body.if_contains("start")) {
     if (!s->is_string() || (s->as_string() != "earliest" && s->as_string() != "latest")) {
       co_return bad_field("start", "\"earliest\" or \"latest\"");
@@ -181,7 +266,7 @@ net::task<response> create_queue(server_context& ctx, request& req) {
     }
     co_return from_error(r.error, r.message);
   }
-  auto out = json(r.created ? 201 : 200, to_json(definition_json(r.def)));
+  auto out = json(r.created ? 201 : 200, to_json(queue_json(r.def)));
   if (r.created) out.headers.emplace_back("Location", fmt::format("/v1/queues/{}", name));
   co_return out;
 }
@@ -194,7 +279,7 @@ net::task<response> list_queues(server_context& ctx, request& /*req*/) {
   }
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   bj::array out;
-  for (const auto& q : all) out.push_back(definition_json(q));
+  for (const auto& q : all) out.push_back(queue_json(q));
   co_return json(200, to_json(bj::object{{"queues", std::move(out)}}));
 }
 
@@ -225,7 +310,7 @@ net::task<response> describe_queue(server_context& ctx, request& req) {
       oldest = p.counts.oldest_leased_ms;
     }
   }
-  auto out = definition_json(info.def);
+  auto out = queue_json(info.def);
   out["ready"] = ready;
   out["leased"] = leased;
   out["delayed"] = delayed;
@@ -564,7 +649,8 @@ void add_queue_routes(router& r) {
   r.add({.method = "PUT",
          .pattern = "/v1/queues/{queue}",
          .fn = create_queue,
-         .summary = "Creates a queue over a topic (200 when it exists with the same definition)",
+         .summary = "Creates a queue over a topic (200 when it exists with the same definition); "
+                    "with a webhook, its records are POSTed to an endpoint",
          .tag = "queues",
          .request_body =
              R"({"type":"object","required":["topic"],"properties":{)"
@@ -574,7 +660,13 @@ void add_queue_routes(router& r) {
              R"("ordering":{"type":"string","enum":["none","key"]},)"
              R"("retry_backoff":{"type":"string","enum":["none","fixed","exponential"]},)"
              R"("retry_backoff_ms":{"type":"integer"},"retry_backoff_max_ms":{"type":"integer"},)"
-             R"("start":{"type":"string","enum":["earliest","latest"]}}})",
+             R"("start":{"type":"string","enum":["earliest","latest"]},)"
+             R"("webhook":{"type":"object","required":["url"],"properties":{)"
+             R"("url":{"type":"string"},"secret":{"type":"string"},)"
+             R"("batch_size":{"type":"integer"},"concurrency":{"type":"integer"},)"
+             R"("timeout_ms":{"type":"integer"},"breaker_failures":{"type":"integer"},)"
+             R"("breaker_open_ms":{"type":"integer"},)"
+             R"("format":{"type":"string","enum":["json","text","binary"]}}}}})",
          .content_types = kJson,
          .statuses = {201, 400, 404, 409}});
   r.add({.method = "GET",

@@ -8,6 +8,7 @@
 #include "http/gzip.h"
 #include "http/router.h"
 #include "http/stream.h"
+#include "http/webhooks.h"
 
 namespace {
 
@@ -162,3 +163,27 @@ TEST(ConsumerProtocol, RangeAssignorSplitsLikeKafkaClients) {
 }
 
 }  // namespace
+
+TEST(HttpWebhooks, UrlsAreHttpWithAHostAndAPort) {
+  auto u = http::parse_webhook_url("http://hooks.example:8080/in/x?y=1");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->host, "hooks.example");
+  EXPECT_EQ(u->port, "8080");
+  EXPECT_EQ(u->target, "/in/x?y=1");
+  u = http::parse_webhook_url("http://h");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->port, "80");
+  EXPECT_EQ(u->target, "/");
+  std::string why;
+  for (const char* bad : {"https://h/", "ftp://h/", "http://", "http://:80/", "http://h:0/",
+                          "http://h:65536/", "http://h:8a/", "http://u@h/", "h:80"}) {
+    EXPECT_FALSE(http::parse_webhook_url(bad, &why)) << bad;
+    EXPECT_FALSE(why.empty()) << bad;
+  }
+}
+
+TEST(HttpWebhooks, SignaturesAreHmacSha256InHex) {
+  // RFC 4231 test case 2.
+  EXPECT_EQ(http::webhook_signature("Jefe", "what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}

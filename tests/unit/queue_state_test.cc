@@ -194,6 +194,18 @@ TEST(QueueState, SnapshotsAndKeysRoundTrip) {
   auto d = decode_queue_definition(encode_queue_definition(q));
   ASSERT_TRUE(d);
   EXPECT_EQ(*d, q);
+  // With a webhook (an optional section after the rest).
+  auto hooked = q;
+  hooked.webhook = queue_webhook{};
+  hooked.webhook->url = "http://127.0.0.1:8080/in";
+  hooked.webhook->secret = "k";
+  hooked.webhook->batch_size = 7;
+  d = decode_queue_definition(encode_queue_definition(hooked));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(*d, hooked);
+  auto hook_bytes = encode_queue_definition(hooked);
+  hook_bytes.pop_back();
+  EXPECT_FALSE(decode_queue_definition(hook_bytes));
   for (const auto& k : {queue_record_key{"q", std::nullopt},
                         queue_record_key{"q", std::pair<std::string, int32_t>("t", 3)}}) {
     auto kb = decode_queue_key(encode_queue_key(k));
