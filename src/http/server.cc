@@ -142,16 +142,19 @@ base::result<uint16_t> server::start() {
   for (unsigned i = 0; i < ctx_.broker.shards().size(); ++i) {
     shards_.push_back(std::make_unique<shard_state>());
   }
-  // Webhook queues are pushed by the shard that owns each.
+  tcp_ = std::make_unique<net::tcp_server>(
+      ctx_.broker.shards(), addr_,
+      [this](net::tcp::socket s, unsigned shard) { return serve(std::move(s), shard); });
+  auto port = tcp_->start();
+  if (!port) return port;
+  // Webhook queues are pushed by the shard that owns each (once the server runs, so that
+  // stop() ends them).
   webhooks_.clear();
   for (unsigned i = 0; i < ctx_.broker.shards().size(); ++i) {
     webhooks_.push_back(std::make_unique<webhook_dispatcher>(ctx_.broker));
     net::asio::co_spawn(ctx_.broker.shards()[i].io(), webhooks_[i]->run(), net::asio::detached);
   }
-  tcp_ = std::make_unique<net::tcp_server>(
-      ctx_.broker.shards(), addr_,
-      [this](net::tcp::socket s, unsigned shard) { return serve(std::move(s), shard); });
-  return tcp_->start();
+  return port;
 }
 
 void server::stop() {
@@ -173,6 +176,18 @@ void server::stop() {
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (connections_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // Webhook loops waiting on the queues (a receive's long poll) finish before the broker
+  // stops; one waiting on an endpoint touches nothing but its own state when it resumes.
+  auto webhooks_busy = [this] {
+    for (const auto& w : webhooks_) {
+      if (w->live() > 0) return true;
+    }
+    return false;
+  };
+  const auto webhook_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (webhooks_busy() && std::chrono::steady_clock::now() < webhook_deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   tcp_.reset();

@@ -186,6 +186,10 @@ std::optional<response> parse_webhook(const bj::value& v, broker::queue_definiti
   n = w.breaker_open_ms;
   if (auto bad = int_field(o, "breaker_open_ms", 0, 3600000, n)) return bad;
   w.breaker_open_ms = n;
+  if (w.timeout_ms >= q.visibility_timeout_ms) {
+    // Its lease must outlast the request, or the record goes out twice meanwhile.
+    return bad_field("webhook.timeout_ms", "less than the queue's visibility_timeout_ms");
+  }
   q.webhook = std::move(w);
   // A failing endpoint is retried with exponential backoff and jitter unless the queue
   // says otherwise.

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -30,7 +31,6 @@ namespace bhttp = boost::beast::http;
 namespace bj = boost::json;
 
 constexpr auto kScan = std::chrono::milliseconds(500);  // how often queues are looked at
-constexpr const char* kConsumer = "webhook";
 
 // Written by the queue's shard, read by any (GET /v1/queues/{queue}, /metrics).
 struct live_status {
@@ -98,8 +98,8 @@ std::optional<webhook_url> parse_webhook_url(std::string_view url, std::string* 
   const auto slash = url.find('/');
   std::string_view authority = url.substr(0, slash);
   if (slash != std::string_view::npos) out.target = std::string(url.substr(slash));
-  if (authority.empty() || authority.find('@') != std::string_view::npos) {
-    return fail("an http://host[:port]/path URL");
+  if (authority.empty() || authority.find_first_of("@[]?#") != std::string_view::npos) {
+    return fail("an http://host[:port]/path URL (a name or IPv4 address as host)");
   }
   if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
     const auto port = authority.substr(colon + 1);
@@ -159,7 +159,8 @@ struct webhook_dispatcher::pusher {
   broker::queue_definition def;
   webhook_url url;
   std::shared_ptr<live_status> status = std::make_shared<live_status>();
-  bool stopped = false;
+  std::atomic<bool> stopped{false};
+  std::shared_ptr<std::atomic<int>> live;  // the dispatcher's count of push loops
   int64_t open_until = 0;
   bool probing = false;  // a half-open probe is in flight
   uint64_t gauge = 0;
@@ -167,6 +168,8 @@ struct webhook_dispatcher::pusher {
 
 struct webhook_dispatcher::state {
   std::map<std::string, std::shared_ptr<pusher>> pushers;
+  // Push loops not finished yet: stop() waits for them to leave the broker alone.
+  std::shared_ptr<std::atomic<int>> live = std::make_shared<std::atomic<int>>(0);
   std::unique_ptr<net::asio::steady_timer> timer;
   bool stopping = false;
 };
@@ -237,6 +240,10 @@ void webhook_dispatcher::stop() {
   for (auto& [name, p] : state_->pushers) p->stopped = true;
 }
 
+int webhook_dispatcher::live() const {
+  return state_->live->load();
+}
+
 net::task<void> webhook_dispatcher::run() {
   // Only copies from here on: the dispatcher may be gone when this resumes after stop().
   auto st = state_;
@@ -271,6 +278,7 @@ net::task<void> webhook_dispatcher::run() {
       if (!url) continue;
       auto p = std::make_shared<pusher>();
       p->broker = &b;
+      p->live = st->live;
       p->def = *d;
       p->url = *url;
       p->gauge = base::metrics::registry::global().add_gauge(
@@ -287,7 +295,10 @@ net::task<void> webhook_dispatcher::run() {
       }
       st->pushers[name] = p;
       for (int32_t i = 0; i < d->webhook->concurrency; ++i) {
-        net::asio::co_spawn(ex, push(p), net::asio::detached);
+        // A lease holder per loop and queue version: a late settle never touches another
+        // loop's lease, nor one of a queue made again under the same name.
+        std::string consumer = fmt::format("webhook-{}-{}", d->created_ms, i);
+        net::asio::co_spawn(ex, push(p, std::move(consumer)), net::asio::detached);
       }
     }
     st->timer->expires_after(kScan);
@@ -297,8 +308,13 @@ net::task<void> webhook_dispatcher::run() {
 
 // One of a webhook's `concurrency` loops: receive, POST, ack or nack. It uses nothing but
 // its pusher (stopped with it) and the broker.
-net::task<void> webhook_dispatcher::push(std::shared_ptr<pusher> p) {
+net::task<void> webhook_dispatcher::push(std::shared_ptr<pusher> p, std::string consumer) {
   auto& broker = *p->broker;
+  p->live->fetch_add(1);
+  struct leave {
+    std::shared_ptr<std::atomic<int>> live;
+    ~leave() { live->fetch_sub(1); }
+  } on_exit{p->live};
   auto ex = co_await net::asio::this_coro::executor;
   net::asio::steady_timer pause(ex);
   const auto& who = broker::request_identity::internal();
@@ -325,7 +341,6 @@ net::task<void> webhook_dispatcher::push(std::shared_ptr<pusher> p) {
       p->probing = probe = true;
     }
     std::string name = p->def.name;
-    std::string consumer = kConsumer;
     const auto max_records = static_cast<size_t>(w.batch_size);
     const size_t max_bytes = 1u << 20;
     const auto wait = std::chrono::milliseconds(500);
@@ -352,6 +367,7 @@ net::task<void> webhook_dispatcher::push(std::shared_ptr<pusher> p) {
     std::string host = p->url.host, port = p->url.port, target = p->url.target;
     auto res = co_await post(std::move(host), std::move(port), std::move(target), std::move(body),
                              std::move(signature), w.timeout_ms);
+    if (p->stopped) break;  // the broker may be stopping: its leases end by themselves
     m.latency.observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     std::vector<broker::queue_settle_item> items;

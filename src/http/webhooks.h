@@ -55,12 +55,15 @@ class webhook_dispatcher {
   ~webhook_dispatcher();
   // Runs on the shard until stop(): looks for webhook queues every 500 ms.
   net::task<void> run();
+  // Stops every push loop (on the shard): each leaves the broker alone from its next step
+  // on; live() counts those not finished yet (any thread).
   void stop();
+  int live() const;
 
  private:
   struct pusher;
   struct state;
-  static net::task<void> push(std::shared_ptr<pusher> p);
+  static net::task<void> push(std::shared_ptr<pusher> p, std::string consumer);
   broker::broker& broker_;
   std::shared_ptr<state> state_;
 };

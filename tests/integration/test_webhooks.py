@@ -147,6 +147,26 @@ class WebhookTest(QueueServerTest):
         self.assertIn('riptide_webhook_breaker_state{queue="hooks"}', metrics)
         self.assertIn('riptide_webhook_records_total{queue="hooks"} 20', metrics)
 
+    def test_the_broker_stops_cleanly_while_a_request_hangs(self):
+        s = self.start_broker()
+        self.create_topic(s, "events", 1)
+        rx = Receiver(lambda n, values: "slow")  # every answer comes after 1 s
+        self.addCleanup(rx.stop)
+        status, _ = self.http.call("PUT", "/v1/queues/stuck", {
+            "topic": "events", "webhook": {"url": f"http://127.0.0.1:{rx.port}/",
+                                           "timeout_ms": 5000, "concurrency": 2}})
+        self.assertEqual(status, 201)
+        self.produce(s, "events", ["a", "b", "c"], partition=0)
+        deadline = time.monotonic() + 20
+        while not rx.snapshot() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(rx.snapshot())
+        self.assertEqual(s.stop(), 0)
+        # What was in flight is handed out again after a restart.
+        s = self.start_broker(data_dir=s.data_dir)
+        _, d = self.http.call("GET", "/v1/queues/stuck")
+        self.assertEqual(d["partitions"][0]["log_end"], 3)
+
     def test_bad_webhook_definitions_are_refused(self):
         s = self.start_broker()
         self.create_topic(s, "events", 1)
@@ -154,6 +174,8 @@ class WebhookTest(QueueServerTest):
                             ({"url": "ftp://x"}, "webhook.url"),
                             ({"url": "http://h:99999/"}, "webhook.url"),
                             ({"url": "http://h/", "batch_size": 0}, "batch_size"),
+                            ({"url": "http://[::1]:80/"}, "webhook.url"),
+                            ({"url": "http://h/", "timeout_ms": 60000}, "webhook.timeout_ms"),
                             ({"url": "http://h/", "colour": "red"}, "webhook.colour")):
             status, body = self.http.call("PUT", "/v1/queues/bad",
                                           {"topic": "events", "webhook": hook})
