@@ -89,7 +89,7 @@ class CompactionTest(ServerTest):
         admin = AdminClient({"bootstrap.servers": s.bootstrap})
         admin.create_topics([NewTopic("compacted", 1, 1, config={
             "cleanup.policy": "compact", "segment.bytes": "1048576", "segment.ms": "2000",
-            "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "3000"})])[
+            "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "8000"})])[
                 "compacted"].result(30)
 
         p = Producer({"bootstrap.servers": s.bootstrap, "acks": "all", "linger.ms": 20,
