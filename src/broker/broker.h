@@ -49,7 +49,8 @@ struct topic_metadata {
   config_map inherited;
   config_map effective;
   std::array<uint8_t, 16> id{};
-  storage::log_config log;  // broker defaults with this topic's overrides applied
+  storage::log_config log;        // broker defaults with this topic's overrides applied
+  int64_t delivery_delay_ms = 0;  // riptide.delivery.delay.ms of `effective` (delayed delivery)
   // Traffic counters (owned by the metrics registry, shared by every shard).
   base::metrics::counter* bytes_in = nullptr;
   base::metrics::counter* records_in = nullptr;

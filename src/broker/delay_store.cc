@@ -37,6 +37,10 @@ constexpr size_t kBucketFlush = 512;          // slots buffered per index file b
 constexpr size_t kBufferedMax = 64 * 1024;    // slots buffered over all files
 constexpr size_t kHoldBatchBytes = 1u << 20;  // held records per batch of the internal topic
 constexpr size_t kMoveBatchBytes = 512u << 10;
+// At most this many due times in memory (32 MiB); beyond, they wait in index files even
+// when due within the minute, and are read back as the heap drains (late if a flood of
+// records due within one minute passes this).
+constexpr size_t kNearMax = size_t{1} << 21;
 
 struct slot {
   int64_t due;
@@ -209,7 +213,7 @@ struct delay_store::part {
     return out;
   }
   void insert(slot s, int64_t now) {
-    if (s.due < near_end) {
+    if (s.due < near_end && near.size() < kNearMax) {
       near.push_back(s);
       std::push_heap(near.begin(), near.end(), later{});
       return;
@@ -232,7 +236,9 @@ struct delay_store::part {
     std::vector<std::pair<int64_t, int64_t>> ready;
     for (const auto& [key, b] : far) {
       if (key.first >= now + kDay) break;
-      if (key.second == kHour || key.first < near_end) ready.push_back(key);
+      if (key.second == kHour || (key.first < near_end && near.size() < kNearMax)) {
+        ready.push_back(key);
+      }
     }
     for (const auto& key : ready) {
       auto it = far.find(key);
@@ -588,6 +594,7 @@ net::task<void> delay_store::move_due(part& p) {
       int64_t log_end = -1;
       int64_t intent = -1;
       uint64_t token = 0;
+      move_intent plan;  // what its intent record says
     };
     std::map<std::pair<std::array<uint8_t, 16>, int32_t>, target> targets;
     std::vector<int64_t> dropped;
@@ -638,6 +645,7 @@ net::task<void> delay_store::move_due(part& p) {
       const auto k = encode_delayed_key({delayed_kind::intent, tg.intent});
       const auto v = encode_move_intent(m);
       intents.add(as_chars(k), as_chars(v));
+      tg.plan = std::move(m);
     }
     std::error_code intent_error;
     if (intents.record_count() > 0) {
@@ -691,12 +699,7 @@ net::task<void> delay_store::move_due(part& p) {
                                       tg.held.size(), tg.tp.dir_name(), failed.message(),
                                       never ? "those not appended are dropped" : "retrying", *note);
       }
-      move_intent m;
-      m.topic_id = key.first;
-      m.partition = key.second;
-      m.log_end_before = tg.log_end;
-      m.held = tg.held;
-      m.token = tg.token;
+      move_intent m = tg.plan;
       std::vector<int64_t> missing;
       const int64_t at = tg.intent;
       auto ec = co_await resolve(p, at, m, &missing);

@@ -121,7 +121,7 @@ net::task<produce_result> partition_service::produce(const request_identity& who
   append_request req;
   req.wait = opts.wait_durable;
   req.deliver_now = opts.deliver_now;
-  req.delay_ms = opts.deliver_now ? 0 : delivery_delay_ms(topic->effective);
+  req.delay_ms = opts.deliver_now ? 0 : topic->delivery_delay_ms;
   req.topic_id = topic->id;
   try {
     out = co_await broker_.shards().invoke_on(owner, append_on_owner(tp, batch, req));

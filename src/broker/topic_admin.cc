@@ -746,6 +746,7 @@ void broker::fill_config(topic_metadata& t) const {
   t.effective = t.inherited;
   for (const auto& [k, v] : t.configs) t.effective[k] = v;
   t.log = apply_topic_config(opts_.defaults, t.effective);
+  t.delivery_delay_ms = ::broker::delivery_delay_ms(t.effective);
 }
 
 }  // namespace broker
