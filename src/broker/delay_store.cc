@@ -321,7 +321,9 @@ bool delay_store::ready() {
 }
 
 bool delay_store::attach() {
+  const bool was_empty = parts_.empty();
   auto st = load();
+  if (was_empty && !parts_.empty() && timer_) timer_->timer.cancel();  // start ticking
   if (!st) {
     base::logger("delayed")->error("shard {}: cannot open the held records: {}", shard_,
                                    st.error().message());
@@ -483,7 +485,9 @@ net::task<void> delay_store::run() {
       }
       co_await move_due(*p);
     }
-    timer_->timer.expires_after(opts_.tick);
+    // A shard that holds nothing sleeps (hold() wakes it when its partition appears):
+    // brokers that never delay records pay no tick.
+    timer_->timer.expires_after(parts_.empty() ? std::chrono::milliseconds(60'000) : opts_.tick);
     co_await timer_->timer.async_wait(net::asio::as_tuple(net::asio::use_awaitable));
   }
 }
