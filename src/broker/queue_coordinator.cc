@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <set>
 
 #include "base/clock.h"
@@ -55,6 +56,16 @@ namespace {
 // Queues on every shard, for the broker-wide limit.
 std::atomic<size_t> g_queues{0};
 }  // namespace
+
+// Partitions that receives and settles changed and did not write yet, and those waiting
+// for the write: one write of each changed partition's snapshot serves them all, and one
+// write is in flight at a time (a group commit). Workers that ack record by record then
+// cost one snapshot per partition per durable write, not one per ack.
+struct queue_coordinator::pending_writes {
+  std::set<int32_t> partitions;
+  std::vector<std::function<void(std::error_code)>> waiters;
+  bool running = false;
+};
 
 struct queue_coordinator::entry {
   explicit entry(const std::string& name) : figures(std::make_shared<queue_figures>()) {
@@ -120,6 +131,7 @@ struct queue_coordinator::entry {
   int32_t next_partition = 0;  // where the next receive starts looking: fairness
   // Records being produced to the dead-letter topic now: not sent a second time meanwhile.
   std::set<std::pair<int32_t, int64_t>> dead_lettering;
+  std::shared_ptr<pending_writes> writes = std::make_shared<pending_writes>();
 };
 
 struct queue_coordinator::ticker {
@@ -242,6 +254,37 @@ net::task<std::error_code> queue_coordinator::persist(const std::string& name,
                          encode_queue_partition(e->parts.at(p)));
   }
   co_return co_await write(name, std::move(records));
+}
+
+net::task<std::error_code> queue_coordinator::persist_grouped(const std::string& name,
+                                                              std::vector<int32_t> partitions) {
+  auto* e = find(name);
+  if (!e) co_return errc::group_id_not_found;
+  auto w = e->writes;
+  w->partitions.insert(partitions.begin(), partitions.end());
+  auto ex = co_await net::asio::this_coro::executor;
+  co_return co_await net::await_callback<std::error_code>([&](auto done) {
+    w->waiters.push_back(std::move(done));
+    if (!w->running) {
+      w->running = true;
+      net::asio::co_spawn(ex, write_loop(name, w), net::asio::detached);
+    }
+  });
+}
+
+net::task<void> queue_coordinator::write_loop(std::string name, std::shared_ptr<pending_writes> w) {
+  while (!w->waiters.empty()) {
+    auto waiters = std::move(w->waiters);
+    w->waiters.clear();
+    std::vector<int32_t> partitions(w->partitions.begin(), w->partitions.end());
+    w->partitions.clear();
+    std::error_code ec = errc::group_id_not_found;  // deleted (or made again) meanwhile
+    if (auto* e = find(name); e && e->writes == w) {
+      ec = co_await persist(name, std::move(partitions), false);
+    }
+    for (auto& done : waiters) done(ec);
+  }
+  w->running = false;
 }
 
 // Appends `records` to the queue's partition of the offsets topic and waits until they
@@ -395,10 +438,10 @@ net::task<queue_info> queue_coordinator::describe(request_identity who, std::str
   co_return out;
 }
 
-net::task<queue_receive_result> queue_coordinator::receive(request_identity who, std::string name,
-                                                           std::string consumer, size_t max_records,
-                                                           size_t max_bytes,
-                                                           std::chrono::milliseconds wait) {
+net::task<queue_receive_result> queue_coordinator::receive(
+    request_identity who, std::string name, std::string consumer, size_t max_records,
+    size_t max_bytes, std::chrono::milliseconds wait,
+    std::shared_ptr<receive_interrupt> interrupt) {
   queue_receive_result out;
   const auto deadline = std::chrono::steady_clock::now() + wait;
   max_records = std::max<size_t>(1, max_records);
@@ -572,7 +615,7 @@ net::task<queue_receive_result> queue_coordinator::receive(request_identity who,
       if (!changed.empty()) again->publish();
     }
     if (!changed.empty()) {
-      if (auto ec = co_await persist(name, changed, false)) {
+      if (auto ec = co_await persist_grouped(name, changed)) {
         // Not durable: nothing is handed out (the leases stay; they end and the records
         // come back).
         out.messages.clear();
@@ -580,7 +623,8 @@ net::task<queue_receive_result> queue_coordinator::receive(request_identity who,
         co_return out;
       }
     }
-    if (!out.messages.empty() || std::chrono::steady_clock::now() >= deadline || stopping_) {
+    if (!out.messages.empty() || std::chrono::steady_clock::now() >= deadline || stopping_ ||
+        (interrupt && interrupt->fired())) {
       co_return out;
     }
     // Nothing yet: wait for a record at the end of a partition, a lease ending or a nack
@@ -609,7 +653,15 @@ net::task<queue_receive_result> queue_coordinator::receive(request_identity who,
       std::vector<bool> wanted(watch.size(), true);
       co_await data.watch(plan, std::move(wanted), waiter);
     }
+    if (interrupt) {
+      interrupt->arm([weak = std::weak_ptr(timer), ex = timer->get_executor()] {
+        net::asio::post(ex, [weak] {
+          if (auto t = weak.lock()) t->cancel();
+        });
+      });
+    }
     co_await timer->async_wait(net::asio::as_tuple(net::asio::use_awaitable));
+    if (interrupt) interrupt->disarm();
     if (waiter) waiter->finish();
   }
 }
@@ -651,7 +703,7 @@ net::task<queue_settle_result> queue_coordinator::settle(request_identity /*who*
   }
   if (changed.empty()) co_return out;
   std::vector<int32_t> partitions(changed.begin(), changed.end());
-  out.error = co_await persist(name, std::move(partitions), false);
+  out.error = co_await persist_grouped(name, std::move(partitions));
   // Rejected records (and nacked ones out of deliveries) are durable as dead_pending: now
   // written to the dead-letter topic, or tried again by the tick.
   if (!out.error) {

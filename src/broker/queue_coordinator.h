@@ -12,8 +12,10 @@
 // before they count as finished.
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -91,6 +93,50 @@ struct queue_create_result {
   bool created = false;  // false: it existed with the same definition
 };
 
+// Cuts a waiting receive short, from any thread: a WebSocket worker's decision arrived
+// and must not wait behind the long poll for records.
+class receive_interrupt {
+ public:
+  void fire() {
+    std::function<void()> cancel;
+    {
+      std::lock_guard lock(mu_);
+      fired_ = true;
+      cancel = std::move(cancel_);
+      cancel_ = nullptr;
+    }
+    if (cancel) cancel();
+  }
+  bool fired() const {
+    std::lock_guard lock(mu_);
+    return fired_;
+  }
+  // Before a new receive, on the thread that fires it.
+  void reset() {
+    std::lock_guard lock(mu_);
+    fired_ = false;
+  }
+  // The receive: `cancel` ends its wait (at once when fired already), until disarm().
+  void arm(std::function<void()> cancel) {
+    std::unique_lock lock(mu_);
+    if (fired_) {
+      lock.unlock();
+      cancel();
+      return;
+    }
+    cancel_ = std::move(cancel);
+  }
+  void disarm() {
+    std::lock_guard lock(mu_);
+    cancel_ = nullptr;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  bool fired_ = false;
+  std::function<void()> cancel_;
+};
+
 class queue_coordinator {
  public:
   queue_coordinator(broker& b, unsigned shard, queue_options opts);
@@ -108,10 +154,11 @@ class queue_coordinator {
   std::vector<queue_definition> list() const;
   net::task<queue_info> describe(request_identity who, std::string name);
   // Up to `max_records` records (about `max_bytes`), leased to `consumer`; waits up to
-  // `wait` for one.
+  // `wait` for one, or until `interrupt` (if any) fires.
   net::task<queue_receive_result> receive(request_identity who, std::string name,
                                           std::string consumer, size_t max_records,
-                                          size_t max_bytes, std::chrono::milliseconds wait);
+                                          size_t max_bytes, std::chrono::milliseconds wait,
+                                          std::shared_ptr<receive_interrupt> interrupt);
   // `ms`: nack's delay or extend's lease (0: the visibility timeout); `error`: why (nack,
   // reject), kept for the dead-letter headers.
   net::task<queue_settle_result> settle(request_identity who, std::string name,
@@ -120,6 +167,7 @@ class queue_coordinator {
                                         std::string error);
 
  private:
+  struct pending_writes;
   struct entry;
   struct ticker;
   entry* find(const std::string& name);
@@ -128,6 +176,10 @@ class queue_coordinator {
       std::vector<std::pair<std::vector<uint8_t>, std::optional<std::vector<uint8_t>>>>;
   net::task<std::error_code> persist(const std::string& name, std::vector<int32_t> partitions,
                                      bool definition);
+  // persist() of `partitions` together with the other receives and settles waiting.
+  net::task<std::error_code> persist_grouped(const std::string& name,
+                                             std::vector<int32_t> partitions);
+  net::task<void> write_loop(std::string name, std::shared_ptr<pending_writes> w);
   net::task<std::error_code> write(std::string name, state_records records);
   net::task<void> dead_letter(std::string name, int32_t partition, std::vector<int64_t> offsets);
   net::task<void> expire_all();

@@ -122,12 +122,12 @@ net::task<broker::queue_info> run_describe(broker::broker& b, broker::request_id
                                            std::string name) {
   co_return co_await b.local_queues().describe(std::move(who), std::move(name));
 }
-net::task<broker::queue_receive_result> run_receive(broker::broker& b, broker::request_identity who,
-                                                    std::string name, std::string consumer,
-                                                    size_t max_records, size_t max_bytes,
-                                                    std::chrono::milliseconds wait) {
+net::task<broker::queue_receive_result> run_receive(
+    broker::broker& b, broker::request_identity who, std::string name, std::string consumer,
+    size_t max_records, size_t max_bytes, std::chrono::milliseconds wait,
+    std::shared_ptr<broker::receive_interrupt> interrupt) {
   co_return co_await b.local_queues().receive(std::move(who), std::move(name), std::move(consumer),
-                                              max_records, max_bytes, wait);
+                                              max_records, max_bytes, wait, std::move(interrupt));
 }
 net::task<broker::queue_settle_result> run_settle(broker::broker& b, broker::request_identity who,
                                                   std::string name, std::string consumer,
@@ -358,9 +358,10 @@ net::task<response> receive(server_context& ctx, request& req) {
   const auto records = static_cast<size_t>(max_records);
   const auto bytes = static_cast<size_t>(max_bytes);
   const std::chrono::milliseconds wait(timeout);
+  std::shared_ptr<broker::receive_interrupt> no_interrupt;  // an HTTP receive waits it out
   auto r = co_await ctx.broker.shards().invoke_on(
       ctx.broker.queue_shard(name),
-      run_receive(ctx.broker, req.who, name, consumer, records, bytes, wait));
+      run_receive(ctx.broker, req.who, name, consumer, records, bytes, wait, no_interrupt));
   if (r.error) co_return queue_error(r.error, name);
   co_return json(200, to_json(bj::object{{"records", leased_json(r.messages, fmt)}}));
 }
@@ -462,8 +463,9 @@ net::task<response> reject(server_context& ctx, request& req) {
 //   {"nack": [...], "delay_ms": D, "error": "..."}
 //   {"extend": [...], "visibility_timeout_ms": V}
 //   {"reject": [...], "error": "..."}
-// and gets {"settled": "ack", "results": [...]} for each. Records leased when the socket
-// closes come back when their leases end, as for any worker that goes away.
+// and gets {"settled_action": "ack", "results": [...]} for each; like decisions that
+// arrive together are answered in one message listing all their records. Records leased when the
+// socket closes come back when their leases end, as for any worker that goes away.
 class queue_stream final : public event_stream {
  public:
   queue_stream(server_context& ctx, broker::request_identity who, std::string queue,
@@ -485,16 +487,29 @@ class queue_stream final : public event_stream {
       auto decisions = std::move(pending_);
       pending_.clear();
       undecided_ = 0;
-      for (auto& d : decisions) {
-        auto r = co_await shards.invoke_on(owner, run_settle(ctx_.broker, who_, queue_, consumer_,
-                                                             d.action, d.items, d.ms, d.error));
-        if (r.error && r.outcomes.size() != d.items.size()) {
+      // A run of like decisions that arrived together (a worker acking record by record)
+      // is settled at once and answered in one message: one durable write and one answer
+      // for all of them.
+      for (size_t i = 0; i < decisions.size();) {
+        const auto& first = decisions[i];
+        std::vector<broker::queue_settle_item> items = first.items;
+        size_t j = i + 1;
+        while (j < decisions.size() && decisions[j].action == first.action &&
+               decisions[j].ms == first.ms && decisions[j].error == first.error) {
+          items.insert(items.end(), decisions[j].items.begin(), decisions[j].items.end());
+          ++j;
+        }
+        auto r = co_await shards.invoke_on(
+            owner, run_settle(ctx_.broker, who_, queue_, consumer_, first.action, items, first.ms,
+                              first.error));
+        if (r.error && r.outcomes.size() != items.size()) {
           co_return end(r.error);
         }
-        auto body = settled_json(d.items, r);
-        body["settled_action"] = d.verb;
+        auto body = settled_json(items, r);
+        body["settled_action"] = first.verb;
         if (r.error) body["error"] = broker::to_broker_error(r.error).message();
         out.push_back({"", "settled", bj::serialize(body)});
+        i = j;
       }
       co_return out;
     }
@@ -512,8 +527,10 @@ class queue_stream final : public event_stream {
     const auto wait = wake->woken ? std::chrono::milliseconds(0)
                                   : std::min(max_wait, std::chrono::milliseconds(500));
     wake->woken = false;
+    // A decision arriving meanwhile ends the wait: it is not held up by the long poll.
+    interrupt_->reset();
     auto r = co_await shards.invoke_on(
-        owner, run_receive(ctx_.broker, who_, queue_, consumer_, n, bytes, wait));
+        owner, run_receive(ctx_.broker, who_, queue_, consumer_, n, bytes, wait, interrupt_));
     if (r.error) co_return end(r.error);
     if (r.messages.empty()) co_return out;
     credit_ -= std::min<uint64_t>(credit_, r.messages.size());
@@ -564,6 +581,7 @@ class queue_stream final : public event_stream {
         return "more than 10000 decisions waiting: wait for their \"settled\" answers";
       }
       pending_.push_back(std::move(d));
+      interrupt_->fire();
       return std::nullopt;
     }
     return usage();
@@ -602,6 +620,8 @@ class queue_stream final : public event_stream {
   format fmt_;
   uint64_t credit_;
   std::vector<decision> pending_;
+  std::shared_ptr<broker::receive_interrupt> interrupt_ =
+      std::make_shared<broker::receive_interrupt>();
   size_t undecided_ = 0;
   bool ended_ = false;
 };

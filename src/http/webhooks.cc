@@ -344,8 +344,9 @@ net::task<void> webhook_dispatcher::push(std::shared_ptr<pusher> p, std::string 
     const auto max_records = static_cast<size_t>(w.batch_size);
     const size_t max_bytes = 1u << 20;
     const auto wait = std::chrono::milliseconds(500);
-    auto got =
-        co_await broker.local_queues().receive(who, name, consumer, max_records, max_bytes, wait);
+    std::shared_ptr<broker::receive_interrupt> no_interrupt;
+    auto got = co_await broker.local_queues().receive(who, name, consumer, max_records, max_bytes,
+                                                      wait, no_interrupt);
     if (got.error || got.messages.empty()) {
       if (probe) p->probing = false;
       if (got.error) {

@@ -360,6 +360,45 @@ class QueueTest(QueueServerTest):
             if key in dead:
                 self.assertGreaterEqual(int(dead[key]["riptide-dlq-deliveries"]), counts[-1])
 
+    def test_acks_sent_back_to_back_on_a_websocket_are_each_answered(self):
+        s = self.start_broker()
+        self.create_topic(s, "b2bq", 2)
+        self.produce(s, "b2bq", [f"r{i}" for i in range(40)])
+        self.assertEqual(self.http.call("PUT", "/v1/queues/bq2", {"topic": "b2bq"})[0], 201)
+        url = (f"ws://127.0.0.1:{self.http.base.rsplit(':', 1)[1]}/v1/queues/bq2/ws"
+               "?consumer=ws-1&credit=40&format=text")
+
+        async def run():
+            async with websockets.connect(url) as ws:
+                async def message():
+                    return json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+                got = []
+                while len(got) < 40:
+                    got += (await message())["records"]
+                # One message per record, all at once; answers may cover several of them.
+                keys = [(r["partition"], r["offset"]) for r in got]
+                for p, o in keys:
+                    await ws.send(json.dumps({"ack": [{"partition": p, "offset": o}]}))
+                answered = []
+                while len(answered) < len(keys):
+                    m = await message()
+                    self.assertEqual(m["settled_action"], "ack")
+                    self.assertEqual(m["refused"], 0)
+                    answered += [(r["partition"], r["offset"]) for r in m["results"]]
+                self.assertEqual(sorted(answered), sorted(keys))
+                # Acked once: acking again is refused, record by record.
+                await ws.send(json.dumps({"ack": [{"partition": p, "offset": o}
+                                                  for p, o in keys[:3]]}))
+                m = await message()
+                self.assertEqual((m["settled"], m["refused"]), (0, 3))
+
+        asyncio.run(run())
+        _, d = self.http.call("GET", "/v1/queues/bq2")
+        self.assertEqual((d["ready"], d["leased"]), (0, 0))
+        self.assertEqual(sorted(p["start"] for p in d["partitions"]),
+                         sorted(p["log_end"] for p in d["partitions"]))
+
     def test_a_websocket_worker_gets_records_within_its_credit_and_decides_on_the_socket(self):
         s = self.start_broker()
         self.create_topic(s, "pushq", 1)

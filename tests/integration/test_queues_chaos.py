@@ -135,7 +135,6 @@ class QueueChaosTest(QueueServerTest):
             async def session(name):
                 url = (f"ws://127.0.0.1:{http_port[0]}/v1/queues/bq/ws?consumer={name}"
                        "&credit=100&format=text")
-                pending_acks = []  # the keys of each ack sent, in order
                 async with websockets.connect(url, open_timeout=5, max_size=2**24) as ws:
                     while not done.is_set():
                         try:
@@ -143,8 +142,11 @@ class QueueChaosTest(QueueServerTest):
                         except asyncio.TimeoutError:
                             continue
                         if msg.get("settled_action") == "ack":
-                            keys = pending_acks.pop(0) if pending_acks else []
-                            confirm(keys, msg.get("results", []), time.time())
+                            # One answer may cover several ack messages: each record's
+                            # result names it.
+                            results = msg.get("results", [])
+                            keys = [(r["partition"], r["offset"]) for r in results]
+                            confirm(keys, results, time.time())
                             continue
                         recs = msg.get("records") or []
                         if not recs:
@@ -160,7 +162,6 @@ class QueueChaosTest(QueueServerTest):
                                           for r in nacks], "error": "flaky"}))
                         if acks:
                             keys = [(r["partition"], r["offset"]) for r in acks]
-                            pending_acks.append(keys)
                             await ws.send(json.dumps(
                                 {"ack": [{"partition": p, "offset": o} for p, o in keys]}))
                         await ws.send(json.dumps({"credit": len(recs)}))
