@@ -1,4 +1,4 @@
-// http_bench: load for Riptide's HTTP API. Three modes (`http_bench MODE --help`):
+// http_bench: load for Riptide's HTTP API. Four modes (`http_bench MODE --help`):
 //
 //   produce  keep-alive connections posting back-to-back requests of N records each
 //            (one precomputed body); msgs/s, MB/s, requests/s and request latency.
@@ -7,6 +7,9 @@
 //   fanout   N WebSocket subscribers and one paced producer, at one or more rates; records
 //            delivered per second and producer -> subscriber latency (http_bench_fanout.cc),
 //            against Riptide or against NATS core pub/sub over WebSocket (--nats).
+//   queue    producers and WebSocket queue workers acking each record on its own; records
+//            acknowledged per second and send -> ack latency (http_bench_queue.cc), the
+//            queue workload of bench/peers/run.py.
 //
 // Each thread runs an io_context of its own; connections are spread over the threads.
 // The last stdout line with --json is one JSON object (bench/http_bench.py parses it).
@@ -192,27 +195,34 @@ std::string json_escape(std::string_view s) {
   return out;
 }
 
-std::string create_topic(const address& addr, const std::string& topic, int partitions) {
+std::pair<unsigned, std::string> http_call(const address& addr, std::string_view verb,
+                                           const std::string& target, const std::string& body) {
   try {
     asio::io_context io;
     tcp::socket sock(io);
     sock.connect(addr.endpoint());
-    bhttp::request<bhttp::string_body> req(bhttp::verb::post, "/v1/topics", 11);
+    bhttp::request<bhttp::string_body> req(bhttp::string_to_verb(verb), target, 11);
     req.set(bhttp::field::host, addr.host_port());
     req.set(bhttp::field::content_type, "application/json");
-    req.body() = "{\"name\":\"" + json_escape(topic) +
-                 "\",\"partitions\":" + std::to_string(partitions) + ",\"configs\":{}}";
+    req.body() = body;
     req.prepare_payload();
     bhttp::write(sock, req);
     beast::flat_buffer buf;
     bhttp::response<bhttp::string_body> res;
     bhttp::read(sock, buf, res);
-    const unsigned status = res.result_int();
-    if (status == 200 || status == 201 || status == 409) return {};
-    return "creating topic " + topic + ": HTTP " + std::to_string(status) + " " + res.body();
+    return {res.result_int(), res.body()};
   } catch (const std::exception& e) {
-    return "creating topic " + topic + ": " + e.what();
+    return {0, e.what()};
   }
+}
+
+std::string create_topic(const address& addr, const std::string& topic, int partitions) {
+  auto [status, body] = http_call(addr, "POST", "/v1/topics",
+                                  "{\"name\":\"" + json_escape(topic) + "\",\"partitions\":" +
+                                      std::to_string(partitions) + ",\"configs\":{}}");
+  if (status == 200 || status == 201 || status == 409) return {};
+  return "creating topic " + topic + ": " +
+         (status ? "HTTP " + std::to_string(status) + " " : std::string()) + body;
 }
 
 std::optional<address> open_target(const std::string& url, const std::string& topic, int partitions,
@@ -623,8 +633,37 @@ int main(int argc, char** argv) {
   fan->add_option("--threads", fo.threads, "Subscriber threads (0: one per core)");
   fan->add_flag("--json", fo.json, "Print the result as one JSON object");
 
+  queue_options qo;
+  auto* queue = app.add_subcommand(
+      "queue", "A queue: producers posting records, WebSocket workers acking each one");
+  queue->add_option("--url", qo.url, "Riptide's HTTP listener, http://HOST:PORT")->required();
+  queue->add_option("--topic", qo.topic, "Topic (made if missing); the queue is TOPIC-queue")
+      ->capture_default_str();
+  queue->add_option("--partitions", qo.partitions, "Partitions of the topic")
+      ->capture_default_str();
+  queue->add_option("--max-in-flight", qo.max_in_flight, "The queue's window per partition")
+      ->capture_default_str();
+  queue->add_option("--producers", qo.producers, "Keep-alive producer connections")
+      ->capture_default_str();
+  queue->add_option("--records-per-request", qo.records_per_request, "Records per produce request")
+      ->capture_default_str();
+  queue->add_option("--record-bytes", qo.record_bytes, "Bytes of each record's value")
+      ->capture_default_str();
+  queue->add_option("--rate", qo.rate, "Records per second (0: flat out)")->capture_default_str();
+  queue
+      ->add_option("--max-backlog", qo.max_backlog,
+                   "Records produced and not yet acked at most (0: no bound)")
+      ->capture_default_str();
+  queue->add_option("--workers", qo.workers, "WebSocket workers")->capture_default_str();
+  queue->add_option("--prefetch", qo.prefetch, "Credit of each worker")->capture_default_str();
+  queue->add_option("--seconds", qo.seconds, "How long to produce")->capture_default_str();
+  queue->add_option("--threads", qo.threads, "Threads (0: one per core)");
+  queue->add_option("--durability", qo.durability, "What a produce acknowledgement means (label)");
+  queue->add_flag("--json", qo.json, "Print the result as one JSON object");
+
   CLI11_PARSE(app, argc, argv);
   if (*produce) return run_produce(po);
+  if (*queue) return run_queue(qo);
   if (*idle) return run_ws_idle(io);
   try {
     fo.rates = parse_rates(rates);

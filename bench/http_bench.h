@@ -118,6 +118,11 @@ struct connect_plan {
 std::string latency_json(const cli::bench::histogram& h);
 std::string json_escape(std::string_view s);
 
+// One HTTP request on a connection of its own: (status, body); status 0 when the
+// connection failed (the body says why).
+std::pair<unsigned, std::string> http_call(const address& addr, std::string_view verb,
+                                           const std::string& target, const std::string& body);
+
 // POST /v1/topics unless the topic exists; empty on success, else why it failed.
 std::string create_topic(const address& addr, const std::string& topic, int partitions);
 // The listener at `url`, with `topic` made of `partitions` first when that is positive;
@@ -173,7 +178,26 @@ struct fanout_options {
   bool json = false;
 };
 
+struct queue_options {
+  std::string url;  // Riptide's HTTP listener
+  std::string topic = "queue-bench";
+  int partitions = 1;
+  int max_in_flight = 2000;  // the queue's window per partition
+  int producers = 2;         // keep-alive producer connections
+  int records_per_request = 100;
+  size_t record_bytes = 1024;
+  double rate = 0;               // records per second, all producers together; 0: flat out
+  uint64_t max_backlog = 20000;  // records produced and not yet acked by a worker
+  int workers = 8;
+  uint64_t prefetch = 100;  // credit of each worker
+  double seconds = 10;      // producers stop then; workers finish what was produced
+  int threads = 0;          // 0: one per core
+  std::string durability = "fsync before ack";
+  bool json = false;
+};
+
 int run_produce(const produce_options& o);
+int run_queue(const queue_options& o);
 int run_ws_idle(const ws_idle_options& o);
 int run_fanout(const fanout_options& o);
 

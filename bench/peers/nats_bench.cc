@@ -1,8 +1,10 @@
 // The `riptide bench` workloads against NATS JetStream: one file-backed stream, records
 // published asynchronously by one or more publishers (--publishers, each on its own
 // connection with up to --window publishes awaiting their acknowledgement, counted as they
-// return) and (mode both) one push consumer that measures end-to-end latency. Prints the
-// same JSON.
+// return) and (mode both) one push consumer that measures end-to-end latency. Mode queue:
+// a work-queue stream and one durable pull consumer with explicit acks shared by --workers
+// workers (each on its own connection, fetching --prefetch at a time and acking each
+// message on its own); a record counts when its ack is sent. Prints the same JSON.
 
 #include <nats/nats.h>
 
@@ -14,10 +16,12 @@ constexpr const char* kUsage =
     "usage: nats_bench --url nats://127.0.0.1:4222 [--mode produce|both] [--record-size N]\n"
     "                  [--rate N] [--pace-step-us N] [--duration S | --count N]\n"
     "                  [--warmup S] [--publishers N] [--window N] [--json]\n"
+    "                  [--mode queue --workers N --prefetch N --max-backlog N]\n"
     "  --publishers N  publishers, each on its own connection (default 1)\n"
     "  --window N      publishes awaiting their ack, per publisher (default 1024)";
 constexpr const char* kSubject = "bench.data";
 constexpr const char* kStreamName = "BENCH";
+constexpr const char* kWorkers = "WORKERS";
 
 void check(natsStatus s, const char* what) {
   if (s != NATS_OK) peers::die(std::string("nats_bench: ") + what + ": " + natsStatus_GetText(s));
@@ -54,6 +58,12 @@ void publish(peers::run_state& st, jsCtx* js, int index) {
   const uint64_t quota = st.quota(index);
   for (uint64_t i = 0; !st.done_sending(i, quota); ++i) {
     pace.wait(st.start_ns, i);
+    bool stopped = false;
+    while (!st.room()) {  // queue: at most --max-backlog records not yet acked by a worker
+      if ((stopped = st.done_sending(i, quota))) break;
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    if (stopped) break;
     cli::bench::stamp(value.data(), value.size(), peers::now_ns());
     // Blocks (StallWait) while `window` publishes await their acknowledgement.
     natsStatus s;
@@ -70,6 +80,39 @@ void publish(peers::run_state& st, jsCtx* js, int index) {
   po.MaxWait = 60000;
   js_PublishAsyncComplete(js, &po);
   st.producer_finished();
+}
+
+// A queue worker: fetches up to --prefetch messages at a time from the shared durable
+// consumer and acks each one on its own.
+void work(peers::run_state& st, natsOptions* no) {
+  natsConnection* nc = nullptr;
+  check(natsConnection_Connect(&nc, no), "connect");
+  jsCtx* js = nullptr;
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  check(natsConnection_JetStream(&js, nc, &jo), "jetstream");
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = kStreamName;
+  so.Consumer = kWorkers;
+  natsSubscription* sub = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  check(js_PullSubscribe(&sub, js, kSubject, kWorkers, &jo, &so, &jerr), "pull subscribe");
+  while (!st.consumer_should_stop()) {
+    natsMsgList list{nullptr, 0};
+    const natsStatus s = natsSubscription_Fetch(&list, sub, st.opts.prefetch, 100, &jerr);
+    if (s != NATS_OK && s != NATS_TIMEOUT) check(s, "fetch");
+    for (int i = 0; i < list.Count; ++i) {
+      natsMsg* m = list.Msgs[i];
+      check(natsMsg_Ack(m, nullptr), "ack");
+      st.received(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m)),
+                  peers::now_ns());
+    }
+    natsMsgList_Destroy(&list);
+  }
+  natsSubscription_Destroy(sub);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
 }
 
 }  // namespace
@@ -116,10 +159,23 @@ int main(int argc, char** argv) {
   sc.Subjects = subjects;
   sc.SubjectsLen = 1;
   sc.Storage = js_FileStorage;
+  if (opts.mode == "queue") sc.Retention = js_WorkQueuePolicy;  // acked messages go
   jsStreamInfo* si = nullptr;
   check(js_AddStream(&si, sub_js, &sc, nullptr, &jerr), "add stream");
   jsStreamInfo_Destroy(si);
 
+  if (opts.mode == "queue") {
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = kWorkers;
+    cc.AckPolicy = js_AckExplicit;
+    cc.AckWait = 60'000'000'000;  // ns: no redelivery while a run lasts
+    cc.MaxAckPending = static_cast<int64_t>(opts.workers) * opts.prefetch * 2;
+    cc.MaxRequestBatch = opts.prefetch;
+    jsConsumerInfo* ci = nullptr;
+    check(js_AddConsumer(&ci, sub_js, kStreamName, &cc, nullptr, &jerr), "add consumer");
+    jsConsumerInfo_Destroy(ci);
+  }
   natsSubscription* sub = nullptr;
   if (opts.mode == "both") {
     jsSubOptions sub_opts;
@@ -137,8 +193,14 @@ int main(int argc, char** argv) {
   for (int p = 0; p < publishers; ++p) {
     producers.emplace_back(publish, std::ref(st), pub_js[static_cast<size_t>(p)], p);
   }
+  std::vector<std::thread> workers;
+  if (opts.mode == "queue") {
+    for (int w = 0; w < opts.workers; ++w) workers.emplace_back(work, std::ref(st), no);
+  }
   // The consumer runs on the library's delivery thread.
-  int rc = peers::finish(st, "nats-jetstream", producers, nullptr, sub != nullptr);
+  int rc =
+      peers::finish(st, "nats-jetstream", producers, nullptr, sub != nullptr || !workers.empty());
+  for (auto& w : workers) w.join();
   if (sub) natsSubscription_Destroy(sub);
   jsCtx_Destroy(sub_js);
   for (auto* js : pub_js) jsCtx_Destroy(js);

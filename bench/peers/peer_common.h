@@ -21,8 +21,10 @@ namespace peers {
 using cli::bench::now_ns;
 
 struct options {
-  std::string url;            // system-specific address
-  std::string mode = "both";  // produce or both (produce + one consumer)
+  std::string url;  // system-specific address
+  // produce, both (produce + one consumer), or queue (produce + --workers workers that
+  // acknowledge each record on its own)
+  std::string mode = "both";
   size_t record_size = 1024;
   double rate = 0;             // records per second; 0 = flat out
   double pace_step_us = 1000;  // as riptide bench --pace-step-us
@@ -34,7 +36,10 @@ struct options {
   // (parse's `own`): Redis connections, NATS publishers, RabbitMQ connections x channels.
   int connections = 1;
   int publishers = 1;
-  int channels = 1;  // per connection
+  int channels = 1;              // per connection
+  int workers = 8;               // queue: workers, each on its own connection
+  int prefetch = 100;            // queue: records each worker holds unacknowledged at most
+  uint64_t max_backlog = 20000;  // queue: records sent and not yet acknowledged by a worker
   std::string durability;
   std::string extra;  // system-specific option (e.g. a queue type)
   bool json = false;
@@ -85,6 +90,12 @@ inline options parse(int argc, char** argv, const char* usage,
         o.warmup_s = std::stod(value());
       else if (a == "--window")
         o.window = std::stoi(value());
+      else if (a == "--workers")
+        o.workers = std::stoi(value());
+      else if (a == "--prefetch")
+        o.prefetch = std::stoi(value());
+      else if (a == "--max-backlog")
+        o.max_backlog = std::stoull(value());
       else if (a == "--durability")
         o.durability = value();
       else if (a == "--extra")
@@ -97,7 +108,10 @@ inline options parse(int argc, char** argv, const char* usage,
       die("bad value for " + a + "\n" + usage);
     }
   }
-  if (o.mode != "produce" && o.mode != "both") die("--mode must be produce or both");
+  if (o.mode != "produce" && o.mode != "both" && o.mode != "queue") {
+    die("--mode must be produce, both or queue");
+  }
+  if (o.workers < 1 || o.prefetch < 1) die("--workers and --prefetch must be at least 1");
   if (o.record_size < cli::bench::kPrefixSize) die("--record-size must be at least 16");
   if (o.window < 1) die("--window must be at least 1");
   if (o.connections < 1 || o.publishers < 1 || o.channels < 1) {
@@ -124,7 +138,8 @@ struct run_state {
   std::atomic<int> producers_running{0};
   std::atomic<bool> stop{false};
   cli::bench::flow produced;
-  cli::bench::flow consumed;
+  cli::bench::flow consumed;  // queue: acknowledged by a worker
+  std::atomic<uint64_t> sent_total{0};
   std::vector<std::unique_ptr<cli::bench::histogram>> acks;
   cli::bench::histogram e2e;
 
@@ -152,6 +167,19 @@ struct run_state {
     if (opts.count > 0) return true;  // this producer's share is empty
     return now_ns() >= start_ns + static_cast<int64_t>(opts.duration_s * 1e9);
   }
+  // Queue mode: whether one more record may be sent now (--max-backlog records sent and
+  // not yet acknowledged by a worker at most); counts it as sent when it may.
+  bool room() {
+    if (opts.mode != "queue" || opts.max_backlog == 0) return true;
+    if (sent_total.load(std::memory_order_relaxed) -
+            consumed.msgs.load(std::memory_order_relaxed) >=
+        opts.max_backlog) {
+      return false;
+    }
+    sent_total.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  bool queue() const { return opts.mode == "queue"; }
   // A producer has every acknowledgement it waits for; the last one ends the producing.
   void producer_finished() {
     if (producers_running.fetch_sub(1) == 1) producing_done = true;
@@ -173,7 +201,7 @@ struct run_state {
     if (stop.load(std::memory_order_relaxed)) return true;
     if (!producing_done.load()) return false;
     return consumed.msgs.load() >= produced.msgs.load() ||
-           now_ns() > produced.last_ns.load() + 10'000'000'000;
+           now_ns() > std::max(produced.last_ns.load(), consumed.last_ns.load()) + 10'000'000'000;
   }
 };
 

@@ -2,7 +2,9 @@
 // fsynced before a publisher confirm), persistent messages published with publisher
 // confirms over one or more connections (--connections, one thread each) and channels
 // (--channels per connection, each with up to --window unconfirmed) and (mode both) one
-// consumer on its own connection. Prints the same JSON.
+// consumer on its own connection. Mode queue: --workers consumers, each on its own
+// connection with a prefetch of --prefetch (basic.qos), acking each message on its own
+// (basic.ack, not multiple); a record counts when its ack is sent. Prints the same JSON.
 
 #include <amqp.h>
 #include <amqp_framing.h>
@@ -20,6 +22,7 @@ constexpr const char* kUsage =
     "                      [--rate N] [--pace-step-us N] [--duration S | --count N]\n"
     "                      [--warmup S] [--connections N] [--channels N] [--window N]\n"
     "                      [--extra quorum|classic] [--json]\n"
+    "                      [--mode queue --workers N --prefetch N --max-backlog N]\n"
     "  --connections N  publishing connections, one thread each (default 1)\n"
     "  --channels N     publishing channels per connection (default 1)\n"
     "  --window N       unconfirmed publishes per channel (default 1024)";
@@ -137,6 +140,16 @@ void produce(peers::run_state& st, amqp_connection_state_t c, int index) {
       read_confirms(kSecond);
     }
     next = (k + 1) % channels;
+    bool stopped = false;
+    while (!st.room()) {  // queue: at most --max-backlog records not yet acked by a worker
+      if ((stopped = st.done_sending(i, quota))) break;
+      if (unconfirmed == 0) {
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      } else {
+        read_confirms(1'000'000);
+      }
+    }
+    if (stopped) break;
     const int64_t now = peers::now_ns();
     cli::bench::stamp(value.data(), value.size(), now);
     amqp_bytes_t body{value.size(), value.data()};
@@ -178,6 +191,30 @@ void consume(peers::run_state& st, amqp_connection_state_t c) {
   if (unacked) amqp_basic_ack(c, 1, last_tag, 1);
 }
 
+// A queue worker on connection `c`: up to --prefetch messages unacked, each acked on its
+// own as it arrives.
+void work(peers::run_state& st, amqp_connection_state_t c) {
+  amqp_basic_qos(c, 1, 0, static_cast<uint16_t>(std::min(st.opts.prefetch, 65535)), 0);
+  check_rpc(c, "basic.qos");
+  amqp_basic_consume(c, 1, amqp_cstring_bytes(kQueue), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+  check_rpc(c, "basic.consume");
+  while (!st.consumer_should_stop()) {
+    amqp_envelope_t env;
+    amqp_maybe_release_buffers(c);
+    timeval tv{0, 100000};
+    amqp_rpc_reply_t r = amqp_consume_message(c, &env, &tv, 0);
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT) {
+      continue;
+    }
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) peers::die("rabbitmq_bench: consume failed");
+    if (amqp_basic_ack(c, 1, env.delivery_tag, 0) != AMQP_STATUS_OK) {
+      peers::die("rabbitmq_bench: ack failed");
+    }
+    st.received(env.message.body.bytes, env.message.body.len, peers::now_ns());
+    amqp_destroy_envelope(&env);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -209,7 +246,19 @@ int main(int argc, char** argv) {
   std::thread consumer;
   const bool both = opts.mode == "both";
   if (both) consumer = std::thread(consume, std::ref(st), cc);
-  int rc = peers::finish(st, "rabbitmq", producers, both ? &consumer : nullptr, both);
+  std::vector<amqp_connection_state_t> wcs;
+  std::vector<std::thread> workers;
+  if (opts.mode == "queue") {
+    for (int w = 0; w < opts.workers; ++w) wcs.push_back(connect(opts.url, 1));
+    for (auto* wc : wcs) workers.emplace_back(work, std::ref(st), wc);
+  }
+  int rc = peers::finish(st, "rabbitmq", producers, both ? &consumer : nullptr,
+                         both || !workers.empty());
+  for (auto& w : workers) w.join();
+  for (auto* wc : wcs) {
+    amqp_connection_close(wc, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(wc);
+  }
   for (auto* pc : pcs) {
     amqp_connection_close(pc, AMQP_REPLY_SUCCESS);
     amqp_destroy_connection(pc);

@@ -148,6 +148,10 @@ class Bench:
         self.catchup_bytes = args.catchup_bytes or ((256 << 20) if args.quick else (2 << 30))
         self.quiet = args.settle_seconds
 
+    def wants(self, workload):
+        only = getattr(self.args, "workloads", "")
+        return not only or workload in only.split(",")
+
     def driver(self, name):
         path = os.path.join(self.build, "bench", name)
         return path if os.path.exists(path) else None
@@ -173,6 +177,8 @@ class Bench:
     def best_of(self, workload, system, tries, timeout, after=None):
         """Runs each (how driven, argv) of `tries` and keeps the best result by the
         workload's measure; `after(index)` runs after each try (e.g. to drop its data)."""
+        if not self.wants(workload):
+            return
         tried, best, best_score = [], None, None
         for i, (driven, argv) in enumerate(tries):
             result, err = self.run_json(argv, timeout)
@@ -244,6 +250,10 @@ class Bench:
                 "--batch-size", str(1 << 20), "--topic-config", "riptide.durability=page_cache",
                 "--duration", str(self.duration), "--durability", pc])
             for n, topic in zip(RIPTIDE_PRODUCERS, topics)], t, after=drop(topics))
+        self.run_riptide_queue(http)
+        if not self.wants("d"):
+            self.stop_all()
+            return
         # d: fill, then read it all back from the start.
         n = max(1, self.catchup_bytes // (16 << 10))
         fill, err = self.run_json(base + [
@@ -257,6 +267,34 @@ class Bench:
                 "--topic", "d", "--mode", "consume", "--from", "beginning",
                 "--durability", "page_cache (records on disk, in the page cache)"])], t)
         self.stop_all()
+
+    def run_riptide_queue(self, http):
+        """q and ql: a queue over a topic, HTTP producers, WebSocket workers acking each
+        record with a message of its own (bench/http_bench_queue.cc)."""
+        drv = self.driver("http_bench")
+        if not drv:
+            for w in ("q", "ql"):
+                self.results[(w, "riptide")] = "http_bench missing (make build)"
+            return
+        base = [drv, "queue", "--url", f"http://127.0.0.1:{http}", "--json",
+                "--durability", "fsync, ack after fdatasync; queue acks durable before answered"]
+        t = self.duration * 3 + 90
+
+        def way(workers, prefetch, partitions, tag):
+            return (f"{workers} WebSocket workers × credit {prefetch}, {partitions} "
+                    f"partition{'s' if partitions > 1 else ''}, 2 HTTP producers",
+                    base + ["--topic", f"{tag}-{workers}-{partitions}", "--workers", str(workers),
+                            "--prefetch", str(prefetch), "--partitions", str(partitions)])
+
+        self.best_of("q", "riptide", [
+            (driven, argv + ["--seconds", str(self.duration)])
+            for driven, argv in (way(w, p, n, "q") for w, p, n in QUEUE_WAYS["riptide"])], t)
+        driven, argv = way(*QUEUE_WAYS["riptide"][0], "ql")
+        # Paced: a request of 5 records every 4 ms on each of 4 producers.
+        driven = driven.replace("2 HTTP producers", "4 HTTP producers")
+        self.best_of("ql", "riptide", [(driven, argv + [
+            "--seconds", str(self.duration), "--rate", str(QUEUE_RATE), "--producers", "4",
+            "--records-per-request", "5"])], t)
 
     # --- NATS JetStream --------------------------------------------------------------------
     def start_nats(self, exe):
@@ -297,7 +335,23 @@ class Bench:
         self.best_of("c", label, [(driven, base + opts + [
             "--mode", "both", "--record-size", "1024", "--rate", "10000", "--warmup", "1",
             "--duration", str(self.duration)])], t)
+        self.run_queue_peer(label, base, t)
         self.stop_all()
+
+    def run_queue_peer(self, label, base, t):
+        """q and ql for a peer driver: one async publisher, --workers workers each holding
+        --prefetch messages unacked and acking each one on its own."""
+        def way(workers, prefetch):
+            return (f"1 publisher, {workers} workers × prefetch {prefetch}",
+                    base + ["--mode", "queue", "--record-size", "1024", "--workers", str(workers),
+                            "--prefetch", str(prefetch)])
+
+        self.best_of("q", label, [(driven, argv + ["--duration", str(self.duration)])
+                                  for driven, argv in (way(w, p) for w, p in QUEUE_WAYS[label])],
+                     t)
+        driven, argv = way(*QUEUE_WAYS[label][0])
+        self.best_of("ql", label, [(driven, argv + [
+            "--duration", str(self.duration), "--rate", str(QUEUE_RATE)])], t)
 
     # --- Redis Streams ---------------------------------------------------------------------
     def start_redis(self, exe, label, conf):
@@ -404,6 +458,7 @@ class Bench:
         self.best_of("c", label, [(driven, url + opts + [
             "--mode", "both", "--record-size", "1024", "--rate", "10000", "--warmup", "1",
             "--duration", str(self.duration)])], t)
+        self.run_queue_peer(label, url, t)
         self.stop_all()
 
     # --- results ---------------------------------------------------------------------------
@@ -486,6 +541,10 @@ def produce_rate(r):
     return r["produce"]["msgs_per_sec"] if r["produce"]["msgs"] else None
 
 
+def consume_rate(r):
+    return r["consume"]["msgs_per_sec"] if r["consume"]["msgs"] else None
+
+
 def produce_mb(r):
     return r["produce"]["mb_per_sec"] if r["produce"]["msgs"] else None
 
@@ -533,6 +592,8 @@ class Workload:
         self.peer_results = peer_results  # another workload whose peer results are compared
 
 
+QUEUE_PEERS = ["nats-jetstream", "rabbitmq-quorum"]
+QUEUE_RATE = 5000
 A_FIGURES = [("produce msgs/s", produce_rate, True), ("produce MB/s", produce_mb, True),
              ("server CPU, cores", server_cores, False)]
 FSYNC_PEERS = ["nats-jetstream", "redis-always", "rabbitmq-quorum"]
@@ -553,6 +614,17 @@ WORKLOADS = {
                    ("p99.9 ms", e2e("p999_us"), False), ("max ms", e2e("max_us"), False),
                    ("server CPU, cores", server_cores, False)],
                   FSYNC_PEERS, lowest_p99_at_rate(10000), rank_figure=2),
+    "q": Workload("queue: 1 KiB, fsync before ack, workers acking each record on its own",
+                  [("acked msgs/s", consume_rate, True),
+                   ("produce -> ack p50 ms", e2e("p50_us"), False),
+                   ("server CPU, cores", server_cores, False)],
+                  QUEUE_PEERS, most(consume_rate)),
+    "ql": Workload(f"queue latency at {QUEUE_RATE:,} msgs/s: produce -> worker's ack",
+                   [("acked msgs/s", consume_rate, True),
+                    ("p50 ms", e2e("p50_us"), False), ("p99 ms", e2e("p99_us"), False),
+                    ("p99.9 ms", e2e("p999_us"), False), ("max ms", e2e("max_us"), False),
+                    ("server CPU, cores", server_cores, False)],
+                   QUEUE_PEERS, lowest_p99_at_rate(QUEUE_RATE), rank_figure=2),
     "d": Workload("consumer catching up on a backlog of 16 KiB records",
                   [("consume MB/s", consume_mb, True), ("server CPU, cores", server_cores, False)],
                   [], most(consume_mb)),
@@ -560,11 +632,11 @@ WORKLOADS = {
 
 # The workloads each peer runs.
 PEER_WORKLOADS = {
-    "nats-jetstream": "abc",
-    "redis-always": "ac",
-    "redis-everysec": "b",
-    "redis-no-aof": "b",
-    "rabbitmq-quorum": "ac",
+    "nats-jetstream": ["a", "b", "c", "q", "ql"],
+    "redis-always": ["a", "c"],
+    "redis-everysec": ["b"],
+    "redis-no-aof": ["b"],
+    "rabbitmq-quorum": ["a", "c", "q", "ql"],
 }
 
 # The ways each system is driven. Flat-out workloads (a, b) try each; the paced workload c
@@ -580,6 +652,13 @@ REDIS_WAYS = {  # (connections, pipeline depth per connection), as redis-benchma
     "a": [(1, 1024), (16, 16), (50, 16)],
     "b": [(1, 1024), (16, 16), (50, 16)],
     "c": [(1, 1024)],
+}
+# The queue workload: Riptide (workers, credit each, partitions); the peers (workers,
+# prefetch each). The first of each list also runs the paced latency workload ql.
+QUEUE_WAYS = {
+    "riptide": [(8, 100, 1), (16, 100, 2)],
+    "nats-jetstream": [(8, 100), (4, 100), (12, 100)],
+    "rabbitmq-quorum": [(8, 100), (4, 200)],
 }
 RABBITMQ_WAYS = {  # (connections, channels per connection, confirms in flight per channel)
     "a": [(1, 1, 1024), (1, 4, 1024), (4, 2, 1024)],
@@ -599,6 +678,8 @@ def main():
     ap.add_argument("--systems", default="riptide,nats,redis,rabbitmq",
                     help="comma-separated subset to run")
     ap.add_argument("--json-out", help="also write every raw result to this file")
+    ap.add_argument("--workloads", default="",
+                    help="comma-separated subset of the workloads (a,a1,b,c,d,q,ql) to run")
     args = ap.parse_args()
     b = Bench(args)
     if not os.path.exists(b.riptide):

@@ -338,6 +338,9 @@ class PeerDriversTest(unittest.TestCase):
             self.assertEqual(result["consume"]["msgs"], count, argv)
             if paced:
                 self.assertEqual(result["e2e_latency"]["count"], count, argv)
+        if mode == "queue":  # each record acked by a worker, once
+            self.assertEqual(result["consume"]["msgs"], count, argv)
+            self.assertEqual(result["e2e_latency"]["count"], count, argv)
         return result
 
     def refused(self, drv, args, message):
@@ -375,6 +378,10 @@ class PeerDriversTest(unittest.TestCase):
         self.drive(url + ["--publishers", "2", "--window", "16384", "--record-size", "100"],
                    2000, mode="produce")
         self.drive(url + ["--publishers", "2", "--rate", "2000"], 600, paced=True)
+        # A work queue: four workers, each holding at most 8 unacked, never more than 50
+        # records waiting for a worker.
+        self.drive(url + ["--workers", "4", "--prefetch", "8", "--max-backlog", "50"], 1001,
+                   mode="queue")
         self.refused(drv, ["--publishers", "0"], "must be at least 1")
         self.refused(drv, ["--pipeline", "2"], "unknown option --pipeline")
 
@@ -387,6 +394,8 @@ class PeerDriversTest(unittest.TestCase):
         # Two connections of three channels, at most 8 unconfirmed on each channel.
         self.drive(url + ["--connections", "2", "--channels", "3", "--window", "8"], 1001)
         self.drive(url + ["--channels", "4", "--rate", "2000"], 400, paced=True)
+        self.drive(url + ["--workers", "3", "--prefetch", "8", "--max-backlog", "50"], 601,
+                   mode="queue")
         self.refused(drv, ["--channels", "0"], "must be at least 1")
         self.refused(drv, ["--publishers", "2"], "unknown option --publishers")
 
@@ -492,10 +501,15 @@ class PeersRunTest(unittest.TestCase):
         self.assertTrue(any(l.startswith("| a1. ") and "(best of 2)" in l
                             for l in r.stdout.splitlines()), r.stdout)
         self.assertIn("| d | riptide | 1 consumer | consume MB/s |", r.stdout)
+        self.assertRegex(r.stdout, r"\| q\. queue: [^|]+ \| acked msgs/s \| [\d,.]+ \| ")
+        self.assertRegex(r.stdout, r"\| ql\. queue latency [^|]+ \| p99 ms \| [\d,.]+ \| ")
         with open(out) as f:
             results = json.load(f)
         self.assertEqual(len(results["a/riptide"]["tried"]), 2)
         self.assertEqual(len(results["a1/riptide"]["tried"]), 2)
+        self.assertEqual(len(results["q/riptide"]["tried"]), 2)
+        for t in results["q/riptide"]["tried"]:
+            self.assertEqual(t["consume"]["msgs"], t["produce"]["msgs"], t)
         if redis:
             self.assertIn("| redis-always | ", r.stdout)
             self.assertRegex(r.stdout, r"\| redis-always \| [\d,.]+ \| AOF, appendfsync always \| "

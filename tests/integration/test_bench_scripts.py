@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+import urllib.request
 
 from harness import RIPTIDE, ServerTest
 
@@ -219,6 +220,26 @@ class HttpBenchToolTest(ServerTest):
             self.assertEqual(step["latency"]["count"], step["delivered"])
             self.assertGreater(step["latency"]["p50_us"], 0)
             self.assertGreater(step["publish_latency"]["count"], 0)
+
+    def test_queue_workers_ack_every_record_produced(self):
+        server = self.start()
+        url = f"http://127.0.0.1:{server.http_port}"
+        out = last_json(self.tool("queue", "--url", url, "--topic", "qb", "--partitions", "2",
+                                  "--workers", "3", "--prefetch", "20", "--seconds", "1",
+                                  "--records-per-request", "10", "--max-backlog", "200"))
+        self.assertEqual(out["workload"], "queue")
+        produced, acked = out["produce"]["msgs"], out["consume"]["msgs"]
+        self.assertGreater(produced, 0)
+        self.assertEqual(produced % 10, 0)
+        self.assertEqual(acked, produced)  # each acked once, answered by the broker
+        self.assertEqual(out["e2e_latency"]["count"], acked)
+        self.assertLessEqual(out["e2e_latency"]["p50_us"], out["e2e_latency"]["p99_us"])
+        self.assertEqual(out["ack_latency"]["count"], produced // 10)
+        # The broker agrees: nothing ready or leased is left, every partition is finished.
+        with urllib.request.urlopen(f"{url}/v1/queues/qb-queue", timeout=10) as r:
+            q = json.loads(r.read())
+        self.assertEqual((q["ready"], q["leased"]), (0, 0))
+        self.assertEqual(sum(p["start"] for p in q["partitions"]), produced)
 
     @unittest.skipUnless(shutil.which("nats-server"), "nats-server is not installed")
     def test_fanout_against_nats_over_websocket(self):
