@@ -501,15 +501,20 @@ class PeersRunTest(unittest.TestCase):
         self.assertTrue(any(l.startswith("| a1. ") and "(best of 2)" in l
                             for l in r.stdout.splitlines()), r.stdout)
         self.assertIn("| d | riptide | 1 consumer | consume MB/s |", r.stdout)
-        self.assertRegex(r.stdout, r"\| q\. queue: [^|]+ \| acked msgs/s \| [\d,.]+ \| ")
-        self.assertRegex(r.stdout, r"\| ql\. queue latency [^|]+ \| p99 ms \| [\d,.]+ \| ")
+        # The queue workload needs http_bench, which a build without benchmarks lacks: its
+        # rows then say so instead of giving a figure.
+        http_bench = os.path.exists(os.path.join(BUILD_DIR, "bench", "http_bench"))
+        figure = r"[\d,.]+" if http_bench else r"not measured: http_bench missing \(make build\)"
+        self.assertRegex(r.stdout, r"\| q\. queue: [^|]+ \| acked msgs/s \| " + figure + r" \| ")
+        self.assertRegex(r.stdout, r"\| ql\. queue latency [^|]+ \| p99 ms \| " + figure + r" \| ")
         with open(out) as f:
             results = json.load(f)
         self.assertEqual(len(results["a/riptide"]["tried"]), 2)
         self.assertEqual(len(results["a1/riptide"]["tried"]), 2)
-        self.assertEqual(len(results["q/riptide"]["tried"]), 2)
-        for t in results["q/riptide"]["tried"]:
-            self.assertEqual(t["consume"]["msgs"], t["produce"]["msgs"], t)
+        if http_bench:
+            self.assertEqual(len(results["q/riptide"]["tried"]), 2)
+            for t in results["q/riptide"]["tried"]:
+                self.assertEqual(t["consume"]["msgs"], t["produce"]["msgs"], t)
         if redis:
             self.assertIn("| redis-always | ", r.stdout)
             self.assertRegex(r.stdout, r"\| redis-always \| [\d,.]+ \| AOF, appendfsync always \| "
