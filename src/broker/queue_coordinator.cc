@@ -50,6 +50,7 @@ struct queue_figures {
   std::atomic<uint64_t> dead_lettered{0};
   std::atomic<uint64_t> redeliveries{0};
   std::atomic<uint64_t> lease_expiries{0};
+  std::atomic<int64_t> oldest_unfinished_ms{-1};  // see queue_partition::counts
 };
 
 namespace {
@@ -94,6 +95,15 @@ struct queue_coordinator::entry {
     gauge("riptide_queue_redeliveries",
           "Records handed out again (after a lease ended or a nack) since the broker started",
           [](const queue_figures& f) { return f.redeliveries.load(); });
+    gauge("riptide_queue_oldest_unacked_age_seconds",
+          "Age, by its timestamp, of the oldest record handed out and not yet acked or "
+          "dead-lettered (0: none)",
+          [](const queue_figures& f) {
+            const int64_t ts = f.oldest_unfinished_ms.load();
+            return ts < 0
+                       ? 0.0
+                       : static_cast<double>(std::max<int64_t>(0, base::wall_ms() - ts)) / 1000.0;
+          });
     gauge("riptide_queue_lease_expiries",
           "Leases that ended without a decision since the "
           "broker started",
@@ -109,13 +119,17 @@ struct queue_coordinator::entry {
   // The leased, available and delayed figures, after a change.
   void publish() {
     const int64_t now = base::wall_ms();
-    int64_t leased = 0, available = 0, delayed = 0;
+    int64_t leased = 0, available = 0, delayed = 0, oldest = -1;
     for (const auto& [p, part] : parts) {
       const auto c = part.count(now);
       leased += static_cast<int64_t>(c.leased);
       available += static_cast<int64_t>(c.available);
       delayed += static_cast<int64_t>(c.delayed);
+      if (c.oldest_unfinished_ms >= 0 && (oldest < 0 || c.oldest_unfinished_ms < oldest)) {
+        oldest = c.oldest_unfinished_ms;
+      }
     }
+    figures->oldest_unfinished_ms = oldest;
     figures->leased = leased;
     figures->available = available;
     figures->delayed = delayed;
@@ -594,6 +608,9 @@ net::task<queue_receive_result> queue_coordinator::receive(
         }
         if (known && now_part.tracked.at(rec.offset).deliveries > 0) ++e->figures->redeliveries;
         now_part.lease(rec.offset, has_key, hash, consumer, at, def);
+        if (auto& d = now_part.tracked.at(rec.offset); d.timestamp_ms < 0) {
+          d.timestamp_ms = rec.timestamp;
+        }
         if (by_key && has_key) blocked.insert(hash);
         bytes += rec.value.value_or("").size() + rec.key.value_or("").size();
         const int32_t deliveries = now_part.tracked.at(rec.offset).deliveries;

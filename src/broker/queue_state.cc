@@ -15,6 +15,8 @@ using namespace byte_codec;  // NOLINT(build/namespaces)
 constexpr uint8_t kQueueDefinitionKey = 0x51;
 constexpr uint8_t kQueuePartitionKey = 0x52;
 constexpr uint8_t kValueVersion = 1;
+// Partition snapshots since they keep each record's timestamp; version 1 ones still read.
+constexpr uint8_t kPartitionVersion = 2;
 // Kept of a worker's error text: bounds a snapshot (with max_in_flight and the worker
 // names) within one batch of the offsets topic.
 constexpr size_t kMaxError = 128;
@@ -189,6 +191,10 @@ queue_partition::counts queue_partition::count(int64_t now) const {
       if (c.oldest_leased_ms < 0 || d.until_ms < c.oldest_leased_ms)
         c.oldest_leased_ms = d.until_ms;
     }
+    if (!d.finished() && d.deliveries > 0 && d.timestamp_ms >= 0 &&
+        (c.oldest_unfinished_ms < 0 || d.timestamp_ms < c.oldest_unfinished_ms)) {
+      c.oldest_unfinished_ms = d.timestamp_ms;
+    }
   }
   return c;
 }
@@ -296,7 +302,7 @@ std::optional<queue_definition> decode_queue_definition(std::span<const uint8_t>
 
 std::vector<uint8_t> encode_queue_partition(const queue_partition& p) {
   std::vector<uint8_t> out;
-  out.push_back(kValueVersion);
+  out.push_back(kPartitionVersion);
   put(out, static_cast<uint64_t>(p.start), 8);
   put(out, static_cast<uint64_t>(p.next), 8);
   put(out, static_cast<uint32_t>(p.tracked.size()), 4);
@@ -309,13 +315,15 @@ std::vector<uint8_t> encode_queue_partition(const queue_partition& p) {
     put(out, d.key_hash, 4);
     put_string(out, d.consumer);
     put_string(out, d.last_error);
+    put(out, static_cast<uint64_t>(d.timestamp_ms), 8);
   }
   return out;
 }
 
 std::optional<queue_partition> decode_queue_partition(std::span<const uint8_t> bytes) {
   cursor c(bytes);
-  if (c.be(1) != kValueVersion) return std::nullopt;
+  const auto version = c.be(1);
+  if (version != kValueVersion && version != kPartitionVersion) return std::nullopt;
   queue_partition p;
   p.start = static_cast<int64_t>(c.be(8));
   p.next = static_cast<int64_t>(c.be(8));
@@ -330,6 +338,7 @@ std::optional<queue_partition> decode_queue_partition(std::span<const uint8_t> b
     d.key_hash = static_cast<uint32_t>(c.be(4));
     d.consumer = c.str(c.be(2));
     d.last_error = c.str(c.be(2));
+    if (version == kPartitionVersion) d.timestamp_ms = static_cast<int64_t>(c.be(8));
     if (state > 4 || offset < p.start || offset >= p.next) return std::nullopt;
     d.state = static_cast<delivery_state>(state);
     p.tracked.emplace(offset, std::move(d));

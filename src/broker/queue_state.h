@@ -89,6 +89,7 @@ struct delivery {
   uint32_t key_hash = 0;  // of the record's key, for ordering by key
   std::string consumer;   // the worker holding (or last holding) the lease
   std::string last_error;
+  int64_t timestamp_ms = -1;  // the record's own timestamp, once read (-1: not known)
 
   bool finished() const { return state == delivery_state::acked || state == delivery_state::dead; }
   bool operator==(const delivery&) const = default;
@@ -148,6 +149,9 @@ struct queue_partition {
     uint64_t delayed = 0;    // of those, not before a nack's delay
     uint64_t leased = 0;
     int64_t oldest_leased_ms = -1;  // the earliest lease end among them
+    // The earliest record timestamp among the records handed out and not finished (leased,
+    // available again, delayed, or on their way to the dead-letter topic); -1: none.
+    int64_t oldest_unfinished_ms = -1;
   };
   counts count(int64_t now) const;
 };

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "base/clock.h"
 #include "broker/broker.h"
 #include "http/errors.h"
 #include "http/json_util.h"
@@ -294,8 +295,10 @@ net::task<response> describe_queue(server_context& ctx, request& req) {
   if (info.error) co_return queue_error(info.error, name);
   bj::array parts;
   uint64_t ready = 0, leased = 0, delayed = 0, backlog = 0;
-  int64_t oldest = -1;
+  int64_t oldest = -1, oldest_unfinished = -1;
   for (const auto& p : info.partitions) {
+    const int64_t ts = p.counts.oldest_unfinished_ms;
+    if (ts >= 0 && (oldest_unfinished < 0 || ts < oldest_unfinished)) oldest_unfinished = ts;
     const uint64_t unread =
         p.log_end > p.next && p.next >= 0 ? static_cast<uint64_t>(p.log_end - p.next) : 0;
     parts.push_back(bj::object{{"partition", p.partition},
@@ -322,6 +325,8 @@ net::task<response> describe_queue(server_context& ctx, request& req) {
   out["redeliveries"] = info.redeliveries;
   out["lease_expiries"] = info.lease_expiries;
   out["next_lease_end_ms"] = oldest;
+  out["oldest_unacked_age_ms"] =
+      oldest_unfinished < 0 ? 0 : std::max<int64_t>(0, base::wall_ms() - oldest_unfinished);
   out["partitions"] = std::move(parts);
   co_return json(200, to_json(out));
 }

@@ -146,12 +146,18 @@ class QueueTest(QueueServerTest):
         status, d = self.http.call("GET", "/v1/queues/billing")
         self.assertEqual(status, 200)
         self.assertEqual((d["ready"], d["leased"], d["dead_lettered"]), (0, 0, 0))
+        self.assertEqual(d["oldest_unacked_age_ms"], 0)  # nothing handed out is waiting
         self.assertEqual(sum(p["start"] for p in d["partitions"]),
                          sum(p["log_end"] for p in d["partitions"]))
         # Records produced later are handed out too.
         self.produce(s, "orders", ["late"])
         recs = self.http.receive("billing", "w0", timeout_ms=5000)
         self.assertEqual([r["value"] for r in recs], ["late"])
+        # Handed out and not acked: its age, from its timestamp, grows.
+        time.sleep(1.2)
+        _, d = self.http.call("GET", "/v1/queues/billing")
+        self.assertGreaterEqual(d["oldest_unacked_age_ms"], 1200)
+        self.assertLess(d["oldest_unacked_age_ms"], 120_000)
         # The queue's figures in /metrics.
         with urllib.request.urlopen(self.http.base + "/metrics", timeout=10) as r:
             page = r.read().decode()
@@ -164,6 +170,7 @@ class QueueTest(QueueServerTest):
         self.assertEqual(metric("riptide_queue_acked"), 400)
         self.assertEqual(metric("riptide_queue_leased"), 1)
         self.assertEqual(metric("riptide_queue_dead_lettered"), 0)
+        self.assertGreaterEqual(metric("riptide_queue_oldest_unacked_age_seconds"), 1.2)
         # A deleted queue leaves /metrics.
         self.assertEqual(self.http.call("DELETE", "/v1/queues/billing")[0], 204)
         with urllib.request.urlopen(self.http.base + "/metrics", timeout=10) as r:

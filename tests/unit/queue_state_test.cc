@@ -177,6 +177,30 @@ TEST(QueueState, EndedLeasesAndNacksWaitForTheBackoff) {
   EXPECT_TRUE(p.due(0, 2250));
 }
 
+TEST(QueueState, TheOldestUnfinishedRecordIsTheEarliestTimestampHandedOutAndNotDone) {
+  auto q = def();
+  auto p = at(0);
+  EXPECT_EQ(p.count(100).oldest_unfinished_ms, -1);
+  p.lease(0, false, 0, "w", 100, q);
+  p.lease(1, false, 0, "w", 100, q);
+  p.lease(2, false, 0, "w", 100, q);
+  p.tracked.at(0).timestamp_ms = 50;
+  p.tracked.at(1).timestamp_ms = 20;  // produced earlier, though at a later offset
+  p.tracked.at(2).timestamp_ms = 70;
+  EXPECT_EQ(p.count(100).oldest_unfinished_ms, 20);
+  bool to_dead = false;
+  EXPECT_EQ(p.settle(1, "w", settle_action::ack, 110, 0, "", q, &to_dead), settle_error::none);
+  EXPECT_EQ(p.count(110).oldest_unfinished_ms, 50);
+  // Nacked: not done, still counted; then acked: gone.
+  EXPECT_EQ(p.settle(0, "w", settle_action::nack, 120, 0, "", q, &to_dead), settle_error::none);
+  EXPECT_EQ(p.count(120).oldest_unfinished_ms, 50);
+  p.lease(0, false, 0, "w", 130, q);
+  EXPECT_EQ(p.settle(0, "w", settle_action::ack, 140, 0, "", q, &to_dead), settle_error::none);
+  EXPECT_EQ(p.count(140).oldest_unfinished_ms, 70);
+  EXPECT_EQ(p.settle(2, "w", settle_action::ack, 150, 0, "", q, &to_dead), settle_error::none);
+  EXPECT_EQ(p.count(150).oldest_unfinished_ms, -1);
+}
+
 TEST(QueueState, SnapshotsAndKeysRoundTrip) {
   auto q = def();
   q.backoff = queue_backoff::exponential;
@@ -188,9 +212,34 @@ TEST(QueueState, SnapshotsAndKeysRoundTrip) {
   p.lease(42, false, 0, "worker-2", 124, q);
   bool ignored = false;
   p.settle(42, "worker-2", settle_action::nack, 125, 10, "timeout talking to db", q, &ignored);
+  p.tracked.at(40).timestamp_ms = 1796000000123;
   auto back = decode_queue_partition(encode_queue_partition(p));
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, p);
+  // A snapshot written before timestamps were kept (version 1: no timestamp per record)
+  // still reads, its timestamps unknown.
+  std::vector<uint8_t> v1;
+  const auto put = [&](uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i) v1.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  put(1, 1);
+  put(40, 8);
+  put(41, 8);
+  put(1, 4);
+  put(40, 8);
+  put(1, 1);  // leased
+  put(1, 4);
+  put(30123, 8);
+  put(0, 1);
+  put(0, 4);
+  put(1, 2);
+  v1.push_back('w');
+  put(0, 2);
+  auto old = decode_queue_partition(v1);
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->tracked.at(40).consumer, "w");
+  EXPECT_EQ(old->tracked.at(40).until_ms, 30123);
+  EXPECT_EQ(old->tracked.at(40).timestamp_ms, -1);
   auto d = decode_queue_definition(encode_queue_definition(q));
   ASSERT_TRUE(d);
   EXPECT_EQ(*d, q);
