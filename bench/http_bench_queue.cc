@@ -47,7 +47,10 @@ struct queue_run {
   std::vector<std::unique_ptr<cli::bench::histogram>> produce_latency;  // per thread
   std::vector<std::unique_ptr<cli::bench::histogram>> ack_latency;      // per thread
 
-  uint64_t backlog() const { return sent.load() - acked.msgs.load(); }
+  uint64_t backlog() const {
+    const uint64_t s = sent.load(), a = acked.msgs.load();
+    return s > a ? s - a : 0;
+  }
 };
 
 int64_t stamp_of(std::string_view value) {
@@ -86,7 +89,7 @@ asio::awaitable<void> queue_producer(queue_run* run, size_t thread, int n) {
   auto [cec] = co_await sock.async_connect(run->addr.endpoint(), as_tuple(use_awaitable));
   if (cec) {
     run->conns.fail("producer connect: " + cec.message());
-    run->producers_running.fetch_sub(1);
+    if (run->producers_running.fetch_sub(1) == 1) run->producing_done = true;
     co_return;
   }
   sock.set_option(tcp::no_delay(true));
@@ -169,7 +172,7 @@ asio::awaitable<void> queue_worker(queue_run* run, size_t thread, int index) {
     co_return;
   }
   auto& sock = beast::get_lowest_layer(*ws).socket();
-  const uint32_t mask = 0x9e3779b9u * static_cast<uint32_t>(index + 1);
+  uint32_t mask = 0x9e3779b9u * static_cast<uint32_t>(index + 1);
   std::unordered_map<uint64_t, int64_t> stamps;  // (partition, offset) -> send time
   const uint64_t grant_at = std::max<uint64_t>(1, o.prefetch / 2);
   uint64_t to_grant = 0;
@@ -202,6 +205,7 @@ asio::awaitable<void> queue_worker(queue_run* run, size_t thread, int index) {
         stamps[key_of(p, off)] = stamp_of(std::string_view(value.data(), value.size()));
         msg = "{\"ack\":[{\"partition\":" + std::to_string(p) +
               ",\"offset\":" + std::to_string(off) + "}]}";
+        mask = mask * 1664525u + 1013904223u;  // a key of its own for each frame
         append_frame(frames, msg, mask);
         if (++to_grant >= grant_at) {
           msg = "{\"credit\":" + std::to_string(to_grant) + "}";
@@ -209,8 +213,8 @@ asio::awaitable<void> queue_worker(queue_run* run, size_t thread, int index) {
           append_frame(frames, msg, mask);
         }
       }
-      // Written past Beast's writer, which this worker never uses otherwise: the server
-      // pings only an idle socket, so no pong of Beast's can be under way meanwhile.
+      // Written past Beast's writer: this coroutine is the socket's only reader and writer
+      // and does one at a time, so no pong of Beast's can be under way meanwhile.
       auto [wec, wn] =
           co_await asio::async_write(sock, asio::buffer(frames), as_tuple(use_awaitable));
       if (wec) {
@@ -221,9 +225,11 @@ asio::awaitable<void> queue_worker(queue_run* run, size_t thread, int index) {
     }
     if (const auto* results = obj.if_contains("results")) {
       const int64_t now = steady_ns();
+      // An "error" beside the results: the decisions were not made durable, none counts.
+      const bool failed = obj.contains("error");
       for (const auto& r : results->as_array()) {
         const auto& ro = r.as_object();
-        if (ro.contains("error")) {
+        if (failed || ro.contains("error")) {
           run->acked.errors.fetch_add(1);
           continue;
         }
@@ -249,6 +255,12 @@ asio::awaitable<void> queue_worker(queue_run* run, size_t thread, int index) {
 }  // namespace
 
 int run_queue(const queue_options& o) {
+  if (o.producers < 1 || o.workers < 1 || o.records_per_request < 1 || o.prefetch < 1) {
+    std::fprintf(stderr,
+                 "http_bench queue: --producers, --workers, --records-per-request and "
+                 "--prefetch must be at least 1\n");
+    return 2;
+  }
   auto addr = parse_url(o.url);
   if (!addr) {
     std::fprintf(stderr, "http_bench: --url must be http://HOST:PORT, not %s\n", o.url.c_str());
@@ -264,7 +276,13 @@ int run_queue(const queue_options& o) {
                                     "{\"topic\":\"" + json_escape(o.topic) +
                                         "\",\"max_in_flight\":" + std::to_string(o.max_in_flight) +
                                         ",\"visibility_timeout_ms\":60000}");
-    if (status != 200 && status != 201) {
+    if (status == 200) {  // made by an earlier run: its records would be counted here
+      std::fprintf(stderr,
+                   "http_bench: queue %s exists already: give a --topic no run used before\n",
+                   queue.c_str());
+      return 1;
+    }
+    if (status != 201) {
       std::fprintf(stderr, "http_bench: creating queue %s: HTTP %u %s\n", queue.c_str(), status,
                    body.c_str());
       return 1;

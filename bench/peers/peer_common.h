@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -142,6 +143,7 @@ struct run_state {
   std::atomic<uint64_t> sent_total{0};
   std::vector<std::unique_ptr<cli::bench::histogram>> acks;
   cli::bench::histogram e2e;
+  std::mutex e2e_mu;
 
   explicit run_state(options o, int producer_count = 1)
       : opts(std::move(o)), producers(producer_count), producers_running(producer_count) {
@@ -190,10 +192,15 @@ struct run_state {
     const int64_t sent = cli::bench::sent_at(value, len);
     if (sent >= warm_ns) ack(producer).record(now - sent);
   }
+  // Called by the consumer, or in queue mode by every worker's thread: the histogram
+  // takes one writer at a time.
   void received(const void* value, size_t len, int64_t now) {
     consumed.add(1, len, now);
     const int64_t sent = cli::bench::sent_at(value, len);
-    if (sent >= warm_ns) e2e.record(now - sent);
+    if (sent >= warm_ns) {
+      std::lock_guard lock(e2e_mu);
+      e2e.record(now - sent);
+    }
   }
   // The consumer stops once it read every acknowledged record after the producers
   // finished, or 10 s after that.

@@ -185,6 +185,12 @@ base::status queue_coordinator::load() {
             }
             auto* e = find(key->queue);
             auto part = rec.value ? decode_queue_partition(*rec.value) : std::nullopt;
+            if (rec.value && !part) {
+              base::logger("queues")->warn(
+                  "queue '{}': the state of partition {} is in a form this version cannot "
+                  "read (written by a newer one?); the partition is read again from its start",
+                  key->queue, key->partition->second);
+            }
             if (e && part && key->partition->first == e->def.topic) {
               e->parts[key->partition->second] = std::move(*part);
             }
@@ -678,7 +684,13 @@ net::task<queue_receive_result> queue_coordinator::receive(
       });
     }
     co_await timer->async_wait(net::asio::as_tuple(net::asio::use_awaitable));
-    if (interrupt) interrupt->disarm();
+    if (interrupt) {
+      interrupt->disarm();
+      if (interrupt->fired()) {
+        if (waiter) waiter->finish();
+        co_return out;  // a decision waits: answer it before reading again
+      }
+    }
     if (waiter) waiter->finish();
   }
 }

@@ -508,7 +508,10 @@ class queue_stream final : public event_stream {
             owner, run_settle(ctx_.broker, who_, queue_, consumer_, first.action, items, first.ms,
                               first.error));
         if (r.error && r.outcomes.size() != items.size()) {
-          co_return end(r.error);
+          auto last = end(r.error);  // after the answers already made
+          out.insert(out.end(), std::make_move_iterator(last.begin()),
+                     std::make_move_iterator(last.end()));
+          co_return out;
         }
         auto body = settled_json(items, r);
         body["settled_action"] = first.verb;
