@@ -434,6 +434,18 @@ std::vector<queue_definition> queue_coordinator::list() const {
   return out;
 }
 
+std::vector<queue_position_stat> queue_coordinator::position_stats() const {
+  std::vector<queue_position_stat> out;
+  const int64_t now = base::wall_ms();
+  for (const auto& [name, e] : queues_) {
+    for (const auto& [p, part] : e->parts) {
+      const auto c = part.count(now);
+      out.push_back({name, e->def.topic, p, part.next, c.available, c.delayed});
+    }
+  }
+  return out;
+}
+
 net::task<queue_info> queue_coordinator::describe(request_identity who, std::string name) {
   queue_info out;
   auto* e = find(name);

@@ -86,6 +86,17 @@ struct queue_info {
   uint64_t lease_expiries = 0;
 };
 
+// Where a queue stands in one partition, for /metrics: with the partition's high watermark
+// it gives the records never handed out (high watermark - next).
+struct queue_position_stat {
+  std::string queue;
+  std::string topic;
+  int32_t partition = 0;
+  int64_t next = 0;
+  uint64_t available = 0;  // handed out before and available again, delayed ones included
+  uint64_t delayed = 0;
+};
+
 struct queue_create_result {
   std::error_code error;
   std::string message;
@@ -152,6 +163,7 @@ class queue_coordinator {
   net::task<queue_create_result> create(request_identity who, queue_definition q);
   net::task<std::error_code> remove(request_identity who, std::string name);
   std::vector<queue_definition> list() const;
+  std::vector<queue_position_stat> position_stats() const;
   net::task<queue_info> describe(request_identity who, std::string name);
   // Up to `max_records` records (about `max_bytes`), leased to `consumer`; waits up to
   // `wait` for one, or until `interrupt` (if any) fires.

@@ -11,6 +11,10 @@
 namespace http {
 namespace {
 
+net::task<std::vector<broker::queue_position_stat>> queue_positions(broker::broker& b) {
+  co_return b.local_queues().position_stats();
+}
+
 net::task<std::string> render_metrics(broker::broker& b) {
   std::string out = base::metrics::registry::global().render();
   const auto all = co_await b.partition_stats_all();
@@ -69,6 +73,34 @@ net::task<std::string> render_metrics(broker::broker& b) {
               [](int64_t committed, int64_t log_end) {
                 return std::max<int64_t>(0, log_end - std::max<int64_t>(committed, 0));
               });
+
+  // A queue's depth: records never handed out (the high watermark past the queue's next
+  // offset) and records available again, as GET /v1/queues/{queue} counts them.
+  std::map<std::string, std::pair<int64_t, int64_t>> queues;  // ready, never handed out
+  for (unsigned s = 0; s < b.shards().size(); ++s) {
+    const auto part = co_await b.shards().invoke_on(s, queue_positions(b));
+    for (const auto& q : part) {
+      auto& [ready, unread] = queues[q.queue];
+      auto e = end.find({q.topic, q.partition});
+      const int64_t fresh = e == end.end() ? 0 : std::max<int64_t>(0, e->second - q.next);
+      unread += fresh;
+      ready += fresh + static_cast<int64_t>(q.available) - static_cast<int64_t>(q.delayed);
+    }
+  }
+  auto queue_gauge = [&](std::string_view name, std::string_view help, auto value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, help, name);
+    for (const auto& [queue, figures] : queues) {
+      out += fmt::format("{}{} {}\n", name, base::metrics::render_labels({{"queue", queue}}),
+                         value(figures));
+    }
+  };
+  queue_gauge("riptide_queue_ready",
+              "Records a worker can receive now: never handed out, or available again and not "
+              "delayed",
+              [](const std::pair<int64_t, int64_t>& f) { return f.first; });
+  queue_gauge("riptide_queue_not_yet_delivered",
+              "Records of the queue's topic never handed out yet",
+              [](const std::pair<int64_t, int64_t>& f) { return f.second; });
   co_return out;
 }
 

@@ -60,6 +60,13 @@ class QueueServerTest(ServerTest):
                 p.produce(topic, v.encode(), partition=partition)
         self.assertEqual(p.flush(30), 0)
 
+    def queue_metric(self, name, queue):
+        """The value of a queue's series in /metrics (None: absent)."""
+        with urllib.request.urlopen(self.http.base + "/metrics", timeout=10) as r:
+            page = r.read().decode()
+        m = re.search(rf'^{name}{{queue="{queue}"}} ([0-9.e+-]+)$', page, re.M)
+        return float(m.group(1)) if m else None
+
     def dead_letters(self, s, topic, n):
         c = Consumer({"bootstrap.servers": s.bootstrap, "group.id": "dlq-reader",
                       "auto.offset.reset": "earliest"})
@@ -112,6 +119,10 @@ class QueueTest(QueueServerTest):
         status, body = self.http.call("PUT", "/v1/queues/billing",
                                       {"topic": "orders", "max_deliveries": 3})
         self.assertEqual((status, body["error"]), (409, "queue_exists"))
+        # Every record is ready before any worker asks, in /metrics as in the API.
+        self.assertEqual(self.queue_metric("riptide_queue_ready", "billing"), 400)
+        self.assertEqual(self.queue_metric("riptide_queue_not_yet_delivered", "billing"), 400)
+        self.assertEqual(self.http.call("GET", "/v1/queues/billing")[1]["ready"], 400)
 
         received, lock, errors = [], threading.Lock(), []
 
@@ -171,6 +182,21 @@ class QueueTest(QueueServerTest):
         self.assertEqual(metric("riptide_queue_leased"), 1)
         self.assertEqual(metric("riptide_queue_dead_lettered"), 0)
         self.assertGreaterEqual(metric("riptide_queue_oldest_unacked_age_seconds"), 1.2)
+        self.assertEqual(metric("riptide_queue_ready"), 0)
+        # Records produced and not asked for yet are ready; a nacked one is ready again, and
+        # not while its delay runs.
+        self.produce(s, "orders", ["r1", "r2", "r3"])
+        self.assertEqual(self.queue_metric("riptide_queue_ready", "billing"), 3)
+        self.assertEqual(self.http.call("GET", "/v1/queues/billing")[1]["ready"], 3)
+        self.http.decide("billing", "nack", "w0", recs)
+        self.assertEqual(self.queue_metric("riptide_queue_ready", "billing"), 4)
+        self.assertEqual(self.queue_metric("riptide_queue_not_yet_delivered", "billing"), 3)
+        recs = self.http.receive("billing", "w0", n=10, timeout_ms=5000)
+        self.assertEqual(sorted(r["value"] for r in recs), ["late", "r1", "r2", "r3"])
+        self.assertEqual(self.queue_metric("riptide_queue_ready", "billing"), 0)
+        self.http.decide("billing", "nack", "w0", recs[:1], delay_ms=60_000)
+        self.assertEqual(self.queue_metric("riptide_queue_ready", "billing"), 0)
+        self.assertEqual(self.queue_metric("riptide_queue_delayed", "billing"), 1)
         # A deleted queue leaves /metrics.
         self.assertEqual(self.http.call("DELETE", "/v1/queues/billing")[0], 204)
         with urllib.request.urlopen(self.http.base + "/metrics", timeout=10) as r:
