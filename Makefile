@@ -44,7 +44,7 @@ test-asan: deps $(DEBUG_DIR)/build.ninja
 FUZZ_DIR     := build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := fuzz_kafka_request fuzz_kafka_response fuzz_record_batch fuzz_partition_open \
-                fuzz_config fuzz_http_inputs
+                fuzz_config fuzz_http_inputs fuzz_sasl
 
 $(FUZZ_DIR)/build.ninja:
 	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
@@ -59,7 +59,8 @@ fuzz: deps $(FUZZ_DIR)/build.ninja
 	  case $$t in fuzz_kafka_request) seeds=tests/fuzz/corpus/request;; \
 	    fuzz_record_batch) seeds=tests/fuzz/corpus/record_batch;; \
 	    fuzz_partition_open) seeds=tests/fuzz/corpus/partition_open;; \
-	    fuzz_config) seeds=config;; esac; \
+	    fuzz_config) seeds=config;; \
+	    fuzz_sasl) seeds=tests/fuzz/corpus/sasl;; esac; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 	  $(FUZZ_DIR)/tests/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
 	    -print_final_stats=1 $$corpus $$seeds 2>&1 | grep -E "^(stat::number_of_executed_units|#[0-9]+ +DONE)|ERROR|SUMMARY" ; \

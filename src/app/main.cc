@@ -8,6 +8,7 @@
 
 #include "app/serve.h"
 #include "app/server_config.h"
+#include "app/user.h"
 #include "base/config.h"
 #include "cli/client.h"
 #include "cli/commands.h"
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
 
   cli::action run;
   cli::add_verbs(root, run);
+  app::declare_user(root, run);
 
   try {
     root.parse(argc, argv);

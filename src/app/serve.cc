@@ -10,8 +10,11 @@
 #include <string>
 #include <thread>
 
+#include <fmt/ranges.h>
+
 #include "app/reference.h"
 #include "app/server_config.h"
+#include "auth/users.h"
 #include "base/config.h"
 #include "base/file.h"
 #include "base/logging.h"
@@ -85,6 +88,25 @@ int serve(const serve_options& opts) {
   if (opts.print_config) {
     std::fputs(base::render_effective(cfg).c_str(), stdout);
     return 0;
+  }
+  std::vector<std::string> sasl_mechanisms;
+  for (size_t at = 0; !cfg.get_string("kafka.sasl_mechanisms").empty();) {
+    const std::string& all = cfg.get_string("kafka.sasl_mechanisms");
+    const size_t comma = std::min(all.find(',', at), all.size());
+    std::string m = all.substr(at, comma - at);
+    m.erase(0, m.find_first_not_of(' '));
+    m.erase(m.find_last_not_of(' ') + 1);
+    if (!kafka::known_sasl_mechanism(m)) {
+      std::fprintf(stderr,
+                   "riptide: invalid configuration:\nunknown SASL mechanism \"%s\" in "
+                   "kafka.sasl_mechanisms: expected a comma-separated list of SCRAM-SHA-512, "
+                   "SCRAM-SHA-256 and PLAIN\n",
+                   m.c_str());
+      return 2;
+    }
+    sasl_mechanisms.push_back(std::move(m));
+    if (comma == all.size()) break;
+    at = comma + 1;
   }
   auto listen = net::listen_address::parse(cfg.get_string("kafka_listen"));
   auto http_listen = net::listen_address::parse(cfg.get_string("http_listen"));
@@ -207,6 +229,22 @@ int serve(const serve_options& opts) {
     kopts.info.fetch_max_wait_ms =
         static_cast<int32_t>(cfg.get_duration("kafka.fetch_max_wait").count());
     kopts.info.node_id = b.node_id();
+    if (!sasl_mechanisms.empty()) {
+      kopts.sasl.mechanisms = sasl_mechanisms;
+      kopts.sasl.users = std::make_shared<auth::user_store>(bopts.data_dir / "users.json");
+      if (!kopts.sasl.users->load()) {
+        log->error(
+            "cannot read the users file: {}. Repair or remove it (riptide user create "
+            "writes a new one).",
+            kopts.sasl.users->error());
+        b.stop();
+        shards.stop();
+        return 1;
+      }
+      log->info("Kafka clients authenticate with SASL ({}); {} user(s) in {}",
+                fmt::join(sasl_mechanisms, ", "), kopts.sasl.users->snapshot()->size(),
+                kopts.sasl.users->path().string());
+    }
     kopts.info.cluster_id = b.identity().cluster_id;
     kopts.info.advertised_host = cfg.get_string("kafka_advertised_host");
     if (kopts.info.advertised_host.empty()) {
@@ -256,6 +294,7 @@ int serve(const serve_options& opts) {
       for (const auto& [what, host] :
            {std::pair{"Kafka", listen->host}, std::pair{"HTTP", http_listen->host}}) {
         if (is_loopback_host(host)) continue;
+        if (what == std::string_view("Kafka") && kopts.sasl.enabled()) continue;
         log->warn(
             "the {} listener binds {}, reachable from the network, and authenticates no one: "
             "anyone who can connect may produce, consume and create or delete topics. Bind "

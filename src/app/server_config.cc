@@ -187,6 +187,16 @@ const config_key kKeys[] = {
                     "holds a file descriptor.",
      .min = 1,
      .max = 10000000},
+    {
+        .name = "kafka.sasl_mechanisms",
+        .type = config_type::string,
+        .default_value = "",
+        .description = "SASL mechanisms the Kafka listener requires clients to authenticate "
+                       "with, comma-separated, among SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN "
+                       "(SASL_PLAINTEXT in client terms); empty: clients are not authenticated "
+                       "(PLAINTEXT). Users are kept salted in users.json in the data directory "
+                       "(riptide user create).",
+    },
     {.name = "kafka.max_connections_per_ip",
      .type = config_type::integer,
      .default_value = "1000",

@@ -5,12 +5,12 @@
 #include <string>
 #include <string_view>
 
+#include "base/base64.h"
+
 namespace http {
 
-std::string base64_encode(std::string_view in);
-// Strict: the standard alphabet, padded to a multiple of 4, unused bits zero (whitespace
-// not allowed); nullopt otherwise.
-std::optional<std::string> base64_decode(std::string_view in);
+using base::base64_decode;
+using base::base64_encode;
 // Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past
 // U+10FFFF).
 bool valid_utf8(std::string_view s);

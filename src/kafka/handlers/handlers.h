@@ -1,6 +1,7 @@
 #pragma once
 // One handler per Kafka API, each in its own file named after the API.
 
+#include "auth/scram.h"
 #include "kafka/server/request_context.h"
 
 namespace kafka::handlers {
@@ -35,6 +36,12 @@ net::task<handler_result> alter_replica_log_dirs(request_context& ctx);
 net::task<handler_result> describe_log_dirs(request_context& ctx);
 net::task<handler_result> elect_leaders(request_context& ctx);
 net::task<handler_result> describe_producers(request_context& ctx);
+// Run by the connection in line, not beside other requests: they change who it is.
+net::task<handler_result> sasl_handshake(request_context& ctx);
+net::task<handler_result> sasl_authenticate(request_context& ctx);
+// Counts (and logs, when it failed) the end of a SASL exchange.
+void count_sasl_outcome(const sasl_session& s, const auth::sasl_step& step,
+                        const std::string& peer);
 
 // On the calling shard: answers every Fetch long poll now waiting, and lets none wait
 // from now on (the server is stopping).

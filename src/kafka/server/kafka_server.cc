@@ -94,6 +94,7 @@ class connection : public std::enable_shared_from_this<connection> {
         broker_(b),
         opts_(opts),
         state_(st),
+        sasl_(&opts.sasl),
         wake_(socket_.get_executor()),
         idle_(socket_.get_executor()),
         write_deadline_(socket_.get_executor()),
@@ -127,12 +128,16 @@ class connection : public std::enable_shared_from_this<connection> {
     uint64_t reserved = 0;             // the request's bytes, until it is handled
     protocol::decode_account decoded;  // its decoded structures, until it is handled
     uint64_t response_bytes = 0;       // its response, until the client has taken it
+    bool raw = false;                  // a raw SASL token: framed by its size alone
   };
 
   net::task<void> read_loop();
   net::task<void> write_loop();
   net::task<void> handle(std::shared_ptr<slot> s, const api_entry* api, request_context ctx);
   net::task<bool> reserve(uint64_t bytes);
+  // A raw SASL token (after a v0 SaslHandshake): answered in line; false ends the
+  // connection (the exchange failed).
+  bool raw_sasl_token(std::span<const uint8_t> token, uint64_t size);
   // Charges memory the shard already uses (decoded structures, built responses).
   void charge(uint64_t bytes) {
     state_.used += bytes;
@@ -148,6 +153,7 @@ class connection : public std::enable_shared_from_this<connection> {
   broker::broker& broker_;
   const kafka_server_options& opts_;
   kafka_server::shard_state& state_;
+  sasl_session sasl_;
   std::deque<std::shared_ptr<slot>> slots_;  // in request order
   net::asio::steady_timer wake_;
   net::asio::steady_timer idle_;
@@ -190,6 +196,28 @@ void connection::release(uint64_t bytes) {
   state_.released.expires_at(std::chrono::steady_clock::time_point::max());
 }
 
+bool connection::raw_sasl_token(std::span<const uint8_t> token, uint64_t size) {
+  const auto step =
+      sasl_.step(std::string_view(reinterpret_cast<const char*>(token.data()), token.size()));
+  handlers::count_sasl_outcome(sasl_, step, peer_host_);
+  release(size);
+  held_ -= size;
+  if (step.failed) return false;  // as Kafka: a raw exchange that fails is closed
+  auto s = std::make_shared<slot>();
+  s->raw = true;
+  s->done = true;
+  base::iobuf body;
+  body.append(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(step.reply.data()),
+                                       step.reply.size()));
+  s->result.body = std::move(body);
+  s->response_bytes = s->result.body->size();
+  charge(s->response_bytes);
+  held_ += s->response_bytes;
+  slots_.push_back(std::move(s));
+  wake();
+  return true;
+}
+
 net::task<void> connection::run() {
   auto self = shared_from_this();
   net::asio::co_spawn(socket_.get_executor(), write_loop(), net::asio::detached);
@@ -223,8 +251,12 @@ net::task<void> connection::read_loop() {
     if (ec) co_return;  // closed by the client or by shutdown
     const uint32_t size = (uint32_t{size_bytes[0]} << 24) | (uint32_t{size_bytes[1]} << 16) |
                           (uint32_t{size_bytes[2]} << 8) | size_bytes[3];
-    if (size < 8 || size > opts_.max_request_bytes) {
-      warn(fmt::format("request size {} outside [8, {}]", size, opts_.max_request_bytes));
+    const bool raw_token = sasl_.raw_tokens();
+    const uint32_t max_size =
+        sasl_.authenticated() ? opts_.max_request_bytes : opts_.max_unauthenticated_request_bytes;
+    if (size < (raw_token ? 0u : 8u) || size > max_size) {
+      warn(fmt::format("request size {} outside [{}, {}]{}", size, raw_token ? 0 : 8, max_size,
+                       sasl_.authenticated() ? "" : " (before SASL authentication)"));
       co_return;
     }
     while (slots_.size() >= opts_.max_in_flight_per_connection && !closing_) {
@@ -259,6 +291,10 @@ net::task<void> connection::read_loop() {
       held_ -= size;
       co_return;
     }
+    if (raw_token) {
+      if (!raw_sasl_token(bytes, size)) co_return;
+      continue;
+    }
     protocol::reader r(bytes);
     const int16_t api_key = r.read_int16();
     const int16_t api_version = r.read_int16();
@@ -289,6 +325,14 @@ net::task<void> connection::read_loop() {
       warn("malformed request header");
       co_return;
     }
+    const bool sasl_api = api_key == 17 || api_key == 36;
+    if (!sasl_.authenticated() && !sasl_api && !api_versions) {
+      release(size);
+      held_ -= size;
+      warn(fmt::format("{} request before SASL authentication", api->name));
+      closed_counter("unauthenticated").add();
+      co_return;
+    }
     auto s = std::make_shared<slot>();
     s->correlation_id = header.correlation_id;
     s->reserved = size;
@@ -311,11 +355,20 @@ net::task<void> connection::read_loop() {
         api_key,
         api_version,
         header.correlation_id,
-        broker::request_identity{"User:ANONYMOUS", header.client_id, peer_host_, "kafka"},
+        broker::request_identity{sasl_.principal(), header.client_id, peer_host_, "kafka"},
         frame,
         protocol::reader(hr.rest(), &s->decoded)};
     s->decoded.limit = connection_limit();
     s->decoded.shared = &state_.used;
+    if (sasl_api) {
+      // In line: the next request must see the outcome (who the connection is).
+      ctx.sasl = &sasl_;
+      co_await handle(s, api, std::move(ctx));
+      if (!sasl_.authenticated() && !sasl_.expecting_token() && api_key == 36) {
+        co_return;  // the exchange failed: its answer goes out, then the connection closes
+      }
+      continue;
+    }
     net::asio::co_spawn(socket_.get_executor(), handle(s, api, std::move(ctx)),
                         net::asio::detached);
   }
@@ -387,9 +440,11 @@ net::task<void> connection::write_loop() {
       {
         base::iobuf header;
         protocol::writer w(header);
-        protocol::response_header h;
-        h.correlation_id = s->correlation_id;
-        h.encode(w, s->response_header_version);
+        if (!s->raw) {
+          protocol::response_header h;
+          h.correlation_id = s->correlation_id;
+          h.encode(w, s->response_header_version);
+        }
         const uint64_t size = header.size() + s->result.body->size();
         if (size > static_cast<uint64_t>(INT32_MAX)) {
           base::logger("kafka")->error(

@@ -13,6 +13,7 @@
 
 #include "broker/broker.h"
 #include "kafka/server/request_context.h"
+#include "kafka/server/sasl.h"
 #include "net/tcp_server.h"
 
 namespace kafka {
@@ -33,6 +34,10 @@ struct kafka_server_options {
   std::chrono::milliseconds write_timeout{60'000};
   uint32_t max_connections = 10'000;        // open at once, whole broker
   uint32_t max_connections_per_ip = 1'000;  // open at once from one client address
+  sasl_options sasl;  // mechanisms offered (none: clients are not authenticated)
+  // Largest frame a connection may send before it has authenticated (as Kafka's
+  // sasl.server.max.receive.size).
+  uint32_t max_unauthenticated_request_bytes = 512u << 10;
 };
 
 class connection;

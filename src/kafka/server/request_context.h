@@ -16,6 +16,10 @@
 #include "net/shard.h"
 
 namespace kafka {
+class sasl_session;
+}
+
+namespace kafka {
 
 struct server_info {
   int32_t node_id = 0;
@@ -37,6 +41,7 @@ struct request_context {
   broker::request_identity who;
   std::shared_ptr<const uint8_t[]> frame;  // keeps `body` valid
   protocol::reader body;
+  sasl_session* sasl = nullptr;  // the connection's; set for SaslHandshake and SaslAuthenticate
 };
 
 // A handler's answer: the encoded response body, or none (Produce with acks=0). A

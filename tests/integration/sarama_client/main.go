@@ -76,9 +76,12 @@ func main() {
 
 // commonFlags are the connection settings every subcommand takes.
 type commonFlags struct {
-	brokers string
-	version string
-	timeout time.Duration
+	brokers       string
+	version       string
+	timeout       time.Duration
+	saslMechanism string
+	saslUser      string
+	saslPassword  string
 }
 
 func newFlags(name string) (*flag.FlagSet, *commonFlags) {
@@ -87,6 +90,9 @@ func newFlags(name string) (*flag.FlagSet, *commonFlags) {
 	fs.StringVar(&c.brokers, "brokers", "127.0.0.1:9092", "comma-separated bootstrap brokers")
 	fs.StringVar(&c.version, "version", "2.1.0", "Kafka version Sarama assumes (request versions)")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up after this long")
+	fs.StringVar(&c.saslMechanism, "sasl-mechanism", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (none: no SASL)")
+	fs.StringVar(&c.saslUser, "sasl-user", "", "SASL user name")
+	fs.StringVar(&c.saslPassword, "sasl-password", "", "SASL password")
 	return fs, c
 }
 
@@ -107,6 +113,16 @@ func (c *commonFlags) config() (*sarama.Config, error) {
 	cfg.Metadata.Retry.Backoff = 100 * time.Millisecond
 	cfg.Producer.Retry.Backoff = 100 * time.Millisecond
 	cfg.Net.DialTimeout = 10 * time.Second
+	if c.saslMechanism != "" {
+		cfg.Net.SASL.Enable = true
+		cfg.Net.SASL.Handshake = true
+		cfg.Net.SASL.Mechanism = sarama.SASLMechanism(c.saslMechanism)
+		cfg.Net.SASL.User = c.saslUser
+		cfg.Net.SASL.Password = c.saslPassword
+		if strings.HasPrefix(c.saslMechanism, "SCRAM-") {
+			cfg.Net.SASL.SCRAMClientGeneratorFunc = newSCRAMClient(c.saslMechanism)
+		}
+	}
 	return cfg, nil
 }
 
