@@ -108,6 +108,26 @@ int serve(const serve_options& opts) {
     if (comma == all.size()) break;
     at = comma + 1;
   }
+  std::vector<std::string> super_users;
+  {
+    const std::string& all = cfg.get_string("security.super_users");
+    size_t at = 0;
+    while (at <= all.size() && !all.empty()) {
+      const size_t end = std::min(all.find_first_of(",;", at), all.size());
+      std::string p = all.substr(at, end - at);
+      p.erase(0, p.find_first_not_of(' '));
+      p.erase(p.find_last_not_of(' ') + 1);
+      if (!p.empty() && p.rfind("User:", 0) != 0) {
+        std::fprintf(stderr,
+                     "riptide: invalid configuration:\ninvalid principal \"%s\" in "
+                     "security.super_users: expected User:NAME, such as User:admin\n",
+                     p.c_str());
+        return 2;
+      }
+      if (!p.empty()) super_users.push_back(std::move(p));
+      at = end + 1;
+    }
+  }
   auto listen = net::listen_address::parse(cfg.get_string("kafka_listen"));
   auto http_listen = net::listen_address::parse(cfg.get_string("http_listen"));
   for (const char* key : {"kafka_listen", "http_listen"}) {
@@ -229,21 +249,31 @@ int serve(const serve_options& opts) {
     kopts.info.fetch_max_wait_ms =
         static_cast<int32_t>(cfg.get_duration("kafka.fetch_max_wait").count());
     kopts.info.node_id = b.node_id();
+    auto users = std::make_shared<auth::user_store>(bopts.data_dir / "users.json");
+    const bool users_read = static_cast<bool>(users->load());
+    kopts.info.users = users;
+    kopts.info.sasl_required = !sasl_mechanisms.empty();
+    kopts.info.super_users = super_users;
     if (!sasl_mechanisms.empty()) {
-      kopts.sasl.mechanisms = sasl_mechanisms;
-      kopts.sasl.users = std::make_shared<auth::user_store>(bopts.data_dir / "users.json");
-      if (!kopts.sasl.users->load()) {
+      if (!users_read) {
         log->error(
             "cannot read the users file: {}. Repair or remove it (riptide user create "
             "writes a new one).",
-            kopts.sasl.users->error());
+            users->error());
         b.stop();
         shards.stop();
         return 1;
       }
+      kopts.sasl.mechanisms = sasl_mechanisms;
+      kopts.sasl.users = users;
       log->info("Kafka clients authenticate with SASL ({}); {} user(s) in {}",
-                fmt::join(sasl_mechanisms, ", "), kopts.sasl.users->snapshot()->size(),
-                kopts.sasl.users->path().string());
+                fmt::join(sasl_mechanisms, ", "), users->snapshot()->size(),
+                users->path().string());
+    } else if (!users_read) {
+      log->warn(
+          "cannot read the users file: {}; it is not used while kafka.sasl_mechanisms "
+          "is empty",
+          users->error());
     }
     kopts.info.cluster_id = b.identity().cluster_id;
     kopts.info.advertised_host = cfg.get_string("kafka_advertised_host");

@@ -197,6 +197,15 @@ const config_key kKeys[] = {
                        "(PLAINTEXT). Users are kept salted in users.json in the data directory "
                        "(riptide user create).",
     },
+    {
+        .name = "security.super_users",
+        .type = config_type::string,
+        .default_value = "",
+        .description = "Principals allowed to manage SCRAM users over the Kafka API "
+                       "(AlterUserScramCredentials, DescribeUserScramCredentials) when "
+                       "kafka.sasl_mechanisms is set, separated by commas or semicolons: "
+                       "\"User:admin;User:ops\".",
+    },
     {.name = "kafka.max_connections_per_ip",
      .type = config_type::integer,
      .default_value = "1000",

@@ -13,6 +13,7 @@
 
 #include "kafka/protocol/generated/alter_configs_request.h"
 #include "kafka/protocol/generated/alter_replica_log_dirs_request.h"
+#include "kafka/protocol/generated/alter_user_scram_credentials_request.h"
 #include "kafka/protocol/generated/api_table.h"
 #include "kafka/protocol/generated/api_versions_request.h"
 #include "kafka/protocol/generated/create_partitions_request.h"
@@ -25,6 +26,7 @@
 #include "kafka/protocol/generated/describe_groups_request.h"
 #include "kafka/protocol/generated/describe_log_dirs_request.h"
 #include "kafka/protocol/generated/describe_producers_request.h"
+#include "kafka/protocol/generated/describe_user_scram_credentials_request.h"
 #include "kafka/protocol/generated/elect_leaders_request.h"
 #include "kafka/protocol/generated/fetch_request.h"
 #include "kafka/protocol/generated/find_coordinator_request.h"
@@ -173,6 +175,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case offset_delete_request::api_key:
       decode_and_check<offset_delete_request>(r, api_version);
+      break;
+    case describe_user_scram_credentials_request::api_key:
+      decode_and_check<describe_user_scram_credentials_request>(r, api_version);
+      break;
+    case alter_user_scram_credentials_request::api_key:
+      decode_and_check<alter_user_scram_credentials_request>(r, api_version);
       break;
     case describe_cluster_request::api_key:
       decode_and_check<describe_cluster_request>(r, api_version);

@@ -13,6 +13,7 @@
 
 #include "kafka/protocol/generated/alter_configs_response.h"
 #include "kafka/protocol/generated/alter_replica_log_dirs_response.h"
+#include "kafka/protocol/generated/alter_user_scram_credentials_response.h"
 #include "kafka/protocol/generated/api_table.h"
 #include "kafka/protocol/generated/api_versions_response.h"
 #include "kafka/protocol/generated/create_partitions_response.h"
@@ -25,6 +26,7 @@
 #include "kafka/protocol/generated/describe_groups_response.h"
 #include "kafka/protocol/generated/describe_log_dirs_response.h"
 #include "kafka/protocol/generated/describe_producers_response.h"
+#include "kafka/protocol/generated/describe_user_scram_credentials_response.h"
 #include "kafka/protocol/generated/elect_leaders_response.h"
 #include "kafka/protocol/generated/fetch_response.h"
 #include "kafka/protocol/generated/find_coordinator_response.h"
@@ -174,6 +176,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case offset_delete_response::api_key:
       decode_and_check<offset_delete_response>(r, api_version);
+      break;
+    case describe_user_scram_credentials_response::api_key:
+      decode_and_check<describe_user_scram_credentials_response>(r, api_version);
+      break;
+    case alter_user_scram_credentials_response::api_key:
+      decode_and_check<alter_user_scram_credentials_response>(r, api_version);
       break;
     case describe_cluster_response::api_key:
       decode_and_check<describe_cluster_response>(r, api_version);

@@ -7,6 +7,7 @@ kcat and confluent-kafka (librdkafka) use SaslHandshake v1 and SaslAuthenticate;
 kafka-python 2.0 uses SaslHandshake v0 and raw SASL tokens; Sarama (Go) its own SCRAM
 client over SaslHandshake v1."""
 
+import hashlib
 import json
 import os
 import re
@@ -27,6 +28,132 @@ from test_sarama import SARAMA
 MECHANISMS = "SCRAM-SHA-512,SCRAM-SHA-256,PLAIN"
 SASL_HANDSHAKE, SASL_AUTHENTICATE, METADATA = 17, 36, 3
 UNSUPPORTED_SASL_MECHANISM, ILLEGAL_SASL_STATE, SASL_AUTHENTICATION_FAILED = 33, 34, 58
+DESCRIBE_USER_SCRAM, ALTER_USER_SCRAM = 50, 51
+CLUSTER_AUTHORIZATION_FAILED, RESOURCE_NOT_FOUND, DUPLICATE_RESOURCE = 31, 91, 92
+UNACCEPTABLE_CREDENTIAL = 93
+SHA256, SHA512 = 1, 2
+
+
+# --- A minimal raw Kafka client for the SCRAM user APIs (flexible versions) ---
+
+def uvarint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def compact_bytes(b):
+    return uvarint(len(b) + 1) + b
+
+
+def compact_string(s):
+    return compact_bytes(s.encode())
+
+
+class Reader:
+    def __init__(self, data):
+        self.data, self.pos = data, 0
+
+    def take(self, n):
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def int8(self):
+        return struct.unpack(">b", self.take(1))[0]
+
+    def int16(self):
+        return struct.unpack(">h", self.take(2))[0]
+
+    def int32(self):
+        return struct.unpack(">i", self.take(4))[0]
+
+    def uvarint(self):
+        shift = n = 0
+        while True:
+            b = self.take(1)[0]
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return n
+
+    def compact_string(self):
+        n = self.uvarint()
+        return None if n == 0 else self.take(n - 1).decode()
+
+    def tags(self):
+        for _ in range(self.uvarint()):
+            self.uvarint()
+            self.take(self.uvarint())
+
+
+class RawClient:
+    """One connection, authenticated with SASL/PLAIN (SaslHandshake v1, SaslAuthenticate v1)."""
+
+    def __init__(self, port, user, password):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.corr = 0
+        body = self.call(SASL_HANDSHAKE, 1, wire.string("PLAIN"))
+        assert struct.unpack(">h", body[:2])[0] == 0, body
+        token = f"\0{user}\0{password}".encode()
+        body = self.call(SASL_AUTHENTICATE, 1, struct.pack(">i", len(token)) + token)
+        self.auth_error = struct.unpack(">h", body[:2])[0]
+
+    def call(self, api, version, body, flexible=False):
+        self.corr += 1
+        header = struct.pack(">hhi", api, version, self.corr) + wire.string("raw")
+        if flexible:
+            header += b"\0"
+        payload = header + body
+        self.sock.sendall(struct.pack(">i", len(payload)) + payload)
+        frame = wire.read_frame(self.sock)
+        assert frame is not None, "connection closed"
+        assert struct.unpack(">i", frame[:4])[0] == self.corr
+        return frame[5:] if flexible else frame[4:]
+
+    def alter(self, deletions=(), upsertions=()):
+        """{user: (error_code, message)} of AlterUserScramCredentials v0."""
+        body = uvarint(len(deletions) + 1)
+        for name, mech in deletions:
+            body += compact_string(name) + struct.pack(">b", mech) + b"\0"
+        body += uvarint(len(upsertions) + 1)
+        for name, mech, iterations, salt, salted in upsertions:
+            body += (compact_string(name) + struct.pack(">bi", mech, iterations) +
+                     compact_bytes(salt) + compact_bytes(salted) + b"\0")
+        r = Reader(self.call(ALTER_USER_SCRAM, 0, body + b"\0", flexible=True))
+        r.int32()
+        out = {}
+        for _ in range(r.uvarint() - 1):
+            user, err, msg = r.compact_string(), r.int16(), r.compact_string()
+            r.tags()
+            out[user] = (err, msg)
+        return out
+
+    def describe(self, users=None):
+        """(error, {user: (error, {mechanism: iterations})}) of DescribeUserScramCredentials v0."""
+        if users is None:
+            body = b"\0"
+        else:
+            body = uvarint(len(users) + 1) + b"".join(compact_string(u) + b"\0" for u in users)
+        r = Reader(self.call(DESCRIBE_USER_SCRAM, 0, body + b"\0", flexible=True))
+        r.int32()
+        error, _ = r.int16(), r.compact_string()
+        out = {}
+        for _ in range(r.uvarint() - 1):
+            user, err, _msg = r.compact_string(), r.int16(), r.compact_string()
+            infos = {}
+            for _ in range(r.uvarint() - 1):
+                mech, iterations = r.int8(), r.int32()
+                r.tags()
+                infos[mech] = iterations
+            r.tags()
+            out[user] = (err, infos)
+        return error, out
 
 
 def kcat(bootstrap, *args, stdin=None, timeout=60):
@@ -183,6 +310,62 @@ class SaslTest(ServerTest):
         while can_log_in():
             self.assertLess(time.monotonic(), deadline, "the deleted user still got in")
             time.sleep(0.2)
+
+    def test_super_users_manage_scram_users_over_the_kafka_api(self):
+        data = os.path.join(self.tmp, "data")
+        self.add_user(data, "admin", "root-pw")
+        self.add_user(data, "alice", "alice-pw")
+        s = self.start("--kafka-sasl-mechanisms", MECHANISMS,
+                       "--security-super-users", "User:ops; User:admin", data_dir=data)
+        s.wait_for("ready")
+        admin = RawClient(s.kafka_port, "admin", "root-pw")
+        self.addCleanup(admin.sock.close)
+        self.assertEqual(admin.auth_error, 0)
+        # The client salts the password; the broker never sees it.
+        salt = os.urandom(24)
+        salted = hashlib.pbkdf2_hmac("sha512", b"dave-pw", salt, 8192)
+        self.assertEqual(admin.alter(upsertions=[("dave", SHA512, 8192, salt, salted)]),
+                         {"dave": (0, None)})
+        with open(os.path.join(data, "users.json")) as f:
+            self.assertNotIn("dave-pw", f.read())
+        r = kcat(s.bootstrap, "-L", "-m", "5", "-X", "security.protocol=SASL_PLAINTEXT",
+                 "-X", "sasl.mechanisms=SCRAM-SHA-512", "-X", "sasl.username=dave",
+                 "-X", "sasl.password=dave-pw")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        error, users = admin.describe()
+        self.assertEqual(error, 0)
+        self.assertEqual(users, {"admin": (0, {SHA256: 4096, SHA512: 4096}),
+                                 "alice": (0, {SHA256: 4096, SHA512: 4096}),
+                                 "dave": (0, {SHA512: 8192})})
+        self.assertEqual(admin.describe(["dave", "nobody"])[1],
+                         {"dave": (0, {SHA512: 8192}), "nobody": (RESOURCE_NOT_FOUND, {})})
+        self.assertEqual(admin.describe(["dave", "dave"])[1]["dave"][0], DUPLICATE_RESOURCE)
+        # Refusals, each for its own user.
+        got = admin.alter(deletions=[("nobody", SHA256), ("dup", SHA256)],
+                          upsertions=[("weak", SHA256, 1000, salt, salted),
+                                      ("odd", 7, 4096, salt, salted),
+                                      ("dup", SHA256, 4096, salt, salted)])
+        self.assertEqual({u: e for u, (e, _) in got.items()},
+                         {"nobody": RESOURCE_NOT_FOUND, "dup": DUPLICATE_RESOURCE,
+                          "weak": UNACCEPTABLE_CREDENTIAL, "odd": UNSUPPORTED_SASL_MECHANISM})
+        self.assertIn("iterations", got["weak"][1])
+        # Deleting dave's only credential removes dave: a new login fails.
+        self.assertEqual(admin.alter(deletions=[("dave", SHA512)]), {"dave": (0, None)})
+        self.assertNotIn("dave", admin.describe()[1])
+        r = kcat(s.bootstrap, "-L", "-m", "5", "-X", "security.protocol=SASL_PLAINTEXT",
+                 "-X", "sasl.mechanisms=SCRAM-SHA-512", "-X", "sasl.username=dave",
+                 "-X", "sasl.password=dave-pw")
+        self.assertNotEqual(r.returncode, 0)
+        # Another authenticated user is not a super user.
+        alice = RawClient(s.kafka_port, "alice", "alice-pw")
+        self.addCleanup(alice.sock.close)
+        self.assertEqual(alice.auth_error, 0)
+        self.assertEqual(alice.describe()[0], CLUSTER_AUTHORIZATION_FAILED)
+        self.assertEqual(alice.alter(upsertions=[("alice", SHA256, 4096, salt, salted)]),
+                         {"alice": (CLUSTER_AUTHORIZATION_FAILED,
+                                    "only the super users (security.super_users) may alter "
+                                    "SCRAM users")})
+        self.assertIn("User:admin set the SCRAM-SHA-512 credentials of user dave", s.log)
 
     def test_hostile_connections_before_authentication_are_closed(self):
         s = self.start_sasl(("alice", "right"))

@@ -5,7 +5,7 @@
 // field present in that version with a non-default value (two variants: values only,
 // and nulls wherever the version allows them), encode, decode, encode again, and
 // compare; then check that every truncation of the encoding fails to decode.
-// Covers 68 messages and 385 message versions.
+// Covers 72 messages and 389 message versions.
 
 #include <gtest/gtest.h>
 
@@ -19,6 +19,8 @@
 #include "kafka/protocol/generated/alter_configs_response.h"
 #include "kafka/protocol/generated/alter_replica_log_dirs_request.h"
 #include "kafka/protocol/generated/alter_replica_log_dirs_response.h"
+#include "kafka/protocol/generated/alter_user_scram_credentials_request.h"
+#include "kafka/protocol/generated/alter_user_scram_credentials_response.h"
 #include "kafka/protocol/generated/api_versions_request.h"
 #include "kafka/protocol/generated/api_versions_response.h"
 #include "kafka/protocol/generated/consumer_protocol_assignment.h"
@@ -43,6 +45,8 @@
 #include "kafka/protocol/generated/describe_log_dirs_response.h"
 #include "kafka/protocol/generated/describe_producers_request.h"
 #include "kafka/protocol/generated/describe_producers_response.h"
+#include "kafka/protocol/generated/describe_user_scram_credentials_request.h"
+#include "kafka/protocol/generated/describe_user_scram_credentials_response.h"
 #include "kafka/protocol/generated/elect_leaders_request.h"
 #include "kafka/protocol/generated/elect_leaders_response.h"
 #include "kafka/protocol/generated/fetch_request.h"
@@ -380,6 +384,22 @@ void fill(describe_producers_response::topic_response& x, int16_t version, uint3
 void fill(describe_producers_response::topic_response::partition_response& x, int16_t version,
           uint32_t seed);
 void fill(describe_producers_response::topic_response::partition_response::producer_state& x,
+          int16_t version, uint32_t seed);
+void fill(describe_user_scram_credentials_request& x, int16_t version, uint32_t seed);
+void fill(describe_user_scram_credentials_request::user_name& x, int16_t version, uint32_t seed);
+void fill(describe_user_scram_credentials_response& x, int16_t version, uint32_t seed);
+void fill(describe_user_scram_credentials_response::describe_user_scram_credentials_result& x,
+          int16_t version, uint32_t seed);
+void fill(describe_user_scram_credentials_response::describe_user_scram_credentials_result::
+              credential_info& x,
+          int16_t version, uint32_t seed);
+void fill(alter_user_scram_credentials_request& x, int16_t version, uint32_t seed);
+void fill(alter_user_scram_credentials_request::scram_credential_deletion& x, int16_t version,
+          uint32_t seed);
+void fill(alter_user_scram_credentials_request::scram_credential_upsertion& x, int16_t version,
+          uint32_t seed);
+void fill(alter_user_scram_credentials_response& x, int16_t version, uint32_t seed);
+void fill(alter_user_scram_credentials_response::alter_user_scram_credentials_result& x,
           int16_t version, uint32_t seed);
 void fill(request_header& x, int16_t version, uint32_t seed);
 void fill(response_header& x, int16_t version, uint32_t seed);
@@ -2530,6 +2550,114 @@ void fill(describe_producers_response::topic_response::partition_response::produ
   x.current_txn_start_offset = pick<int64_t>(4065104247u, version, seed, -1);
 }
 
+void fill(describe_user_scram_credentials_request& x, int16_t version, uint32_t seed) {
+  if (seed % 2 == 1) {
+    x.users.reset();
+  } else {
+    {
+      auto& v = x.users.emplace();
+      v.resize(2);
+      fill(v[0], version, seed * 2 + 2);
+      fill(v[1], version, seed * 2 + 3);
+    }
+  }
+}
+
+void fill(describe_user_scram_credentials_request::user_name& x, int16_t version, uint32_t seed) {
+  x.name = make_text(1431264477u, version, seed);
+}
+
+void fill(describe_user_scram_credentials_response& x, int16_t version, uint32_t seed) {
+  x.throttle_time_ms = pick<int32_t>(1168874893u, version, seed, 0);
+  x.error_code = pick<int16_t>(1785555538u, version, seed, 0);
+  if (seed % 2 == 1) {
+    x.error_message.reset();
+  } else {
+    x.error_message = make_text(873426724u, version, seed);
+  }
+  {
+    auto& v = x.results;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(describe_user_scram_credentials_response::describe_user_scram_credentials_result& x,
+          int16_t version, uint32_t seed) {
+  x.user = make_text(34861239u, version, seed);
+  x.error_code = pick<int16_t>(3336521962u, version, seed, 0);
+  if (seed % 2 == 1) {
+    x.error_message.reset();
+  } else {
+    x.error_message = make_text(2107593888u, version, seed);
+  }
+  {
+    auto& v = x.credential_infos;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(describe_user_scram_credentials_response::describe_user_scram_credentials_result::
+              credential_info& x,
+          int16_t version, uint32_t seed) {
+  x.mechanism = pick<int8_t>(2276227197u, version, seed, 0);
+  x.iterations = pick<int32_t>(2532168777u, version, seed, 0);
+}
+
+void fill(alter_user_scram_credentials_request& x, int16_t version, uint32_t seed) {
+  {
+    auto& v = x.deletions;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+  {
+    auto& v = x.upsertions;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(alter_user_scram_credentials_request::scram_credential_deletion& x, int16_t version,
+          uint32_t seed) {
+  x.name = make_text(1580163774u, version, seed);
+  x.mechanism = pick<int8_t>(2970176745u, version, seed, 0);
+}
+
+void fill(alter_user_scram_credentials_request::scram_credential_upsertion& x, int16_t version,
+          uint32_t seed) {
+  x.name = make_text(1882527642u, version, seed);
+  x.mechanism = pick<int8_t>(3273636361u, version, seed, 0);
+  x.iterations = pick<int32_t>(3250705070u, version, seed, 0);
+  x.salt = make_blob(2716698987u, version, seed);
+  x.salted_password = make_blob(1722101241u, version, seed);
+}
+
+void fill(alter_user_scram_credentials_response& x, int16_t version, uint32_t seed) {
+  x.throttle_time_ms = pick<int32_t>(2047699708u, version, seed, 0);
+  {
+    auto& v = x.results;
+    v.resize(2);
+    fill(v[0], version, seed * 2 + 2);
+    fill(v[1], version, seed * 2 + 3);
+  }
+}
+
+void fill(alter_user_scram_credentials_response::alter_user_scram_credentials_result& x,
+          int16_t version, uint32_t seed) {
+  x.user = make_text(492914531u, version, seed);
+  x.error_code = pick<int16_t>(2686473712u, version, seed, 0);
+  if (seed % 2 == 1) {
+    x.error_message.reset();
+  } else {
+    x.error_message = make_text(3191927281u, version, seed);
+  }
+}
+
 void fill(request_header& x, int16_t version, uint32_t seed) {
   x.request_api_key = pick<int16_t>(99642410u, version, seed, 0);
   x.request_api_version = pick<int16_t>(3437936581u, version, seed, 0);
@@ -3200,6 +3328,42 @@ TEST(KafkaCodecRoundtrip, DescribeProducersRequest) {
 
 TEST(KafkaCodecRoundtrip, DescribeProducersResponse) {
   using T = describe_producers_response;
+  for (int16_t v = T::min_version; v <= T::max_version; ++v) {
+    const bool has_fields = true;
+    check_roundtrip<T>(v, 0, has_fields);
+    check_roundtrip<T>(v, 1, false);
+  }
+}
+
+TEST(KafkaCodecRoundtrip, DescribeUserScramCredentialsRequest) {
+  using T = describe_user_scram_credentials_request;
+  for (int16_t v = T::min_version; v <= T::max_version; ++v) {
+    const bool has_fields = true;
+    check_roundtrip<T>(v, 0, has_fields);
+    check_roundtrip<T>(v, 1, false);
+  }
+}
+
+TEST(KafkaCodecRoundtrip, DescribeUserScramCredentialsResponse) {
+  using T = describe_user_scram_credentials_response;
+  for (int16_t v = T::min_version; v <= T::max_version; ++v) {
+    const bool has_fields = true;
+    check_roundtrip<T>(v, 0, has_fields);
+    check_roundtrip<T>(v, 1, false);
+  }
+}
+
+TEST(KafkaCodecRoundtrip, AlterUserScramCredentialsRequest) {
+  using T = alter_user_scram_credentials_request;
+  for (int16_t v = T::min_version; v <= T::max_version; ++v) {
+    const bool has_fields = true;
+    check_roundtrip<T>(v, 0, has_fields);
+    check_roundtrip<T>(v, 1, false);
+  }
+}
+
+TEST(KafkaCodecRoundtrip, AlterUserScramCredentialsResponse) {
+  using T = alter_user_scram_credentials_response;
   for (int16_t v = T::min_version; v <= T::max_version; ++v) {
     const bool has_fields = true;
     check_roundtrip<T>(v, 0, has_fields);

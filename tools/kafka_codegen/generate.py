@@ -63,6 +63,8 @@ DEFAULT_APIS = [
     "OffsetDelete",
     "DescribeCluster",
     "DescribeProducers",
+    "DescribeUserScramCredentials",
+    "AlterUserScramCredentials",
 ]
 DEFAULT_OTHERS = [
     "RequestHeader",

@@ -36,6 +36,8 @@ net::task<handler_result> alter_replica_log_dirs(request_context& ctx);
 net::task<handler_result> describe_log_dirs(request_context& ctx);
 net::task<handler_result> elect_leaders(request_context& ctx);
 net::task<handler_result> describe_producers(request_context& ctx);
+net::task<handler_result> describe_user_scram_credentials(request_context& ctx);
+net::task<handler_result> alter_user_scram_credentials(request_context& ctx);
 // Run by the connection in line, not beside other requests: they change who it is.
 net::task<handler_result> sasl_handshake(request_context& ctx);
 net::task<handler_result> sasl_authenticate(request_context& ctx);

@@ -40,6 +40,8 @@ constexpr api_entry kApis[] = {
     {43, "ElectLeaders", 0, 2, handlers::elect_leaders},
     {44, "IncrementalAlterConfigs", 0, 1, handlers::incremental_alter_configs},
     {47, "OffsetDelete", 0, 0, handlers::offset_delete},
+    {50, "DescribeUserScramCredentials", 0, 0, handlers::describe_user_scram_credentials},
+    {51, "AlterUserScramCredentials", 0, 0, handlers::alter_user_scram_credentials},
     {60, "DescribeCluster", 0, 1, handlers::describe_cluster},
     {61, "DescribeProducers", 0, 0, handlers::describe_producers},
 };

@@ -32,6 +32,7 @@ enum class error_code : int16_t {
   unknown_member_id = 25,
   invalid_session_timeout = 26,
   rebalance_in_progress = 27,
+  cluster_authorization_failed = 31,
   invalid_timestamp = 32,
   unsupported_sasl_mechanism = 33,
   illegal_sasl_state = 34,
@@ -65,6 +66,9 @@ enum class error_code : int16_t {
   unsupported_compression_type = 76,
   throttling_quota_exceeded = 89,
   unknown_topic_id = 100,
+  resource_not_found = 91,
+  duplicate_resource = 92,
+  unacceptable_credential = 93,
 };
 
 inline int16_t code(error_code e) {

@@ -36,6 +36,8 @@ constexpr api_schema apis[] = {
     {43, "ElectLeaders", 0, 2, 2},
     {44, "IncrementalAlterConfigs", 0, 1, 1},
     {47, "OffsetDelete", 0, 0, -1},
+    {50, "DescribeUserScramCredentials", 0, 0, 0},
+    {51, "AlterUserScramCredentials", 0, 0, 0},
     {60, "DescribeCluster", 0, 1, 0},
     {61, "DescribeProducers", 0, 0, 0},
 };
@@ -106,6 +108,10 @@ int16_t first_flexible_version(int16_t api_key) {
       return 1;
     case 47:
       return -1;
+    case 50:
+      return 0;
+    case 51:
+      return 0;
     case 60:
       return 0;
     case 61:
