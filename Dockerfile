@@ -2,10 +2,14 @@
 # runtime stage with only the shared libraries the binary links.
 #
 #   docker build -t riptide .
-#   docker run -d --name riptide -p 9092:9092 -p 9644:9644 -v riptide-data:/var/lib/riptide riptide
+#   docker run -d --name riptide -p 9092:9092 -p 9644:9644 -v riptide-data:/var/lib/riptide \
+#     -e RIPTIDE_KAFKA_SASL_MECHANISMS=SCRAM-SHA-512 -e RIPTIDE_HTTP_AUTH=basic riptide
 #
 # /etc/riptide/riptide.toml is the example configuration with data_dir /var/lib/riptide and
-# both listeners on 0.0.0.0; RIPTIDE_* environment variables override it. The broker tells
+# both listeners on 0.0.0.0; RIPTIDE_* environment variables override it. Listeners the
+# network can reach must authenticate (users: docker exec riptide riptide user create NAME
+# --data-dir /var/lib/riptide --password-file -), or the broker refuses to start unless
+# RIPTIDE_SECURITY_ALLOW_UNAUTHENTICATED_NETWORK=true says the network is trusted. The broker tells
 # clients to connect to kafka_advertised_host (default 127.0.0.1, right for -p 9092:9092 on
 # the same machine); set it to the name clients use to reach the container, e.g.
 #   docker run -e RIPTIDE_KAFKA_ADVERTISED_HOST=broker.example.com ...

@@ -130,6 +130,7 @@ int serve(const serve_options& opts) {
   }
   auto listen = net::listen_address::parse(cfg.get_string("kafka_listen"));
   auto http_listen = net::listen_address::parse(cfg.get_string("http_listen"));
+  const bool http_basic = cfg.get_string("http.auth") == "basic";
   for (const char* key : {"kafka_listen", "http_listen"}) {
     if (!net::listen_address::parse(cfg.get_string(key))) {
       std::fprintf(stderr,
@@ -138,6 +139,26 @@ int serve(const serve_options& opts) {
                    cfg.get_string(key).c_str(), key);
       return 2;
     }
+  }
+  // Listeners the network can reach that authenticate no one: refused unless the operator
+  // opts in.
+  std::vector<std::string> unauthenticated_network;
+  if (!is_loopback_host(listen->host) && sasl_mechanisms.empty()) {
+    unauthenticated_network.push_back("Kafka (kafka_listen " + listen->to_string() + ")");
+  }
+  if (!is_loopback_host(http_listen->host) && !http_basic) {
+    unauthenticated_network.push_back("HTTP (http_listen " + http_listen->to_string() + ")");
+  }
+  if (!unauthenticated_network.empty() && !cfg.get_bool("security.allow_unauthenticated_network")) {
+    std::string which;
+    for (const auto& w : unauthenticated_network) which += (which.empty() ? "" : " and ") + w;
+    std::fprintf(stderr,
+                 "riptide: refusing to start: the %s listener is reachable from the network and "
+                 "authenticates no one. Require authentication (kafka.sasl_mechanisms, "
+                 "http.auth = basic; see docs/security.md), bind 127.0.0.1, or accept the risk "
+                 "with security.allow_unauthenticated_network = true\n",
+                 which.c_str());
+    return 2;
   }
 
   base::init_logging(*base::parse_log_format(cfg.get_string("log.format")),
@@ -252,28 +273,25 @@ int serve(const serve_options& opts) {
     auto users = std::make_shared<auth::user_store>(bopts.data_dir / "users.json");
     const bool users_read = static_cast<bool>(users->load());
     kopts.info.users = users;
-    kopts.info.sasl_required = !sasl_mechanisms.empty();
     kopts.info.super_users = super_users;
+    if (!users_read && (!sasl_mechanisms.empty() || http_basic)) {
+      log->error(
+          "cannot read the users file: {}. Repair or remove it (riptide user create "
+          "writes a new one).",
+          users->error());
+      b.stop();
+      shards.stop();
+      return 1;
+    }
+    if (!users_read) {
+      log->warn("cannot read the users file: {}; no listener uses it", users->error());
+    }
     if (!sasl_mechanisms.empty()) {
-      if (!users_read) {
-        log->error(
-            "cannot read the users file: {}. Repair or remove it (riptide user create "
-            "writes a new one).",
-            users->error());
-        b.stop();
-        shards.stop();
-        return 1;
-      }
       kopts.sasl.mechanisms = sasl_mechanisms;
       kopts.sasl.users = users;
       log->info("Kafka clients authenticate with SASL ({}); {} user(s) in {}",
                 fmt::join(sasl_mechanisms, ", "), users->snapshot()->size(),
                 users->path().string());
-    } else if (!users_read) {
-      log->warn(
-          "cannot read the users file: {}; it is not used while kafka.sasl_mechanisms "
-          "is empty",
-          users->error());
     }
     kopts.info.cluster_id = b.identity().cluster_id;
     kopts.info.advertised_host = cfg.get_string("kafka_advertised_host");
@@ -296,6 +314,12 @@ int serve(const serve_options& opts) {
     hopts.max_consumers = static_cast<size_t>(cfg.get_int("http.max_consumers"));
     hopts.consumer_timeout = cfg.get_duration("http.consumer_timeout");
     hopts.stream_send_buffer = static_cast<size_t>(cfg.get_int("http.stream_send_buffer"));
+    hopts.basic_auth = http_basic;
+    hopts.users = users;
+    if (http_basic) {
+      log->info("HTTP clients authenticate with basic auth; {} user(s) in {}",
+                users->snapshot()->size(), users->path().string());
+    }
     http::server admin(b, *http_listen, hopts);
     auto admin_port = admin.start();
     if (!admin_port) {
@@ -320,16 +344,12 @@ int serve(const serve_options& opts) {
     } else {
       log->info("Kafka listener on {}:{} (advertised as {}:{})", listen->host, *port,
                 kopts.info.advertised_host, *port);
-      // Nothing authenticates clients yet: say so when the network can reach a listener.
-      for (const auto& [what, host] :
-           {std::pair{"Kafka", listen->host}, std::pair{"HTTP", http_listen->host}}) {
-        if (is_loopback_host(host)) continue;
-        if (what == std::string_view("Kafka") && kopts.sasl.enabled()) continue;
+      for (const auto& what : unauthenticated_network) {
         log->warn(
-            "the {} listener binds {}, reachable from the network, and authenticates no one: "
-            "anyone who can connect may produce, consume and create or delete topics. Bind "
-            "127.0.0.1 (kafka_listen, http_listen), or restrict access with a firewall",
-            what, host);
+            "the {} listener is reachable from the network and authenticates no one "
+            "(security.allow_unauthenticated_network is on): anyone who can connect may "
+            "produce, consume and create or delete topics",
+            what);
       }
       admin.set_ready(true);
       log->info("ready. Stop with SIGINT or SIGTERM.");

@@ -12,6 +12,7 @@ using base::config_key;
 using base::config_type;
 
 constexpr std::array<std::string_view, 2> kLogFormats = {"text", "json"};
+constexpr std::array<std::string_view, 2> kHttpAuth = {"none", "basic"};
 constexpr std::array<std::string_view, 5> kLogLevels = {"trace", "debug", "info", "warn", "error"};
 constexpr std::array<std::string_view, 3> kDurability = {"fsync", "interval", "page_cache"};
 
@@ -197,14 +198,27 @@ const config_key kKeys[] = {
                        "(PLAINTEXT). Users are kept salted in users.json in the data directory "
                        "(riptide user create).",
     },
+    {.name = "http.auth",
+     .type = config_type::choice,
+     .default_value = "none",
+     .description = "How HTTP clients authenticate: none (every client is anonymous) or basic "
+                    "(HTTP basic authentication with the SCRAM users of riptide user create; "
+                    "/healthz and /readyz stay open).",
+     .choices = kHttpAuth},
+    {.name = "security.allow_unauthenticated_network",
+     .type = config_type::boolean,
+     .default_value = "false",
+     .description = "Start even though a listener binds an address other than loopback "
+                    "without authentication (kafka.sasl_mechanisms, http.auth), so anyone "
+                    "who can connect may do anything. Without it, serve refuses to start."},
     {
         .name = "security.super_users",
         .type = config_type::string,
         .default_value = "",
         .description = "Principals allowed to manage SCRAM users over the Kafka API "
-                       "(AlterUserScramCredentials, DescribeUserScramCredentials) when "
-                       "kafka.sasl_mechanisms is set, separated by commas or semicolons: "
-                       "\"User:admin;User:ops\".",
+                       "(AlterUserScramCredentials, DescribeUserScramCredentials), separated "
+                       "by commas or semicolons: \"User:admin;User:ops\". Without SASL every "
+                       "Kafka client is User:ANONYMOUS.",
     },
     {.name = "kafka.max_connections_per_ip",
      .type = config_type::integer,

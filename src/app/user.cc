@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -82,10 +83,10 @@ int create_user(const user_args& a) {
   const auto mechs = mechanisms_of(a.mechanism);
   const std::string pw = read_password(a);
   auto store = open_store(a);
-  for (auto m : mechs) {
-    if (auto st = store->upsert(a.name, m, auth::make_credential(m, pw, a.iterations)); !st) {
-      cli::fail("cannot write " + store->error());
-    }
+  std::map<auth::scram_mechanism, auth::scram_credential> creds;
+  for (auto m : mechs) creds[m] = auth::make_credential(m, pw, a.iterations);
+  if (auto st = store->upsert(a.name, std::move(creds)); !st) {
+    cli::fail("cannot write " + store->error());
   }
   std::printf("user %s: %s credentials stored in %s\n", a.name.c_str(),
               a.mechanism == "all" ? "SCRAM-SHA-256 and SCRAM-SHA-512" : a.mechanism.c_str(),

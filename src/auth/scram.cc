@@ -128,6 +128,13 @@ bool check_password(scram_mechanism m, const scram_credential& c, std::string_vi
   return same(hash(m, hmac(m, salted, "Client Key")), c.stored_key);
 }
 
+std::string password_digest(std::string_view stored_key, std::string_view password) {
+  std::string in(stored_key);
+  in += '\0';
+  in += password;
+  return hash(scram_mechanism::sha256, in);
+}
+
 scram_server::scram_server(scram_mechanism m, credential_lookup lookup, std::string server_nonce)
     : mech_(m), lookup_(std::move(lookup)), server_nonce_(std::move(server_nonce)) {}
 
@@ -213,27 +220,23 @@ sasl_step scram_server::final(std::string_view message) {
   return s;
 }
 
-sasl_step plain_authenticate(std::string_view message, const credential_lookup& lookup) {
+sasl_step plain_authenticate(std::string_view message, const password_check& check) {
   const size_t a = message.find('\0');
   const size_t b = a == std::string_view::npos ? a : message.find('\0', a + 1);
   if (b == std::string_view::npos) return fail("malformed PLAIN message");
   const std::string_view authzid = message.substr(0, a);
   const std::string user(message.substr(a + 1, b - a - 1));
-  const std::string_view password = message.substr(b + 1);
   if (user.empty()) return fail("malformed PLAIN message: no user name");
   if (!authzid.empty() && authzid != user) {
     return fail("the PLAIN authorization id must be the user name");
   }
-  for (auto m : {scram_mechanism::sha512, scram_mechanism::sha256}) {
-    auto cred = lookup(user, m);
-    if (!cred) continue;
-    if (!check_password(m, *cred, password)) break;
-    sasl_step s;
-    s.done = true;
-    s.user = user;
-    return s;
+  if (!check(user, message.substr(b + 1))) {
+    return fail("authentication failed: unknown user or wrong password");
   }
-  return fail("authentication failed: unknown user or wrong password");
+  sasl_step s;
+  s.done = true;
+  s.user = user;
+  return s;
 }
 
 }  // namespace auth

@@ -41,6 +41,10 @@ scram_credential make_credential(scram_mechanism m, std::string_view password,
 // Whether `password` is the one `c` was made from (PLAIN).
 bool check_password(scram_mechanism m, const scram_credential& c, std::string_view password);
 
+// SHA-256 of `stored_key` and `password`: a key to remember a check by that does not
+// reveal the password without the stored key.
+std::string password_digest(std::string_view stored_key, std::string_view password);
+
 // The user's credential for a mechanism, if the user has one.
 using credential_lookup =
     std::function<std::optional<scram_credential>(const std::string& user, scram_mechanism m)>;
@@ -77,8 +81,11 @@ class scram_server {
   scram_credential cred_;
 };
 
-// PLAIN: "authzid NUL user NUL password"; the password is checked against the user's
-// SCRAM credential (SHA-512 if the user has one, else SHA-256).
-sasl_step plain_authenticate(std::string_view message, const credential_lookup& lookup);
+// Whether `password` is the user's (unknown users: false).
+using password_check = std::function<bool(const std::string& user, std::string_view password)>;
+
+// PLAIN: "authzid NUL user NUL password", the password checked by `check` (against the
+// user's SCRAM credential: check_user_password in users.h).
+sasl_step plain_authenticate(std::string_view message, const password_check& check);
 
 }  // namespace auth

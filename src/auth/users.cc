@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -11,6 +12,7 @@
 
 #include "base/base64.h"
 #include "base/file.h"
+#include "base/logging.h"
 
 namespace auth {
 namespace {
@@ -140,25 +142,33 @@ base::result<std::shared_ptr<const user_table>> user_store::read_file() {
 base::result<void> user_store::write_file(const user_table& t) {
   const std::string text = encode_users(t);
   auto st = base::write_file_atomically(
-      file_, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+      file_, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()), 0600);
   if (!st) {
     error_ = file_.string() + ": " + st.error().message();
     return st;
   }
-  std::error_code ec;
-  std::filesystem::permissions(
-      file_, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
   return {};
+}
+
+user_store::file_id user_store::identify(const std::filesystem::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return {};
+  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+          static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+          static_cast<int64_t>(st.st_size)};
+}
+
+std::string user_store::error() const {
+  std::lock_guard lock(mu_);
+  return error_;
 }
 
 base::result<void> user_store::load() {
   std::lock_guard lock(mu_);
+  seen_ = identify(file_);
   auto t = read_file();
   if (!t) return t.error();
   table_ = std::move(*t);
-  std::error_code ec;
-  seen_mtime_ = std::filesystem::last_write_time(file_, ec);
-  seen_size_ = ec ? 0 : std::filesystem::file_size(file_, ec);
   next_check_ = std::chrono::steady_clock::now() + kRecheck;
   return {};
 }
@@ -167,21 +177,26 @@ void user_store::reload_if_changed() {
   const auto now = std::chrono::steady_clock::now();
   if (now < next_check_) return;
   next_check_ = now + kRecheck;
-  std::error_code ec;
-  const auto mtime = std::filesystem::last_write_time(file_, ec);
-  const auto size = ec ? 0 : std::filesystem::file_size(file_, ec);
-  if (ec) {
-    if (ec == std::errc::no_such_file_or_directory && !table_->empty()) {
-      table_ = std::make_shared<user_table>();  // the file was deleted: no users
-    }
-    seen_mtime_ = {};
+  const file_id id = identify(file_);
+  if (id == seen_) return;
+  seen_ = id;
+  if (id.size < 0) {
+    table_ = std::make_shared<user_table>();  // the file was deleted: no users
     return;
   }
-  if (mtime == seen_mtime_ && size == seen_size_) return;
-  // A file that cannot be read keeps the users known before (and says why once).
-  if (auto t = read_file()) table_ = std::move(*t);
-  seen_mtime_ = mtime;
-  seen_size_ = size;
+  auto t = read_file();
+  if (!t) {
+    // The users known before stay (a half-edited file must not lock everyone out); say so.
+    static base::log_rate_limiter limiter(1, std::chrono::seconds(60));
+    if (auto note = limiter.allow()) {
+      base::logger("auth")->error(
+          "cannot read the users file again: {}; the users read before stay in force until "
+          "it is repaired{}",
+          error_, *note);
+    }
+    return;
+  }
+  table_ = std::move(*t);
 }
 
 std::optional<scram_credential> user_store::find(const std::string& user, scram_mechanism m) {
@@ -211,14 +226,14 @@ base::result<bool> user_store::modify(const std::function<bool(user_table&)>& ch
   if (!change(t)) return false;
   if (auto st = write_file(t); !st) return st.error();
   table_ = std::make_shared<const user_table>(std::move(t));
-  next_check_ = {};  // the file's new mtime is taken as seen at the next look
+  seen_ = identify(file_);
   return true;
 }
 
-base::result<void> user_store::upsert(const std::string& user, scram_mechanism m,
-                                      scram_credential c) {
+base::result<void> user_store::upsert(const std::string& user,
+                                      std::map<scram_mechanism, scram_credential> creds) {
   auto r = modify([&](user_table& t) {
-    t[user].by_mechanism[m] = std::move(c);
+    for (auto& [m, c] : creds) t[user].by_mechanism[m] = std::move(c);
     return true;
   });
   if (!r) return r.error();
@@ -237,6 +252,26 @@ base::result<bool> user_store::remove(const std::string& user, std::optional<scr
     if (it->second.by_mechanism.empty()) t.erase(it);
     return true;
   });
+}
+
+bool check_user_password(user_store& users, const std::string& user, std::string_view password) {
+  for (auto m : {scram_mechanism::sha512, scram_mechanism::sha256}) {
+    auto cred = users.find(user, m);
+    if (!cred) continue;
+    // Remembered outcomes: key = user, value = (digest of the stored key and password,
+    // whether it matched). Bounded: cleared when full.
+    constexpr size_t kMaxRemembered = 4096;
+    thread_local std::map<std::string, std::pair<std::string, bool>> remembered;
+    const std::string digest = password_digest(cred->stored_key, password);
+    if (auto it = remembered.find(user); it != remembered.end() && it->second.first == digest) {
+      return it->second.second;
+    }
+    const bool ok = check_password(m, *cred, password);
+    if (remembered.size() >= kMaxRemembered) remembered.clear();
+    remembered[user] = {digest, ok};
+    return ok;
+  }
+  return false;
 }
 
 }  // namespace auth

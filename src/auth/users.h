@@ -7,6 +7,7 @@
 // the file atomically under an advisory lock on `users.json.lock`.
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -33,13 +34,15 @@ class user_store {
   // Reads the file (none yet: no users). An unreadable or malformed file is an error that
   // names it.
   base::result<void> load();
-  const std::string& error() const { return error_; }
+  // What the last failed load, reload or write found wrong (the file named).
+  std::string error() const;
 
   std::optional<scram_credential> find(const std::string& user, scram_mechanism m);
   std::shared_ptr<const user_table> snapshot();
 
-  // Adds or replaces the user's credential for `m`.
-  base::result<void> upsert(const std::string& user, scram_mechanism m, scram_credential c);
+  // Adds or replaces the user's credentials for these mechanisms, in one write.
+  base::result<void> upsert(const std::string& user,
+                            std::map<scram_mechanism, scram_credential> creds);
   // Removes the user's credential for `m` (none: every mechanism); false when there was none.
   base::result<bool> remove(const std::string& user, std::optional<scram_mechanism> m);
 
@@ -52,13 +55,27 @@ class user_store {
   void reload_if_changed();
 
   std::filesystem::path file_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::shared_ptr<const user_table> table_ = std::make_shared<user_table>();
-  std::filesystem::file_time_type seen_mtime_{};
-  uintmax_t seen_size_ = 0;
+  // The file as last read: a replace makes a new inode; an edit in place moves mtime/size.
+  struct file_id {
+    uint64_t device = 0, inode = 0;
+    int64_t mtime_ns = 0;
+    int64_t size = -1;  // -1: no file
+    bool operator==(const file_id&) const = default;
+  };
+  file_id seen_{};
+  static file_id identify(const std::filesystem::path& p);
   std::chrono::steady_clock::time_point next_check_{};
-  std::string error_;  // what load() or the last reload found wrong
+  std::string error_;  // see error(); guarded by mu_
 };
+
+// Checks a user's password (HTTP basic auth, SASL/PLAIN) against the stored SCRAM
+// credential (SHA-512 when the user has one). PBKDF2 is the cost of a check; the outcome
+// for the same credential and password is remembered per thread (a digest, never the
+// password), so a client that sends its credentials with every request pays it once.
+// A changed credential is checked afresh.
+bool check_user_password(user_store& users, const std::string& user, std::string_view password);
 
 // Encodes and decodes the file's JSON (exposed for tests and the fuzzer).
 std::string encode_users(const user_table& t);

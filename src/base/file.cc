@@ -37,7 +37,8 @@ void set_io_fault_hook(io_fault_hook hook) {
   g_hook_set.store(g_hook != nullptr, std::memory_order_release);
 }
 
-result<std::shared_ptr<file>> file::open(const std::filesystem::path& path, mode m) {
+result<std::shared_ptr<file>> file::open(const std::filesystem::path& path, mode m,
+                                         unsigned permissions) {
   int flags = O_CLOEXEC;
   switch (m) {
     case mode::read_only:
@@ -51,7 +52,7 @@ result<std::shared_ptr<file>> file::open(const std::filesystem::path& path, mode
       break;
   }
   if (int e = injected_errno(io_op::open, path)) return errno_code(e);
-  int fd = ::open(path.c_str(), flags, 0644);
+  int fd = ::open(path.c_str(), flags, static_cast<mode_t>(permissions));
   if (fd < 0) return last_system_error();
   return std::shared_ptr<file>(new file(fd, path));
 }
@@ -175,11 +176,14 @@ result<bool> create_directories_durably(const std::filesystem::path& dir) {
   return created;
 }
 
-status write_file_atomically(const std::filesystem::path& path, std::span<const uint8_t> data) {
+status write_file_atomically(const std::filesystem::path& path, std::span<const uint8_t> data,
+                             unsigned permissions) {
   auto tmp = path;
   tmp += ".tmp";
   {
-    auto f = file::open(tmp, file::mode::create_read_write);
+    // A temp file left by a crash is made anew, so that it has `permissions`.
+    if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) return last_system_error();
+    auto f = file::open(tmp, file::mode::create_read_write, permissions);
     if (!f) return f.error();
     RIPTIDE_TRY((*f)->truncate(0));
     RIPTIDE_TRY((*f)->pwrite_all(data, 0));

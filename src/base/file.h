@@ -22,7 +22,9 @@ class file {
  public:
   enum class mode { read_only, read_write, create_read_write };
 
-  static result<std::shared_ptr<file>> open(const std::filesystem::path& path, mode m);
+  // `permissions`: of a file this creates (the umask applies).
+  static result<std::shared_ptr<file>> open(const std::filesystem::path& path, mode m,
+                                            unsigned permissions = 0644);
   ~file();
   file(const file&) = delete;
   file& operator=(const file&) = delete;
@@ -66,8 +68,10 @@ status fsync_directory(const std::filesystem::path& dir);
 result<bool> create_directories_durably(const std::filesystem::path& dir);
 
 // Replaces `path` with `data` so that a crash leaves either the old or the new content:
-// write a temp file, fsync it, rename over `path`, fsync the directory.
-status write_file_atomically(const std::filesystem::path& path, std::span<const uint8_t> data);
+// write a temp file, fsync it, rename over `path`, fsync the directory. The new file has
+// `permissions` from its creation on (0600 for secrets; the umask applies).
+status write_file_atomically(const std::filesystem::path& path, std::span<const uint8_t> data,
+                             unsigned permissions = 0644);
 result<std::string> read_whole_file(const std::filesystem::path& path);
 
 // Test-only fault injection: when set, the hook is asked before each open, write, fsync

@@ -15,6 +15,7 @@
 #include "base/logging.h"
 #include "base/metrics.h"
 #include "http/consumer.h"
+#include "http/encoding.h"
 #include "http/gzip.h"
 #include "http/memory.h"
 #include "http/transport.h"
@@ -50,6 +51,42 @@ route_metrics metrics_for(std::string_view method, std::string_view pattern) {
                            "HTTP requests answered with a 4xx or 5xx status, by route", l),
           &reg.get_histogram("riptide_http_request_seconds",
                              "Time from a request's headers to its response being ready", l)};
+}
+
+// Basic authentication: the user named by the Authorization header, or the 401 to answer.
+// A failure is logged (rate-limited) with the client's address.
+std::optional<response> authenticate(const server_options& opts, request& req) {
+  if (!opts.basic_auth || req.path == "/healthz" || req.path == "/readyz") return std::nullopt;
+  const auto refuse = [&](std::string why) {
+    refusals("unauthenticated").add();
+    static base::log_rate_limiter limiter(10, std::chrono::seconds(10));
+    if (auto note = limiter.allow()) {
+      base::logger("http")->warn("refused {} {} from {}: {}{}", req.method, req.path,
+                                 req.who.address, why, *note);
+    }
+    auto r = error(401, "unauthorized", why);
+    r.headers.emplace_back("WWW-Authenticate", R"(Basic realm="riptide", charset="UTF-8")");
+    return r;
+  };
+  const std::string* header = req.header("authorization");
+  if (!header)
+    return refuse(
+        "credentials required: send Authorization: Basic (a user of riptide user create)");
+  const std::string_view h(*header);
+  if (h.size() < 6 || !beast::iequals(h.substr(0, 6), "basic ")) {
+    return refuse("only Basic authorization is accepted here");
+  }
+  auto pair = base64_decode(h.substr(6));
+  const size_t colon = pair ? pair->find(':') : std::string::npos;
+  if (!pair || colon == 0 || colon == std::string::npos) {
+    return refuse("malformed Basic credentials: expected base64 of user:password");
+  }
+  const std::string user = pair->substr(0, colon);
+  if (!opts.users || !auth::check_user_password(*opts.users, user, pair->substr(colon + 1))) {
+    return refuse("authentication failed: unknown user or wrong password");
+  }
+  req.who.principal = "User:" + user;
+  return std::nullopt;
 }
 
 // X-Request-Id values accepted from clients: short, printable, no quotes.
@@ -398,6 +435,8 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
                                       "/v1/openapi.json)",
                                       req.path));
             }
+          } else if (auto denied = authenticate(opts_, req)) {
+            res = std::move(*denied);
           } else {
             matched = m.found;
             req.params = std::move(m.params);

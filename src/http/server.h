@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/users.h"
 #include "base/result.h"
 #include "broker/broker.h"
 #include "http/router.h"
@@ -48,6 +49,10 @@ struct server_options {
   size_t max_consumers = 1000;
   std::chrono::milliseconds consumer_timeout{300000};
   std::chrono::milliseconds stream_ping{15000};
+  // HTTP basic authentication against the SCRAM users (none: every client is anonymous).
+  // /healthz, /readyz and CORS preflights stay open.
+  bool basic_auth = false;
+  std::shared_ptr<auth::user_store> users;
 };
 
 // What a route sees of the server.

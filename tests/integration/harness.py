@@ -139,9 +139,10 @@ class ServerTest(unittest.TestCase):
                                  f"{len(self.servers)} (last 40 lines) ---\n{tail}")
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def start(self, *args, data_dir=None, env=None, listen="127.0.0.1:0", preexec_fn=None):
+    def start(self, *args, data_dir=None, env=None, listen="127.0.0.1:0",
+              http_listen="127.0.0.1:0", preexec_fn=None):
         s = Server(data_dir or os.path.join(self.tmp, "data"), "--kafka-listen", listen,
-                   "--http-listen", "127.0.0.1:0", "--shards", "2", *args, env=env,
+                   "--http-listen", http_listen, "--shards", "2", *args, env=env,
                    preexec_fn=preexec_fn)
         self.servers.append(s)
         return s

@@ -101,16 +101,40 @@ TEST(Scram, PlainChecksThePasswordAgainstTheStoredCredential) {
   const auto c = auth::make_credential(scram_mechanism::sha256, "s3cret");
   EXPECT_TRUE(auth::check_password(scram_mechanism::sha256, c, "s3cret"));
   EXPECT_FALSE(auth::check_password(scram_mechanism::sha256, c, "s3cret2"));
-  const auto lookup = only("alice", c);
-  auto ok = auth::plain_authenticate(std::string("\0alice\0s3cret", 13), lookup);
+  const auto check = [&c](const std::string& user, std::string_view pw) {
+    return user == "alice" && auth::check_password(scram_mechanism::sha256, c, pw);
+  };
+  auto ok = auth::plain_authenticate(std::string("\0alice\0s3cret", 13), check);
   EXPECT_TRUE(ok.done);
   EXPECT_EQ(ok.user, "alice");
-  EXPECT_TRUE(auth::plain_authenticate(std::string("alice\0alice\0s3cret", 18), lookup).done);
-  EXPECT_TRUE(auth::plain_authenticate(std::string("\0alice\0wrong", 12), lookup).failed);
-  EXPECT_TRUE(auth::plain_authenticate(std::string("\0bob\0s3cret", 11), lookup).failed);
-  EXPECT_TRUE(auth::plain_authenticate(std::string("bob\0alice\0s3cret", 16), lookup).failed);
-  EXPECT_TRUE(auth::plain_authenticate("alice", lookup).failed);
-  EXPECT_TRUE(auth::plain_authenticate(std::string("\0\0pw", 4), lookup).failed);
+  EXPECT_TRUE(auth::plain_authenticate(std::string("alice\0alice\0s3cret", 18), check).done);
+  EXPECT_TRUE(auth::plain_authenticate(std::string("\0alice\0wrong", 12), check).failed);
+  EXPECT_TRUE(auth::plain_authenticate(std::string("\0bob\0s3cret", 11), check).failed);
+  EXPECT_TRUE(auth::plain_authenticate(std::string("bob\0alice\0s3cret", 16), check).failed);
+  EXPECT_TRUE(auth::plain_authenticate("alice", check).failed);
+  EXPECT_TRUE(auth::plain_authenticate(std::string("\0\0pw", 4), check).failed);
+}
+
+TEST(Users, PasswordChecksAreRememberedAndFollowChangedCredentials) {
+  riptide::testing::temp_dir dir;
+  auth::user_store s(dir.path() / "users.json");
+  ASSERT_TRUE(s.load());
+  ASSERT_TRUE(s.upsert(
+      "dan", {{scram_mechanism::sha256, auth::make_credential(scram_mechanism::sha256, "one")}}));
+  EXPECT_TRUE(auth::check_user_password(s, "dan", "one"));
+  EXPECT_TRUE(auth::check_user_password(s, "dan", "one"));  // remembered
+  EXPECT_FALSE(auth::check_user_password(s, "dan", "two"));
+  EXPECT_FALSE(auth::check_user_password(s, "nobody", "one"));
+  // A new password: the old one no longer passes, though it passed before.
+  ASSERT_TRUE(s.upsert(
+      "dan", {{scram_mechanism::sha256, auth::make_credential(scram_mechanism::sha256, "two")}}));
+  EXPECT_FALSE(auth::check_user_password(s, "dan", "one"));
+  EXPECT_TRUE(auth::check_user_password(s, "dan", "two"));
+  // SHA-512 is preferred when the user has both.
+  ASSERT_TRUE(s.upsert(
+      "dan", {{scram_mechanism::sha512, auth::make_credential(scram_mechanism::sha512, "three")}}));
+  EXPECT_TRUE(auth::check_user_password(s, "dan", "three"));
+  EXPECT_FALSE(auth::check_user_password(s, "dan", "two"));
 }
 
 TEST(Users, StoreKeepsNoPasswordAndSurvivesReopening) {
@@ -120,10 +144,11 @@ TEST(Users, StoreKeepsNoPasswordAndSurvivesReopening) {
     auth::user_store s(file);
     ASSERT_TRUE(s.load());  // no file yet: no users
     EXPECT_TRUE(s.snapshot()->empty());
-    ASSERT_TRUE(s.upsert("alice", scram_mechanism::sha512,
-                         auth::make_credential(scram_mechanism::sha512, "correct horse")));
-    ASSERT_TRUE(s.upsert("bob", scram_mechanism::sha256,
-                         auth::make_credential(scram_mechanism::sha256, "pw")));
+    ASSERT_TRUE(
+        s.upsert("alice", {{scram_mechanism::sha512,
+                            auth::make_credential(scram_mechanism::sha512, "correct horse")}}));
+    ASSERT_TRUE(s.upsert(
+        "bob", {{scram_mechanism::sha256, auth::make_credential(scram_mechanism::sha256, "pw")}}));
   }
   const std::string text = *base::read_whole_file(file);
   EXPECT_EQ(text.find("correct horse"), std::string::npos);
@@ -149,8 +174,8 @@ TEST(Users, AnotherWriterIsSeenWithoutReopening) {
   EXPECT_FALSE(broker.find("carol", scram_mechanism::sha256));
   auth::user_store cli(file);
   ASSERT_TRUE(cli.load());
-  ASSERT_TRUE(cli.upsert("carol", scram_mechanism::sha256,
-                         auth::make_credential(scram_mechanism::sha256, "pw")));
+  ASSERT_TRUE(cli.upsert(
+      "carol", {{scram_mechanism::sha256, auth::make_credential(scram_mechanism::sha256, "pw")}}));
   // Looked at again at most once a second.
   std::optional<auth::scram_credential> seen;
   for (int i = 0; i < 40 && !seen; ++i) {

@@ -89,10 +89,9 @@ net::task<handler_result> alter_user_scram_credentials(request_context& ctx) {
       refuse(u.name, error_code::unacceptable_credential, "the salt or salted password is empty");
       continue;
     }
-    auto st =
-        ctx.server.users->upsert(u.name, *m,
-                                 auth::credential_from_salted(*m, as_string(u.salt), u.iterations,
-                                                              as_string(u.salted_password)));
+    auto st = ctx.server.users->upsert(
+        u.name, {{*m, auth::credential_from_salted(*m, as_string(u.salt), u.iterations,
+                                                   as_string(u.salted_password))}});
     if (!st) {
       refuse(u.name, error_code::kafka_storage_error, ctx.server.users->error());
     } else {

@@ -41,6 +41,7 @@ net::task<handler_result> sasl_authenticate(request_context& ctx) {
   const auto step = ctx.sasl->step(std::string_view(
       reinterpret_cast<const char*>(req.auth_bytes.data()), req.auth_bytes.size()));
   count_sasl_outcome(*ctx.sasl, step, ctx.who.address);
+  r.error_message = std::nullopt;  // null on success, as Kafka
   if (step.failed) {
     r.error_code = code(error_code::sasl_authentication_failed);
     r.error_message =

@@ -98,6 +98,7 @@ class connection : public std::enable_shared_from_this<connection> {
         wake_(socket_.get_executor()),
         idle_(socket_.get_executor()),
         write_deadline_(socket_.get_executor()),
+        auth_deadline_(socket_.get_executor()),
         cuts_seen_(b.faults().cut_connections.load(std::memory_order_relaxed)) {
     wake_.expires_at(std::chrono::steady_clock::time_point::max());
     boost::system::error_code ec;
@@ -158,6 +159,7 @@ class connection : public std::enable_shared_from_this<connection> {
   net::asio::steady_timer wake_;
   net::asio::steady_timer idle_;
   net::asio::steady_timer write_deadline_;
+  net::asio::steady_timer auth_deadline_;
   uint64_t cuts_seen_;  // the fault switch's count when this connection opened
   std::string peer_host_;
   std::list<connection*>::iterator listed_;
@@ -221,7 +223,20 @@ bool connection::raw_sasl_token(std::span<const uint8_t> token, uint64_t size) {
 net::task<void> connection::run() {
   auto self = shared_from_this();
   net::asio::co_spawn(socket_.get_executor(), write_loop(), net::asio::detached);
+  if (sasl_.required()) {
+    // A client that does not authenticate in time is closed: it cannot hold a connection
+    // slot forever by sending ApiVersions now and then.
+    auth_deadline_.expires_after(opts_.request_timeout);
+    auth_deadline_.async_wait([self](boost::system::error_code ec) {
+      if (ec || self->sasl_.authenticated()) return;
+      self->warn(fmt::format("not authenticated within {} ms (kafka.request_timeout)",
+                             self->opts_.request_timeout.count()));
+      closed_counter("authentication_timeout").add();
+      self->abort();
+    });
+  }
   co_await read_loop();
+  auth_deadline_.cancel();
   reading_done_ = true;
   wake();
 }

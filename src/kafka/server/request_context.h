@@ -29,13 +29,12 @@ struct server_info {
   std::string cluster_id;
   int32_t fetch_max_wait_ms = 30'000;  // the longest a Fetch long poll waits
   int32_t fetch_max_bytes = 55 << 20;  // the most record bytes in one Fetch response
-  // The SCRAM users (users.json), and who may manage them over the Kafka API: anyone on a
-  // listener without SASL (as every other API), else only the super users.
+  // The SCRAM users (users.json), and who may manage them over the Kafka API: the super
+  // users only (on a listener without SASL every client is User:ANONYMOUS, which may not
+  // unless listed), so no one can plant a user before authentication is turned on.
   std::shared_ptr<auth::user_store> users;
-  bool sasl_required = false;
   std::vector<std::string> super_users;  // principals, "User:admin"
   bool may_manage_users(const std::string& principal) const {
-    if (!sasl_required) return true;
     for (const auto& p : super_users) {
       if (p == principal) return true;
     }

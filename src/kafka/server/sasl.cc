@@ -39,10 +39,9 @@ auth::sasl_step sasl_session::step(std::string_view token) {
     out = scram_->next(token);
   } else {
     auto users = opts_->users;
-    out = auth::plain_authenticate(token,
-                                   [users](const std::string& user, auth::scram_mechanism mech) {
-                                     return users ? users->find(user, mech) : std::nullopt;
-                                   });
+    out = auth::plain_authenticate(token, [users](const std::string& user, std::string_view pw) {
+      return users && auth::check_user_password(*users, user, pw);
+    });
   }
   if (out.failed) {
     state_ = state::failed;

@@ -1,7 +1,9 @@
-"""SASL on the Kafka listener (SASL_PLAINTEXT): real clients authenticate with SCRAM-SHA-512,
-SCRAM-SHA-256 and PLAIN against users made with `riptide user create`; wrong passwords,
-unknown users, clients without SASL and hostile raw connections are refused; users added
-while the broker runs can log in at once.
+"""Authentication. SASL on the Kafka listener (SASL_PLAINTEXT): real clients authenticate
+with SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN against users made with `riptide user create`;
+wrong passwords, unknown users, clients without SASL and hostile raw connections are
+refused; users added while the broker runs can log in at once; super users manage users
+over the Kafka API. HTTP basic authentication with the same users (curl). A listener the
+network can reach without authentication stops `serve` unless the operator opts in.
 
 kcat and confluent-kafka (librdkafka) use SaslHandshake v1 and SaslAuthenticate;
 kafka-python 2.0 uses SaslHandshake v0 and raw SASL tokens; Sarama (Go) its own SCRAM
@@ -16,12 +18,15 @@ import struct
 import subprocess
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from kafka import KafkaProducer
 from kafka.errors import NoBrokersAvailable
 
 import test_malformed as wire
+from test_topic_table import Reader, compact_string, uvarint
 from harness import RIPTIDE, ServerTest
 from test_sarama import SARAMA
 
@@ -36,60 +41,8 @@ SHA256, SHA512 = 1, 2
 
 # --- A minimal raw Kafka client for the SCRAM user APIs (flexible versions) ---
 
-def uvarint(n):
-    out = b""
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
-
 def compact_bytes(b):
     return uvarint(len(b) + 1) + b
-
-
-def compact_string(s):
-    return compact_bytes(s.encode())
-
-
-class Reader:
-    def __init__(self, data):
-        self.data, self.pos = data, 0
-
-    def take(self, n):
-        out = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return out
-
-    def int8(self):
-        return struct.unpack(">b", self.take(1))[0]
-
-    def int16(self):
-        return struct.unpack(">h", self.take(2))[0]
-
-    def int32(self):
-        return struct.unpack(">i", self.take(4))[0]
-
-    def uvarint(self):
-        shift = n = 0
-        while True:
-            b = self.take(1)[0]
-            n |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return n
-
-    def compact_string(self):
-        n = self.uvarint()
-        return None if n == 0 else self.take(n - 1).decode()
-
-    def tags(self):
-        for _ in range(self.uvarint()):
-            self.uvarint()
-            self.take(self.uvarint())
 
 
 class RawClient:
@@ -130,7 +83,7 @@ class RawClient:
         out = {}
         for _ in range(r.uvarint() - 1):
             user, err, msg = r.compact_string(), r.int16(), r.compact_string()
-            r.tags()
+            r.tagged_fields()
             out[user] = (err, msg)
         return out
 
@@ -149,9 +102,9 @@ class RawClient:
             infos = {}
             for _ in range(r.uvarint() - 1):
                 mech, iterations = r.int8(), r.int32()
-                r.tags()
+                r.tagged_fields()
                 infos[mech] = iterations
-            r.tags()
+            r.tagged_fields()
             out[user] = (err, infos)
         return error, out
 
@@ -166,7 +119,7 @@ def sasl_conf(mechanism, user, password):
             "sasl.username": user, "sasl.password": password}
 
 
-class SaslTest(ServerTest):
+class SecurityTest(ServerTest):
     def riptide_cmd(self):
         return [RIPTIDE]
 
@@ -427,6 +380,68 @@ class SaslTest(ServerTest):
         r = kcat(s.bootstrap, "-L", "-m", "5", "-X", "security.protocol=SASL_PLAINTEXT",
                  "-X", "sasl.mechanisms=PLAIN", "-X", "sasl.username=a", "-X", "sasl.password=b")
         self.assertNotEqual(r.returncode, 0)
+
+    def test_http_basic_auth_with_the_scram_users(self):
+        data = os.path.join(self.tmp, "data")
+        self.add_user(data, "alice", "wonder land")
+        s = self.start("--http-auth", "basic", data_dir=data)
+        s.wait_for("ready")
+        base = f"http://127.0.0.1:{s.http_port}"
+
+        def curl(*args):
+            r = subprocess.run(["curl", "-s", "-o", "/dev/stderr", "-w", "%{http_code}", *args],
+                               capture_output=True, text=True, timeout=30)
+            return int(r.stdout), r.stderr
+
+        # No credentials, a wrong password, an unknown user, another scheme: 401 with JSON.
+        for extra in ([], ["-u", "alice:wrong"], ["-u", "bob:wonder land"],
+                      ["-H", "Authorization: Bearer abc"], ["-H", "Authorization: Basic !!"]):
+            status, body = curl(*extra, f"{base}/v1/topics")
+            self.assertEqual(status, 401, (extra, body))
+            self.assertEqual(json.loads(body)["error"], "unauthorized")
+        r = subprocess.run(["curl", "-s", "-D", "-", "-o", "/dev/null", f"{base}/v1/topics"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertIn('www-authenticate: basic realm="riptide"', r.stdout.lower())
+        # Health checks stay open for load balancers; the rest needs the user.
+        self.assertEqual(curl(f"{base}/healthz")[0], 200)
+        self.assertEqual(curl(f"{base}/metrics")[0], 401)
+        status, body = curl("-u", "alice:wonder land", "-X", "POST", "-H",
+                            "Content-Type: application/json", "-d",
+                            '{"name": "orders", "partitions": 2}', f"{base}/v1/topics")
+        self.assertEqual(status, 201, body)
+        status, body = curl("-u", "alice:wonder land", "-X", "POST", "-H",
+                            "Content-Type: application/json", "-d",
+                            '{"records": [{"value": "from-http"}]}',
+                            f"{base}/v1/topics/orders/records")
+        self.assertEqual(status, 200, body)
+        # The principal is the user, in the audit log.
+        self.assertIn("created topic orders with 2 partition(s), for User:alice", s.log)
+        status, page = curl("-u", "alice:wonder land", f"{base}/metrics")
+        self.assertEqual(status, 200)
+        self.assertRegex(page, r'riptide_http_refused_total\{limit="unauthenticated"\} [6-9]')
+        # The Kafka listener is not affected by http.auth.
+        self.assertEqual(kcat(s.bootstrap, "-L", "-m", "5").returncode, 0)
+
+    def test_network_listeners_without_authentication_stop_serve_unless_allowed(self):
+        s = self.start(listen="0.0.0.0:0")
+        self.assertEqual(s.wait_exit(), 2)
+        self.assertIn("refusing to start: the Kafka (kafka_listen 0.0.0.0:0) listener is "
+                      "reachable from the network and authenticates no one", s.log)
+        s = self.start("--kafka-sasl-mechanisms", "PLAIN", http_listen="0.0.0.0:0")
+        self.assertEqual(s.wait_exit(), 2)
+        self.assertIn("the HTTP (http_listen 0.0.0.0:0) listener", s.log)
+        # Opted in: it starts and warns for each listener.
+        s = self.start("--security-allow-unauthenticated-network", "true", listen="0.0.0.0:0")
+        s.wait_for("ready")
+        self.assertIn("the Kafka (kafka_listen 0.0.0.0:0) listener is reachable from the "
+                      "network and authenticates no one", s.log)
+        s.stop()
+        # Both listeners authenticating: no opt-in needed.
+        s = self.start("--http-auth", "basic", "--kafka-sasl-mechanisms", "SCRAM-SHA-512",
+                       listen="0.0.0.0:0", http_listen="0.0.0.0:0",
+                       data_dir=os.path.join(self.tmp, "d3"))
+        s.wait_for("ready")
+        self.assertNotIn("authenticates no one", s.log)
 
     def test_bad_configuration_and_cli_use_name_what_to_fix(self):
         s = self.start("--kafka-sasl-mechanisms", "SCRAM-SHA-512,GSSAPI")
