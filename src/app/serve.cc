@@ -152,12 +152,15 @@ int serve(const serve_options& opts) {
   if (!unauthenticated_network.empty() && !cfg.get_bool("security.allow_unauthenticated_network")) {
     std::string which;
     for (const auto& w : unauthenticated_network) which += (which.empty() ? "" : " and ") + w;
-    std::fprintf(stderr,
-                 "riptide: refusing to start: the %s listener is reachable from the network and "
-                 "authenticates no one. Require authentication (kafka.sasl_mechanisms, "
-                 "http.auth = basic; see docs/security.md), bind 127.0.0.1, or accept the risk "
-                 "with security.allow_unauthenticated_network = true\n",
-                 which.c_str());
+    which += unauthenticated_network.size() == 1
+                 ? " listener is reachable from the network and authenticates no one"
+                 : " listeners are reachable from the network and authenticate no one";
+    std::fprintf(
+        stderr,
+        "riptide: refusing to start: the %s. Require authentication (kafka.sasl_mechanisms, "
+        "http.auth = basic; see docs/security.md), bind 127.0.0.1, or accept the risk "
+        "with security.allow_unauthenticated_network = true\n",
+        which.c_str());
     return 2;
   }
 

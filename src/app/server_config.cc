@@ -148,7 +148,8 @@ const config_key kKeys[] = {
      .type = config_type::duration,
      .default_value = "30s",
      .description = "Longest a request's body may take to arrive once its size has: a slower "
-                    "client is disconnected and the memory reserved for the body freed.",
+                    "client is disconnected and the memory reserved for the body freed. With "
+                    "kafka.sasl_mechanisms, also how long a new connection has to authenticate.",
      .min = 100,
      .max = kDay},
     {.name = "kafka.fetch_max_wait",
@@ -203,7 +204,7 @@ const config_key kKeys[] = {
      .default_value = "none",
      .description = "How HTTP clients authenticate: none (every client is anonymous) or basic "
                     "(HTTP basic authentication with the SCRAM users of riptide user create; "
-                    "/healthz and /readyz stay open).",
+                    "/healthz, /readyz and CORS preflights stay open).",
      .choices = kHttpAuth},
     {.name = "security.allow_unauthenticated_network",
      .type = config_type::boolean,

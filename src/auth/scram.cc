@@ -128,10 +128,18 @@ bool check_password(scram_mechanism m, const scram_credential& c, std::string_vi
   return same(hash(m, hmac(m, salted, "Client Key")), c.stored_key);
 }
 
-std::string password_digest(std::string_view stored_key, std::string_view password) {
-  std::string in(stored_key);
-  in += '\0';
-  in += password;
+std::string password_digest(scram_mechanism m, const scram_credential& c,
+                            std::string_view password) {
+  // Length-prefixed fields: no two different inputs give the same bytes.
+  std::string in;
+  for (std::string_view part :
+       {to_string(m), std::string_view(c.salt), std::string_view(c.stored_key),
+        std::string_view(c.server_key), password}) {
+    in += std::to_string(part.size());
+    in += ':';
+    in += part;
+  }
+  in += std::to_string(c.iterations);
   return hash(scram_mechanism::sha256, in);
 }
 

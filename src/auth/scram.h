@@ -41,9 +41,11 @@ scram_credential make_credential(scram_mechanism m, std::string_view password,
 // Whether `password` is the one `c` was made from (PLAIN).
 bool check_password(scram_mechanism m, const scram_credential& c, std::string_view password);
 
-// SHA-256 of `stored_key` and `password`: a key to remember a check by that does not
-// reveal the password without the stored key.
-std::string password_digest(std::string_view stored_key, std::string_view password);
+// SHA-256 of the whole credential (mechanism, salt, iterations, keys) and `password`: a
+// key to remember a successful check by that does not reveal the password, and that no
+// longer matches once any part of the credential changes.
+std::string password_digest(scram_mechanism m, const scram_credential& c,
+                            std::string_view password);
 
 // The user's credential for a mechanism, if the user has one.
 using credential_lookup =

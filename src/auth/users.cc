@@ -152,7 +152,11 @@ base::result<void> user_store::write_file(const user_table& t) {
 
 user_store::file_id user_store::identify(const std::filesystem::path& p) {
   struct stat st {};
-  if (::stat(p.c_str(), &st) != 0) return {};
+  if (::stat(p.c_str(), &st) != 0) {
+    file_id none;
+    none.unreadable = errno != ENOENT;  // only a missing file means "no users"
+    return none;
+  }
   return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
           static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
           static_cast<int64_t>(st.st_size)};
@@ -180,11 +184,16 @@ void user_store::reload_if_changed() {
   const file_id id = identify(file_);
   if (id == seen_) return;
   seen_ = id;
-  if (id.size < 0) {
+  if (id.size < 0 && !id.unreadable) {
     table_ = std::make_shared<user_table>();  // the file was deleted: no users
+    base::logger("auth")->warn("{} was removed: no user can authenticate now", file_.string());
     return;
   }
-  auto t = read_file();
+  auto t =
+      id.unreadable
+          ? base::result<std::shared_ptr<const user_table>>(make_error_code(std::errc::io_error))
+          : read_file();
+  if (id.unreadable) error_ = file_.string() + ": cannot be examined (stat failed)";
   if (!t) {
     // The users known before stay (a half-edited file must not lock everyone out); say so.
     static base::log_rate_limiter limiter(1, std::chrono::seconds(60));
@@ -258,18 +267,16 @@ bool check_user_password(user_store& users, const std::string& user, std::string
   for (auto m : {scram_mechanism::sha512, scram_mechanism::sha256}) {
     auto cred = users.find(user, m);
     if (!cred) continue;
-    // Remembered outcomes: key = user, value = (digest of the stored key and password,
-    // whether it matched). Bounded: cleared when full.
+    // Successful checks only, by user: failures are not remembered, so guesses cannot push
+    // out the user's own entry. Bounded: cleared when full.
     constexpr size_t kMaxRemembered = 4096;
-    thread_local std::map<std::string, std::pair<std::string, bool>> remembered;
-    const std::string digest = password_digest(cred->stored_key, password);
-    if (auto it = remembered.find(user); it != remembered.end() && it->second.first == digest) {
-      return it->second.second;
-    }
-    const bool ok = check_password(m, *cred, password);
-    if (remembered.size() >= kMaxRemembered) remembered.clear();
-    remembered[user] = {digest, ok};
-    return ok;
+    thread_local std::map<std::string, std::string> passed;
+    const std::string digest = password_digest(m, *cred, password);
+    if (auto it = passed.find(user); it != passed.end() && it->second == digest) return true;
+    if (!check_password(m, *cred, password)) return false;
+    if (passed.size() >= kMaxRemembered) passed.clear();
+    passed[user] = digest;
+    return true;
   }
   return false;
 }

@@ -61,7 +61,8 @@ class user_store {
   struct file_id {
     uint64_t device = 0, inode = 0;
     int64_t mtime_ns = 0;
-    int64_t size = -1;  // -1: no file
+    int64_t size = -1;        // -1: no file
+    bool unreadable = false;  // stat failed for another reason than a missing file
     bool operator==(const file_id&) const = default;
   };
   file_id seen_{};

@@ -56,7 +56,11 @@ route_metrics metrics_for(std::string_view method, std::string_view pattern) {
 // Basic authentication: the user named by the Authorization header, or the 401 to answer.
 // A failure is logged (rate-limited) with the client's address.
 std::optional<response> authenticate(const server_options& opts, request& req) {
-  if (!opts.basic_auth || req.path == "/healthz" || req.path == "/readyz") return std::nullopt;
+  // Open: health checks (load balancers) and CORS preflights (browsers send no credentials).
+  if (!opts.basic_auth || req.path == "/healthz" || req.path == "/readyz" ||
+      req.method == "OPTIONS") {
+    return std::nullopt;
+  }
   const auto refuse = [&](std::string why) {
     refusals("unauthenticated").add();
     static base::log_rate_limiter limiter(10, std::chrono::seconds(10));
@@ -318,7 +322,13 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
 
       const auto length = parser.content_length();
       const uint64_t reserve = length ? *length : (parser.chunked() ? opts_.max_body_bytes : 0);
-      if (!query) {
+      // Credentials first: a client that has none gets no memory, no 100 Continue and no
+      // body read, and its connection is closed (each guess costs a new connection).
+      auto denied = authenticate(opts_, req);
+      if (denied) {
+        res = std::move(*denied);
+        close_after = true;
+      } else if (!query) {
         res = error(400, "bad_query", "the query string has an invalid percent-escape");
         close_after = !parser.is_done();
       } else if (length && *length > opts_.max_body_bytes) {
@@ -435,8 +445,6 @@ net::task<void> server::serve(net::tcp::socket socket, unsigned shard) {
                                       "/v1/openapi.json)",
                                       req.path));
             }
-          } else if (auto denied = authenticate(opts_, req)) {
-            res = std::move(*denied);
           } else {
             matched = m.found;
             req.params = std::move(m.params);

@@ -402,6 +402,20 @@ class SecurityTest(ServerTest):
         r = subprocess.run(["curl", "-s", "-D", "-", "-o", "/dev/null", f"{base}/v1/topics"],
                            capture_output=True, text=True, timeout=30)
         self.assertIn('www-authenticate: basic realm="riptide"', r.stdout.lower())
+        # Refused at the headers: no 100 Continue, no body read, and the connection closes.
+        c = socket.create_connection(("127.0.0.1", s.http_port), timeout=10)
+        self.addCleanup(c.close)
+        c.sendall(b"POST /v1/topics/orders/records HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: 8000000\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        reply = b""
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+        self.assertTrue(reply.startswith(b"HTTP/1.1 401"), reply[:200])
+        self.assertNotIn(b"100 Continue", reply)
         # Health checks stay open for load balancers; the rest needs the user.
         self.assertEqual(curl(f"{base}/healthz")[0], 200)
         self.assertEqual(curl(f"{base}/metrics")[0], 401)
@@ -418,7 +432,7 @@ class SecurityTest(ServerTest):
         self.assertIn("created topic orders with 2 partition(s), for User:alice", s.log)
         status, page = curl("-u", "alice:wonder land", f"{base}/metrics")
         self.assertEqual(status, 200)
-        self.assertRegex(page, r'riptide_http_refused_total\{limit="unauthenticated"\} [6-9]')
+        self.assertRegex(page, r'riptide_http_refused_total\{limit="unauthenticated"\} ([7-9]|1\d)')
         # The Kafka listener is not affected by http.auth.
         self.assertEqual(kcat(s.bootstrap, "-L", "-m", "5").returncode, 0)
 

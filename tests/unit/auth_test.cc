@@ -135,6 +135,18 @@ TEST(Users, PasswordChecksAreRememberedAndFollowChangedCredentials) {
       "dan", {{scram_mechanism::sha512, auth::make_credential(scram_mechanism::sha512, "three")}}));
   EXPECT_TRUE(auth::check_user_password(s, "dan", "three"));
   EXPECT_FALSE(auth::check_user_password(s, "dan", "two"));
+  // The same keys under another salt (as AlterUserScramCredentials can set): the remembered
+  // success does not carry over, and the password is checked afresh (and fails).
+  auto moved = *s.find("dan", scram_mechanism::sha512);
+  moved.salt += "x";
+  ASSERT_TRUE(s.upsert("dan", {{scram_mechanism::sha512, moved}}));
+  EXPECT_FALSE(auth::check_user_password(s, "dan", "three"));
+  // Failed guesses do not push out a remembered success.
+  ASSERT_TRUE(s.upsert(
+      "dan", {{scram_mechanism::sha512, auth::make_credential(scram_mechanism::sha512, "four")}}));
+  EXPECT_TRUE(auth::check_user_password(s, "dan", "four"));
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(auth::check_user_password(s, "dan", "guess"));
+  EXPECT_TRUE(auth::check_user_password(s, "dan", "four"));
 }
 
 TEST(Users, StoreKeepsNoPasswordAndSurvivesReopening) {
