@@ -369,6 +369,37 @@ class SecurityTest(ServerTest):
         p.produce("after", b"ok")
         self.assertEqual(p.flush(30), 0)
 
+    def test_a_connection_that_never_authenticates_is_closed_in_time(self):
+        data = os.path.join(self.tmp, "data")
+        self.add_user(data, "alice", "right")
+        s = self.start("--kafka-sasl-mechanisms", "PLAIN", "--kafka-request-timeout", "1s",
+                       data_dir=data)
+        s.wait_for("ready")
+        c = socket.create_connection(("127.0.0.1", s.kafka_port), timeout=10)
+        self.addCleanup(c.close)
+        # ApiVersions now and then keeps the connection busy but not authenticated.
+        started, closed = time.monotonic(), False
+        for i in range(20):
+            try:
+                c.sendall(wire.frame(18, 0, i, b""))
+                if wire.read_frame(c, timeout=2) is None:
+                    closed = True
+                    break
+            except (ConnectionResetError, BrokenPipeError):
+                closed = True
+                break
+            time.sleep(0.25)
+        self.assertTrue(closed, "an unauthenticated connection stayed open")
+        self.assertLess(time.monotonic() - started, 4.5)
+        self.assertIn("not authenticated within 1000 ms", s.log)
+        # One that authenticates in time is not cut off later.
+        p = Producer({"bootstrap.servers": s.bootstrap, **sasl_conf("PLAIN", "alice", "right")})
+        for _ in range(3):
+            p.produce("slow", b"x")
+            self.assertEqual(p.flush(10), 0)
+            time.sleep(1)
+        self.assertEqual(s.log.count("not authenticated within"), 1, s.log)
+
     def test_a_listener_without_sasl_refuses_the_handshake(self):
         s = self.start()
         s.wait_for("ready")
