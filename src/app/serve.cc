@@ -50,6 +50,20 @@ uint64_t raise_descriptor_limit() {
   return lim.rlim_cur == RLIM_INFINITY ? UINT64_MAX : static_cast<uint64_t>(lim.rlim_cur);
 }
 
+// The items of a list setting: split at any of `separators`, trimmed, empty ones dropped.
+std::vector<std::string> list_setting(const std::string& text, std::string_view separators) {
+  std::vector<std::string> out;
+  for (size_t at = 0; at <= text.size();) {
+    const size_t end = std::min(text.find_first_of(separators, at), text.size());
+    std::string item = text.substr(at, end - at);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty()) out.push_back(std::move(item));
+    at = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 bool is_loopback_host(std::string_view host) {
@@ -89,13 +103,8 @@ int serve(const serve_options& opts) {
     std::fputs(base::render_effective(cfg).c_str(), stdout);
     return 0;
   }
-  std::vector<std::string> sasl_mechanisms;
-  for (size_t at = 0; !cfg.get_string("kafka.sasl_mechanisms").empty();) {
-    const std::string& all = cfg.get_string("kafka.sasl_mechanisms");
-    const size_t comma = std::min(all.find(',', at), all.size());
-    std::string m = all.substr(at, comma - at);
-    m.erase(0, m.find_first_not_of(' '));
-    m.erase(m.find_last_not_of(' ') + 1);
+  const auto sasl_mechanisms = list_setting(cfg.get_string("kafka.sasl_mechanisms"), ",");
+  for (const auto& m : sasl_mechanisms) {
     if (!kafka::known_sasl_mechanism(m)) {
       std::fprintf(stderr,
                    "riptide: invalid configuration:\nunknown SASL mechanism \"%s\" in "
@@ -104,28 +113,15 @@ int serve(const serve_options& opts) {
                    m.c_str());
       return 2;
     }
-    sasl_mechanisms.push_back(std::move(m));
-    if (comma == all.size()) break;
-    at = comma + 1;
   }
-  std::vector<std::string> super_users;
-  {
-    const std::string& all = cfg.get_string("security.super_users");
-    size_t at = 0;
-    while (at <= all.size() && !all.empty()) {
-      const size_t end = std::min(all.find_first_of(",;", at), all.size());
-      std::string p = all.substr(at, end - at);
-      p.erase(0, p.find_first_not_of(' '));
-      p.erase(p.find_last_not_of(' ') + 1);
-      if (!p.empty() && p.rfind("User:", 0) != 0) {
-        std::fprintf(stderr,
-                     "riptide: invalid configuration:\ninvalid principal \"%s\" in "
-                     "security.super_users: expected User:NAME, such as User:admin\n",
-                     p.c_str());
-        return 2;
-      }
-      if (!p.empty()) super_users.push_back(std::move(p));
-      at = end + 1;
+  const auto super_users = list_setting(cfg.get_string("security.super_users"), ",;");
+  for (const auto& p : super_users) {
+    if (p.rfind("User:", 0) != 0) {
+      std::fprintf(stderr,
+                   "riptide: invalid configuration:\ninvalid principal \"%s\" in "
+                   "security.super_users: expected User:NAME, such as User:admin\n",
+                   p.c_str());
+      return 2;
     }
   }
   auto listen = net::listen_address::parse(cfg.get_string("kafka_listen"));
